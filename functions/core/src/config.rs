@@ -1,0 +1,494 @@
+//! What is monitored and under which policy. Parsed by the edges (TOML file
+//! locally, DynamoDB items in AWS); checked here, once, by `validate`.
+
+use crate::calendar::BusinessCalendar;
+use crate::ids::{EmailAddress, OperatorId};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+use url::Url;
+
+/// What the probe asks of a portal and what counts as the expected response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalCheck {
+    pub url: Url,
+    #[serde(default = "default_expect_status")]
+    pub expect_status: Vec<u16>,
+    /// Text that must appear in the first `body_scan_bytes` of the body.
+    #[serde(default)]
+    pub expect_body: Option<String>,
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: u8,
+    #[serde(default = "default_body_scan_bytes")]
+    pub body_scan_bytes: usize,
+}
+
+fn default_expect_status() -> Vec<u16> {
+    vec![200]
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_redirects() -> u8 {
+    5
+}
+fn default_body_scan_bytes() -> usize {
+    64 * 1024
+}
+
+impl PortalCheck {
+    pub fn new(url: Url) -> Self {
+        Self {
+            url,
+            expect_status: default_expect_status(),
+            expect_body: None,
+            timeout: default_timeout(),
+            max_redirects: default_max_redirects(),
+            body_scan_bytes: default_body_scan_bytes(),
+        }
+    }
+}
+
+/// A planned maintenance window announced for an operator's services.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceWindow {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    #[serde(default)]
+    pub announced_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl MaintenanceWindow {
+    /// Half-open: a probe at `end` is outside the window, so an overrun pages.
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.start <= t && t < self.end
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operator {
+    pub id: OperatorId,
+    pub name: String,
+    pub portal: PortalCheck,
+    pub contacts: Vec<EmailAddress>,
+    #[serde(default = "default_timezone")]
+    pub timezone: chrono_tz::Tz,
+    #[serde(default)]
+    pub holidays: BTreeSet<NaiveDate>,
+    #[serde(default)]
+    pub maintenance: Vec<MaintenanceWindow>,
+}
+
+fn default_timezone() -> chrono_tz::Tz {
+    chrono_tz::Tz::UTC
+}
+
+impl Operator {
+    pub fn calendar(&self) -> BusinessCalendar {
+        BusinessCalendar::new(self.timezone, self.holidays.iter().copied())
+    }
+
+    pub fn in_maintenance(&self, t: DateTime<Utc>) -> bool {
+        self.maintenance.iter().any(|w| w.contains(t))
+    }
+}
+
+/// The flapping rule: a portal that fails often but never long enough in a
+/// row to page is still not healthy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlappingPolicy {
+    #[serde(default = "default_flap_window", with = "humantime_serde")]
+    pub window: Duration,
+    /// Fewer probes than this in the window prove nothing either way.
+    #[serde(default = "default_flap_min_probes")]
+    pub min_probes: usize,
+    /// Up/down changes needed in the window: without them a run of failures is
+    /// an outage (the 30-minute rule's business), not flapping.
+    #[serde(default = "default_flap_min_changes")]
+    pub min_changes: usize,
+    /// Open a Low incident when more than this share of the window's probes failed.
+    #[serde(default = "default_flap_open")]
+    pub open_above: f64,
+    /// Close it when the share falls to this or below.
+    #[serde(default = "default_flap_close")]
+    pub close_at_or_below: f64,
+}
+
+fn default_flap_window() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+fn default_flap_min_probes() -> usize {
+    20
+}
+fn default_flap_min_changes() -> usize {
+    4
+}
+fn default_flap_open() -> f64 {
+    0.5
+}
+fn default_flap_close() -> f64 {
+    0.1
+}
+
+impl Default for FlappingPolicy {
+    fn default() -> Self {
+        Self {
+            window: default_flap_window(),
+            min_probes: default_flap_min_probes(),
+            min_changes: default_flap_min_changes(),
+            open_above: default_flap_open(),
+            close_at_or_below: default_flap_close(),
+        }
+    }
+}
+
+/// The contract's numbers, with the seed's values as defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// A High incident opens when the expected response has been missing for
+    /// strictly longer than this.
+    #[serde(default = "default_outage_after", with = "humantime_serde")]
+    pub outage_after: Duration,
+    /// Consecutive successes that resolve an open incident.
+    #[serde(default = "default_recovery_successes")]
+    pub recovery_successes: u32,
+    /// A silence between two probes longer than this is an unknown gap.
+    #[serde(default = "default_blind_after", with = "humantime_serde")]
+    pub blind_after: Duration,
+    #[serde(default = "default_probe_interval", with = "humantime_serde")]
+    pub probe_interval: Duration,
+    #[serde(default = "default_latency_sla_ms")]
+    pub latency_sla_ms: u64,
+    #[serde(default = "default_availability_target")]
+    pub availability_target_percent: f64,
+    #[serde(default)]
+    pub flapping: FlappingPolicy,
+    /// High: initial response due this long after the page.
+    #[serde(default = "default_high_ack", with = "humantime_serde")]
+    pub high_initial_response: Duration,
+    /// Low: initial response due this many business days after the email.
+    #[serde(default = "default_one")]
+    pub low_initial_response_business_days: u32,
+    /// Notice required before planned maintenance.
+    #[serde(default = "default_lead_days")]
+    pub maintenance_lead_business_days: u32,
+}
+
+fn default_outage_after() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+fn default_recovery_successes() -> u32 {
+    2
+}
+fn default_blind_after() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+fn default_probe_interval() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_latency_sla_ms() -> u64 {
+    400
+}
+fn default_availability_target() -> f64 {
+    99.9
+}
+fn default_high_ack() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_one() -> u32 {
+    1
+}
+fn default_lead_days() -> u32 {
+    5
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            outage_after: default_outage_after(),
+            recovery_successes: default_recovery_successes(),
+            blind_after: default_blind_after(),
+            probe_interval: default_probe_interval(),
+            latency_sla_ms: default_latency_sla_ms(),
+            availability_target_percent: default_availability_target(),
+            flapping: FlappingPolicy::default(),
+            high_initial_response: default_high_ack(),
+            low_initial_response_business_days: default_one(),
+            maintenance_lead_business_days: default_lead_days(),
+        }
+    }
+}
+
+/// The DYNAMO team: who is paged and copied, and who mail comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    pub sender: EmailAddress,
+    pub emails: Vec<EmailAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub policy: Policy,
+    pub team: Team,
+    #[serde(default, rename = "operator")]
+    pub operators: Vec<Operator>,
+}
+
+/// A configuration mistake, located by a dotted path such as
+/// `operator[1].portal.expect_status`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+impl Policy {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let p = "policy";
+        if self.outage_after.is_zero() {
+            return Err(err(format!("{p}.outage_after"), "must be longer than zero"));
+        }
+        if self.recovery_successes == 0 {
+            return Err(err(format!("{p}.recovery_successes"), "must be at least 1"));
+        }
+        if self.probe_interval.is_zero() {
+            return Err(err(
+                format!("{p}.probe_interval"),
+                "must be longer than zero",
+            ));
+        }
+        if self.blind_after <= self.probe_interval {
+            return Err(err(
+                format!("{p}.blind_after"),
+                "must be longer than probe_interval, or every probe would look like a gap",
+            ));
+        }
+        if !(0.0..=100.0).contains(&self.availability_target_percent)
+            || self.availability_target_percent == 100.0
+        {
+            return Err(err(
+                format!("{p}.availability_target_percent"),
+                "must be between 0 and 100 (exclusive of 100: a 100% target has no error budget)",
+            ));
+        }
+        let f = &self.flapping;
+        if !(0.0..1.0).contains(&f.open_above)
+            || !(0.0..=1.0).contains(&f.close_at_or_below)
+            || f.close_at_or_below >= f.open_above
+        {
+            return Err(err(
+                format!("{p}.flapping"),
+                "need 0 <= close_at_or_below < open_above < 1",
+            ));
+        }
+        if f.min_probes == 0 || f.window.is_zero() {
+            return Err(err(
+                format!("{p}.flapping"),
+                "window and min_probes must be above zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Operator {
+    pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        if self.name.trim().is_empty() {
+            return Err(err(format!("{path}.name"), "must not be empty"));
+        }
+        let portal = &self.portal;
+        if !matches!(portal.url.scheme(), "http" | "https") || portal.url.host_str().is_none() {
+            return Err(err(
+                format!("{path}.portal.url"),
+                format!(
+                    "expected an http:// or https:// URL with a host, got {}",
+                    portal.url
+                ),
+            ));
+        }
+        if portal.expect_status.is_empty() {
+            return Err(err(
+                format!("{path}.portal.expect_status"),
+                "list at least one status code",
+            ));
+        }
+        if let Some(bad) = portal
+            .expect_status
+            .iter()
+            .find(|s| !(100..=599).contains(*s))
+        {
+            return Err(err(
+                format!("{path}.portal.expect_status"),
+                format!("{bad} is not an HTTP status code (100-599)"),
+            ));
+        }
+        if portal.expect_body.as_deref().is_some_and(str::is_empty) {
+            return Err(err(
+                format!("{path}.portal.expect_body"),
+                "omit it rather than leaving it empty",
+            ));
+        }
+        if portal.timeout.is_zero() || portal.timeout > Duration::from_secs(60) {
+            return Err(err(
+                format!("{path}.portal.timeout"),
+                "must be between 1ms and 60s",
+            ));
+        }
+        if portal.body_scan_bytes == 0 || portal.body_scan_bytes > 16 * 1024 * 1024 {
+            return Err(err(
+                format!("{path}.portal.body_scan_bytes"),
+                "must be between 1 and 16 MiB",
+            ));
+        }
+        if self.contacts.is_empty() {
+            return Err(err(
+                format!("{path}.contacts"),
+                "list at least one address: incidents are emailed there",
+            ));
+        }
+        for (i, w) in self.maintenance.iter().enumerate() {
+            if w.end <= w.start {
+                return Err(err(
+                    format!("{path}.maintenance[{i}].end"),
+                    "must be after start",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.policy.validate()?;
+        if self.team.emails.is_empty() {
+            return Err(err("team.emails", "list at least one DYNAMO team address"));
+        }
+        let mut seen = HashSet::new();
+        for (i, op) in self.operators.iter().enumerate() {
+            let path = format!("operator[{i}]");
+            op.validate(&path)?;
+            if !seen.insert(op.id.clone()) {
+                return Err(err(
+                    format!("{path}.id"),
+                    format!("duplicate operator id {:?}", op.id.as_str()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn operator(&self, id: &OperatorId) -> Option<&Operator> {
+        self.operators.iter().find(|o| &o.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[team]
+sender = "livesite@dynamo.example"
+emails = ["osoc@dynamo.example"]
+
+[[operator]]
+id = "contoso"
+name = "Contoso Mobile"
+contacts = ["noc@contoso.example"]
+timezone = "Europe/Madrid"
+holidays = ["2026-12-25"]
+[operator.portal]
+url = "https://modirect.contoso.example/health"
+expect_body = "OK"
+timeout = "5s"
+"#;
+
+    fn parse(s: &str) -> Config {
+        toml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn good_config_has_the_seed_defaults() {
+        let c = parse(GOOD);
+        c.validate().unwrap();
+        assert_eq!(c.policy.outage_after, Duration::from_secs(1800));
+        assert_eq!(c.policy.latency_sla_ms, 400);
+        assert_eq!(c.policy.recovery_successes, 2);
+        assert_eq!(c.operators[0].portal.expect_status, vec![200]);
+        assert_eq!(c.operators[0].portal.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn mistakes_are_located() {
+        let cases = [
+            (
+                "expect_body = \"OK\"",
+                "expect_status = [700]",
+                "operator[0].portal.expect_status",
+            ),
+            (
+                "url = \"https://modirect.contoso.example/health\"",
+                "url = \"ftp://x.example/\"",
+                "operator[0].portal.url",
+            ),
+            (
+                "contacts = [\"noc@contoso.example\"]",
+                "contacts = []",
+                "operator[0].contacts",
+            ),
+            (
+                "timeout = \"5s\"",
+                "timeout = \"90s\"",
+                "operator[0].portal.timeout",
+            ),
+        ];
+        for (from, to, path) in cases {
+            let c = parse(&GOOD.replace(from, to));
+            assert_eq!(c.validate().unwrap_err().path, path, "{to}");
+        }
+        let dup = format!("{GOOD}\n{}", &GOOD[GOOD.find("[[operator]]").unwrap()..]);
+        assert_eq!(parse(&dup).validate().unwrap_err().path, "operator[1].id");
+    }
+
+    #[test]
+    fn typos_are_refused_by_the_parser() {
+        let typo = GOOD.replace("expect_body", "expect_bdy");
+        let e = toml::from_str::<Config>(&typo).unwrap_err().to_string();
+        assert!(e.contains("expect_bdy"), "{e}");
+    }
+
+    #[test]
+    fn maintenance_window_is_half_open() {
+        let w = MaintenanceWindow {
+            start: "2026-11-27T10:00:00Z".parse().unwrap(),
+            end: "2026-11-27T11:00:00Z".parse().unwrap(),
+            announced_at: None,
+            description: None,
+        };
+        assert!(!w.contains("2026-11-27T09:59:59Z".parse().unwrap()));
+        assert!(w.contains("2026-11-27T10:00:00Z".parse().unwrap()));
+        assert!(!w.contains("2026-11-27T11:00:00Z".parse().unwrap()));
+    }
+}

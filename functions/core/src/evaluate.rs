@@ -1,0 +1,606 @@
+//! The evaluation state machine: a pure function of (state, probe, operator,
+//! policy) giving the new state and the events that follow. Every rule is in
+//! docs/rules.md; each has a test below.
+
+use crate::config::{Operator, Policy};
+use crate::ids::OperatorId;
+use crate::incident::{
+    incident_id, initial_response_due, Incident, IncidentKind, IncidentStatus, Severity,
+};
+use crate::probe::{FailureReason, Outcome, ProbeResult};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One probe's verdict kept for the flapping window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub at: DateTime<Utc>,
+    pub up: bool,
+}
+
+/// A reference to an open incident, kept in the state so the evaluator needs
+/// no incident lookup per probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenRef {
+    pub id: String,
+    pub severity: Severity,
+    pub kind: IncidentKind,
+    pub started_at: DateTime<Utc>,
+    pub opened_at: DateTime<Utc>,
+}
+
+/// Everything the evaluator remembers about one operator's portal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorState {
+    pub operator: OperatorId,
+    pub last_probe_at: Option<DateTime<Utc>>,
+    pub last_outcome: Option<Outcome>,
+    pub last_reason: Option<FailureReason>,
+    /// First failed probe of the current unbroken run of failures.
+    pub down_since: Option<DateTime<Utc>>,
+    pub consecutive_successes: u32,
+    pub outage: Option<OpenRef>,
+    pub flapping: Option<OpenRef>,
+    /// The run (by its start) whose page maintenance already suppressed, so the
+    /// suppression is reported once, not at every probe.
+    pub suppressed_run: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub recent: Vec<Sample>,
+}
+
+impl MonitorState {
+    pub fn new(operator: OperatorId) -> Self {
+        Self {
+            operator,
+            last_probe_at: None,
+            last_outcome: None,
+            last_reason: None,
+            down_since: None,
+            consecutive_successes: 0,
+            outage: None,
+            flapping: None,
+            suppressed_run: None,
+            recent: Vec::new(),
+        }
+    }
+}
+
+/// What happened, in domain terms. Notifications are derived from these by
+/// `notify::render`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    IncidentOpened {
+        incident: Incident,
+        reason: Option<FailureReason>,
+    },
+    IncidentResolved {
+        incident: OpenRef,
+        operator: OperatorId,
+        resolved_at: DateTime<Utc>,
+    },
+    /// A page that would have been sent, held back by an announced maintenance window.
+    PageSuppressed {
+        operator: OperatorId,
+        down_since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    /// No probe arrived between `from` and `to`: unknown, neither up nor down.
+    MonitorGap {
+        operator: OperatorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
+}
+
+impl Event {
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::IncidentOpened { incident, .. } => incident.opened_at,
+            Self::IncidentResolved { resolved_at, .. } => *resolved_at,
+            Self::PageSuppressed { at, .. } => *at,
+            Self::MonitorGap { to, .. } => *to,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evaluation {
+    /// The probe is not newer than the last one seen (a redelivery or a late
+    /// arrival): nothing changes.
+    Stale,
+    Applied {
+        state: MonitorState,
+        events: Vec<Event>,
+    },
+}
+
+fn dur(d: std::time::Duration) -> Duration {
+    Duration::from_std(d).unwrap_or(Duration::MAX)
+}
+
+pub fn evaluate(
+    state: &MonitorState,
+    probe: &ProbeResult,
+    operator: &Operator,
+    policy: &Policy,
+) -> Evaluation {
+    let t = probe.probed_at;
+    if state.last_probe_at.is_some_and(|last| t <= last) {
+        return Evaluation::Stale;
+    }
+    let mut s = state.clone();
+    let mut events = Vec::new();
+
+    if let Some(last) = s.last_probe_at {
+        if t - last > dur(policy.blind_after) {
+            events.push(Event::MonitorGap {
+                operator: s.operator.clone(),
+                from: last,
+                to: t,
+            });
+            // Nobody watched during the gap, so no run of failures (and no streak
+            // of successes) can be claimed across it.
+            s.down_since = None;
+            s.consecutive_successes = 0;
+            s.recent.clear();
+        }
+    }
+    s.last_probe_at = Some(t);
+    s.last_outcome = Some(probe.outcome);
+    s.last_reason = probe.reason;
+    s.recent.push(Sample {
+        at: t,
+        up: probe.is_up(),
+    });
+    let horizon = t - dur(policy.flapping.window);
+    s.recent.retain(|x| x.at > horizon);
+
+    match probe.outcome {
+        Outcome::Down => {
+            s.consecutive_successes = 0;
+            let since = *s.down_since.get_or_insert(t);
+            if t - since > dur(policy.outage_after) && s.outage.is_none() {
+                if operator.in_maintenance(t) {
+                    if s.suppressed_run != Some(since) {
+                        s.suppressed_run = Some(since);
+                        events.push(Event::PageSuppressed {
+                            operator: s.operator.clone(),
+                            down_since: since,
+                            at: t,
+                        });
+                    }
+                } else {
+                    let incident = open_incident(
+                        operator,
+                        policy,
+                        Severity::High,
+                        IncidentKind::PortalDown,
+                        since,
+                        t,
+                        probe,
+                    );
+                    s.outage = Some(open_ref(&incident));
+                    events.push(Event::IncidentOpened {
+                        incident,
+                        reason: probe.reason,
+                    });
+                }
+            }
+        }
+        Outcome::Up => {
+            s.down_since = None;
+            s.consecutive_successes = s.consecutive_successes.saturating_add(1);
+            if s.consecutive_successes >= policy.recovery_successes {
+                if let Some(open) = s.outage.take() {
+                    // The outage already accounts for its failures; counting them
+                    // again would call the recovery "flapping".
+                    s.recent.clear();
+                    events.push(Event::IncidentResolved {
+                        incident: open,
+                        operator: s.operator.clone(),
+                        resolved_at: t,
+                    });
+                }
+            }
+        }
+    }
+
+    let total = s.recent.len();
+    if total >= policy.flapping.min_probes {
+        let failed = s.recent.iter().filter(|x| !x.up).count();
+        let share = failed as f64 / total as f64;
+        let changes = s.recent.windows(2).filter(|w| w[0].up != w[1].up).count();
+        if s.flapping.is_none()
+            && s.outage.is_none()
+            && share > policy.flapping.open_above
+            && changes >= policy.flapping.min_changes
+            && !operator.in_maintenance(t)
+        {
+            let started = s.recent.iter().find(|x| !x.up).map_or(t, |x| x.at);
+            let incident = open_incident(
+                operator,
+                policy,
+                Severity::Low,
+                IncidentKind::Flapping,
+                started,
+                t,
+                probe,
+            );
+            s.flapping = Some(open_ref(&incident));
+            events.push(Event::IncidentOpened {
+                incident,
+                reason: probe.reason,
+            });
+        } else if share <= policy.flapping.close_at_or_below {
+            if let Some(open) = s.flapping.take() {
+                events.push(Event::IncidentResolved {
+                    incident: open,
+                    operator: s.operator.clone(),
+                    resolved_at: t,
+                });
+            }
+        }
+    }
+
+    Evaluation::Applied { state: s, events }
+}
+
+fn open_ref(i: &Incident) -> OpenRef {
+    OpenRef {
+        id: i.id.clone(),
+        severity: i.severity,
+        kind: i.kind,
+        started_at: i.started_at,
+        opened_at: i.opened_at,
+    }
+}
+
+fn open_incident(
+    operator: &Operator,
+    policy: &Policy,
+    severity: Severity,
+    kind: IncidentKind,
+    started_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+    probe: &ProbeResult,
+) -> Incident {
+    let minutes = (at - started_at).num_minutes();
+    let why = probe
+        .reason
+        .map_or("unknown".to_string(), |r| r.to_string());
+    let summary = match kind {
+        IncidentKind::PortalDown => format!(
+            "{} MO Direct portal: expected response missing for {minutes} minutes (since {}, last failure: {why})",
+            operator.name,
+            started_at.format("%Y-%m-%d %H:%M:%SZ"),
+        ),
+        IncidentKind::Flapping => format!(
+            "{} MO Direct portal is flapping: more than {:.0}% of probes failed over the last {} minutes (last failure: {why})",
+            operator.name,
+            policy.flapping.open_above * 100.0,
+            policy.flapping.window.as_secs() / 60,
+        ),
+    };
+    Incident {
+        id: incident_id(&operator.id, started_at, kind),
+        operator: operator.id.clone(),
+        severity,
+        kind,
+        status: IncidentStatus::Open,
+        started_at,
+        opened_at: at,
+        resolved_at: None,
+        summary,
+        initial_response_due: initial_response_due(
+            severity,
+            at,
+            policy.high_initial_response,
+            policy.low_initial_response_business_days,
+            &operator.calendar(),
+        ),
+        acknowledged_at: None,
+        last_update_at: None,
+        next_update_due: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{MaintenanceWindow, PortalCheck};
+
+    const T0: &str = "2026-11-27T10:00:00Z";
+
+    fn operator() -> Operator {
+        Operator {
+            id: OperatorId::new("contoso").unwrap(),
+            name: "Contoso Mobile".into(),
+            portal: PortalCheck::new("https://portal.contoso.example/".parse().unwrap()),
+            contacts: vec![crate::ids::EmailAddress::parse("noc@contoso.example").unwrap()],
+            timezone: chrono_tz::Tz::UTC,
+            holidays: Default::default(),
+            maintenance: vec![],
+        }
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        T0.parse::<DateTime<Utc>>().unwrap() + Duration::seconds(secs)
+    }
+
+    fn probe(secs: i64, up: bool) -> ProbeResult {
+        ProbeResult {
+            operator: OperatorId::new("contoso").unwrap(),
+            probed_at: at(secs),
+            outcome: if up { Outcome::Up } else { Outcome::Down },
+            reason: if up {
+                None
+            } else {
+                Some(FailureReason::Timeout)
+            },
+            status: if up { Some(200) } else { None },
+            latency_ms: Some(100.0),
+            phases: None,
+            url: None,
+            redirects: 0,
+            cert_expires_at: None,
+            detail: None,
+        }
+    }
+
+    /// Runs a script of (seconds after T0, up?) and returns the state and the
+    /// events as (seconds, short name) pairs.
+    fn run(
+        op: &Operator,
+        policy: &Policy,
+        script: &[(i64, bool)],
+    ) -> (MonitorState, Vec<(i64, String)>) {
+        let mut s = MonitorState::new(op.id.clone());
+        let mut out = Vec::new();
+        for &(secs, up) in script {
+            if let Evaluation::Applied { state, events } =
+                evaluate(&s, &probe(secs, up), op, policy)
+            {
+                s = state;
+                for e in events {
+                    let name = match &e {
+                        Event::IncidentOpened { incident, .. } => {
+                            format!("open:{}", incident.kind.as_str())
+                        }
+                        Event::IncidentResolved { incident, .. } => {
+                            format!("resolve:{}", incident.kind.as_str())
+                        }
+                        Event::PageSuppressed { .. } => "suppressed".into(),
+                        Event::MonitorGap { .. } => "gap".into(),
+                    };
+                    out.push(((e.at() - at(0)).num_seconds(), name));
+                }
+            }
+        }
+        (s, out)
+    }
+
+    /// Failures every 30 s from 0 through `last` seconds inclusive.
+    fn failing(last: i64) -> Vec<(i64, bool)> {
+        (0..=last / 30).map(|i| (i * 30, false)).collect()
+    }
+
+    fn ev(list: &[(i64, &str)]) -> Vec<(i64, String)> {
+        list.iter().map(|(s, n)| (*s, n.to_string())).collect()
+    }
+
+    #[test]
+    fn the_thirty_minute_rule() {
+        let op = operator();
+        let p = Policy::default();
+        let cases: Vec<(&str, Vec<(i64, bool)>, Vec<(i64, &str)>)> = vec![
+            (
+                "29:59 of failures does not page",
+                {
+                    let mut s = failing(1770);
+                    s.push((1799, false));
+                    s
+                },
+                vec![],
+            ),
+            ("exactly 30:00 does not page", failing(1800), vec![]),
+            (
+                "30:30 pages",
+                failing(1830),
+                vec![(1830, "open:portal_down")],
+            ),
+            (
+                "30:01 pages",
+                {
+                    let mut s = failing(1800);
+                    s.push((1801, false));
+                    s
+                },
+                vec![(1801, "open:portal_down")],
+            ),
+            (
+                "one success breaks the run",
+                {
+                    let mut s = failing(1200);
+                    s.push((1230, true));
+                    s.extend((42..=103).map(|i| (i * 30, false)));
+                    s
+                },
+                vec![(3090, "open:portal_down")],
+            ),
+            (
+                "pages once for a long outage",
+                failing(7200),
+                vec![(1830, "open:portal_down")],
+            ),
+        ];
+        for (name, script, want) in cases {
+            let (_, got) = run(&op, &p, &script);
+            assert_eq!(got, ev(&want), "{name}");
+        }
+    }
+
+    #[test]
+    fn recovery_needs_consecutive_successes() {
+        let op = operator();
+        let p = Policy::default();
+        let mut script = failing(1830);
+        script.push((1860, true));
+        script.push((1890, false)); // a lucky probe does not close it
+        script.push((1920, true));
+        script.push((1950, true)); // second in a row: resolved
+        script.push((1980, false)); // a fresh failure starts a new run, no page
+        let (s, got) = run(&op, &p, &script);
+        assert_eq!(
+            got,
+            ev(&[(1830, "open:portal_down"), (1950, "resolve:portal_down")])
+        );
+        assert_eq!(s.down_since, Some(at(1980)));
+
+        let three = Policy {
+            recovery_successes: 3,
+            ..Policy::default()
+        };
+        let mut script = failing(1830);
+        script.extend([(1860, true), (1890, true), (1920, true)]);
+        let (_, got) = run(&op, &three, &script);
+        assert_eq!(
+            got,
+            ev(&[(1830, "open:portal_down"), (1920, "resolve:portal_down")])
+        );
+    }
+
+    #[test]
+    fn duplicates_and_out_of_order_change_nothing() {
+        let op = operator();
+        let p = Policy::default();
+        let (s, _) = run(&op, &p, &failing(1830));
+        for secs in [1830, 1800, 0] {
+            assert_eq!(
+                evaluate(&s, &probe(secs, true), &op, &p),
+                Evaluation::Stale,
+                "{secs}"
+            );
+            assert_eq!(
+                evaluate(&s, &probe(secs, false), &op, &p),
+                Evaluation::Stale,
+                "{secs}"
+            );
+        }
+        // A replayed sequence on the same state adds no second page.
+        let mut script = failing(1830);
+        script.extend(failing(1830));
+        let (_, got) = run(&op, &p, &script);
+        assert_eq!(got, ev(&[(1830, "open:portal_down")]));
+    }
+
+    #[test]
+    fn a_gap_is_unknown_not_down() {
+        let op = operator();
+        let p = Policy::default();
+        // 10 minutes of failures, 25 minutes of silence, then failures: the run
+        // restarts after the gap, so no page until 30 minutes after it.
+        let mut script = failing(600);
+        script.extend((0..=61).map(|i| (2100 + i * 30, false)));
+        let (_, got) = run(&op, &p, &script);
+        assert_eq!(got, ev(&[(2100, "gap"), (3930, "open:portal_down")]));
+        // A silence no longer than blind_after (5 min) is not a gap.
+        let (_, got) = run(&op, &p, &[(0, true), (300, true), (601, true)]);
+        assert_eq!(got, ev(&[(601, "gap")]));
+    }
+
+    #[test]
+    fn maintenance_suppresses_pages_inside_the_window_only() {
+        let mut op = operator();
+        op.maintenance.push(MaintenanceWindow {
+            start: at(0),
+            end: at(3600),
+            announced_at: None,
+            description: None,
+        });
+        let p = Policy::default();
+        // Down for 50 minutes inside the window, recovering inside it: never paged.
+        let mut script = failing(3000);
+        script.extend([(3030, true), (3060, true)]);
+        let (_, got) = run(&op, &p, &script);
+        assert_eq!(got, ev(&[(1830, "suppressed")]));
+        // Overrunning the window: the first failure at its end pages at once.
+        let (_, got) = run(&op, &p, &failing(3700));
+        assert_eq!(got, ev(&[(1830, "suppressed"), (3600, "open:portal_down")]));
+        // A window elsewhere in time changes nothing.
+        let mut later = operator();
+        later.maintenance.push(MaintenanceWindow {
+            start: at(7200),
+            end: at(9000),
+            announced_at: None,
+            description: None,
+        });
+        let (_, got) = run(&later, &p, &failing(1830));
+        assert_eq!(got, ev(&[(1830, "open:portal_down")]));
+    }
+
+    #[test]
+    fn flapping_opens_a_low_incident_and_closes_with_hysteresis() {
+        let op = operator();
+        let p = Policy::default();
+        // Two failures, one success, for an hour: 67% failed, never 30 minutes in a row.
+        let mut script: Vec<(i64, bool)> = (0..120).map(|i| (i * 30, i % 3 == 2)).collect();
+        let (s, got) = run(&op, &p, &script);
+        // The 20th probe (at 570 s) is the first with enough samples.
+        assert_eq!(got, ev(&[(570, "open:flapping")]));
+        assert!(s.outage.is_none());
+        // Healthy for 30 minutes: the share falls to 10% or below and it closes.
+        script.extend((120..200).map(|i| (i * 30, true)));
+        let (s, got) = run(&op, &p, &script);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1].1, "resolve:flapping");
+        assert!(s.flapping.is_none());
+        // A solid outage is an outage, not flapping, however many probes failed.
+        assert_eq!(run(&op, &p, &failing(1500)).1, vec![]);
+        // Exactly half failing is not more than half: not flapping.
+        let half: Vec<(i64, bool)> = (0..120).map(|i| (i * 30, i % 2 == 0)).collect();
+        assert_eq!(run(&op, &p, &half).1, vec![]);
+    }
+
+    #[test]
+    fn incidents_carry_their_deadlines() {
+        let op = operator();
+        let p = Policy::default();
+        let s = run(&op, &p, &failing(1800)).0;
+        match evaluate(&s, &probe(1830, false), &op, &p) {
+            Evaluation::Applied { events, .. } => match &events[..] {
+                [Event::IncidentOpened { incident, reason }] => {
+                    assert_eq!(incident.severity, Severity::High);
+                    assert_eq!(incident.started_at, at(0));
+                    assert_eq!(incident.opened_at, at(1830));
+                    assert_eq!(incident.initial_response_due, at(1830 + 3600));
+                    assert_eq!(incident.id, "contoso-20261127T100000Z-portal_down");
+                    assert_eq!(*reason, Some(FailureReason::Timeout));
+                }
+                other => panic!("unexpected {other:?}"),
+            },
+            Evaluation::Stale => panic!("stale"),
+        }
+        // Low on a Friday (T0 is Friday 10:00 UTC): due Monday 10:00-ish.
+        let script: Vec<(i64, bool)> = (0..20).map(|i| (i * 30, i % 3 == 2)).collect();
+        let mut st = MonitorState::new(op.id.clone());
+        let mut opened = None;
+        for (secs, up) in script {
+            if let Evaluation::Applied { state, events } = evaluate(&st, &probe(secs, up), &op, &p)
+            {
+                st = state;
+                for e in events {
+                    if let Event::IncidentOpened { incident, .. } = e {
+                        opened = Some(incident);
+                    }
+                }
+            }
+        }
+        let low = opened.expect("flapping incident");
+        assert_eq!(low.severity, Severity::Low);
+        assert_eq!(
+            low.initial_response_due,
+            "2026-11-30T10:09:30Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+}

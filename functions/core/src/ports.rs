@@ -1,0 +1,186 @@
+//! The ports: what the core needs from the outside world, stated narrowly.
+//! The embedded store (SQLite), the DynamoDB store, the console notifier, SNS
+//! and SES implement these; one contract test suite checks every store.
+
+use crate::config::Operator;
+use crate::evaluate::MonitorState;
+use crate::ids::OperatorId;
+use crate::incident::Incident;
+use crate::notify::Notification;
+use crate::probe::ProbeResult;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Optimistic concurrency: someone else changed the item first.
+    #[error("conflicting update of {0}")]
+    Conflict(String),
+    /// A stored item that no longer reads as what it should be.
+    #[error("stored item {key} is unreadable: {message}")]
+    Corrupt { key: String, message: String },
+    #[error("store unavailable: {0}")]
+    Backend(#[source] BoxError),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("delivery of {key} failed: {source}")]
+pub struct NotifyError {
+    pub key: String,
+    #[source]
+    pub source: BoxError,
+}
+
+/// Optimistic-concurrency token of a stored item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Version(pub u64);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: Version,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Sent,
+}
+
+/// A notification as the outbox holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub notification: Notification,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    /// A sender holds the entry until then; another may take it after.
+    pub claimed_until: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+pub trait ProbeLog: Send + Sync {
+    /// Stores one probe result. Storing the same (operator, probed_at) twice
+    /// keeps one record.
+    fn append(&self, probe: &ProbeResult) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Probe results of one operator with `from <= probed_at < to`, oldest first.
+    fn range(
+        &self,
+        operator: &OperatorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<ProbeResult>, StoreError>> + Send;
+}
+
+pub trait StateStore: Send + Sync {
+    fn load_state(
+        &self,
+        operator: &OperatorId,
+    ) -> impl Future<Output = Result<Option<Versioned<MonitorState>>, StoreError>> + Send;
+    /// Writes the state if its stored version is still `expected` (`None`: it
+    /// must not exist yet). Returns the new version, or `StoreError::Conflict`.
+    fn save_state(
+        &self,
+        state: &MonitorState,
+        expected: Option<Version>,
+    ) -> impl Future<Output = Result<Version, StoreError>> + Send;
+}
+
+pub trait IncidentStore: Send + Sync {
+    /// Creates the incident unless one with its id exists; `false` when it did.
+    fn create_incident(
+        &self,
+        incident: &Incident,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Replaces an existing incident.
+    fn put_incident(
+        &self,
+        incident: &Incident,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_incident(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Incident>, StoreError>> + Send;
+    /// Incidents, newest first, optionally of one operator and only open ones.
+    fn list_incidents(
+        &self,
+        operator: Option<&OperatorId>,
+        open_only: bool,
+    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+}
+
+pub trait Outbox: Send + Sync {
+    /// Records a notification to send, unless one with its key exists: the
+    /// conditional write that makes every side effect happen at most once per
+    /// decision. `false` when the key was already there.
+    fn enqueue(
+        &self,
+        notification: &Notification,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Pending entries not claimed at `now`, oldest first.
+    fn pending(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutboxEntry>, StoreError>> + Send;
+    /// Takes a pending, unclaimed entry for sending until `until`; `false` if
+    /// it was sent or someone else holds it.
+    fn claim(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn mark_sent(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Gives a claimed entry back after a failed send, so a later pass retries it.
+    fn release(
+        &self,
+        key: &str,
+        error: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_entry(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<OutboxEntry>, StoreError>> + Send;
+}
+
+/// Everything the monitor keeps.
+pub trait Store: ProbeLog + StateStore + IncidentStore + Outbox {}
+impl<T: ProbeLog + StateStore + IncidentStore + Outbox> Store for T {}
+
+pub trait Notifier: Send + Sync {
+    fn deliver(
+        &self,
+        notification: &Notification,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+}
+
+pub trait Prober: Send + Sync {
+    fn probe(
+        &self,
+        operator: &Operator,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = ProbeResult> + Send;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock, for the edges only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

@@ -1,0 +1,212 @@
+//! The probe record: what one check of one portal found. This is the schema the
+//! stores keep, the replay command reads and `livesite check --json` prints
+//! (documented in docs/probe-record.md).
+
+use crate::ids::OperatorId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The expected response came (status and body), however slowly.
+    Up,
+    /// The expected response did not come.
+    Down,
+}
+
+/// Why a probe failed. A fixed set, so alerts and reports can group by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    /// The host name did not resolve.
+    Dns,
+    /// No TCP connection (refused, unreachable, reset during connect).
+    Connect,
+    /// The TLS handshake failed (untrusted or expired certificate, wrong name, protocol).
+    Tls,
+    /// The overall time limit ran out.
+    Timeout,
+    /// A status code outside the expected set.
+    Status,
+    /// The expected text was not found in the scanned prefix of the body.
+    Body,
+    /// More redirects than allowed, or a redirect without a usable location.
+    Redirect,
+    /// The peer spoke something that is not HTTP/1.1, or closed mid-response.
+    Protocol,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dns => "dns",
+            Self::Connect => "connect",
+            Self::Tls => "tls",
+            Self::Timeout => "timeout",
+            Self::Status => "status",
+            Self::Body => "body",
+            Self::Redirect => "redirect",
+            Self::Protocol => "protocol",
+        }
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Time spent in each phase, in milliseconds, summed over every redirect hop.
+/// A phase that did not happen (no TLS on http, no DNS for an IP literal) is 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    pub dns_ms: f64,
+    pub connect_ms: f64,
+    pub tls_ms: f64,
+    pub ttfb_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub operator: OperatorId,
+    pub probed_at: DateTime<Utc>,
+    pub outcome: Outcome,
+    #[serde(default)]
+    pub reason: Option<FailureReason>,
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Total time to the verdict in milliseconds (`phases.total_ms`); absent when
+    /// no time was measured (a record imported from elsewhere).
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Phases>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redirects: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_expires_at: Option<DateTime<Utc>>,
+    /// Human-readable detail of a failure (the underlying error), never parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeRecordError {
+    #[error("field `reason`: a down probe needs a reason (one of dns, connect, tls, timeout, status, body, redirect, protocol)")]
+    DownWithoutReason,
+    #[error("field `reason`: an up probe has no failure reason, got {0:?}")]
+    UpWithReason(FailureReason),
+    #[error("field `latency_ms`: must be a finite, non-negative number of milliseconds")]
+    BadLatency,
+    #[error("field `status`: {0} is not an HTTP status code (100-599)")]
+    BadStatus(u16),
+}
+
+impl ProbeResult {
+    /// Checks the record is self-consistent; readers of untrusted input call this.
+    pub fn validate(&self) -> Result<(), ProbeRecordError> {
+        match (self.outcome, self.reason) {
+            (Outcome::Down, None) => return Err(ProbeRecordError::DownWithoutReason),
+            (Outcome::Up, Some(r)) => return Err(ProbeRecordError::UpWithReason(r)),
+            _ => {}
+        }
+        if let Some(l) = self.latency_ms {
+            if !l.is_finite() || l < 0.0 {
+                return Err(ProbeRecordError::BadLatency);
+            }
+        }
+        if let Some(s) = self.status {
+            if !(100..=599).contains(&s) {
+                return Err(ProbeRecordError::BadStatus(s));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.outcome == Outcome::Up
+    }
+
+    /// Up and no slower than the latency SLA. A probe without a measured
+    /// latency cannot be shown to meet it.
+    pub fn within_latency_sla(&self, sla_ms: u64) -> bool {
+        self.is_up() && self.latency_ms.is_some_and(|l| l <= sla_ms as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_record_parses_and_validates() {
+        let line = r#"{"operator":"contoso","probed_at":"2026-11-27T10:00:00Z","outcome":"down","reason":"timeout","status":null,"latency_ms":10000}"#;
+        let p: ProbeResult = serde_json::from_str(line).unwrap();
+        assert_eq!(p.reason, Some(FailureReason::Timeout));
+        p.validate().unwrap();
+        assert!(!p.within_latency_sla(400));
+    }
+
+    #[test]
+    fn validation_table() {
+        let base: ProbeResult = serde_json::from_str(
+            r#"{"operator":"a","probed_at":"2026-11-27T10:00:00Z","outcome":"up","status":200,"latency_ms":120}"#,
+        )
+        .unwrap();
+        base.validate().unwrap();
+        assert!(base.within_latency_sla(400));
+        let cases: Vec<(ProbeResult, ProbeRecordError)> = vec![
+            (
+                ProbeResult {
+                    outcome: Outcome::Down,
+                    ..base.clone()
+                },
+                ProbeRecordError::DownWithoutReason,
+            ),
+            (
+                ProbeResult {
+                    reason: Some(FailureReason::Body),
+                    ..base.clone()
+                },
+                ProbeRecordError::UpWithReason(FailureReason::Body),
+            ),
+            (
+                ProbeResult {
+                    latency_ms: Some(-1.0),
+                    ..base.clone()
+                },
+                ProbeRecordError::BadLatency,
+            ),
+            (
+                ProbeResult {
+                    status: Some(42),
+                    ..base.clone()
+                },
+                ProbeRecordError::BadStatus(42),
+            ),
+        ];
+        for (p, want) in cases {
+            assert_eq!(p.validate(), Err(want));
+        }
+        let slow = ProbeResult {
+            latency_ms: Some(400.5),
+            ..base.clone()
+        };
+        assert!(!slow.within_latency_sla(400));
+        let edge = ProbeResult {
+            latency_ms: Some(400.0),
+            ..base
+        };
+        assert!(edge.within_latency_sla(400));
+    }
+}

@@ -1,0 +1,171 @@
+//! The monitor's use cases over the ports: evaluate a batch of probe results
+//! with every side effect recorded before it is sent, and deliver what the
+//! outbox holds. The same code runs in `livesite run` and in the Lambdas.
+
+use crate::config::{Operator, Policy, Team};
+use crate::evaluate::{evaluate, Evaluation, Event, MonitorState};
+use crate::ids::OperatorId;
+use crate::notify::{render, Notification};
+use crate::ports::{Notifier, Outbox, Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+/// What the evaluator needs to know beyond the probes.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub policy: Policy,
+    pub team: Team,
+    pub operators: HashMap<OperatorId, Operator>,
+}
+
+impl Context {
+    pub fn new(policy: Policy, team: Team, operators: impl IntoIterator<Item = Operator>) -> Self {
+        Self {
+            policy,
+            team,
+            operators: operators.into_iter().map(|o| (o.id.clone(), o)).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub events: Vec<Event>,
+    /// Notifications recorded by this call (not those a previous delivery of
+    /// the same batch already recorded).
+    pub enqueued: Vec<Notification>,
+    pub stale: usize,
+    /// Probes of operators the context does not know; kept by the caller's
+    /// probe log but not evaluated.
+    pub unknown: Vec<OperatorId>,
+    /// Operators whose part of the batch failed; their probes must be retried.
+    pub failed: Vec<(OperatorId, StoreError)>,
+}
+
+/// Evaluates a batch: one state read and one state write per operator,
+/// whatever the number of records. Incidents and notifications are written
+/// with conditional writes before the state, so a retried batch recomputes the
+/// same decisions and records none of them twice.
+pub async fn evaluate_batch<S: Store>(
+    store: &S,
+    ctx: &Context,
+    probes: &[crate::probe::ProbeResult],
+) -> BatchOutcome {
+    let mut groups: BTreeMap<&OperatorId, Vec<&crate::probe::ProbeResult>> = BTreeMap::new();
+    for p in probes {
+        groups.entry(&p.operator).or_default().push(p);
+    }
+    let mut out = BatchOutcome::default();
+    for (op_id, mut group) in groups {
+        let Some(operator) = ctx.operators.get(op_id) else {
+            out.unknown.push(op_id.clone());
+            continue;
+        };
+        group.sort_by_key(|p| p.probed_at);
+        if let Err(e) = evaluate_group(store, ctx, operator, &group, &mut out).await {
+            out.failed.push((op_id.clone(), e));
+        }
+    }
+    out
+}
+
+async fn evaluate_group<S: Store>(
+    store: &S,
+    ctx: &Context,
+    operator: &Operator,
+    probes: &[&crate::probe::ProbeResult],
+    out: &mut BatchOutcome,
+) -> Result<(), StoreError> {
+    let loaded = store.load_state(&operator.id).await?;
+    let (mut state, version) = match loaded {
+        Some(v) => (v.value, Some(v.version)),
+        None => (MonitorState::new(operator.id.clone()), None),
+    };
+    let mut events = Vec::new();
+    let mut changed = false;
+    for p in probes {
+        match evaluate(&state, p, operator, &ctx.policy) {
+            Evaluation::Stale => out.stale += 1,
+            Evaluation::Applied {
+                state: next,
+                events: ev,
+            } => {
+                state = next;
+                changed = true;
+                events.extend(ev);
+            }
+        }
+    }
+    for event in &events {
+        record_event(store, event).await?;
+        for n in render(event, operator, &ctx.team) {
+            if store.enqueue(&n).await? {
+                out.enqueued.push(n);
+            }
+        }
+    }
+    if changed {
+        store.save_state(&state, version).await?;
+    }
+    out.events.extend(events);
+    Ok(())
+}
+
+async fn record_event<S: Store>(store: &S, event: &Event) -> Result<(), StoreError> {
+    match event {
+        Event::IncidentOpened { incident, .. } => {
+            store.create_incident(incident).await?;
+        }
+        Event::IncidentResolved {
+            incident,
+            resolved_at,
+            ..
+        } => {
+            if let Some(mut stored) = store.get_incident(&incident.id).await? {
+                if stored.is_open() {
+                    stored.resolve(*resolved_at);
+                    store.put_incident(&stored).await?;
+                }
+            }
+        }
+        Event::PageSuppressed { .. } | Event::MonitorGap { .. } => {}
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+pub struct DeliveryReport {
+    pub sent: Vec<Notification>,
+    pub failed: Vec<(String, String)>,
+}
+
+/// Sends what the outbox holds: claim (a conditional write), send, mark sent.
+/// A failed send gives the claim back so a later pass retries it; a sender that
+/// dies mid-send loses its claim when the lease ends.
+pub async fn deliver_pending<O: Outbox, N: Notifier>(
+    outbox: &O,
+    notifier: &N,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: usize,
+) -> Result<DeliveryReport, StoreError> {
+    let mut report = DeliveryReport::default();
+    for entry in outbox.pending(now, limit).await? {
+        let key = entry.notification.key.clone();
+        if !outbox.claim(&key, now, now + lease).await? {
+            continue;
+        }
+        match notifier.deliver(&entry.notification).await {
+            Ok(()) => {
+                outbox.mark_sent(&key, now).await?;
+                report.sent.push(entry.notification);
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                outbox.release(&key, &msg).await?;
+                report.failed.push((key, msg));
+            }
+        }
+    }
+    Ok(report)
+}
