@@ -105,6 +105,7 @@ impl Event {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // built once per probe and consumed at once
 pub enum Evaluation {
     /// The probe is not newer than the last one seen (a redelivery or a late
     /// arrival): nothing changes.
@@ -393,7 +394,8 @@ mod tests {
     fn the_thirty_minute_rule() {
         let op = operator();
         let p = Policy::default();
-        let cases: Vec<(&str, Vec<(i64, bool)>, Vec<(i64, &str)>)> = vec![
+        type Case = (&'static str, Vec<(i64, bool)>, Vec<(i64, &'static str)>);
+        let cases: Vec<Case> = vec![
             (
                 "29:59 of failures does not page",
                 {

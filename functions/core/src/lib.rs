@@ -13,6 +13,7 @@ pub mod probe;
 pub mod service;
 
 pub use calendar::BusinessCalendar;
+pub use chrono_tz::Tz;
 pub use config::{Config, ConfigError, MaintenanceWindow, Operator, Policy, PortalCheck, Team};
 pub use evaluate::{evaluate, Evaluation, Event, MonitorState};
 pub use ids::{EmailAddress, OperatorId};

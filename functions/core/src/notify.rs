@@ -63,7 +63,7 @@ pub fn header_safe(raw: &str) -> String {
 }
 
 fn ts(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,1 +1,409 @@
+//! The prober: one HTTP(S) GET over a fresh connection, timed phase by phase.
+//!
+//! reqwest has no per-phase timing and pools connections (which hides connect
+//! and TLS time), so this drives the pieces directly: the system resolver,
+//! a tokio TCP connect, a rustls handshake and a hyper HTTP/1.1 exchange. Each
+//! phase is timed on its own; `total_ms` runs from the first DNS query to the
+//! verdict, including every redirect hop and the body scan.
 
+use chrono::{DateTime, TimeZone, Utc};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use livesite_core::ports::Prober;
+use livesite_core::{
+    FailureReason, Operator, OperatorId, Outcome, Phases, PortalCheck, ProbeResult,
+};
+use rustls::pki_types::{CertificateDer, ServerName};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use url::Url;
+
+pub const USER_AGENT: &str = concat!(
+    "livesite/",
+    env!("CARGO_PKG_VERSION"),
+    " (DYNAMO live-site monitor)"
+);
+
+/// What one check found: the probe record without the operator and time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub outcome: Outcome,
+    pub reason: Option<FailureReason>,
+    pub status: Option<u16>,
+    pub phases: Phases,
+    pub redirects: u8,
+    pub final_url: Url,
+    pub cert_expires_at: Option<DateTime<Utc>>,
+    pub detail: Option<String>,
+}
+
+impl Check {
+    pub fn into_probe(self, operator: OperatorId, probed_at: DateTime<Utc>) -> ProbeResult {
+        ProbeResult {
+            operator,
+            probed_at,
+            outcome: self.outcome,
+            reason: self.reason,
+            status: self.status,
+            latency_ms: Some(self.phases.total_ms),
+            phases: Some(self.phases),
+            url: Some(self.final_url.to_string()),
+            redirects: self.redirects,
+            cert_expires_at: self.cert_expires_at,
+            detail: self.detail,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct HttpProber {
+    tls: TlsConnector,
+}
+
+impl std::fmt::Debug for HttpProber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpProber").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProberSetupError {
+    #[error("could not build the TLS client: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+impl HttpProber {
+    /// A prober that trusts the Mozilla root set (webpki-roots), so results do
+    /// not depend on the host's CA bundle.
+    pub fn new() -> Result<Self, ProberSetupError> {
+        Self::with_extra_roots(Vec::new())
+    }
+
+    /// Also trusts the given certificates: for portals behind a private CA,
+    /// and for tests.
+    pub fn with_extra_roots(extra: Vec<CertificateDer<'static>>) -> Result<Self, ProberSetupError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for cert in extra {
+            roots.add(cert)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self {
+            tls: TlsConnector::from(Arc::new(config)),
+        })
+    }
+
+    /// Checks a portal once, within its overall time limit.
+    pub async fn check(&self, portal: &PortalCheck) -> Check {
+        let start = Instant::now();
+        let mut run = Run {
+            phases: Phases::default(),
+            redirects: 0,
+            url: portal.url.clone(),
+            cert_expires_at: None,
+            status: None,
+            tasks: Vec::new(),
+        };
+        let verdict = tokio::time::timeout(portal.timeout, run.go(self, portal)).await;
+        let (reason, detail) = match verdict {
+            Ok(Ok(())) => (None, None),
+            Ok(Err(Failure { reason, detail })) => (Some(reason), Some(detail)),
+            Err(_) => (
+                Some(FailureReason::Timeout),
+                Some(format!(
+                    "no verdict within {} ms",
+                    portal.timeout.as_millis()
+                )),
+            ),
+        };
+        run.phases.total_ms = ms(start.elapsed());
+        Check {
+            outcome: if reason.is_none() {
+                Outcome::Up
+            } else {
+                Outcome::Down
+            },
+            reason,
+            status: run.status,
+            phases: run.phases,
+            redirects: run.redirects,
+            final_url: run.url,
+            cert_expires_at: run.cert_expires_at,
+            detail,
+        }
+    }
+}
+
+impl Prober for HttpProber {
+    async fn probe(&self, operator: &Operator, at: DateTime<Utc>) -> ProbeResult {
+        self.check(&operator.portal)
+            .await
+            .into_probe(operator.id.clone(), at)
+    }
+}
+
+struct Failure {
+    reason: FailureReason,
+    detail: String,
+}
+
+fn fail(reason: FailureReason, detail: impl std::fmt::Display) -> Failure {
+    Failure {
+        reason,
+        detail: detail.to_string(),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// Mutable progress of one check, readable after the time limit cancels it.
+struct Run {
+    phases: Phases,
+    redirects: u8,
+    url: Url,
+    cert_expires_at: Option<DateTime<Utc>>,
+    status: Option<u16>,
+    tasks: Vec<AbortOnDrop>,
+}
+
+impl Run {
+    async fn go(&mut self, prober: &HttpProber, portal: &PortalCheck) -> Result<(), Failure> {
+        loop {
+            let response = self.hop(prober).await?;
+            let status = response.status().as_u16();
+            self.status = Some(status);
+            let is_redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+            if is_redirect && !portal.expect_status.contains(&status) {
+                if self.redirects >= portal.max_redirects {
+                    return Err(fail(
+                        FailureReason::Redirect,
+                        format!(
+                            "more than {} redirects (last to {})",
+                            portal.max_redirects, self.url
+                        ),
+                    ));
+                }
+                let location = response
+                    .headers()
+                    .get(hyper::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| {
+                        fail(
+                            FailureReason::Redirect,
+                            format!("{status} without a Location header"),
+                        )
+                    })?;
+                let next = self.url.join(location).map_err(|e| {
+                    fail(
+                        FailureReason::Redirect,
+                        format!("bad Location {location:?}: {e}"),
+                    )
+                })?;
+                if !matches!(next.scheme(), "http" | "https") {
+                    return Err(fail(
+                        FailureReason::Redirect,
+                        format!("redirect to unsupported {next}"),
+                    ));
+                }
+                self.redirects += 1;
+                self.url = next;
+                continue;
+            }
+            if !portal.expect_status.contains(&status) {
+                return Err(fail(
+                    FailureReason::Status,
+                    format!(
+                        "status {status}, expected one of {:?}",
+                        portal.expect_status
+                    ),
+                ));
+            }
+            return scan_body(
+                response.into_body(),
+                portal.expect_body.as_deref(),
+                portal.body_scan_bytes,
+            )
+            .await;
+        }
+    }
+
+    /// One request over a fresh connection.
+    async fn hop(&mut self, prober: &HttpProber) -> Result<hyper::Response<Incoming>, Failure> {
+        let url = self.url.clone();
+        let host = url
+            .host_str()
+            .ok_or_else(|| fail(FailureReason::Dns, format!("{url} has no host")))?
+            .to_string();
+        let https = url.scheme() == "https";
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if https { 443 } else { 80 });
+
+        let addrs = match url.host() {
+            Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
+            Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
+            _ => {
+                let t = Instant::now();
+                let addrs = resolve(&host, port).await?;
+                self.phases.dns_ms += ms(t.elapsed());
+                addrs
+            }
+        };
+
+        let t = Instant::now();
+        let tcp = connect(&addrs).await?;
+        self.phases.connect_ms += ms(t.elapsed());
+        let _ = tcp.set_nodelay(true);
+
+        if https {
+            let t = Instant::now();
+            let name = ServerName::try_from(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+            )
+            .map_err(|e| fail(FailureReason::Tls, format!("bad server name {host:?}: {e}")))?;
+            let tls = prober
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| fail(FailureReason::Tls, e))?;
+            self.phases.tls_ms += ms(t.elapsed());
+            if let Some(leaf) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+                self.cert_expires_at = not_after(leaf);
+            }
+            self.exchange(tls, &url, &host).await
+        } else {
+            self.exchange(tcp, &url, &host).await
+        }
+    }
+
+    async fn exchange<S>(
+        &mut self,
+        stream: S,
+        url: &Url,
+        host: &str,
+    ) -> Result<hyper::Response<Incoming>, Failure>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| fail(FailureReason::Protocol, e))?;
+        let task = AbortOnDrop(tokio::spawn(async move {
+            let _ = conn.await;
+        }));
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let request = hyper::Request::get(if path.is_empty() { "/" } else { path })
+            .header(hyper::header::HOST, authority)
+            .header(hyper::header::USER_AGENT, USER_AGENT)
+            .header(hyper::header::ACCEPT, "*/*")
+            .header(hyper::header::CONNECTION, "close")
+            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+            .map_err(|e| fail(FailureReason::Protocol, e))?;
+        let t = Instant::now();
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| fail(FailureReason::Protocol, e))?;
+        self.phases.ttfb_ms += ms(t.elapsed());
+        self.tasks.push(task);
+        Ok(response)
+    }
+}
+
+/// Aborts the connection task when the check ends, however it ends (verdict,
+/// failure or the time limit dropping it), so no socket outlives its check.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| fail(FailureReason::Dns, format!("{host}: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(fail(FailureReason::Dns, format!("{host}: no addresses")));
+    }
+    Ok(addrs)
+}
+
+async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(format!("{addr}: {e}")),
+        }
+    }
+    Err(fail(
+        FailureReason::Connect,
+        last.unwrap_or_else(|| "no address".into()),
+    ))
+}
+
+fn not_after(cert: &CertificateDer<'_>) -> Option<DateTime<Utc>> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    Utc.timestamp_opt(parsed.validity().not_after.timestamp(), 0)
+        .single()
+}
+
+/// Reads at most `cap` bytes of the body, looking for `expect`; stops as soon
+/// as it is found, so a huge body costs only its prefix.
+async fn scan_body(mut body: Incoming, expect: Option<&str>, cap: usize) -> Result<(), Failure> {
+    let needle = expect.map(str::as_bytes);
+    let mut seen: Vec<u8> = Vec::new();
+    while seen.len() < cap {
+        match body.frame().await {
+            None => break,
+            Some(Err(e)) => return Err(fail(FailureReason::Protocol, format!("body: {e}"))),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = cap - seen.len();
+                    seen.extend_from_slice(&data[..data.len().min(room)]);
+                    if let Some(n) = needle {
+                        if contains(&seen, n) {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match needle {
+        Some(n) if !contains(&seen, n) => Err(fail(
+            FailureReason::Body,
+            format!(
+                "{:?} not found in the first {} bytes of the body",
+                String::from_utf8_lossy(n),
+                seen.len()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,144 @@
+//! `livesite check`: what a mobile operator runs to validate its portal.
+
+use crate::Failure;
+use anyhow::anyhow;
+use chrono::Utc;
+use livesite_core::{Outcome, PortalCheck};
+use livesite_prober::{Check, HttpProber};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The contract's latency SLA for the MO Direct portal.
+pub const LATENCY_SLA_MS: u64 = 400;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The portal URL (http:// or https://).
+    url: String,
+    /// An expected status code; repeat for several (default 200).
+    #[arg(long = "expect-status")]
+    expect_status: Vec<u16>,
+    /// Text that must appear in the body.
+    #[arg(long = "expect-body")]
+    expect_body: Option<String>,
+    /// Overall time limit in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// Most redirects to follow.
+    #[arg(long = "max-redirects", default_value_t = 5)]
+    max_redirects: u8,
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long = "ca-cert")]
+    ca_cert: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: Args) -> Result<u8, Failure> {
+    let url = url::Url::parse(&args.url)
+        .map_err(|e| Failure::input(anyhow!("URL {:?}: {e}", args.url)))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Failure::input(anyhow!(
+            "URL {:?}: expected http:// or https:// with a host",
+            args.url
+        )));
+    }
+    if !(args.timeout > 0.0 && args.timeout <= 60.0) {
+        return Err(Failure::input(anyhow!(
+            "--timeout: expected seconds between 0 and 60, got {}",
+            args.timeout
+        )));
+    }
+    if let Some(bad) = args
+        .expect_status
+        .iter()
+        .find(|s| !(100..=599).contains(*s))
+    {
+        return Err(Failure::input(anyhow!(
+            "--expect-status: {bad} is not an HTTP status code"
+        )));
+    }
+    let mut portal = PortalCheck::new(url);
+    if !args.expect_status.is_empty() {
+        portal.expect_status = args.expect_status.clone();
+    }
+    portal.expect_body = args.expect_body.clone().filter(|b| !b.is_empty());
+    portal.timeout = Duration::from_secs_f64(args.timeout);
+    portal.max_redirects = args.max_redirects;
+
+    let extra = match &args.ca_cert {
+        None => vec![],
+        Some(path) => CertificateDer::pem_file_iter(path)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                Failure::input(anyhow!(
+                    "{}: cannot read PEM certificates: {e}",
+                    path.display()
+                ))
+            })?,
+    };
+    let prober = HttpProber::with_extra_roots(extra).map_err(Failure::input)?;
+    let probed_at = Utc::now();
+    let check = prober.check(&portal).await;
+    if args.json {
+        println!("{}", to_json(&check, probed_at));
+    } else {
+        print!("{}", to_text(&check));
+    }
+    Ok(if check.outcome == Outcome::Up { 0 } else { 1 })
+}
+
+pub fn to_json(c: &Check, probed_at: chrono::DateTime<Utc>) -> serde_json::Value {
+    json!({
+        "outcome": c.outcome,
+        "reason": c.reason,
+        "detail": c.detail,
+        "status": c.status,
+        "latency_ms": c.phases.total_ms,
+        "within_latency_sla": c.outcome == Outcome::Up && c.phases.total_ms <= LATENCY_SLA_MS as f64,
+        "latency_sla_ms": LATENCY_SLA_MS,
+        "phases": c.phases,
+        "url": c.final_url.as_str(),
+        "redirects": c.redirects,
+        "cert_expires_at": c.cert_expires_at,
+        "probed_at": probed_at,
+    })
+}
+
+fn to_text(c: &Check) -> String {
+    let p = &c.phases;
+    let verdict = match c.outcome {
+        Outcome::Up => "UP".to_string(),
+        Outcome::Down => format!("DOWN ({})", c.reason.map_or("unknown", |r| r.as_str())),
+    };
+    let status = c.status.map_or("-".to_string(), |s| s.to_string());
+    let sla = if c.outcome == Outcome::Up && p.total_ms <= LATENCY_SLA_MS as f64 {
+        format!("within the {LATENCY_SLA_MS} ms SLA")
+    } else if c.outcome == Outcome::Up {
+        format!("OVER the {LATENCY_SLA_MS} ms SLA")
+    } else {
+        "no expected response".to_string()
+    };
+    let mut s = format!(
+        "{verdict}  {}  status {status}  {:.1} ms ({sla})\n  dns {:.1} ms · connect {:.1} ms · tls {:.1} ms · first byte {:.1} ms · total {:.1} ms\n",
+        c.final_url, p.total_ms, p.dns_ms, p.connect_ms, p.tls_ms, p.ttfb_ms, p.total_ms
+    );
+    if c.redirects > 0 {
+        s += &format!("  followed {} redirect(s)\n", c.redirects);
+    }
+    if let Some(exp) = c.cert_expires_at {
+        s += &format!(
+            "  certificate expires {} ({} days)\n",
+            exp.format("%Y-%m-%d"),
+            (exp - Utc::now()).num_days()
+        );
+    }
+    if let Some(d) = &c.detail {
+        s += &format!("  {d}\n");
+    }
+    s
+}

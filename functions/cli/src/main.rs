@@ -1,0 +1,118 @@
+//! `livesite`: the DYNAMO live-site monitor on one machine.
+//!
+//! Exit codes: 0 success (for `check`: the expected response came);
+//! 1 the check failed (`check`: portal down; `demo`: the scenario did not
+//! unfold as it should); 2 bad usage, configuration or input; 3 a runtime
+//! failure (store unreadable, port unavailable).
+
+mod check;
+mod config_file;
+mod demo;
+mod monitor;
+mod replay;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "livesite",
+    version,
+    about = "Live-site monitor for DYNAMO mobile-operator portals"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Probe one URL once and judge it against the expected response and the 400 ms SLA.
+    Check(check::Args),
+    /// Monitor every portal in the config twice per minute, with an embedded store.
+    Run {
+        /// The monitor configuration (TOML; see docs/config.md).
+        #[arg(long)]
+        config: PathBuf,
+        /// The SQLite database holding probes, state, incidents and the outbox.
+        #[arg(long, default_value = "livesite.db")]
+        db: PathBuf,
+        /// Stop after this many probe rounds (default: run until interrupted).
+        #[arg(long)]
+        rounds: Option<u64>,
+    },
+    /// Feed recorded probe results (JSON lines) through the evaluator and print its decisions.
+    Replay {
+        /// JSON lines in the probe-record schema (docs/probe-record.md).
+        #[arg(long)]
+        probes: PathBuf,
+        /// Policy, operators and calendars to evaluate with (default policy otherwise).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// A simulated portal fails for 35 minutes and recovers, on an accelerated clock.
+    Demo {
+        /// Wall-clock pause between simulated 30-second rounds, in milliseconds.
+        #[arg(long, default_value_t = 120)]
+        pace_ms: u64,
+    },
+}
+
+/// An error with the exit code it should end the program with.
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn input(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: 2,
+            error: error.into(),
+        }
+    }
+    pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: 3,
+            error: error.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Check(args) => check::run(args).await,
+            Command::Run { config, db, rounds } => {
+                monitor::run(&config, &db, rounds).await.map(|_| 0)
+            }
+            Command::Replay { probes, config } => {
+                replay::run(&probes, config.as_deref()).map(|_| 0)
+            }
+            Command::Demo { pace_ms } => demo::run(pace_ms).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure { code, error }) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}

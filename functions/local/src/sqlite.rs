@@ -1,0 +1,419 @@
+//! The embedded store. Each record is kept as its JSON document (the same
+//! schema the DynamoDB store keeps), beside the few columns that queries and
+//! conditional writes need. Writes are transactions; WAL mode keeps a crash
+//! from losing a committed write, so a restarted monitor continues its clocks.
+
+use chrono::{DateTime, Utc};
+use livesite_core::evaluate::MonitorState;
+use livesite_core::ids::OperatorId;
+use livesite_core::incident::Incident;
+use livesite_core::notify::{Channel, Notification};
+use livesite_core::ports::{
+    DeliveryStatus, IncidentStore, Outbox, OutboxEntry, ProbeLog, StateStore, StoreError, Version,
+    Versioned,
+};
+use livesite_core::probe::ProbeResult;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::sync::Mutex;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS probes (
+    operator TEXT NOT NULL,
+    probed_at_ms INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (operator, probed_at_ms)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS monitor_state (
+    operator TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    operator TEXT NOT NULL,
+    opened_at_ms INTEGER NOT NULL,
+    open INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_by_operator ON incidents (operator, opened_at_ms);
+CREATE TABLE IF NOT EXISTS outbox (
+    key TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    claimed_until_ms INTEGER,
+    sent_at_ms INTEGER,
+    last_error TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, created_ms, priority);
+";
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+fn to_doc<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(backend)
+}
+
+fn from_doc<T: DeserializeOwned>(key: &str, doc: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
+        key: key.to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.and_then(DateTime::from_timestamp_millis)
+}
+
+impl SqliteStore {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        Self::init(conn)
+    }
+
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // A panic elsewhere while holding the lock leaves SQLite consistent
+        // (the transaction rolls back), so the poisoned guard is safe to reuse.
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    }
+
+    /// Every outbox entry, oldest first (for the CLI and tests).
+    pub fn outbox_entries(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc FROM outbox ORDER BY created_ms, priority, key")
+                .map_err(backend)?;
+            let rows = stmt.query_map([], row_to_entry).map_err(backend)?;
+            rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
+        })
+    }
+
+    /// Every stored probe of every operator, oldest first.
+    pub fn all_probes(&self) -> Result<Vec<ProbeResult>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT operator || '@' || probed_at_ms, doc FROM probes ORDER BY probed_at_ms, operator")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(backend)?;
+            rows.map(|r| r.map_err(backend).and_then(|(k, d)| from_doc(&k, &d))).collect()
+        })
+    }
+}
+
+type EntryRow = Result<OutboxEntry, StoreError>;
+
+fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
+    let key: String = r.get(0)?;
+    let status: String = r.get(1)?;
+    let attempts: u32 = r.get(2)?;
+    let claimed: Option<i64> = r.get(3)?;
+    let sent: Option<i64> = r.get(4)?;
+    let last_error: Option<String> = r.get(5)?;
+    let doc: String = r.get(6)?;
+    Ok(
+        from_doc::<Notification>(&key, &doc).map(|notification| OutboxEntry {
+            notification,
+            status: if status == "sent" {
+                DeliveryStatus::Sent
+            } else {
+                DeliveryStatus::Pending
+            },
+            attempts,
+            claimed_until: from_millis(claimed),
+            sent_at: from_millis(sent),
+            last_error,
+        }),
+    )
+}
+
+impl ProbeLog for SqliteStore {
+    async fn append(&self, probe: &ProbeResult) -> Result<(), StoreError> {
+        let doc = to_doc(probe)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO probes (operator, probed_at_ms, doc) VALUES (?1, ?2, ?3)",
+                params![probe.operator.as_str(), millis(probe.probed_at), doc],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    async fn range(
+        &self,
+        operator: &OperatorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ProbeResult>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT probed_at_ms, doc FROM probes WHERE operator = ?1 AND probed_at_ms >= ?2 AND probed_at_ms < ?3 ORDER BY probed_at_ms")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![operator.as_str(), millis(from), millis(to)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(backend)?;
+            rows.map(|r| {
+                r.map_err(backend)
+                    .and_then(|(ms, d)| from_doc(&format!("probe {operator}@{ms}"), &d))
+            })
+            .collect()
+        })
+    }
+}
+
+impl StateStore for SqliteStore {
+    async fn load_state(
+        &self,
+        operator: &OperatorId,
+    ) -> Result<Option<Versioned<MonitorState>>, StoreError> {
+        self.with(|c| {
+            let row: Option<(i64, String)> = c
+                .query_row(
+                    "SELECT version, doc FROM monitor_state WHERE operator = ?1",
+                    params![operator.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            row.map(|(v, doc)| {
+                Ok(Versioned {
+                    value: from_doc(&format!("state {operator}"), &doc)?,
+                    version: Version(v as u64),
+                })
+            })
+            .transpose()
+        })
+    }
+
+    async fn save_state(
+        &self,
+        state: &MonitorState,
+        expected: Option<Version>,
+    ) -> Result<Version, StoreError> {
+        let doc = to_doc(state)?;
+        let op = state.operator.as_str();
+        self.with(|c| {
+            let changed = match expected {
+                None => c
+                    .execute(
+                        "INSERT OR IGNORE INTO monitor_state (operator, version, doc) VALUES (?1, 1, ?2)",
+                        params![op, doc],
+                    )
+                    .map_err(backend)?,
+                Some(Version(v)) => c
+                    .execute(
+                        "UPDATE monitor_state SET version = version + 1, doc = ?2 WHERE operator = ?1 AND version = ?3",
+                        params![op, doc, v as i64],
+                    )
+                    .map_err(backend)?,
+            };
+            if changed == 0 {
+                return Err(StoreError::Conflict(format!("state {op}")));
+            }
+            Ok(Version(expected.map_or(1, |Version(v)| v + 1)))
+        })
+    }
+}
+
+impl IncidentStore for SqliteStore {
+    async fn create_incident(&self, incident: &Incident) -> Result<bool, StoreError> {
+        let doc = to_doc(incident)?;
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "INSERT OR IGNORE INTO incidents (id, operator, opened_at_ms, open, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![incident.id, incident.operator.as_str(), millis(incident.opened_at), incident.is_open(), doc],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+    }
+
+    async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        let doc = to_doc(incident)?;
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "UPDATE incidents SET open = ?2, doc = ?3 WHERE id = ?1",
+                    params![incident.id, incident.is_open(), doc],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "incident {} does not exist",
+                    incident.id
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    async fn get_incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        self.with(|c| {
+            let doc: Option<String> = c
+                .query_row(
+                    "SELECT doc FROM incidents WHERE id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            doc.map(|d| from_doc(id, &d)).transpose()
+        })
+    }
+
+    async fn list_incidents(
+        &self,
+        operator: Option<&OperatorId>,
+        open_only: bool,
+    ) -> Result<Vec<Incident>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT id, doc FROM incidents WHERE (?1 IS NULL OR operator = ?1) AND (?2 = 0 OR open = 1) ORDER BY opened_at_ms DESC, id",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![operator.map(|o| o.as_str()), open_only], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(backend)?;
+            rows.map(|r| r.map_err(backend).and_then(|(id, d)| from_doc(&id, &d))).collect()
+        })
+    }
+}
+
+impl Outbox for SqliteStore {
+    async fn enqueue(&self, n: &Notification) -> Result<bool, StoreError> {
+        let doc = to_doc(n)?;
+        self.with(|c| {
+            let inserted = c
+                .execute(
+                    "INSERT OR IGNORE INTO outbox (key, created_ms, priority, status, doc) VALUES (?1, ?2, ?3, 'pending', ?4)",
+                    // Pages before emails of the same moment: the phone call comes first.
+                    params![n.key, millis(n.created_at), i64::from(n.channel != Channel::Page), doc],
+                )
+                .map_err(backend)?;
+            Ok(inserted == 1)
+        })
+    }
+
+    async fn pending(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc FROM outbox
+                     WHERE status = 'pending' AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?1)
+                     ORDER BY created_ms, priority, key LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![millis(now), limit as i64], row_to_entry)
+                .map_err(backend)?;
+            rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
+        })
+    }
+
+    async fn claim(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "UPDATE outbox SET claimed_until_ms = ?3, attempts = attempts + 1
+                     WHERE key = ?1 AND status = 'pending' AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?2)",
+                    params![key, millis(now), millis(until)],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+    }
+
+    async fn mark_sent(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET status = 'sent', sent_at_ms = ?2, claimed_until_ms = NULL, last_error = NULL WHERE key = ?1",
+                params![key, millis(at)],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    async fn release(&self, key: &str, error: &str) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET claimed_until_ms = NULL, last_error = ?2 WHERE key = ?1 AND status = 'pending'",
+                params![key, error],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    async fn get_entry(&self, key: &str) -> Result<Option<OutboxEntry>, StoreError> {
+        self.with(|c| {
+            let row = c
+                .query_row(
+                    "SELECT key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc FROM outbox WHERE key = ?1",
+                    params![key],
+                    row_to_entry,
+                )
+                .optional()
+                .map_err(backend)?;
+            row.transpose()
+        })
+    }
+}

@@ -1,0 +1,244 @@
+//! The prober against real servers on 127.0.0.1, one test per outcome it must
+//! tell apart.
+
+use livesite_core::{FailureReason, Outcome, PortalCheck};
+use livesite_prober::{Check, HttpProber, USER_AGENT};
+use livesite_tests::portal::{self, Behavior, TestPki};
+use std::time::{Duration, Instant};
+
+fn check_of(url: &str) -> PortalCheck {
+    let mut c = PortalCheck::new(url.parse().expect("url"));
+    c.timeout = Duration::from_secs(2);
+    c
+}
+
+async fn probe(c: &PortalCheck) -> Check {
+    HttpProber::new().expect("prober").check(c).await
+}
+
+fn ok(body: &str) -> Behavior {
+    Behavior::Respond {
+        status: 200,
+        body: body.into(),
+    }
+}
+
+#[tokio::test]
+async fn ok_response_is_up_with_phases() {
+    let p = portal::spawn(ok("Welcome to MO Direct")).await;
+    let mut c = check_of(&p.http_url("/modirect?x=1"));
+    c.expect_body = Some("MO Direct".into());
+    let r = probe(&c).await;
+    assert_eq!(
+        (r.outcome, r.reason, r.status),
+        (Outcome::Up, None, Some(200)),
+        "{r:?}"
+    );
+    assert_eq!(r.phases.dns_ms, 0.0, "an IP literal needs no DNS");
+    assert_eq!(r.phases.tls_ms, 0.0, "plain http has no TLS");
+    assert!(
+        r.phases.connect_ms > 0.0 && r.phases.ttfb_ms > 0.0,
+        "{:?}",
+        r.phases
+    );
+    assert!(
+        r.phases.total_ms >= r.phases.connect_ms + r.phases.ttfb_ms,
+        "{:?}",
+        r.phases
+    );
+    assert_eq!(p.hits(), 1);
+}
+
+#[tokio::test]
+async fn host_names_are_resolved_and_timed() {
+    let p = portal::spawn(ok("fine")).await;
+    let r = probe(&check_of(&format!("http://localhost:{}/", p.port))).await;
+    assert_eq!(r.outcome, Outcome::Up, "{r:?}");
+    assert!(r.phases.dns_ms > 0.0, "{:?}", r.phases);
+}
+
+#[tokio::test]
+async fn unexpected_status_is_down_status() {
+    let p = portal::spawn(Behavior::Respond {
+        status: 503,
+        body: "busy".into(),
+    })
+    .await;
+    let r = probe(&check_of(&p.http_url("/"))).await;
+    assert_eq!(
+        (r.outcome, r.reason, r.status),
+        (Outcome::Down, Some(FailureReason::Status), Some(503))
+    );
+    // The same status is fine when it is the expected one.
+    let mut c = check_of(&p.http_url("/"));
+    c.expect_status = vec![200, 503];
+    assert_eq!(probe(&c).await.outcome, Outcome::Up);
+}
+
+#[tokio::test]
+async fn missing_body_text_is_down_body() {
+    let p = portal::spawn(ok("<html>Service maintenance page</html>")).await;
+    let mut c = check_of(&p.http_url("/"));
+    c.expect_body = Some("Choose your data plan".into());
+    let r = probe(&c).await;
+    assert_eq!(
+        (r.outcome, r.reason, r.status),
+        (Outcome::Down, Some(FailureReason::Body), Some(200))
+    );
+    assert!(r
+        .detail
+        .unwrap_or_default()
+        .contains("Choose your data plan"));
+}
+
+#[tokio::test]
+async fn refused_connection_is_down_connect() {
+    let port = portal::refused_port().await;
+    let r = probe(&check_of(&format!("http://127.0.0.1:{port}/"))).await;
+    assert_eq!(
+        (r.outcome, r.reason, r.status),
+        (Outcome::Down, Some(FailureReason::Connect), None)
+    );
+}
+
+#[tokio::test]
+async fn unresolvable_host_is_down_dns() {
+    let r = probe(&check_of("http://portal.livesite-test.invalid/")).await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Down, Some(FailureReason::Dns)),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn silent_server_is_down_timeout_within_the_limit() {
+    let p = portal::spawn(Behavior::Silent).await;
+    let mut c = check_of(&p.http_url("/"));
+    c.timeout = Duration::from_millis(500);
+    let started = Instant::now();
+    let r = probe(&c).await;
+    let took = started.elapsed();
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Down, Some(FailureReason::Timeout))
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "the hard limit holds: {took:?}"
+    );
+    assert!(r.phases.total_ms >= 500.0, "{:?}", r.phases);
+    assert!(
+        r.phases.connect_ms > 0.0,
+        "phases reached before the limit are kept"
+    );
+}
+
+#[tokio::test]
+async fn slow_headers_time_out_but_pass_with_a_longer_limit() {
+    let p = portal::spawn(Behavior::SlowHeaders(Duration::from_millis(700))).await;
+    let mut c = check_of(&p.http_url("/"));
+    c.timeout = Duration::from_millis(300);
+    assert_eq!(probe(&c).await.reason, Some(FailureReason::Timeout));
+    c.timeout = Duration::from_secs(3);
+    let r = probe(&c).await;
+    assert_eq!(r.outcome, Outcome::Up, "{r:?}");
+    assert!(
+        r.phases.ttfb_ms >= 650.0,
+        "first byte waits for the headers: {:?}",
+        r.phases
+    );
+}
+
+#[tokio::test]
+async fn redirect_loop_is_down_redirect_after_the_limit() {
+    let p = portal::spawn(Behavior::RedirectLoop).await;
+    let mut c = check_of(&p.http_url("/a"));
+    c.max_redirects = 3;
+    let r = probe(&c).await;
+    assert_eq!(
+        (r.outcome, r.reason, r.redirects),
+        (Outcome::Down, Some(FailureReason::Redirect), 3)
+    );
+    assert_eq!(
+        p.hits(),
+        4,
+        "the first request and three redirects, each on a fresh connection"
+    );
+}
+
+#[tokio::test]
+async fn one_redirect_is_followed() {
+    let p = portal::spawn(Behavior::RedirectOnce {
+        body: "plans".into(),
+    })
+    .await;
+    let mut c = check_of(&p.http_url("/start"));
+    c.expect_body = Some("plans".into());
+    let r = probe(&c).await;
+    assert_eq!((r.outcome, r.redirects), (Outcome::Up, 1), "{r:?}");
+    assert_eq!(r.final_url.path(), "/final");
+}
+
+#[tokio::test]
+async fn self_signed_certificate_is_down_tls() {
+    let pki = TestPki::self_signed();
+    let p = portal::spawn_tls(ok("secret"), &pki).await;
+    let r = probe(&check_of(&p.https_url("/"))).await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Down, Some(FailureReason::Tls)),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn trusted_tls_is_up_with_tls_time_and_certificate_expiry() {
+    let pki = TestPki::new();
+    let p = portal::spawn_tls(ok("MO Direct over TLS"), &pki).await;
+    let prober = HttpProber::with_extra_roots(vec![pki.ca.clone()]).expect("prober");
+    let mut c = check_of(&p.https_url("/"));
+    c.expect_body = Some("over TLS".into());
+    let r = prober.check(&c).await;
+    assert_eq!(r.outcome, Outcome::Up, "{r:?}");
+    assert!(r.phases.tls_ms > 0.0, "{:?}", r.phases);
+    let expires = r.cert_expires_at.expect("certificate expiry recorded");
+    assert!(
+        expires.timestamp() > chrono::Utc::now().timestamp(),
+        "{expires}"
+    );
+}
+
+#[tokio::test]
+async fn huge_body_is_scanned_only_up_to_the_cap() {
+    let p = portal::spawn(Behavior::HugeBody {
+        bytes: 8 * 1024 * 1024,
+        marker: "THE-END".into(),
+    })
+    .await;
+    let mut c = check_of(&p.http_url("/"));
+    c.expect_body = Some("THE-END".into());
+    c.body_scan_bytes = 64 * 1024;
+    let started = Instant::now();
+    let r = probe(&c).await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Down, Some(FailureReason::Body)),
+        "{r:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Text early in a huge body is found without reading the rest.
+    let p = portal::spawn(Behavior::HugeBody {
+        bytes: 0,
+        marker: "early".into(),
+    })
+    .await;
+    let mut c = check_of(&p.http_url("/"));
+    c.expect_body = Some("early".into());
+    assert_eq!(probe(&c).await.outcome, Outcome::Up);
+}
+
+#[tokio::test]
+async fn user_agent_names_livesite() {
+    assert!(USER_AGENT.starts_with("livesite/"), "{USER_AGENT}");
+}
