@@ -1,1 +1,84 @@
+//! The embedded SQLite store: the store contract, the service's guarantees on
+//! it, and the restart test (an outage clock survives a restart).
 
+use chrono::Duration;
+use livesite_core::ports::Outbox;
+use livesite_core::service::evaluate_batch;
+use livesite_local::SqliteStore;
+use livesite_tests::contract::context;
+use livesite_tests::fixtures::{failures, t0};
+use livesite_tests::{service_contract, store_contract};
+
+fn fresh() -> SqliteStore {
+    SqliteStore::in_memory().expect("sqlite")
+}
+
+store_contract!(fresh());
+service_contract!(fresh());
+
+#[tokio::test]
+async fn restart_continues_the_outage_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("livesite.db");
+    let ctx = context(&["contoso"]);
+    {
+        let store = SqliteStore::open(&path).expect("open");
+        let out = evaluate_batch(&store, &ctx, &failures("contoso", 0, 1200)).await;
+        assert!(out.events.is_empty());
+    } // the monitor stops here
+    let store = SqliteStore::open(&path).expect("reopen");
+    let out = evaluate_batch(&store, &ctx, &failures("contoso", 1230, 1800)).await;
+    assert!(
+        out.events.is_empty(),
+        "30:00 after the first failure before the restart: no page yet"
+    );
+    let out = evaluate_batch(&store, &ctx, &failures("contoso", 1830, 1830)).await;
+    assert_eq!(
+        out.events.len(),
+        1,
+        "30:30 after the first failure, across the restart: page"
+    );
+    let pending = store
+        .pending(t0() + Duration::hours(1), 10)
+        .await
+        .expect("pending");
+    assert_eq!(
+        pending.len(),
+        2,
+        "page and email wait in the outbox, which also survives restarts"
+    );
+}
+
+#[tokio::test]
+async fn unreadable_state_is_reported_not_replaced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("livesite.db");
+    {
+        let store = SqliteStore::open(&path).expect("open");
+        evaluate_batch(&store, &context(&["contoso"]), &failures("contoso", 0, 60)).await;
+    }
+    assert!(corrupt_state(&path), "corrupted the state row");
+    let store = SqliteStore::open(&path).expect("reopen");
+    let out = evaluate_batch(&store, &context(&["contoso"]), &failures("contoso", 90, 90)).await;
+    assert_eq!(
+        out.failed.len(),
+        1,
+        "a corrupt state fails the operator's batch for a retry"
+    );
+    assert!(
+        out.failed[0].1.to_string().contains("unreadable"),
+        "{}",
+        out.failed[0].1
+    );
+}
+
+/// Overwrites the stored state document with something that is not JSON.
+fn corrupt_state(path: &std::path::Path) -> bool {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.execute(
+        "UPDATE monitor_state SET doc = '{not json' WHERE operator = 'contoso'",
+        [],
+    )
+    .expect("update")
+        == 1
+}

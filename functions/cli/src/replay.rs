@@ -23,8 +23,19 @@ pub fn read_probes(path: &Path) -> Result<Vec<ProbeResult>, Failure> {
         if line.trim().is_empty() {
             continue;
         }
-        let p: ProbeResult = serde_json::from_str(&line)
-            .map_err(|e| Failure::input(anyhow!("{}:{n}: {e}", path.display())))?;
+        // serde_path_to_error names the field that failed, which serde_json
+        // alone does not for values inside a field (a bad timestamp, say).
+        let p: ProbeResult =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&line))
+                .map_err(|e| {
+                    let field = e.path().to_string();
+                    let inner = e.into_inner();
+                    if field == "." {
+                        Failure::input(anyhow!("{}:{n}: {inner}", path.display()))
+                    } else {
+                        Failure::input(anyhow!("{}:{n}: field `{field}`: {inner}", path.display()))
+                    }
+                })?;
         p.validate()
             .map_err(|e| Failure::input(anyhow!("{}:{n}: {e}", path.display())))?;
         out.push(p);

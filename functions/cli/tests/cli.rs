@@ -1,0 +1,354 @@
+//! The `livesite` binary as a user runs it: exit codes, output formats and
+//! error messages, against real portals on 127.0.0.1.
+
+use livesite_tests::fixtures::{failures, probe};
+use livesite_tests::portal::{self, Behavior};
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn livesite(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_livesite"))
+        .args(args)
+        .output()
+        .expect("run livesite")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a blocking command from a tokio test without stalling the local portal.
+async fn livesite_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        livesite(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_json_reports_up_with_phases_and_sla() {
+    let p = portal::spawn(Behavior::Respond {
+        status: 200,
+        body: "Choose your data plan".into(),
+    })
+    .await;
+    let out = livesite_async(vec![
+        "check".into(),
+        p.http_url("/modirect"),
+        "--expect-body".into(),
+        "data plan".into(),
+        "--json".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("one JSON object");
+    assert_eq!(v["outcome"], "up");
+    assert_eq!(v["reason"], Value::Null);
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["within_latency_sla"], true);
+    for phase in ["dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "total_ms"] {
+        assert!(v["phases"][phase].is_number(), "{phase} in {v}");
+    }
+    assert_eq!(v["latency_ms"], v["phases"]["total_ms"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_exits_1_when_the_expected_response_is_missing() {
+    let p = portal::spawn(Behavior::Respond {
+        status: 503,
+        body: "down".into(),
+    })
+    .await;
+    let out = livesite_async(vec!["check".into(), p.http_url("/"), "--json".into()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(
+        (
+            v["outcome"].as_str(),
+            v["reason"].as_str(),
+            v["within_latency_sla"].as_bool()
+        ),
+        (Some("down"), Some("status"), Some(false))
+    );
+    let text = livesite_async(vec![
+        "check".into(),
+        p.http_url("/"),
+        "--expect-status".into(),
+        "503".into(),
+    ])
+    .await;
+    assert_eq!(text.status.code(), Some(0), "503 expected: up");
+    assert!(
+        stdout(&text).contains("within the 400 ms SLA"),
+        "{}",
+        stdout(&text)
+    );
+}
+
+#[test]
+fn check_refuses_bad_input_with_exit_2() {
+    for args in [
+        vec!["check", "not a url"],
+        vec!["check", "ftp://x.example/"],
+        vec!["check", "http://x.example/", "--timeout", "0"],
+        vec!["check", "http://x.example/", "--expect-status", "42"],
+    ] {
+        let out = livesite(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("error"), "{args:?}");
+    }
+}
+
+fn write_jsonl(lines: &[String]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().expect("tmp");
+    for l in lines {
+        writeln!(f, "{l}").expect("write");
+    }
+    f
+}
+
+fn decisions(out: &Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+fn kinds(d: &[Value]) -> Vec<String> {
+    d.iter()
+        .map(|v| v["kind"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+fn outage_history() -> Vec<String> {
+    let mut probes = failures("contoso", 0, 1830);
+    probes.push(probe("contoso", 1860, true));
+    probes.push(probe("contoso", 1890, true));
+    probes
+        .iter()
+        .map(|p| serde_json::to_string(p).expect("json"))
+        .collect()
+}
+
+#[test]
+fn replay_prints_one_line_per_decision() {
+    let f = write_jsonl(&outage_history());
+    let out = livesite(&["replay", "--probes", f.path().to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let d = decisions(&out);
+    assert_eq!(
+        kinds(&d),
+        [
+            "incident_opened",
+            "page",
+            "email",
+            "incident_resolved",
+            "page",
+            "email"
+        ]
+    );
+    assert_eq!(d[0]["severity"], "high");
+    assert_eq!(d[0]["operator"], "contoso");
+    assert_eq!(d[0]["at"], "2026-11-24T10:30:30Z");
+    assert_eq!(d[3]["at"], "2026-11-24T10:31:30Z");
+    for v in &d {
+        assert!(v["at"].is_string() && v["operator"].is_string(), "{v}");
+    }
+}
+
+#[test]
+fn replay_of_the_minimal_schema_and_of_duplicates() {
+    let mut lines: Vec<String> = (0..=61)
+        .map(|i| {
+            format!(
+                r#"{{"operator":"fabrikam","probed_at":"2026-11-24T10:{:02}:{:02}Z","outcome":"down","reason":"timeout","status":null,"latency_ms":10000}}"#,
+                i * 30 / 60,
+                i * 30 % 60
+            )
+        })
+        .collect();
+    let dup = lines[61].clone();
+    lines.push(dup);
+    let f = write_jsonl(&lines);
+    let out = livesite(&["replay", "--probes", f.path().to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        kinds(&decisions(&out)),
+        ["incident_opened", "page", "email", "stale"]
+    );
+}
+
+#[test]
+fn replay_errors_name_the_file_line_and_field() {
+    let mut lines = outage_history();
+    lines[2] =
+        r#"{"operator":"contoso","probed_at":"yesterday","outcome":"down","reason":"dns"}"#.into();
+    let f = write_jsonl(&lines);
+    let out = livesite(&["replay", "--probes", f.path().to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}:3:", f.path().display())), "{err}");
+    assert!(err.contains(":3: field `probed_at`: "), "{err}");
+    assert!(stdout(&out).is_empty(), "nothing decided from a bad file");
+
+    lines[2] =
+        r#"{"operator":"contoso","probed_at":"2026-11-24T10:01:00Z","outcome":"down"}"#.into();
+    let f = write_jsonl(&lines);
+    let err = stderr(&livesite(&[
+        "replay",
+        "--probes",
+        f.path().to_str().expect("path"),
+    ]));
+    assert!(err.contains(":3: field `reason`"), "{err}");
+}
+
+const CONFIG: &str = r#"
+[team]
+sender = "livesite@dynamo.example"
+emails = ["osoc@dynamo.example"]
+
+[[operator]]
+id = "contoso"
+name = "Contoso Mobile"
+contacts = ["noc@contoso.example"]
+[operator.portal]
+url = "URL"
+timeout = "2s"
+
+[[operator.maintenance]]
+start = "2026-11-24T10:00:00Z"
+end = "2026-11-24T11:00:00Z"
+"#;
+
+#[test]
+fn replay_with_config_honours_maintenance() {
+    let mut cfg = tempfile::NamedTempFile::new().expect("tmp");
+    cfg.write_all(CONFIG.replace("URL", "http://127.0.0.1:9/").as_bytes())
+        .expect("write");
+    let f = write_jsonl(&outage_history());
+    let out = livesite(&[
+        "replay",
+        "--probes",
+        f.path().to_str().expect("path"),
+        "--config",
+        cfg.path().to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(kinds(&decisions(&out)), ["page_suppressed"]);
+}
+
+#[test]
+fn bad_config_is_located() {
+    let mut cfg = tempfile::NamedTempFile::new().expect("tmp");
+    cfg.write_all(CONFIG.replace("URL", "gopher://x.example/").as_bytes())
+        .expect("write");
+    let out = livesite(&[
+        "run",
+        "--config",
+        cfg.path().to_str().expect("path"),
+        "--rounds",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("operator[0].portal.url"),
+        "{}",
+        stderr(&out)
+    );
+    let mut cfg = tempfile::NamedTempFile::new().expect("tmp");
+    cfg.write_all(
+        CONFIG
+            .replace("URL", "http://127.0.0.1:9/")
+            .replace("timeout", "timeuot")
+            .as_bytes(),
+    )
+    .expect("write");
+    let out = livesite(&[
+        "replay",
+        "--probes",
+        "/dev/null",
+        "--config",
+        cfg.path().to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("timeuot") && err.contains("line"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_probes_stores_and_continues_after_a_restart() {
+    let p = portal::spawn(Behavior::Respond {
+        status: 500,
+        body: "oops".into(),
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("livesite.toml");
+    std::fs::write(&cfg, CONFIG.replace("URL", &p.http_url("/"))).expect("write");
+    let db = dir.path().join("livesite.db");
+    let args = vec![
+        "run".to_string(),
+        "--config".into(),
+        cfg.display().to_string(),
+        "--db".into(),
+        db.display().to_string(),
+        "--rounds".into(),
+        "1".into(),
+    ];
+    let first = livesite_async(args.clone()).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("contoso          DOWN 500"),
+        "{}",
+        stdout(&first)
+    );
+    let second = livesite_async(args).await;
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert_eq!(p.hits(), 2);
+    let conn = rusqlite::Connection::open(&db).expect("db");
+    let probes: i64 = conn
+        .query_row("SELECT count(*) FROM probes", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(probes, 2, "every result stored");
+    let doc: String = conn
+        .query_row(
+            "SELECT doc FROM monitor_state WHERE operator = 'contoso'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("state");
+    let state: Value = serde_json::from_str(&doc).expect("json");
+    let since = state["down_since"].as_str().expect("down_since");
+    let last = state["last_probe_at"].as_str().expect("last");
+    assert!(
+        since < last,
+        "the second run continued the first run's outage clock: {state}"
+    );
+}
+
+#[test]
+fn demo_shows_the_page_and_the_resolution() {
+    let out = livesite(&["demo", "--pace-ms", "0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = stdout(&out);
+    for want in [
+        "INCIDENT OPENED",
+        "PAGE (SNS)",
+        "EMAIL (SES)",
+        "INCIDENT RESOLVED",
+        "1 High incident opened",
+    ] {
+        assert!(s.contains(want), "missing {want:?}");
+    }
+    assert_eq!(
+        s.matches("PAGE (SNS)").count(),
+        2,
+        "one page to open, one to resolve"
+    );
+}

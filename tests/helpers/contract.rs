@@ -1,0 +1,376 @@
+//! The store contract: one suite, run against every store implementation
+//! (the embedded SQLite store and the DynamoDB store on the emulator).
+
+use crate::fixtures::{operator, probe, t0};
+use chrono::Duration;
+use livesite_core::evaluate::MonitorState;
+use livesite_core::incident::{incident_id, Incident, IncidentKind, IncidentStatus, Severity};
+use livesite_core::notify::{Channel, Notification};
+use livesite_core::ports::{DeliveryStatus, Store, StoreError, Version};
+use livesite_core::OperatorId;
+
+pub fn incident(op: &str, minutes: i64) -> Incident {
+    let started = t0() + Duration::minutes(minutes);
+    let o = operator(op);
+    Incident {
+        id: incident_id(&o.id, started, IncidentKind::PortalDown),
+        operator: o.id,
+        severity: Severity::High,
+        kind: IncidentKind::PortalDown,
+        status: IncidentStatus::Open,
+        started_at: started,
+        opened_at: started + Duration::seconds(1830),
+        resolved_at: None,
+        summary: "down".into(),
+        initial_response_due: started + Duration::seconds(1830 + 3600),
+        acknowledged_at: None,
+        last_update_at: None,
+        next_update_due: None,
+    }
+}
+
+pub fn notification(key: &str, minutes: i64) -> Notification {
+    Notification {
+        key: key.into(),
+        channel: Channel::Email,
+        operator: OperatorId::new("contoso").expect("id"),
+        incident_id: None,
+        severity: Some(Severity::Low),
+        topic: "test".into(),
+        to: vec![],
+        cc: vec![],
+        from: None,
+        subject: format!("subject {key}"),
+        text: "body".into(),
+        created_at: t0() + Duration::minutes(minutes),
+    }
+}
+
+pub async fn probes_are_kept_once_and_ranged_half_open<S: Store>(s: &S) {
+    let op = OperatorId::new("contoso").expect("id");
+    for secs in [60, 0, 30, 30] {
+        s.append(&probe("contoso", secs, secs != 30))
+            .await
+            .expect("append");
+    }
+    s.append(&probe("fabrikam", 30, true))
+        .await
+        .expect("append");
+    let all = s
+        .range(&op, t0(), t0() + Duration::minutes(5))
+        .await
+        .expect("range");
+    let secs: Vec<i64> = all
+        .iter()
+        .map(|p| (p.probed_at - t0()).num_seconds())
+        .collect();
+    assert_eq!(secs, vec![0, 30, 60], "ordered, deduplicated, one operator");
+    assert_eq!(
+        all[1],
+        probe("contoso", 30, false),
+        "the record reads back whole"
+    );
+    let half = s
+        .range(
+            &op,
+            t0() + Duration::seconds(30),
+            t0() + Duration::seconds(60),
+        )
+        .await
+        .expect("range");
+    assert_eq!(half.len(), 1, "from is inclusive, to is exclusive");
+}
+
+pub async fn state_uses_optimistic_concurrency<S: Store>(s: &S) {
+    let op = OperatorId::new("contoso").expect("id");
+    assert!(s.load_state(&op).await.expect("load").is_none());
+    let mut st = MonitorState::new(op.clone());
+    let v1 = s.save_state(&st, None).await.expect("create");
+    assert!(
+        matches!(s.save_state(&st, None).await, Err(StoreError::Conflict(_))),
+        "create twice"
+    );
+    st.consecutive_successes = 7;
+    st.down_since = Some(t0());
+    let v2 = s.save_state(&st, Some(v1)).await.expect("update");
+    assert!(v2 > v1);
+    assert!(
+        matches!(
+            s.save_state(&st, Some(v1)).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "stale version"
+    );
+    let loaded = s.load_state(&op).await.expect("load").expect("present");
+    assert_eq!(loaded.value, st);
+    assert_eq!(loaded.version, v2);
+    assert!(matches!(
+        s.save_state(&st, Some(Version(v2.0 + 5))).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+pub async fn incidents_are_created_once<S: Store>(s: &S) {
+    let a = incident("contoso", 0);
+    assert!(s.create_incident(&a).await.expect("create"));
+    let mut changed = a.clone();
+    changed.summary = "other".into();
+    assert!(
+        !s.create_incident(&changed).await.expect("create again"),
+        "second create refused"
+    );
+    assert_eq!(
+        s.get_incident(&a.id).await.expect("get"),
+        Some(a.clone()),
+        "first write kept"
+    );
+    let b = incident("contoso", 120);
+    let c = incident("fabrikam", 60);
+    s.create_incident(&b).await.expect("create");
+    s.create_incident(&c).await.expect("create");
+    let mut resolved = a.clone();
+    resolved.resolve(t0() + Duration::hours(1));
+    s.put_incident(&resolved).await.expect("put");
+    let op = OperatorId::new("contoso").expect("id");
+    let ids = |v: Vec<Incident>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.list_incidents(Some(&op), false).await.expect("list")),
+        vec![b.id.clone(), a.id.clone()],
+        "newest first"
+    );
+    assert_eq!(
+        ids(s.list_incidents(Some(&op), true).await.expect("list")),
+        vec![b.id.clone()],
+        "open only"
+    );
+    assert_eq!(s.list_incidents(None, false).await.expect("list").len(), 3);
+    assert!(s.get_incident("nope").await.expect("get").is_none());
+    assert!(
+        s.put_incident(&incident("nobody", 0)).await.is_err(),
+        "put needs an existing incident"
+    );
+}
+
+pub async fn outbox_claims_each_notification_once<S: Store>(s: &S) {
+    let now = t0() + Duration::hours(1);
+    let lease = Duration::minutes(5);
+    assert!(s.enqueue(&notification("b", 2)).await.expect("enqueue"));
+    assert!(s.enqueue(&notification("a", 1)).await.expect("enqueue"));
+    assert!(
+        !s.enqueue(&notification("a", 9)).await.expect("enqueue"),
+        "same key twice"
+    );
+    let keys = |v: Vec<livesite_core::ports::OutboxEntry>| {
+        v.into_iter()
+            .map(|e| e.notification.key)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(s.pending(now, 10).await.expect("pending")),
+        vec!["a", "b"],
+        "oldest first"
+    );
+    assert!(s.claim("a", now, now + lease).await.expect("claim"));
+    assert!(
+        !s.claim("a", now, now + lease).await.expect("claim"),
+        "held by the first claimant"
+    );
+    assert_eq!(keys(s.pending(now, 10).await.expect("pending")), vec!["b"]);
+    s.release("a", "smtp said no").await.expect("release");
+    let a = s.get_entry("a").await.expect("get").expect("present");
+    assert_eq!(
+        (a.status, a.attempts, a.last_error.as_deref()),
+        (DeliveryStatus::Pending, 1, Some("smtp said no"))
+    );
+    assert!(s
+        .claim("a", now, now + lease)
+        .await
+        .expect("claim again after release"));
+    // A claimant that died: its lease runs out and another may take over.
+    assert!(!s
+        .claim("a", now + Duration::minutes(4), now + lease)
+        .await
+        .expect("claim"));
+    assert!(s
+        .claim("a", now + lease, now + lease * 2)
+        .await
+        .expect("claim after lease"));
+    s.mark_sent("a", now).await.expect("sent");
+    assert!(
+        !s.claim("a", now + lease * 10, now + lease * 11)
+            .await
+            .expect("claim sent"),
+        "sent is final"
+    );
+    let a = s.get_entry("a").await.expect("get").expect("present");
+    assert_eq!((a.status, a.sent_at), (DeliveryStatus::Sent, Some(now)));
+    assert_eq!(a.notification, notification("a", 1), "first enqueue kept");
+    assert_eq!(keys(s.pending(now, 10).await.expect("pending")), vec!["b"]);
+    assert_eq!(s.pending(now, 0).await.expect("pending").len(), 0);
+}
+
+/// Instantiates the contract for a store: `$make` is an async expression
+/// yielding a fresh, empty store.
+#[macro_export]
+macro_rules! store_contract {
+    ($make:expr) => {
+        #[tokio::test]
+        async fn contract_probes() {
+            $crate::contract::probes_are_kept_once_and_ranged_half_open(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_state() {
+            $crate::contract::state_uses_optimistic_concurrency(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_incidents() {
+            $crate::contract::incidents_are_created_once(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_outbox() {
+            $crate::contract::outbox_claims_each_notification_once(&$make).await;
+        }
+    };
+}
+
+// ---- The service's guarantees, over any store --------------------------------
+
+use crate::fixtures::{failures, team};
+use crate::wrappers::{Counting, Recorder};
+use livesite_core::service::{deliver_pending, evaluate_batch, Context};
+use livesite_core::Policy;
+use std::sync::atomic::Ordering;
+
+pub fn context(ops: &[&str]) -> Context {
+    Context::new(Policy::default(), team(), ops.iter().map(|o| operator(o)))
+}
+
+/// A redelivered batch (streams deliver at least once) pages once.
+pub async fn redelivered_batch_pages_once<S: Store>(s: &S) {
+    let ctx = context(&["contoso"]);
+    let batch = failures("contoso", 0, 1830);
+    let first = evaluate_batch(s, &ctx, &batch).await;
+    assert!(first.failed.is_empty(), "{:?}", first.failed);
+    let keys: Vec<_> = first.enqueued.iter().map(|n| n.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "contoso-20261124T100000Z-portal_down#page-open",
+            "contoso-20261124T100000Z-portal_down#email-open"
+        ]
+    );
+    let again = evaluate_batch(s, &ctx, &batch).await;
+    assert!(
+        again.enqueued.is_empty() && again.events.is_empty(),
+        "{again:?}"
+    );
+    assert_eq!(again.stale, batch.len());
+    let rec = Recorder::default();
+    let now = t0() + Duration::hours(1);
+    deliver_pending(s, &rec, now, Duration::minutes(5), 100)
+        .await
+        .expect("deliver");
+    deliver_pending(s, &rec, now, Duration::minutes(5), 100)
+        .await
+        .expect("deliver again");
+    assert_eq!(rec.keys().len(), 2, "{:?}", rec.keys());
+    assert_eq!(s.list_incidents(None, true).await.expect("list").len(), 1);
+}
+
+/// A state write that fails after the side effects were recorded: the retry
+/// recomputes the same decisions and records none of them twice.
+pub async fn lost_state_write_does_not_duplicate<S: Store>(s: S) {
+    let ctx = context(&["contoso"]);
+    let s = Counting::new(s);
+    let mut batch = failures("contoso", 0, 1800);
+    evaluate_batch(&s, &ctx, &batch).await;
+    batch = failures("contoso", 1830, 1860);
+    s.fail_saves.store(1, Ordering::SeqCst);
+    let failed = evaluate_batch(&s, &ctx, &batch).await;
+    assert_eq!(
+        failed.failed.len(),
+        1,
+        "the failure is reported for a retry"
+    );
+    assert_eq!(
+        failed.enqueued.len(),
+        2,
+        "page and email recorded before the state"
+    );
+    let retried = evaluate_batch(&s, &ctx, &batch).await;
+    assert!(retried.failed.is_empty());
+    assert_eq!(retried.events.len(), 1, "the decision is recomputed");
+    assert!(retried.enqueued.is_empty(), "but recorded only once");
+    assert_eq!(
+        s.inner
+            .list_incidents(None, false)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+/// One state read and one write per operator, whatever the batch size.
+pub async fn batch_costs_one_state_read_and_write_per_operator<S: Store>(s: S) {
+    let ctx = context(&["contoso", "fabrikam", "northwind"]);
+    let s = Counting::new(s);
+    let mut batch = Vec::new();
+    for op in ["contoso", "fabrikam", "northwind"] {
+        batch.extend(failures(op, 0, 990)); // 34 records each
+    }
+    assert!(batch.len() >= 100);
+    let out = evaluate_batch(&s, &ctx, &batch).await;
+    assert!(out.failed.is_empty());
+    assert_eq!(s.loads.load(Ordering::SeqCst), 3);
+    assert_eq!(s.saves.load(Ordering::SeqCst), 3);
+}
+
+/// A failed send stays in the outbox and goes out on a later pass, once.
+pub async fn failed_send_is_retried_not_dropped<S: Store>(s: &S) {
+    let ctx = context(&["contoso"]);
+    evaluate_batch(s, &ctx, &failures("contoso", 0, 1830)).await;
+    let rec = Recorder::failing(1);
+    let now = t0() + Duration::hours(1);
+    let first = deliver_pending(s, &rec, now, Duration::minutes(5), 100)
+        .await
+        .expect("deliver");
+    assert_eq!((first.sent.len(), first.failed.len()), (1, 1));
+    let second = deliver_pending(s, &rec, now, Duration::minutes(5), 100)
+        .await
+        .expect("deliver");
+    assert_eq!((second.sent.len(), second.failed.len()), (1, 0));
+    let third = deliver_pending(s, &rec, now, Duration::minutes(5), 100)
+        .await
+        .expect("deliver");
+    assert!(third.sent.is_empty());
+    let mut keys = rec.keys();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 2);
+    let retried = first.failed[0].0.clone();
+    let entry = s.get_entry(&retried).await.expect("get").expect("present");
+    assert_eq!(entry.attempts, 2);
+}
+
+#[macro_export]
+macro_rules! service_contract {
+    ($make:expr) => {
+        #[tokio::test]
+        async fn service_redelivered_batch_pages_once() {
+            $crate::contract::redelivered_batch_pages_once(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_lost_state_write_does_not_duplicate() {
+            $crate::contract::lost_state_write_does_not_duplicate($make).await;
+        }
+        #[tokio::test]
+        async fn service_batch_costs_one_state_read_and_write_per_operator() {
+            $crate::contract::batch_costs_one_state_read_and_write_per_operator($make).await;
+        }
+        #[tokio::test]
+        async fn service_failed_send_is_retried_not_dropped() {
+            $crate::contract::failed_send_is_retried_not_dropped(&$make).await;
+        }
+    };
+}
