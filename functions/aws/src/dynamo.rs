@@ -1,0 +1,623 @@
+//! The DynamoDB store: every store port, over two tables (docs/data-model.md).
+//!
+//! * The probes table holds one item per probe result (`operator`, `at_ms`),
+//!   flattened so it reads well in the console, with a TTL. Its stream feeds
+//!   the evaluator.
+//! * The state table holds everything else under `pk`/`sk`: monitor state
+//!   (optimistic concurrency on `version`), incidents (created only if absent),
+//!   the outbox (created only if absent, claimed with a conditional update),
+//!   and the operator registry. Domain objects are kept whole in `doc`.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use livesite_core::evaluate::MonitorState;
+use livesite_core::ids::OperatorId;
+use livesite_core::incident::Incident;
+use livesite_core::notify::{Channel, Notification};
+use livesite_core::ports::{
+    DeliveryStatus, IncidentStore, Outbox, OutboxEntry, ProbeLog, StateStore, StoreError, Version, Versioned,
+};
+use livesite_core::probe::ProbeResult;
+use livesite_core::Operator;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Duration;
+
+type Item = HashMap<String, AttributeValue>;
+
+pub const INCIDENTS_BY_OPERATOR: &str = "by-operator";
+pub const PENDING_OUTBOX: &str = "pending";
+
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub probes: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+    /// How long probe results are kept before DynamoDB's TTL removes them.
+    probe_ttl: Duration,
+}
+
+fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+fn sdk<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    // DisplayErrorContext keeps the service's error code and message.
+    StoreError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string().into())
+}
+
+fn is_condition_failed<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn doc<T: Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(v).map_err(backend)
+}
+
+fn from_doc<T: DeserializeOwned>(key: &str, item: &Item) -> Result<T, StoreError> {
+    let v = item.get("doc").cloned().ok_or_else(|| StoreError::Corrupt {
+        key: key.into(),
+        message: "no doc attribute".into(),
+    })?;
+    serde_dynamo::from_attribute_value(v).map_err(|e| StoreError::Corrupt {
+        key: key.into(),
+        message: e.to_string(),
+    })
+}
+
+fn num(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+/// Sort keys that order as numbers when compared as strings.
+fn padded(ms: i64) -> String {
+    format!("{ms:015}")
+}
+
+fn state_key(op: &OperatorId) -> (AttributeValue, AttributeValue) {
+    (s(format!("STATE#{op}")), s("STATE"))
+}
+
+fn incident_key(id: &str) -> (AttributeValue, AttributeValue) {
+    (s(format!("INCIDENT#{id}")), s("INCIDENT"))
+}
+
+fn outbox_key(key: &str) -> (AttributeValue, AttributeValue) {
+    (s(format!("OUTBOX#{key}")), s("OUTBOX"))
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self {
+            client,
+            tables,
+            probe_ttl: Duration::from_secs(400 * 24 * 3600),
+        }
+    }
+
+    pub fn with_probe_ttl(mut self, ttl: Duration) -> Self {
+        self.probe_ttl = ttl;
+        self
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// The probe item: the record flattened, plus the sort key and the TTL.
+    pub fn probe_item(&self, p: &ProbeResult) -> Result<Item, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(p).map_err(backend)?;
+        item.insert("at_ms".into(), n(p.probed_at.timestamp_millis()));
+        let expires = p.probed_at.timestamp() + self.probe_ttl.as_secs() as i64;
+        item.insert("ttl".into(), n(expires));
+        Ok(item)
+    }
+
+    /// Writes many probe results with BatchWriteItem (25 a call), retrying
+    /// unprocessed items with backoff. Returns the results that could not be
+    /// written after every retry, so the caller can log and count them: a
+    /// missing result shows up downstream as an unknown gap, never as down.
+    pub async fn append_many(&self, probes: &[ProbeResult]) -> Vec<(ProbeResult, String)> {
+        let mut lost = Vec::new();
+        for chunk in probes.chunks(25) {
+            let mut requests = Vec::new();
+            let mut by_key = HashMap::new();
+            for p in chunk {
+                match self.probe_item(p) {
+                    Ok(item) => {
+                        by_key.insert((p.operator.to_string(), p.probed_at.timestamp_millis()), p.clone());
+                        match PutRequest::builder().set_item(Some(item)).build() {
+                            Ok(put) => requests.push(WriteRequest::builder().put_request(put).build()),
+                            Err(e) => lost.push((p.clone(), e.to_string())),
+                        }
+                    }
+                    Err(e) => lost.push((p.clone(), e.to_string())),
+                }
+            }
+            let mut attempt = 0u32;
+            while !requests.is_empty() {
+                let result = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.tables.probes, requests.clone())
+                    .send()
+                    .await;
+                let (retry, error) = match result {
+                    Ok(out) => (
+                        out.unprocessed_items
+                            .and_then(|mut m| m.remove(&self.tables.probes))
+                            .unwrap_or_default(),
+                        "unprocessed after retries".to_string(),
+                    ),
+                    Err(e) => (requests.clone(), aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()),
+                };
+                requests = retry;
+                if requests.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt > 4 {
+                    for r in &requests {
+                        let item = r.put_request.as_ref().map(|p| &p.item);
+                        let key = item.and_then(|i| Some((text(i, "operator")?, num(i, "at_ms")?)));
+                        if let Some(p) = key.and_then(|k| by_key.get(&k)) {
+                            lost.push((p.clone(), error.clone()));
+                        }
+                    }
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        lost
+    }
+
+    /// The operator registry the probe and the evaluator read.
+    pub async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.tables.state)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s("OPERATORS"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(sdk)?;
+        items
+            .iter()
+            .map(|i| from_doc(&format!("operator {}", text(i, "sk").unwrap_or_default()), i))
+            .collect()
+    }
+
+    pub async fn put_operator(&self, op: &Operator) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.state)
+            .item("pk", s("OPERATORS"))
+            .item("sk", s(op.id.as_str()))
+            .item("entity", s("operator"))
+            .item("doc", doc(op)?)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    async fn query_all(&self, q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+        q.into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(sdk)
+    }
+}
+
+impl ProbeLog for DynamoStore {
+    async fn append(&self, probe: &ProbeResult) -> Result<(), StoreError> {
+        let item = self.probe_item(probe)?;
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.probes)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(at_ms)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn range(&self, operator: &OperatorId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ProbeResult>, StoreError> {
+        let (a, b) = (from.timestamp_millis(), to.timestamp_millis() - 1);
+        if b < a {
+            return Ok(vec![]);
+        }
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.probes)
+            .key_condition_expression("#o = :o AND at_ms BETWEEN :a AND :b")
+            .expression_attribute_names("#o", "operator")
+            .expression_attribute_values(":o", s(operator.as_str()))
+            .expression_attribute_values(":a", n(a))
+            .expression_attribute_values(":b", n(b))
+            .consistent_read(true);
+        self.query_all(q)
+            .await?
+            .into_iter()
+            .map(|i| {
+                serde_dynamo::from_item(i).map_err(|e| StoreError::Corrupt {
+                    key: format!("probe {operator}"),
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl StateStore for DynamoStore {
+    async fn load_state(&self, operator: &OperatorId) -> Result<Option<Versioned<MonitorState>>, StoreError> {
+        let (pk, sk) = state_key(operator);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.state)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let Some(item) = out.item else { return Ok(None) };
+        let key = format!("state {operator}");
+        let version = num(&item, "version").ok_or_else(|| StoreError::Corrupt {
+            key: key.clone(),
+            message: "no version".into(),
+        })?;
+        Ok(Some(Versioned {
+            value: from_doc(&key, &item)?,
+            version: Version(version as u64),
+        }))
+    }
+
+    async fn save_state(&self, state: &MonitorState, expected: Option<Version>) -> Result<Version, StoreError> {
+        let (pk, sk) = state_key(&state.operator);
+        let next = expected.map_or(1, |Version(v)| v + 1);
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .item("pk", pk)
+            .item("sk", sk)
+            .item("entity", s("state"))
+            .item("version", n(next))
+            .item("doc", doc(state)?);
+        put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(Version(v)) => put
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(Version(next)),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!("state {}", state.operator))),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+}
+
+fn incident_item(i: &Incident) -> Result<Item, StoreError> {
+    let (pk, sk) = incident_key(&i.id);
+    Ok(HashMap::from([
+        ("pk".to_string(), pk),
+        ("sk".to_string(), sk),
+        ("entity".to_string(), s("incident")),
+        ("operator".to_string(), s(i.operator.as_str())),
+        ("gsi1pk".to_string(), s(format!("OPINC#{}", i.operator))),
+        ("gsi1sk".to_string(), s(format!("{}#{}", padded(i.opened_at.timestamp_millis()), i.id))),
+        ("open".to_string(), AttributeValue::Bool(i.is_open())),
+        ("doc".to_string(), doc(i)?),
+    ]))
+}
+
+impl IncidentStore for DynamoStore {
+    async fn create_incident(&self, incident: &Incident) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .set_item(Some(incident_item(incident)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .set_item(Some(incident_item(incident)?))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!("incident {} does not exist", incident.id))),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn get_incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let (pk, sk) = incident_key(id);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.state)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.item.map(|i| from_doc(id, &i)).transpose()
+    }
+
+    async fn list_incidents(&self, operator: Option<&OperatorId>, open_only: bool) -> Result<Vec<Incident>, StoreError> {
+        let items = match operator {
+            Some(op) => {
+                let mut q = self
+                    .client
+                    .query()
+                    .table_name(&self.tables.state)
+                    .index_name(INCIDENTS_BY_OPERATOR)
+                    .key_condition_expression("gsi1pk = :p")
+                    .expression_attribute_values(":p", s(format!("OPINC#{op}")))
+                    .scan_index_forward(false);
+                if open_only {
+                    q = q
+                        .filter_expression("#open = :t")
+                        .expression_attribute_names("#open", "open")
+                        .expression_attribute_values(":t", AttributeValue::Bool(true));
+                }
+                self.query_all(q).await?
+            }
+            None => {
+                // Every operator's incidents: an admin view, rare enough for a scan.
+                let mut scan = self
+                    .client
+                    .scan()
+                    .table_name(&self.tables.state)
+                    .filter_expression("entity = :e")
+                    .expression_attribute_values(":e", s("incident"));
+                if open_only {
+                    scan = scan
+                        .filter_expression("entity = :e AND #open = :t")
+                        .expression_attribute_names("#open", "open")
+                        .expression_attribute_values(":t", AttributeValue::Bool(true));
+                }
+                scan.into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sdk)?
+            }
+        };
+        let mut incidents: Vec<Incident> = items
+            .iter()
+            .map(|i| from_doc(&text(i, "pk").unwrap_or_default(), i))
+            .collect::<Result<_, _>>()?;
+        incidents.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(incidents)
+    }
+}
+
+fn entry_from(item: &Item) -> Result<OutboxEntry, StoreError> {
+    let key = text(item, "pk").unwrap_or_default();
+    Ok(OutboxEntry {
+        notification: from_doc(&key, item)?,
+        status: if text(item, "status").as_deref() == Some("sent") {
+            DeliveryStatus::Sent
+        } else {
+            DeliveryStatus::Pending
+        },
+        attempts: num(item, "attempts").unwrap_or(0) as u32,
+        claimed_until: num(item, "claimed_until_ms").and_then(DateTime::from_timestamp_millis),
+        sent_at: num(item, "sent_at_ms").and_then(DateTime::from_timestamp_millis),
+        last_error: text(item, "last_error"),
+    })
+}
+
+impl Outbox for DynamoStore {
+    async fn enqueue(&self, notification: &Notification) -> Result<bool, StoreError> {
+        let (pk, sk) = outbox_key(&notification.key);
+        // Pages before emails of the same moment: the phone call comes first.
+        let priority = u8::from(notification.channel != Channel::Page);
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .item("pk", pk)
+            .item("sk", sk)
+            .item("entity", s("outbox"))
+            .item("status", s("pending"))
+            .item("attempts", n(0))
+            .item("pending_pk", s("PENDING"))
+            .item(
+                "pending_sk",
+                s(format!("{}#{priority}#{}", padded(notification.created_at.timestamp_millis()), notification.key)),
+            )
+            .item("doc", doc(notification)?)
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn pending(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(vec![]);
+        }
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.state)
+            .index_name(PENDING_OUTBOX)
+            .key_condition_expression("pending_pk = :p")
+            .filter_expression("attribute_not_exists(claimed_until_ms) OR claimed_until_ms <= :now")
+            .expression_attribute_values(":p", s("PENDING"))
+            .expression_attribute_values(":now", n(now.timestamp_millis()));
+        let mut out = Vec::new();
+        let mut pages = q.into_paginator().items().send();
+        while let Some(item) = pages.next().await {
+            out.push(entry_from(&item.map_err(sdk)?)?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn claim(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (pk, sk) = outbox_key(key);
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.tables.state)
+            .key("pk", pk)
+            .key("sk", sk)
+            .update_expression("SET claimed_until_ms = :until, attempts = attempts + :one")
+            .condition_expression(
+                "#st = :pending AND (attribute_not_exists(claimed_until_ms) OR claimed_until_ms <= :now)",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":until", n(until.timestamp_millis()))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":pending", s("pending"))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn mark_sent(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let (pk, sk) = outbox_key(key);
+        self.client
+            .update_item()
+            .table_name(&self.tables.state)
+            .key("pk", pk)
+            .key("sk", sk)
+            .update_expression("SET #st = :sent, sent_at_ms = :at REMOVE claimed_until_ms, pending_pk, pending_sk, last_error")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":at", n(at.timestamp_millis()))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    async fn release(&self, key: &str, error: &str) -> Result<(), StoreError> {
+        let (pk, sk) = outbox_key(key);
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.tables.state)
+            .key("pk", pk)
+            .key("sk", sk)
+            .update_expression("SET last_error = :e REMOVE claimed_until_ms")
+            .condition_expression("#st = :pending")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":e", s(error.chars().take(1000).collect::<String>()))
+            .expression_attribute_values(":pending", s("pending"))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn get_entry(&self, key: &str) -> Result<Option<OutboxEntry>, StoreError> {
+        let (pk, sk) = outbox_key(key);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.state)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.item.as_ref().map(entry_from).transpose()
+    }
+}

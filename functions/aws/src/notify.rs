@@ -1,0 +1,158 @@
+//! Delivery over AWS: pages to an SNS topic, email through SES.
+
+use aws_sdk_ses::types::{Body, Content, Destination, Message};
+use aws_sdk_sns::types::MessageAttributeValue;
+use livesite_core::notify::{Channel, Notification};
+use livesite_core::ports::{Notifier, NotifyError};
+
+fn failed(key: &str, e: impl std::fmt::Display) -> NotifyError {
+    NotifyError {
+        key: key.to_string(),
+        source: e.to_string().into(),
+    }
+}
+
+/// Pages: short text for SMS and chat, with message attributes a subscriber
+/// can filter and deduplicate on (`dedup_key` is stable across retries).
+#[derive(Debug, Clone)]
+pub struct SnsPager {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsPager {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        Self {
+            client,
+            topic_arn: topic_arn.into(),
+        }
+    }
+
+    pub async fn page(&self, n: &Notification) -> Result<(), NotifyError> {
+        let attr = |v: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+                .map_err(|e| failed(&n.key, e))
+        };
+        let severity = n.severity.map_or("none".to_string(), |s| s.to_string());
+        let mut req = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(sns_subject(&n.subject))
+            .message(&n.text)
+            .message_attributes("severity", attr(&severity)?)
+            .message_attributes("operator", attr(n.operator.as_str())?)
+            .message_attributes("event", attr(&n.topic)?)
+            .message_attributes("dedup_key", attr(&n.key)?);
+        if let Some(id) = &n.incident_id {
+            req = req.message_attributes("incident_id", attr(id)?);
+        }
+        req.send()
+            .await
+            .map_err(|e| failed(&n.key, aws_sdk_sns::error::DisplayErrorContext(e)))?;
+        Ok(())
+    }
+}
+
+/// SNS subjects are ASCII, at most 100 characters, no line breaks.
+fn sns_subject(raw: &str) -> String {
+    let ascii: String = raw
+        .chars()
+        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { ' ' })
+        .collect();
+    ascii.trim().chars().take(100).collect()
+}
+
+/// Email with a plain-text and an HTML part.
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: aws_sdk_ses::Client,
+    /// Used when a notification names no sender.
+    default_sender: String,
+}
+
+impl SesMailer {
+    pub fn new(client: aws_sdk_ses::Client, default_sender: impl Into<String>) -> Self {
+        Self {
+            client,
+            default_sender: default_sender.into(),
+        }
+    }
+
+    pub async fn mail(&self, n: &Notification) -> Result<(), NotifyError> {
+        let utf8 = |data: &str| {
+            Content::builder()
+                .data(data)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| failed(&n.key, e))
+        };
+        let to: Vec<String> = n.to.iter().map(|a| a.to_string()).collect();
+        let cc: Vec<String> = n.cc.iter().map(|a| a.to_string()).collect();
+        if to.is_empty() && cc.is_empty() {
+            return Err(failed(&n.key, "no recipients"));
+        }
+        let destination = Destination::builder()
+            .set_to_addresses(Some(to))
+            .set_cc_addresses(Some(cc))
+            .build();
+        let message = Message::builder()
+            .subject(utf8(&n.subject)?)
+            .body(Body::builder().text(utf8(&n.text)?).html(utf8(&html(n))?).build())
+            .build();
+        let from = n.from.as_ref().map_or(self.default_sender.clone(), |a| a.to_string());
+        self.client
+            .send_email()
+            .source(from)
+            .destination(destination)
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| failed(&n.key, aws_sdk_ses::error::DisplayErrorContext(e)))?;
+        Ok(())
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The HTML part: the same text, escaped, in a readable layout.
+pub fn html(n: &Notification) -> String {
+    let colour = match n.severity {
+        Some(livesite_core::Severity::High) => "#b00020",
+        _ => "#8a6d00",
+    };
+    format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\">\
+         <h2 style=\"color:{colour}\">{subject}</h2>\
+         <pre style=\"font-family:inherit;white-space:pre-wrap\">{body}</pre>\
+         <p style=\"color:#666;font-size:small\">livesite · DYNAMO live-site monitor · ref {key}</p>\
+         </body></html>",
+        subject = escape(&n.subject),
+        body = escape(&n.text),
+        key = escape(&n.key),
+    )
+}
+
+/// Routes each notification to its channel.
+#[derive(Debug, Clone)]
+pub struct AwsNotifier {
+    pub pager: SnsPager,
+    pub mailer: SesMailer,
+}
+
+impl Notifier for AwsNotifier {
+    async fn deliver(&self, n: &Notification) -> Result<(), NotifyError> {
+        match n.channel {
+            Channel::Page => self.pager.page(n).await,
+            Channel::Email => self.mailer.mail(n).await,
+        }
+    }
+}

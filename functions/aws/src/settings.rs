@@ -1,0 +1,87 @@
+//! The functions' configuration, read once from the environment at start-up.
+
+use crate::dynamo::{DynamoStore, Tables};
+use crate::notify::{AwsNotifier, SesMailer, SnsPager};
+use livesite_core::{EmailAddress, Policy, Team};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+fn var(name: &'static str) -> Result<String, SettingsError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(SettingsError::Missing(name))
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tables: Tables,
+    pub topic_arn: String,
+    pub team: Team,
+    pub policy: Policy,
+}
+
+impl Settings {
+    /// `PROBES_TABLE`, `STATE_TABLE`, `PAGE_TOPIC_ARN`, `MAIL_SENDER`,
+    /// `TEAM_EMAILS` (comma-separated) and optionally `POLICY_JSON`.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let sender = EmailAddress::parse(var("MAIL_SENDER")?).map_err(|e| SettingsError::Invalid {
+            name: "MAIL_SENDER",
+            message: e.to_string(),
+        })?;
+        let emails = var("TEAM_EMAILS")?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(EmailAddress::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SettingsError::Invalid {
+                name: "TEAM_EMAILS",
+                message: e.to_string(),
+            })?;
+        let policy = match std::env::var("POLICY_JSON").ok().filter(|v| !v.trim().is_empty()) {
+            Some(json) => serde_json::from_str(&json).map_err(|e| SettingsError::Invalid {
+                name: "POLICY_JSON",
+                message: e.to_string(),
+            })?,
+            None => Policy::default(),
+        };
+        let policy: Policy = policy;
+        policy.validate().map_err(|e| SettingsError::Invalid {
+            name: "POLICY_JSON",
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            tables: Tables {
+                probes: var("PROBES_TABLE")?,
+                state: var("STATE_TABLE")?,
+            },
+            topic_arn: var("PAGE_TOPIC_ARN")?,
+            team: Team { sender, emails },
+            policy,
+        })
+    }
+}
+
+/// Loads the AWS configuration once (region, credentials, and
+/// `AWS_ENDPOINT_URL` when set, which is how local runs reach an emulator).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+pub fn store(config: &aws_config::SdkConfig, settings: &Settings) -> DynamoStore {
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(config), settings.tables.clone())
+}
+
+pub fn notifier(config: &aws_config::SdkConfig, settings: &Settings) -> AwsNotifier {
+    AwsNotifier {
+        pager: SnsPager::new(aws_sdk_sns::Client::new(config), settings.topic_arn.clone()),
+        mailer: SesMailer::new(aws_sdk_ses::Client::new(config), settings.team.sender.to_string()),
+    }
+}

@@ -1,0 +1,115 @@
+//! The evaluate function: the DynamoDB stream of new probe results in, the
+//! outage rules applied, incidents and notifications recorded (each with a
+//! conditional write) and then delivered.
+//!
+//! A record that cannot be read, or whose operator's part of the batch failed,
+//! is reported as a batch item failure (partial batch response), so Lambda
+//! retries from it while the rest of the batch is not held back.
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use chrono::{DateTime, Duration, Utc};
+use livesite_aws::DynamoStore;
+use livesite_core::ports::{Notifier, Store, StoreError};
+use livesite_core::service::{deliver_pending, evaluate_batch, Context};
+use livesite_core::{Policy, ProbeResult, Team};
+use std::collections::HashSet;
+
+/// Where the evaluator learns who is monitored and under which policy.
+pub trait Directory: Send + Sync {
+    fn context(&self) -> impl std::future::Future<Output = Result<Context, StoreError>> + Send;
+}
+
+/// The operator registry in DynamoDB, read once per invocation, with the
+/// policy and team from the function's settings.
+pub struct RegistryDirectory {
+    pub store: DynamoStore,
+    pub policy: Policy,
+    pub team: Team,
+}
+
+impl Directory for RegistryDirectory {
+    async fn context(&self) -> Result<Context, StoreError> {
+        let operators = self.store.list_operators().await?;
+        Ok(Context::new(self.policy.clone(), self.team.clone(), operators))
+    }
+}
+
+/// Reads a stream record's new image as a probe result.
+pub fn probe_of(record: &EventRecord) -> Result<ProbeResult, String> {
+    let probe: ProbeResult =
+        serde_dynamo::from_item(record.change.new_image.clone()).map_err(|e| format!("unreadable probe record: {e}"))?;
+    probe.validate().map_err(|e| e.to_string())?;
+    Ok(probe)
+}
+
+fn failure(seq: &Option<String>) -> DynamoDbBatchItemFailure {
+    let mut f = DynamoDbBatchItemFailure::default();
+    f.item_identifier = seq.clone();
+    f
+}
+
+pub async fn handle<S: Store, N: Notifier, D: Directory>(
+    store: &S,
+    notifier: &N,
+    directory: &D,
+    event: Event,
+    now: DateTime<Utc>,
+) -> DynamoDbEventResponse {
+    let mut failures = Vec::new();
+    let mut probes = Vec::new();
+    let mut sequences = Vec::new();
+    for record in &event.records {
+        match probe_of(record) {
+            Ok(p) => {
+                sequences.push((p.operator.clone(), record.change.sequence_number.clone()));
+                probes.push(p);
+            }
+            Err(error) => {
+                tracing::error!(sequence = ?record.change.sequence_number, event_id = %record.event_id, error, "malformed stream record");
+                failures.push(failure(&record.change.sequence_number));
+            }
+        }
+    }
+    let ctx = match directory.context().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "operator registry unavailable; the whole batch will be retried");
+            let mut response = DynamoDbEventResponse::default();
+            response.batch_item_failures =
+                event.records.iter().map(|r| failure(&r.change.sequence_number)).collect();
+            return response;
+        }
+    };
+    let outcome = evaluate_batch(store, &ctx, &probes).await;
+    for op in &outcome.unknown {
+        tracing::warn!(operator = %op, "probe result for an operator not in the registry; ignored");
+    }
+    let failed: HashSet<_> = outcome.failed.iter().map(|(op, _)| op.clone()).collect();
+    for (op, e) in &outcome.failed {
+        tracing::error!(operator = %op, error = %e, "evaluation failed; records reported for retry");
+    }
+    for (op, seq) in &sequences {
+        if failed.contains(op) {
+            failures.push(failure(seq));
+        }
+    }
+    for e in &outcome.events {
+        tracing::info!(event = ?e, "decision");
+    }
+    match deliver_pending(store, notifier, now, Duration::minutes(2), 200).await {
+        Ok(report) => {
+            for n in &report.sent {
+                tracing::info!(key = %n.key, operator = %n.operator, incident_id = ?n.incident_id, channel = n.channel.as_str(), "notification sent");
+            }
+            for (key, error) in &report.failed {
+                // Left pending in the outbox: the next invocation retries it.
+                tracing::error!(key, error, "notification not sent; will retry");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "outbox unavailable; pending notifications wait for the next invocation"),
+    }
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = failures;
+    response
+}

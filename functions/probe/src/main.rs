@@ -1,0 +1,28 @@
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use livesite_probe_fn::{ProbeFunction, SecondRound, DEFAULT_CONCURRENCY};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings = livesite_aws::Settings::from_env()?;
+    let config = livesite_aws::settings::aws_config().await;
+    let function = ProbeFunction {
+        store: livesite_aws::settings::store(&config, &settings),
+        prober: livesite_prober::HttpProber::new()?,
+        second_round: std::env::var("SECOND_ROUND_QUEUE_URL").ok().map(|queue_url| SecondRound {
+            client: aws_sdk_sqs::Client::new(&config),
+            queue_url,
+            delay_seconds: 30,
+        }),
+        concurrency: std::env::var("PROBE_CONCURRENCY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_CONCURRENCY),
+    };
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<Value, Error>(function.handle(&event.payload, chrono::Utc::now()).await?)
+    }))
+    .await
+}
