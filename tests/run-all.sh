@@ -4,11 +4,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+tests/setup-venv.sh
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The SAM template: sam's own validation and cfn-lint (pinned to a version that
+# still applies the SAM transform); any finding fails the run.
+.venv/bin/sam validate --template-file infra/template.yaml --region us-east-1
+.venv/bin/cfn-lint infra/template.yaml
+
+# One local AWS emulator for every test binary, on a free loopback port.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p target
+.venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
+    sleep 0.2
+done
+export LIVESITE_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
+
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

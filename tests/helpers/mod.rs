@@ -2,6 +2,7 @@
 //! way the prober must tell apart, and fixtures shared by the test binaries.
 
 pub mod contract;
+pub mod emulator;
 pub mod fixtures;
 pub mod portal;
 pub mod wrappers;

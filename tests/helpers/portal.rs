@@ -20,6 +20,8 @@ pub enum Behavior {
     RedirectLoop,
     /// Redirect once to `/final`, which answers 200 with the body.
     RedirectOnce { body: String },
+    /// 200 "MO Direct portal" while the flag is up, 503 while it is down.
+    Toggle(Arc<std::sync::atomic::AtomicBool>),
     /// A 200 with a body of this many bytes, the marker text at its very end.
     HugeBody { bytes: usize, marker: String },
 }
@@ -199,6 +201,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     match behavior {
         Behavior::Respond { status, body } => {
             let _ = s.write_all(response(status, "", &body).as_bytes()).await;
+        }
+        Behavior::Toggle(up) => {
+            let r = if up.load(Ordering::SeqCst) {
+                response(200, "", "MO Direct portal")
+            } else {
+                response(503, "", "unavailable")
+            };
+            let _ = s.write_all(r.as_bytes()).await;
         }
         Behavior::Silent => {
             tokio::time::sleep(Duration::from_secs(3600)).await;

@@ -17,7 +17,8 @@ use livesite_core::ids::OperatorId;
 use livesite_core::incident::Incident;
 use livesite_core::notify::{Channel, Notification};
 use livesite_core::ports::{
-    DeliveryStatus, IncidentStore, Outbox, OutboxEntry, ProbeLog, StateStore, StoreError, Version, Versioned,
+    DeliveryStatus, IncidentStore, Outbox, OutboxEntry, ProbeLog, StateStore, StoreError, Version,
+    Versioned,
 };
 use livesite_core::probe::ProbeResult;
 use livesite_core::Operator;
@@ -55,7 +56,11 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     // DisplayErrorContext keeps the service's error code and message.
-    StoreError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string().into())
+    StoreError::Backend(
+        aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            .to_string()
+            .into(),
+    )
 }
 
 fn is_condition_failed<E, R>(e: &SdkError<E, R>) -> bool
@@ -80,10 +85,13 @@ fn doc<T: Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
 }
 
 fn from_doc<T: DeserializeOwned>(key: &str, item: &Item) -> Result<T, StoreError> {
-    let v = item.get("doc").cloned().ok_or_else(|| StoreError::Corrupt {
-        key: key.into(),
-        message: "no doc attribute".into(),
-    })?;
+    let v = item
+        .get("doc")
+        .cloned()
+        .ok_or_else(|| StoreError::Corrupt {
+            key: key.into(),
+            message: "no doc attribute".into(),
+        })?;
     serde_dynamo::from_attribute_value(v).map_err(|e| StoreError::Corrupt {
         key: key.into(),
         message: e.to_string(),
@@ -164,9 +172,14 @@ impl DynamoStore {
             for p in chunk {
                 match self.probe_item(p) {
                     Ok(item) => {
-                        by_key.insert((p.operator.to_string(), p.probed_at.timestamp_millis()), p.clone());
+                        by_key.insert(
+                            (p.operator.to_string(), p.probed_at.timestamp_millis()),
+                            p.clone(),
+                        );
                         match PutRequest::builder().set_item(Some(item)).build() {
-                            Ok(put) => requests.push(WriteRequest::builder().put_request(put).build()),
+                            Ok(put) => {
+                                requests.push(WriteRequest::builder().put_request(put).build())
+                            }
                             Err(e) => lost.push((p.clone(), e.to_string())),
                         }
                     }
@@ -188,7 +201,10 @@ impl DynamoStore {
                             .unwrap_or_default(),
                         "unprocessed after retries".to_string(),
                     ),
-                    Err(e) => (requests.clone(), aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()),
+                    Err(e) => (
+                        requests.clone(),
+                        aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+                    ),
                 };
                 requests = retry;
                 if requests.is_empty() {
@@ -229,7 +245,12 @@ impl DynamoStore {
             .map_err(sdk)?;
         items
             .iter()
-            .map(|i| from_doc(&format!("operator {}", text(i, "sk").unwrap_or_default()), i))
+            .map(|i| {
+                from_doc(
+                    &format!("operator {}", text(i, "sk").unwrap_or_default()),
+                    i,
+                )
+            })
             .collect()
     }
 
@@ -247,7 +268,10 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn query_all(&self, q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+    async fn query_all(
+        &self,
+        q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
         q.into_paginator()
             .items()
             .send()
@@ -277,7 +301,12 @@ impl ProbeLog for DynamoStore {
         }
     }
 
-    async fn range(&self, operator: &OperatorId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ProbeResult>, StoreError> {
+    async fn range(
+        &self,
+        operator: &OperatorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ProbeResult>, StoreError> {
         let (a, b) = (from.timestamp_millis(), to.timestamp_millis() - 1);
         if b < a {
             return Ok(vec![]);
@@ -306,7 +335,10 @@ impl ProbeLog for DynamoStore {
 }
 
 impl StateStore for DynamoStore {
-    async fn load_state(&self, operator: &OperatorId) -> Result<Option<Versioned<MonitorState>>, StoreError> {
+    async fn load_state(
+        &self,
+        operator: &OperatorId,
+    ) -> Result<Option<Versioned<MonitorState>>, StoreError> {
         let (pk, sk) = state_key(operator);
         let out = self
             .client
@@ -318,7 +350,9 @@ impl StateStore for DynamoStore {
             .send()
             .await
             .map_err(sdk)?;
-        let Some(item) = out.item else { return Ok(None) };
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
         let key = format!("state {operator}");
         let version = num(&item, "version").ok_or_else(|| StoreError::Corrupt {
             key: key.clone(),
@@ -330,7 +364,11 @@ impl StateStore for DynamoStore {
         }))
     }
 
-    async fn save_state(&self, state: &MonitorState, expected: Option<Version>) -> Result<Version, StoreError> {
+    async fn save_state(
+        &self,
+        state: &MonitorState,
+        expected: Option<Version>,
+    ) -> Result<Version, StoreError> {
         let (pk, sk) = state_key(&state.operator);
         let next = expected.map_or(1, |Version(v)| v + 1);
         let mut put = self
@@ -350,7 +388,9 @@ impl StateStore for DynamoStore {
         };
         match put.send().await {
             Ok(_) => Ok(Version(next)),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!("state {}", state.operator))),
+            Err(e) if is_condition_failed(&e) => {
+                Err(StoreError::Conflict(format!("state {}", state.operator)))
+            }
             Err(e) => Err(sdk(e)),
         }
     }
@@ -364,7 +404,14 @@ fn incident_item(i: &Incident) -> Result<Item, StoreError> {
         ("entity".to_string(), s("incident")),
         ("operator".to_string(), s(i.operator.as_str())),
         ("gsi1pk".to_string(), s(format!("OPINC#{}", i.operator))),
-        ("gsi1sk".to_string(), s(format!("{}#{}", padded(i.opened_at.timestamp_millis()), i.id))),
+        (
+            "gsi1sk".to_string(),
+            s(format!(
+                "{}#{}",
+                padded(i.opened_at.timestamp_millis()),
+                i.id
+            )),
+        ),
         ("open".to_string(), AttributeValue::Bool(i.is_open())),
         ("doc".to_string(), doc(i)?),
     ]))
@@ -398,7 +445,10 @@ impl IncidentStore for DynamoStore {
             .await;
         match r {
             Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!("incident {} does not exist", incident.id))),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!(
+                "incident {} does not exist",
+                incident.id
+            ))),
             Err(e) => Err(sdk(e)),
         }
     }
@@ -418,7 +468,11 @@ impl IncidentStore for DynamoStore {
         out.item.map(|i| from_doc(id, &i)).transpose()
     }
 
-    async fn list_incidents(&self, operator: Option<&OperatorId>, open_only: bool) -> Result<Vec<Incident>, StoreError> {
+    async fn list_incidents(
+        &self,
+        operator: Option<&OperatorId>,
+        open_only: bool,
+    ) -> Result<Vec<Incident>, StoreError> {
         let items = match operator {
             Some(op) => {
                 let mut q = self
@@ -503,7 +557,11 @@ impl Outbox for DynamoStore {
             .item("pending_pk", s("PENDING"))
             .item(
                 "pending_sk",
-                s(format!("{}#{priority}#{}", padded(notification.created_at.timestamp_millis()), notification.key)),
+                s(format!(
+                    "{}#{priority}#{}",
+                    padded(notification.created_at.timestamp_millis()),
+                    notification.key
+                )),
             )
             .item("doc", doc(notification)?)
             .condition_expression("attribute_not_exists(pk)")
@@ -516,7 +574,11 @@ impl Outbox for DynamoStore {
         }
     }
 
-    async fn pending(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn pending(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         if limit == 0 {
             return Ok(vec![]);
         }
@@ -540,7 +602,12 @@ impl Outbox for DynamoStore {
         Ok(out)
     }
 
-    async fn claim(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn claim(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let (pk, sk) = outbox_key(key);
         let r = self
             .client

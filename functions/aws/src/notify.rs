@@ -61,7 +61,13 @@ impl SnsPager {
 fn sns_subject(raw: &str) -> String {
     let ascii: String = raw
         .chars()
-        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { ' ' })
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     ascii.trim().chars().take(100).collect()
 }
@@ -101,9 +107,17 @@ impl SesMailer {
             .build();
         let message = Message::builder()
             .subject(utf8(&n.subject)?)
-            .body(Body::builder().text(utf8(&n.text)?).html(utf8(&html(n))?).build())
+            .body(
+                Body::builder()
+                    .text(utf8(&n.text)?)
+                    .html(utf8(&html(n))?)
+                    .build(),
+            )
             .build();
-        let from = n.from.as_ref().map_or(self.default_sender.clone(), |a| a.to_string());
+        let from = n
+            .from
+            .as_ref()
+            .map_or(self.default_sender.clone(), |a| a.to_string());
         self.client
             .send_email()
             .source(from)

@@ -31,10 +31,11 @@ impl Settings {
     /// `PROBES_TABLE`, `STATE_TABLE`, `PAGE_TOPIC_ARN`, `MAIL_SENDER`,
     /// `TEAM_EMAILS` (comma-separated) and optionally `POLICY_JSON`.
     pub fn from_env() -> Result<Self, SettingsError> {
-        let sender = EmailAddress::parse(var("MAIL_SENDER")?).map_err(|e| SettingsError::Invalid {
-            name: "MAIL_SENDER",
-            message: e.to_string(),
-        })?;
+        let sender =
+            EmailAddress::parse(var("MAIL_SENDER")?).map_err(|e| SettingsError::Invalid {
+                name: "MAIL_SENDER",
+                message: e.to_string(),
+            })?;
         let emails = var("TEAM_EMAILS")?
             .split(',')
             .map(str::trim)
@@ -45,7 +46,10 @@ impl Settings {
                 name: "TEAM_EMAILS",
                 message: e.to_string(),
             })?;
-        let policy = match std::env::var("POLICY_JSON").ok().filter(|v| !v.trim().is_empty()) {
+        let policy = match std::env::var("POLICY_JSON")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
             Some(json) => serde_json::from_str(&json).map_err(|e| SettingsError::Invalid {
                 name: "POLICY_JSON",
                 message: e.to_string(),
@@ -76,12 +80,18 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 }
 
 pub fn store(config: &aws_config::SdkConfig, settings: &Settings) -> DynamoStore {
-    DynamoStore::new(aws_sdk_dynamodb::Client::new(config), settings.tables.clone())
+    DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(config),
+        settings.tables.clone(),
+    )
 }
 
 pub fn notifier(config: &aws_config::SdkConfig, settings: &Settings) -> AwsNotifier {
     AwsNotifier {
         pager: SnsPager::new(aws_sdk_sns::Client::new(config), settings.topic_arn.clone()),
-        mailer: SesMailer::new(aws_sdk_ses::Client::new(config), settings.team.sender.to_string()),
+        mailer: SesMailer::new(
+            aws_sdk_ses::Client::new(config),
+            settings.team.sender.to_string(),
+        ),
     }
 }

@@ -31,14 +31,18 @@ pub struct RegistryDirectory {
 impl Directory for RegistryDirectory {
     async fn context(&self) -> Result<Context, StoreError> {
         let operators = self.store.list_operators().await?;
-        Ok(Context::new(self.policy.clone(), self.team.clone(), operators))
+        Ok(Context::new(
+            self.policy.clone(),
+            self.team.clone(),
+            operators,
+        ))
     }
 }
 
 /// Reads a stream record's new image as a probe result.
 pub fn probe_of(record: &EventRecord) -> Result<ProbeResult, String> {
-    let probe: ProbeResult =
-        serde_dynamo::from_item(record.change.new_image.clone()).map_err(|e| format!("unreadable probe record: {e}"))?;
+    let probe: ProbeResult = serde_dynamo::from_item(record.change.new_image.clone())
+        .map_err(|e| format!("unreadable probe record: {e}"))?;
     probe.validate().map_err(|e| e.to_string())?;
     Ok(probe)
 }
@@ -76,8 +80,11 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
         Err(e) => {
             tracing::error!(error = %e, "operator registry unavailable; the whole batch will be retried");
             let mut response = DynamoDbEventResponse::default();
-            response.batch_item_failures =
-                event.records.iter().map(|r| failure(&r.change.sequence_number)).collect();
+            response.batch_item_failures = event
+                .records
+                .iter()
+                .map(|r| failure(&r.change.sequence_number))
+                .collect();
             return response;
         }
     };
@@ -107,7 +114,9 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
                 tracing::error!(key, error, "notification not sent; will retry");
             }
         }
-        Err(e) => tracing::error!(error = %e, "outbox unavailable; pending notifications wait for the next invocation"),
+        Err(e) => {
+            tracing::error!(error = %e, "outbox unavailable; pending notifications wait for the next invocation")
+        }
     }
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = failures;

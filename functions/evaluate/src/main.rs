@@ -16,7 +16,16 @@ async fn main() -> Result<(), Error> {
     };
     let (store, notifier, directory) = (&store, &notifier, &directory);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(handle(store, notifier, directory, event.payload, chrono::Utc::now()).await)
+        Ok::<_, Error>(
+            handle(
+                store,
+                notifier,
+                directory,
+                event.payload,
+                chrono::Utc::now(),
+            )
+            .await,
+        )
     }))
     .await
 }

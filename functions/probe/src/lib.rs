@@ -55,7 +55,11 @@ pub struct ProbeFunction<P> {
 
 impl<P: Prober> ProbeFunction<P> {
     /// One round. Returns a summary for the invocation's result and logs.
-    pub async fn handle(&self, event: &Value, now: DateTime<Utc>) -> Result<Value, livesite_core::ports::StoreError> {
+    pub async fn handle(
+        &self,
+        event: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Value, livesite_core::ports::StoreError> {
         let round = round_of(event);
         let operators = self.store.list_operators().await?;
         let probes: Vec<ProbeResult> = stream::iter(&operators)

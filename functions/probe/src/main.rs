@@ -10,11 +10,13 @@ async fn main() -> Result<(), Error> {
     let function = ProbeFunction {
         store: livesite_aws::settings::store(&config, &settings),
         prober: livesite_prober::HttpProber::new()?,
-        second_round: std::env::var("SECOND_ROUND_QUEUE_URL").ok().map(|queue_url| SecondRound {
-            client: aws_sdk_sqs::Client::new(&config),
-            queue_url,
-            delay_seconds: 30,
-        }),
+        second_round: std::env::var("SECOND_ROUND_QUEUE_URL")
+            .ok()
+            .map(|queue_url| SecondRound {
+                client: aws_sdk_sqs::Client::new(&config),
+                queue_url,
+                delay_seconds: 30,
+            }),
         concurrency: std::env::var("PROBE_CONCURRENCY")
             .ok()
             .and_then(|v| v.parse().ok())

@@ -1,0 +1,279 @@
+//! The AWS side against the local emulator (moto_server): the store contract
+//! and the service's guarantees on DynamoDB, and the pipeline end to end with
+//! the real probe and evaluate handlers, reading what was published and sent
+//! back from the emulator.
+
+use chrono::Duration;
+use livesite_aws::DynamoStore;
+use livesite_core::ports::StateStore;
+use livesite_core::{Policy, PortalCheck};
+use livesite_evaluate_fn::{handle, RegistryDirectory};
+use livesite_probe_fn::{ProbeFunction, SecondRound};
+use livesite_prober::HttpProber;
+use livesite_tests::emulator::{lambda_event, Stack};
+use livesite_tests::fixtures::{operator, t0};
+use livesite_tests::portal::{self, Behavior};
+use livesite_tests::wrappers::Counting;
+use livesite_tests::{service_contract, store_contract};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+async fn fresh() -> DynamoStore {
+    Stack::new("contract").await.store()
+}
+
+store_contract!(fresh().await);
+service_contract!(fresh().await);
+
+fn schedule_event() -> Value {
+    json!({"version": "0", "source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+}
+
+struct Pipeline {
+    stack: Stack,
+    up: Arc<AtomicBool>,
+    _portal: portal::Portal,
+    probe: ProbeFunction<HttpProber>,
+    directory: RegistryDirectory,
+    last_sequence: Option<String>,
+}
+
+impl Pipeline {
+    async fn new(test: &str) -> Pipeline {
+        let stack = Stack::new(test).await;
+        let up = Arc::new(AtomicBool::new(false));
+        let portal = portal::spawn(Behavior::Toggle(up.clone())).await;
+        let mut op = operator("contoso");
+        op.portal = PortalCheck::new(portal.http_url("/modirect").parse().expect("url"));
+        op.portal.expect_body = Some("MO Direct".into());
+        stack
+            .store()
+            .put_operator(&op)
+            .await
+            .expect("register operator");
+        let probe = ProbeFunction {
+            store: stack.store(),
+            prober: HttpProber::new().expect("prober"),
+            second_round: None,
+            concurrency: 8,
+        };
+        let directory = RegistryDirectory {
+            store: stack.store(),
+            policy: Policy::default(),
+            team: stack.team(),
+        };
+        Pipeline {
+            stack,
+            up,
+            _portal: portal,
+            probe,
+            directory,
+            last_sequence: None,
+        }
+    }
+
+    /// Probe rounds at t0 + the given seconds (historic timestamps: the
+    /// handler takes its clock as an argument).
+    async fn probe_at(&self, seconds: impl IntoIterator<Item = i64>) {
+        for s in seconds {
+            let out = self
+                .probe
+                .handle(&schedule_event(), t0() + Duration::seconds(s))
+                .await
+                .expect("probe round");
+            assert_eq!(out["lost"], 0, "{out}");
+        }
+    }
+
+    /// New stream records since the last read, as the Lambda event.
+    async fn next_batch(&mut self) -> aws_lambda_events::event::dynamodb::Event {
+        let records = self
+            .stack
+            .stream_records(self.last_sequence.as_deref())
+            .await;
+        if let Some(last) = records.last() {
+            self.last_sequence = last["dynamodb"]["SequenceNumber"]
+                .as_str()
+                .map(str::to_string);
+        }
+        lambda_event(&records, &self.stack.stream_arn)
+    }
+
+    async fn evaluate(&self, event: aws_lambda_events::event::dynamodb::Event) -> Vec<String> {
+        self.evaluate_on(&self.stack.store(), event).await
+    }
+
+    async fn evaluate_on<S: livesite_core::ports::Store>(
+        &self,
+        store: &S,
+        event: aws_lambda_events::event::dynamodb::Event,
+    ) -> Vec<String> {
+        let now = t0() + Duration::hours(2);
+        let response = handle(store, &self.stack.notifier(), &self.directory, event, now).await;
+        response
+            .batch_item_failures
+            .into_iter()
+            .filter_map(|f| f.item_identifier)
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_pages_once_even_when_the_batch_is_redelivered_and_recovery_resolves_once() {
+    let mut p = Pipeline::new("outage").await;
+    p.probe_at((0..=61).map(|i| i * 30)).await; // failing from 0:00 to 30:30
+    let batch = p.next_batch().await;
+    assert_eq!(batch.records.len(), 62, "one stream record per probe");
+    // The first delivery dies between recording its side effects and saving
+    // the state (a timeout, say): every record is reported for a retry, and
+    // the retry recomputes the same decisions. Only the conditional claims
+    // keep it from paging twice.
+    let crashing = Counting::new(p.stack.store());
+    crashing.fail_saves.store(1, Ordering::SeqCst);
+    assert_eq!(
+        p.evaluate_on(&crashing, batch.clone()).await.len(),
+        62,
+        "all reported for retry"
+    );
+    assert!(p.evaluate(batch.clone()).await.is_empty(), "the retry");
+    assert!(p.evaluate(batch).await.is_empty(), "a plain redelivery");
+
+    let pages = p.stack.pages().await;
+    assert_eq!(pages.len(), 1, "exactly one page: {pages:?}");
+    let (text, subject, attrs) = &pages[0];
+    assert!(
+        text.starts_with("HIGH contoso: MO Direct portal down 30m"),
+        "{text}"
+    );
+    assert!(text.chars().count() <= 160);
+    assert_eq!(subject, "HIGH contoso: portal down");
+    assert_eq!(attrs["severity"]["Value"], "high");
+    assert_eq!(attrs["operator"]["Value"], "contoso");
+    assert_eq!(
+        attrs["dedup_key"]["Value"],
+        "contoso-20261124T100000Z-portal_down#page-open"
+    );
+    assert_eq!(
+        attrs["incident_id"]["Value"],
+        "contoso-20261124T100000Z-portal_down"
+    );
+    let emails = p.stack.emails().await;
+    assert_eq!(emails.len(), 1, "exactly one email: {emails:?}");
+    assert_eq!(
+        emails[0]["destinations"]["ToAddresses"],
+        json!(["noc@contoso.example"])
+    );
+    assert_eq!(
+        emails[0]["destinations"]["CcAddresses"],
+        json!(["osoc@dynamo.example"])
+    );
+    assert!(emails[0]["subject"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("[HIGH] contoso Mobile: MO Direct portal unavailable"));
+
+    p.up.store(true, Ordering::SeqCst);
+    p.probe_at([1860, 1890]).await;
+    let batch = p.next_batch().await;
+    assert_eq!(batch.records.len(), 2);
+    assert!(p.evaluate(batch.clone()).await.is_empty());
+    assert!(p.evaluate(batch).await.is_empty());
+    let pages = p.stack.pages().await;
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert!(pages[1].0.starts_with("RESOLVED contoso"), "{}", pages[1].0);
+    let emails = p.stack.emails().await;
+    assert_eq!(emails.len(), 2);
+    assert!(emails[1]["subject"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("[RESOLVED]"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_record_is_a_batch_item_failure_and_the_others_are_evaluated() {
+    let mut p = Pipeline::new("malformed").await;
+    p.probe_at([0, 30, 60]).await;
+    let mut batch = p.next_batch().await;
+    let bad_seq = batch.records[1]
+        .change
+        .sequence_number
+        .clone()
+        .expect("sequence number");
+    batch.records[1].change.new_image.insert(
+        "outcome".into(),
+        serde_dynamo::AttributeValue::S("sideways".into()),
+    );
+    let failures = p.evaluate(batch).await;
+    assert_eq!(failures, vec![bad_seq]);
+    let state = p
+        .stack
+        .store()
+        .load_state(&operator("contoso").id)
+        .await
+        .expect("load")
+        .expect("state");
+    assert_eq!(
+        state.value.last_probe_at,
+        Some(t0() + Duration::seconds(60)),
+        "the good records were evaluated"
+    );
+    assert_eq!(state.value.down_since, Some(t0()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_round_schedules_the_second_and_the_second_does_not() {
+    let stack = Stack::new("rounds").await;
+    let sqs = aws_sdk_sqs::Client::new(&stack.config);
+    let f = ProbeFunction {
+        store: stack.store(),
+        prober: HttpProber::new().expect("prober"),
+        second_round: Some(SecondRound {
+            client: sqs.clone(),
+            queue_url: stack.queue_url.clone(),
+            delay_seconds: 30,
+        }),
+        concurrency: 8,
+    };
+    let first = f
+        .handle(&schedule_event(), t0())
+        .await
+        .expect("first round");
+    assert_eq!(
+        (
+            first["round"].as_i64(),
+            first["second_round_scheduled"].as_bool()
+        ),
+        (Some(1), Some(true))
+    );
+    let sqs_event =
+        json!({"Records": [{"messageId": "1", "eventSource": "aws:sqs", "body": "{\"round\":2}"}]});
+    let second = f
+        .handle(&sqs_event, t0() + Duration::seconds(30))
+        .await
+        .expect("second round");
+    assert_eq!(
+        (
+            second["round"].as_i64(),
+            second["second_round_scheduled"].as_bool()
+        ),
+        (Some(2), Some(false))
+    );
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&stack.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .expect("attributes");
+    let count = |name: aws_sdk_sqs::types::QueueAttributeName| {
+        attrs
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let queued = count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        + count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed);
+    assert_eq!(queued, 1, "one delayed message per minute");
+}

@@ -1,0 +1,353 @@
+//! The local AWS emulator (moto_server) and the resources the tests need on it.
+//!
+//! `tests/run-all.sh` starts one moto_server on a free loopback port and sets
+//! `LIVESITE_TEST_AWS_ENDPOINT`; run by hand without it, the first test starts
+//! one from `.venv` that stops when the test process ends. Each test creates
+//! its own uniquely named tables, topic, queue and sender, so tests run in
+//! parallel on one emulator without seeing each other's data.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+};
+use livesite_aws::{DynamoStore, Tables};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+static ENDPOINT: OnceLock<String> = OnceLock::new();
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+pub fn endpoint() -> &'static str {
+    ENDPOINT.get_or_init(|| match std::env::var("LIVESITE_TEST_AWS_ENDPOINT") {
+        Ok(e) if !e.is_empty() => e,
+        _ => start_own(),
+    })
+}
+
+// The wrapper shell reaps itself when this process ends; nobody waits for it.
+#[allow(clippy::zombie_processes)]
+fn start_own() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let moto = root.join(".venv/bin/moto_server");
+    assert!(
+        moto.exists(),
+        "{} is missing: run tests/setup-venv.sh (or `make test`, which does)",
+        moto.display()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    // The wrapper stops the emulator when this test process goes away.
+    let script = format!(
+        "{} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
+        moto.display(),
+        std::process::id()
+    );
+    std::process::Command::new("sh")
+        .args(["-c", &script])
+        .spawn()
+        .expect("start moto_server");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto_server did not start on port {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    format!("http://127.0.0.1:{port}")
+}
+
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+/// Everything one test needs on the emulator.
+pub struct Stack {
+    pub config: SdkConfig,
+    pub name: String,
+    pub tables: Tables,
+    pub stream_arn: String,
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub sender: String,
+}
+
+fn attr(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(t)
+        .build()
+        .expect("attribute")
+}
+
+fn key(name: &str, t: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(t)
+        .build()
+        .expect("key")
+}
+
+fn gsi(name: &str, pk: &str, sk: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(pk, KeyType::Hash))
+        .key_schema(key(sk, KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("gsi")
+}
+
+impl Stack {
+    /// Creates the tables (as infra/template.yaml defines them), the page
+    /// topic, the second-round queue and a verified sender.
+    pub async fn new(test: &str) -> Stack {
+        let config = sdk_config().await;
+        let name = format!(
+            "{test}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let ddb = aws_sdk_dynamodb::Client::new(&config);
+        let probes = ddb
+            .create_table()
+            .table_name(format!("{name}-probes"))
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("operator", ScalarAttributeType::S))
+            .attribute_definitions(attr("at_ms", ScalarAttributeType::N))
+            .key_schema(key("operator", KeyType::Hash))
+            .key_schema(key("at_ms", KeyType::Range))
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .expect("stream"),
+            )
+            .send()
+            .await
+            .expect("create probes table");
+        let stream_arn = probes
+            .table_description()
+            .and_then(|t| t.latest_stream_arn())
+            .expect("stream arn")
+            .to_string();
+        ddb.create_table()
+            .table_name(format!("{name}-state"))
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk", ScalarAttributeType::S))
+            .attribute_definitions(attr("sk", ScalarAttributeType::S))
+            .attribute_definitions(attr("gsi1pk", ScalarAttributeType::S))
+            .attribute_definitions(attr("gsi1sk", ScalarAttributeType::S))
+            .attribute_definitions(attr("pending_pk", ScalarAttributeType::S))
+            .attribute_definitions(attr("pending_sk", ScalarAttributeType::S))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .global_secondary_indexes(gsi(
+                livesite_aws::dynamo::INCIDENTS_BY_OPERATOR,
+                "gsi1pk",
+                "gsi1sk",
+            ))
+            .global_secondary_indexes(gsi(
+                livesite_aws::dynamo::PENDING_OUTBOX,
+                "pending_pk",
+                "pending_sk",
+            ))
+            .send()
+            .await
+            .expect("create state table");
+        let topic_arn = aws_sdk_sns::Client::new(&config)
+            .create_topic()
+            .name(format!("{name}-pages"))
+            .send()
+            .await
+            .expect("topic")
+            .topic_arn
+            .expect("topic arn");
+        let queue_url = aws_sdk_sqs::Client::new(&config)
+            .create_queue()
+            .queue_name(format!("{name}-second-round"))
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .expect("queue url");
+        let sender = format!("livesite-{name}@dynamo.example");
+        aws_sdk_ses::Client::new(&config)
+            .verify_email_identity()
+            .email_address(&sender)
+            .send()
+            .await
+            .expect("verify sender");
+        Stack {
+            tables: Tables {
+                probes: format!("{name}-probes"),
+                state: format!("{name}-state"),
+            },
+            config,
+            name,
+            stream_arn,
+            topic_arn,
+            queue_url,
+            sender,
+        }
+    }
+
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.config),
+            self.tables.clone(),
+        )
+    }
+
+    pub fn notifier(&self) -> livesite_aws::AwsNotifier {
+        livesite_aws::AwsNotifier {
+            pager: livesite_aws::SnsPager::new(
+                aws_sdk_sns::Client::new(&self.config),
+                self.topic_arn.clone(),
+            ),
+            mailer: livesite_aws::SesMailer::new(
+                aws_sdk_ses::Client::new(&self.config),
+                self.sender.clone(),
+            ),
+        }
+    }
+
+    pub fn team(&self) -> livesite_core::Team {
+        livesite_core::Team {
+            sender: livesite_core::EmailAddress::parse(self.sender.clone()).expect("sender"),
+            emails: vec![livesite_core::EmailAddress::parse("osoc@dynamo.example").expect("email")],
+        }
+    }
+
+    /// The emulator's record of what was published to this stack's topic:
+    /// (message, subject, attributes).
+    pub async fn pages(&self) -> Vec<(String, String, Value)> {
+        let data = data_json().await;
+        let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
+        topics
+            .iter()
+            .filter(|t| t["arn"] == self.topic_arn.as_str())
+            .flat_map(|t| {
+                t["sent_notifications"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|n| {
+                (
+                    n[1].as_str().unwrap_or_default().to_string(),
+                    n[2].as_str().unwrap_or_default().to_string(),
+                    n[3].clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// The emulator's record of email sent from this stack's sender.
+    pub async fn emails(&self) -> Vec<Value> {
+        let data = data_json().await;
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m["source"] == self.sender.as_str())
+            .collect()
+    }
+
+    /// Reads the probes table's stream from the emulator, after the given
+    /// sequence number (or from the start), as raw stream records.
+    pub async fn stream_records(&self, after: Option<&str>) -> Vec<Value> {
+        let d = streams("DescribeStream", json!({"StreamArn": self.stream_arn})).await;
+        let mut out = Vec::new();
+        for shard in d["StreamDescription"]["Shards"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let mut req = json!({"StreamArn": self.stream_arn, "ShardId": shard["ShardId"]});
+            match after {
+                Some(seq) => {
+                    req["ShardIteratorType"] = json!("AFTER_SEQUENCE_NUMBER");
+                    req["SequenceNumber"] = json!(seq);
+                }
+                None => req["ShardIteratorType"] = json!("TRIM_HORIZON"),
+            }
+            let mut iterator = streams("GetShardIterator", req).await["ShardIterator"].clone();
+            while let Some(it) = iterator.as_str().map(str::to_string) {
+                let page = streams("GetRecords", json!({"ShardIterator": it})).await;
+                let records = page["Records"].as_array().cloned().unwrap_or_default();
+                if records.is_empty() {
+                    break;
+                }
+                out.extend(records);
+                iterator = page["NextShardIterator"].clone();
+            }
+        }
+        out
+    }
+}
+
+/// Stream records as the Lambda service delivers them. The emulator's records
+/// lack `eventSourceARN`; the rest is the same wire format.
+pub fn lambda_event(
+    records: &[Value],
+    stream_arn: &str,
+) -> aws_lambda_events::event::dynamodb::Event {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r["eventSourceARN"] = json!(stream_arn);
+            r
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
+}
+
+async fn post(target: &str, body: Value) -> Value {
+    reqwest::Client::new()
+        .post(endpoint())
+        .header("X-Amz-Target", target)
+        .header("Content-Type", "application/x-amz-json-1.0")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("emulator reachable")
+        .json()
+        .await
+        .expect("json answer")
+}
+
+async fn streams(action: &str, body: Value) -> Value {
+    post(&format!("DynamoDBStreams_20120810.{action}"), body).await
+}
+
+pub async fn data_json() -> Value {
+    reqwest::get(format!("{}/moto-api/data.json", endpoint()))
+        .await
+        .expect("emulator reachable")
+        .json()
+        .await
+        .expect("json")
+}
