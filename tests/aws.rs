@@ -277,3 +277,43 @@ async fn the_first_round_schedules_the_second_and_the_second_does_not() {
         + count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed);
     assert_eq!(queued, 1, "one delayed message per minute");
 }
+
+fn sample_event(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample event")).expect("json")
+}
+
+#[test]
+fn the_sample_events_are_what_the_functions_expect() {
+    use livesite_probe_fn::{round_of, Round};
+    assert_eq!(round_of(&sample_event("schedule.json")), Round::First);
+    assert_eq!(round_of(&sample_event("second-round.json")), Round::Second);
+    for name in ["stream-batch.json", "stream-batch-malformed.json"] {
+        let event: aws_lambda_events::event::dynamodb::Event =
+            serde_json::from_value(sample_event(name)).expect("a DynamoDB stream event");
+        let readable = event
+            .records
+            .iter()
+            .filter(|r| livesite_evaluate_fn::probe_of(r).is_ok())
+            .count();
+        assert_eq!(
+            (event.records.len(), readable),
+            if name == "stream-batch.json" {
+                (3, 3)
+            } else {
+                (4, 3)
+            },
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_malformed_sample_batch_reports_exactly_its_bad_record() {
+    let p = Pipeline::new("sample").await;
+    let event = serde_json::from_value(sample_event("stream-batch-malformed.json")).expect("event");
+    let failures = p.evaluate(event).await;
+    assert_eq!(failures, vec!["1100000000017454423012".to_string()]);
+}

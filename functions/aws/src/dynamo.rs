@@ -134,7 +134,7 @@ impl DynamoStore {
         Self {
             client,
             tables,
-            probe_ttl: Duration::from_secs(400 * 24 * 3600),
+            probe_ttl: Duration::from_secs(90 * 24 * 3600),
         }
     }
 
