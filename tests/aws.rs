@@ -5,7 +5,7 @@
 
 use chrono::Duration;
 use livesite_aws::DynamoStore;
-use livesite_core::ports::StateStore;
+use livesite_core::ports::{OperatorRegistry, StateStore};
 use livesite_core::{Policy, PortalCheck};
 use livesite_evaluate_fn::{handle, RegistryDirectory};
 use livesite_probe_fn::{ProbeFunction, SecondRound};

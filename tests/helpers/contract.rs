@@ -209,6 +209,92 @@ pub async fn outbox_claims_each_notification_once<S: Store>(s: &S) {
     assert_eq!(s.pending(now, 0).await.expect("pending").len(), 0);
 }
 
+pub async fn records_are_created_once_and_listed_by_operator<
+    S: Store + livesite_core::ports::RecordStore,
+>(
+    s: &S,
+) {
+    use serde_json::json;
+    let op = OperatorId::new("contoso").expect("id");
+    let other = OperatorId::new("fabrikam").expect("id");
+    assert!(s
+        .create_record("bug", "b2", Some(&op), &json!({"n": 2}))
+        .await
+        .expect("create"));
+    assert!(s
+        .create_record("bug", "b1", Some(&op), &json!({"n": 1}))
+        .await
+        .expect("create"));
+    assert!(s
+        .create_record("bug", "b3", Some(&other), &json!({"n": 3}))
+        .await
+        .expect("create"));
+    assert!(s
+        .create_record("notice", "x", None, &json!({"team": true}))
+        .await
+        .expect("create"));
+    assert!(
+        !s.create_record("bug", "b1", Some(&op), &json!({"n": 9}))
+            .await
+            .expect("again"),
+        "second create refused"
+    );
+    assert_eq!(
+        s.get_record("bug", "b1").await.expect("get"),
+        Some(json!({"n": 1}))
+    );
+    s.put_record("bug", "b1", Some(&op), &json!({"n": 10}))
+        .await
+        .expect("put");
+    assert_eq!(
+        s.get_record("bug", "b1").await.expect("get"),
+        Some(json!({"n": 10}))
+    );
+    assert!(
+        s.put_record("bug", "nope", None, &json!({})).await.is_err(),
+        "put needs an existing record"
+    );
+    assert_eq!(
+        s.list_records("bug", Some(&op)).await.expect("list"),
+        vec![json!({"n": 10}), json!({"n": 2})],
+        "by id"
+    );
+    assert_eq!(s.list_records("bug", None).await.expect("list").len(), 3);
+    assert_eq!(
+        s.list_records("notice", None).await.expect("list"),
+        vec![json!({"team": true})]
+    );
+    assert!(
+        s.get_record("notice", "b1").await.expect("get").is_none(),
+        "kinds do not mix"
+    );
+}
+
+pub async fn operators_are_registered_changed_and_retired<
+    S: livesite_core::ports::OperatorRegistry,
+>(
+    s: &S,
+) {
+    assert!(s.list_operators().await.expect("list").is_empty());
+    let mut a = operator("contoso");
+    s.put_operator(&a).await.expect("put");
+    s.put_operator(&operator("fabrikam")).await.expect("put");
+    a.name = "Contoso Mobile Group".into();
+    s.put_operator(&a).await.expect("change");
+    assert_eq!(s.get_operator(&a.id).await.expect("get"), Some(a.clone()));
+    let ids: Vec<String> = s
+        .list_operators()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|o| o.id.to_string())
+        .collect();
+    assert_eq!(ids, vec!["contoso", "fabrikam"]);
+    assert!(s.retire_operator(&a.id).await.expect("retire"));
+    assert!(!s.retire_operator(&a.id).await.expect("retire again"));
+    assert!(s.get_operator(&a.id).await.expect("get").is_none());
+}
+
 /// Instantiates the contract for a store: `$make` is an async expression
 /// yielding a fresh, empty store.
 #[macro_export]
@@ -229,6 +315,14 @@ macro_rules! store_contract {
         #[tokio::test]
         async fn contract_outbox() {
             $crate::contract::outbox_claims_each_notification_once(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_records() {
+            $crate::contract::records_are_created_once_and_listed_by_operator(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_registry() {
+            $crate::contract::operators_are_registered_changed_and_retired(&$make).await;
         }
     };
 }

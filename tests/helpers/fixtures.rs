@@ -20,6 +20,7 @@ pub fn operator(id: &str) -> Operator {
         timezone: livesite_core::Tz::UTC,
         holidays: Default::default(),
         maintenance: vec![],
+        api_clients: vec![],
     }
 }
 

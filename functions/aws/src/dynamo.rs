@@ -17,8 +17,8 @@ use livesite_core::ids::OperatorId;
 use livesite_core::incident::Incident;
 use livesite_core::notify::{Channel, Notification};
 use livesite_core::ports::{
-    DeliveryStatus, IncidentStore, Outbox, OutboxEntry, ProbeLog, StateStore, StoreError, Version,
-    Versioned,
+    DeliveryStatus, IncidentStore, OperatorRegistry, Outbox, OutboxEntry, ProbeLog, RecordStore,
+    StateStore, StoreError, Version, Versioned,
 };
 use livesite_core::probe::ProbeResult;
 use livesite_core::Operator;
@@ -225,47 +225,6 @@ impl DynamoStore {
             }
         }
         lost
-    }
-
-    /// The operator registry the probe and the evaluator read.
-    pub async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.tables.state)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s("OPERATORS"))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()
-            .map_err(sdk)?;
-        items
-            .iter()
-            .map(|i| {
-                from_doc(
-                    &format!("operator {}", text(i, "sk").unwrap_or_default()),
-                    i,
-                )
-            })
-            .collect()
-    }
-
-    pub async fn put_operator(&self, op: &Operator) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.tables.state)
-            .item("pk", s("OPERATORS"))
-            .item("sk", s(op.id.as_str()))
-            .item("entity", s("operator"))
-            .item("doc", doc(op)?)
-            .send()
-            .await
-            .map_err(sdk)?;
-        Ok(())
     }
 
     async fn query_all(
@@ -686,5 +645,201 @@ impl Outbox for DynamoStore {
             .await
             .map_err(sdk)?;
         out.item.as_ref().map(entry_from).transpose()
+    }
+}
+
+impl OperatorRegistry for DynamoStore {
+    /// One Query of the registry partition.
+    async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.state)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s("OPERATORS"));
+        let items = self.query_all(q).await?;
+        items
+            .iter()
+            .map(|i| {
+                from_doc(
+                    &format!("operator {}", text(i, "sk").unwrap_or_default()),
+                    i,
+                )
+            })
+            .collect()
+    }
+
+    async fn get_operator(&self, id: &OperatorId) -> Result<Option<Operator>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.state)
+            .key("pk", s("OPERATORS"))
+            .key("sk", s(id.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.item.map(|i| from_doc(id.as_str(), &i)).transpose()
+    }
+
+    async fn put_operator(&self, op: &Operator) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.state)
+            .item("pk", s("OPERATORS"))
+            .item("sk", s(op.id.as_str()))
+            .item("entity", s("operator"))
+            .item("doc", doc(op)?)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    async fn retire_operator(&self, id: &OperatorId) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.state)
+            .key("pk", s("OPERATORS"))
+            .key("sk", s(id.as_str()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.attributes.is_some())
+    }
+}
+
+fn record_item(
+    kind: &str,
+    id: &str,
+    operator: Option<&OperatorId>,
+    value: &serde_json::Value,
+) -> Result<Item, StoreError> {
+    let mut item = HashMap::from([
+        ("pk".to_string(), s(format!("REC#{kind}#{id}"))),
+        ("sk".to_string(), s("REC")),
+        ("entity".to_string(), s("record")),
+        ("kind".to_string(), s(kind)),
+        ("id".to_string(), s(id)),
+        ("doc".to_string(), doc(value)?),
+    ]);
+    if let Some(op) = operator {
+        item.insert("operator".into(), s(op.as_str()));
+        item.insert("gsi1pk".into(), s(format!("OPREC#{kind}#{op}")));
+        item.insert("gsi1sk".into(), s(id));
+    }
+    Ok(item)
+}
+
+impl RecordStore for DynamoStore {
+    async fn create_record(
+        &self,
+        kind: &str,
+        id: &str,
+        operator: Option<&OperatorId>,
+        value: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .set_item(Some(record_item(kind, id, operator, value)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn put_record(
+        &self,
+        kind: &str,
+        id: &str,
+        operator: Option<&OperatorId>,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .set_item(Some(record_item(kind, id, operator, value)?))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => {
+                Err(StoreError::Conflict(format!("{kind} {id} does not exist")))
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn get_record(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.state)
+            .key("pk", s(format!("REC#{kind}#{id}")))
+            .key("sk", s("REC"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.item.map(|i| from_doc(id, &i)).transpose()
+    }
+
+    async fn list_records(
+        &self,
+        kind: &str,
+        operator: Option<&OperatorId>,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let items = match operator {
+            Some(op) => {
+                let q = self
+                    .client
+                    .query()
+                    .table_name(&self.tables.state)
+                    .index_name(INCIDENTS_BY_OPERATOR)
+                    .key_condition_expression("gsi1pk = :p")
+                    .expression_attribute_values(":p", s(format!("OPREC#{kind}#{op}")));
+                self.query_all(q).await?
+            }
+            None => self
+                .client
+                .scan()
+                .table_name(&self.tables.state)
+                .filter_expression("entity = :e AND #k = :k")
+                .expression_attribute_names("#k", "kind")
+                .expression_attribute_values(":e", s("record"))
+                .expression_attribute_values(":k", s(kind))
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sdk)?,
+        };
+        let mut out: Vec<(String, serde_json::Value)> = items
+            .iter()
+            .map(|i| {
+                let id = text(i, "id").unwrap_or_default();
+                from_doc(&id, i).map(|d| (id, d))
+            })
+            .collect::<Result<_, _>>()?;
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out.into_iter().map(|(_, d)| d).collect())
     }
 }

@@ -52,6 +52,7 @@ fn default_operator(id: &OperatorId) -> Operator {
         timezone: livesite_core::Tz::UTC,
         holidays: Default::default(),
         maintenance: vec![],
+        api_clients: vec![],
     }
 }
 

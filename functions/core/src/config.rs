@@ -85,6 +85,10 @@ pub struct Operator {
     pub holidays: BTreeSet<NaiveDate>,
     #[serde(default)]
     pub maintenance: Vec<MaintenanceWindow>,
+    /// API client ids (the `client_id` claim of the operator's access tokens)
+    /// that act for this operator.
+    #[serde(default)]
+    pub api_clients: Vec<String>,
 }
 
 fn default_timezone() -> chrono_tz::Tz {

@@ -276,7 +276,7 @@ fn open_incident(
             operator.name,
             started_at.format("%Y-%m-%d %H:%M:%SZ"),
         ),
-        IncidentKind::Flapping => format!(
+        IncidentKind::Flapping | IncidentKind::OutageReport | IncidentKind::InformationRequest => format!(
             "{} MO Direct portal is flapping: more than {:.0}% of probes failed over the last {} minutes (last failure: {why})",
             operator.name,
             policy.flapping.open_above * 100.0,
@@ -322,6 +322,7 @@ mod tests {
             timezone: chrono_tz::Tz::UTC,
             holidays: Default::default(),
             maintenance: vec![],
+            api_clients: vec![],
         }
     }
 

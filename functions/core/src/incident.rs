@@ -33,6 +33,10 @@ pub enum IncidentKind {
     PortalDown,
     /// The portal failing most probes without a long enough unbroken run.
     Flapping,
+    /// An outage an operator reported itself.
+    OutageReport,
+    /// A Low-severity information request.
+    InformationRequest,
 }
 
 impl IncidentKind {
@@ -40,6 +44,8 @@ impl IncidentKind {
         match self {
             Self::PortalDown => "portal_down",
             Self::Flapping => "flapping",
+            Self::OutageReport => "outage_report",
+            Self::InformationRequest => "information_request",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod ids;
 pub mod incident;
 pub mod notify;
+pub mod partner;
 pub mod ports;
 pub mod probe;
 pub mod service;

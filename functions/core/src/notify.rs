@@ -103,6 +103,8 @@ pub fn render(event: &Event, operator: &Operator, team: &Team) -> Vec<Notificati
             let what = match incident.kind {
                 IncidentKind::PortalDown => "MO Direct portal unavailable",
                 IncidentKind::Flapping => "MO Direct portal unstable (flapping)",
+                IncidentKind::OutageReport => "outage reported",
+                IncidentKind::InformationRequest => "information request",
             };
             let subject = format!(
                 "[{sev_up}] {}: {what} since {}",
@@ -271,6 +273,7 @@ mod tests {
             timezone: chrono_tz::Tz::UTC,
             holidays: Default::default(),
             maintenance: vec![],
+            api_clients: vec![],
         }
     }
 

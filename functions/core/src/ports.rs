@@ -184,3 +184,54 @@ impl Clock for SystemClock {
         Utc::now()
     }
 }
+
+/// Partner records (outage reports, maintenance notices, outage notices, bug
+/// reports, information requests, idempotency entries): JSON documents kept
+/// by kind and id, optionally tied to an operator.
+pub trait RecordStore: Send + Sync {
+    /// Creates the record unless one with its kind and id exists; `false` when it did.
+    fn create_record(
+        &self,
+        kind: &str,
+        id: &str,
+        operator: Option<&OperatorId>,
+        doc: &serde_json::Value,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Replaces an existing record.
+    fn put_record(
+        &self,
+        kind: &str,
+        id: &str,
+        operator: Option<&OperatorId>,
+        doc: &serde_json::Value,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_record(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<serde_json::Value>, StoreError>> + Send;
+    /// Records of a kind, by id, optionally of one operator.
+    fn list_records(
+        &self,
+        kind: &str,
+        operator: Option<&OperatorId>,
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, StoreError>> + Send;
+}
+
+/// Who is monitored: the registry the probe reads and the API manages.
+pub trait OperatorRegistry: Send + Sync {
+    fn list_operators(&self) -> impl Future<Output = Result<Vec<Operator>, StoreError>> + Send;
+    fn get_operator(
+        &self,
+        id: &OperatorId,
+    ) -> impl Future<Output = Result<Option<Operator>, StoreError>> + Send;
+    fn put_operator(
+        &self,
+        operator: &Operator,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Removes the operator from monitoring; its records stay.
+    fn retire_operator(
+        &self,
+        id: &OperatorId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}

@@ -10,7 +10,7 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, Duration, Utc};
 use livesite_aws::DynamoStore;
-use livesite_core::ports::{Notifier, Store, StoreError};
+use livesite_core::ports::{Notifier, OperatorRegistry, Store, StoreError};
 use livesite_core::service::{deliver_pending, evaluate_batch, Context};
 use livesite_core::{Policy, ProbeResult, Team};
 use std::collections::HashSet;

@@ -9,10 +9,11 @@ use livesite_core::ids::OperatorId;
 use livesite_core::incident::Incident;
 use livesite_core::notify::{Channel, Notification};
 use livesite_core::ports::{
-    DeliveryStatus, IncidentStore, Outbox, OutboxEntry, ProbeLog, StateStore, StoreError, Version,
-    Versioned,
+    DeliveryStatus, IncidentStore, OperatorRegistry, Outbox, OutboxEntry, ProbeLog, RecordStore,
+    StateStore, StoreError, Version, Versioned,
 };
 use livesite_core::probe::ProbeResult;
+use livesite_core::Operator;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -50,6 +51,17 @@ CREATE TABLE IF NOT EXISTS outbox (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, created_ms, priority);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    operator TEXT,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS operators (
+    id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
 ";
 
 pub struct SqliteStore {
@@ -414,6 +426,135 @@ impl Outbox for SqliteStore {
                 .optional()
                 .map_err(backend)?;
             row.transpose()
+        })
+    }
+}
+
+impl RecordStore for SqliteStore {
+    async fn create_record(
+        &self,
+        kind: &str,
+        id: &str,
+        operator: Option<&OperatorId>,
+        doc: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let doc = to_doc(doc)?;
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "INSERT OR IGNORE INTO records (kind, id, operator, doc) VALUES (?1, ?2, ?3, ?4)",
+                    params![kind, id, operator.map(|o| o.as_str()), doc],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+    }
+
+    async fn put_record(
+        &self,
+        kind: &str,
+        id: &str,
+        operator: Option<&OperatorId>,
+        doc: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let doc = to_doc(doc)?;
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "UPDATE records SET operator = ?3, doc = ?4 WHERE kind = ?1 AND id = ?2",
+                    params![kind, id, operator.map(|o| o.as_str()), doc],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!("{kind} {id} does not exist")));
+            }
+            Ok(())
+        })
+    }
+
+    async fn get_record(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        self.with(|c| {
+            let doc: Option<String> = c
+                .query_row(
+                    "SELECT doc FROM records WHERE kind = ?1 AND id = ?2",
+                    params![kind, id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            doc.map(|d| from_doc(id, &d)).transpose()
+        })
+    }
+
+    async fn list_records(
+        &self,
+        kind: &str,
+        operator: Option<&OperatorId>,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT id, doc FROM records WHERE kind = ?1 AND (?2 IS NULL OR operator = ?2) ORDER BY id")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![kind, operator.map(|o| o.as_str())], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(backend)?;
+            rows.map(|r| r.map_err(backend).and_then(|(id, d)| from_doc(&id, &d))).collect()
+        })
+    }
+}
+
+impl OperatorRegistry for SqliteStore {
+    async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT id, doc FROM operators ORDER BY id")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(backend)?;
+            rows.map(|r| r.map_err(backend).and_then(|(id, d)| from_doc(&id, &d)))
+                .collect()
+        })
+    }
+
+    async fn get_operator(&self, id: &OperatorId) -> Result<Option<Operator>, StoreError> {
+        self.with(|c| {
+            let doc: Option<String> = c
+                .query_row(
+                    "SELECT doc FROM operators WHERE id = ?1",
+                    params![id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            doc.map(|d| from_doc(id.as_str(), &d)).transpose()
+        })
+    }
+
+    async fn put_operator(&self, operator: &Operator) -> Result<(), StoreError> {
+        let doc = to_doc(operator)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO operators (id, doc) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                params![operator.id.as_str(), doc],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    async fn retire_operator(&self, id: &OperatorId) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let n = c
+                .execute("DELETE FROM operators WHERE id = ?1", params![id.as_str()])
+                .map_err(backend)?;
+            Ok(n == 1)
         })
     }
 }

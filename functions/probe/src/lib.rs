@@ -7,7 +7,7 @@ use aws_sdk_sqs::Client as SqsClient;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use livesite_aws::DynamoStore;
-use livesite_core::ports::Prober;
+use livesite_core::ports::{OperatorRegistry, Prober};
 use livesite_core::ProbeResult;
 use serde_json::{json, Value};
 

@@ -1,0 +1,855 @@
+//! What partners tell each other: outage reports, maintenance notices, outage
+//! notices from the DYNAMO team, bug reports and information requests. Each
+//! input is validated here, checked against the contract's deadlines, and
+//! turned into the record that is stored and the notifications that follow.
+
+use crate::calendar::BusinessCalendar;
+use crate::ids::{EmailAddress, OperatorId};
+use crate::incident::{initial_response_due, Incident, IncidentKind, IncidentStatus, Severity};
+use crate::notify::{header_safe, Channel, Notification};
+use crate::{Operator, Policy, Team};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A field-level validation failure: `field` names the JSON field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+fn field(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+const MAX_TEXT: usize = 4000;
+
+fn text(name: &str, value: &str, required: bool) -> Result<(), FieldError> {
+    if required && value.trim().is_empty() {
+        return Err(field(name, "must not be empty"));
+    }
+    if value.chars().count() > MAX_TEXT {
+        return Err(field(name, format!("at most {MAX_TEXT} characters")));
+    }
+    Ok(())
+}
+
+/// The services of the seed's SLA table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    CoreNetworkServices,
+    MoDirectPortal,
+    Xdr,
+    Other,
+}
+
+/// The contract's 30 minutes from awareness to telling the other side.
+pub const OUTAGE_NOTICE_WITHIN: Duration = Duration::minutes(30);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutageReportInput {
+    pub service: Service,
+    pub severity: Severity,
+    pub started_at: DateTime<Utc>,
+    pub aware_at: DateTime<Utc>,
+    pub description: String,
+    #[serde(default)]
+    pub impact: String,
+    pub contact: EmailAddress,
+}
+
+/// An outage report as stored: the input, who sent it, when, and whether it
+/// came within 30 minutes of awareness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutageReport {
+    pub operator: OperatorId,
+    #[serde(flatten)]
+    pub input: OutageReportInput,
+    pub received_at: DateTime<Utc>,
+    pub reported_within_30_minutes: bool,
+    pub incident_id: String,
+}
+
+impl OutageReportInput {
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<(), FieldError> {
+        text("description", &self.description, true)?;
+        text("impact", &self.impact, false)?;
+        if self.aware_at < self.started_at {
+            return Err(field("aware_at", "cannot be before started_at"));
+        }
+        if self.aware_at > now + Duration::minutes(5) {
+            return Err(field("aware_at", "is in the future"));
+        }
+        Ok(())
+    }
+}
+
+/// Records an operator's outage report as an incident (its own clocks start
+/// at receipt) and says who must be told: High pages the operations centre
+/// and emails the team; Low emails the team.
+pub fn outage_report(
+    operator: &Operator,
+    input: OutageReportInput,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    team: &Team,
+) -> Result<(OutageReport, Incident, Vec<Notification>), FieldError> {
+    input.validate(now)?;
+    let on_time = now - input.aware_at <= OUTAGE_NOTICE_WITHIN;
+    let id = format!(
+        "{}-{}-report",
+        operator.id,
+        input.aware_at.format("%Y%m%dT%H%M%SZ")
+    );
+    let calendar = operator.calendar();
+    let incident = Incident {
+        id: id.clone(),
+        operator: operator.id.clone(),
+        severity: input.severity,
+        kind: IncidentKind::OutageReport,
+        status: IncidentStatus::Open,
+        started_at: input.started_at,
+        opened_at: now,
+        resolved_at: None,
+        summary: header_safe(&format!(
+            "{:?} outage reported by {}: {}",
+            input.service, operator.name, input.description
+        )),
+        // The DYNAMO team owes the first answer here; the same clocks apply.
+        initial_response_due: initial_response_due(
+            input.severity,
+            now,
+            policy.high_initial_response,
+            policy.low_initial_response_business_days,
+            &calendar,
+        ),
+        acknowledged_at: None,
+        last_update_at: None,
+        next_update_due: None,
+    };
+    let late = if on_time {
+        String::new()
+    } else {
+        format!(
+            "\nNOTE: reported {} minutes after the operator became aware; the contract asks for 30.\n",
+            (now - input.aware_at).num_minutes()
+        )
+    };
+    let body = format!(
+        "{name} ({op}) reports a {sev} severity outage.\n\nService: {service:?}\nStarted: {started}\nOperator aware: {aware}\nReceived: {received}\nContact: {contact}\nIncident: {id}\n{late}\nDescription:\n{desc}\n\nImpact:\n{impact}\n",
+        name = operator.name,
+        op = operator.id,
+        sev = input.severity,
+        service = input.service,
+        started = input.started_at.to_rfc3339(),
+        aware = input.aware_at.to_rfc3339(),
+        received = now.to_rfc3339(),
+        contact = input.contact,
+        desc = input.description,
+        impact = if input.impact.is_empty() { "(not given)" } else { &input.impact },
+    );
+    let subject = format!(
+        "[{}] Outage reported by {}: {:?}",
+        input.severity.to_string().to_uppercase(),
+        operator.name,
+        input.service
+    );
+    let mut out = Vec::new();
+    if input.severity == Severity::High {
+        out.push(Notification {
+            key: format!("{id}#page-report"),
+            channel: Channel::Page,
+            operator: operator.id.clone(),
+            incident_id: Some(id.clone()),
+            severity: Some(Severity::High),
+            topic: "outage_reported".into(),
+            to: vec![],
+            cc: vec![],
+            from: None,
+            subject: header_safe(&format!("HIGH outage reported by {}", operator.id)),
+            text: header_safe(&format!(
+                "HIGH outage reported by {} ({:?}) at {}. {}",
+                operator.id,
+                input.service,
+                now.format("%H:%MZ"),
+                id
+            )),
+            created_at: now,
+        });
+    }
+    out.push(Notification {
+        key: format!("{id}#email-report"),
+        channel: Channel::Email,
+        operator: operator.id.clone(),
+        incident_id: Some(id.clone()),
+        severity: Some(input.severity),
+        topic: "outage_reported".into(),
+        to: team.emails.clone(),
+        cc: vec![input.contact.clone()],
+        from: Some(team.sender.clone()),
+        subject: header_safe(&subject),
+        text: body,
+        created_at: now,
+    });
+    let report = OutageReport {
+        operator: operator.id.clone(),
+        input,
+        received_at: now,
+        reported_within_30_minutes: on_time,
+        incident_id: id,
+    };
+    Ok((report, incident, out))
+}
+
+// ---- Maintenance --------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "operator", rename_all = "snake_case")]
+pub enum Announcer {
+    /// An operator's own services (its core network, its portal).
+    Operator(OperatorId),
+    /// The DYNAMO team's services, announced to every operator.
+    DynamoTeam,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaintenanceStatus {
+    Announced,
+    Completed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceInput {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub description: String,
+    #[serde(default)]
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Maintenance {
+    pub id: String,
+    pub announcer: Announcer,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub description: String,
+    pub services: Vec<Service>,
+    pub announced_at: DateTime<Utc>,
+    /// Whole business days of notice given, on the relevant calendar.
+    pub lead_business_days: u32,
+    /// Fewer than the required business days: accepted, but marked.
+    pub late: bool,
+    pub status: MaintenanceStatus,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl MaintenanceInput {
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<(), FieldError> {
+        text("description", &self.description, true)?;
+        if self.end <= self.start {
+            return Err(field("end", "must be after start"));
+        }
+        if self.end - self.start > Duration::days(7) {
+            return Err(field(
+                "end",
+                "a window lasts at most 7 days; announce several",
+            ));
+        }
+        if self.end <= now {
+            return Err(field("end", "the window is already over"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks and records a maintenance notice. Lead time is counted in business
+/// days on `calendar` (the affected operator's, or for the DYNAMO team's own
+/// windows, the team's).
+pub fn announce_maintenance(
+    announcer: Announcer,
+    input: MaintenanceInput,
+    now: DateTime<Utc>,
+    calendar: &BusinessCalendar,
+    policy: &Policy,
+) -> Result<Maintenance, FieldError> {
+    input.validate(now)?;
+    let required = policy.maintenance_lead_business_days;
+    let who = match &announcer {
+        Announcer::Operator(op) => op.to_string(),
+        Announcer::DynamoTeam => "dynamo".to_string(),
+    };
+    Ok(Maintenance {
+        id: format!("{who}-{}-maintenance", input.start.format("%Y%m%dT%H%M%SZ")),
+        lead_business_days: calendar.business_days_between(now, input.start),
+        late: !calendar.gives_lead_time(now, input.start, required),
+        announcer,
+        start: input.start,
+        end: input.end,
+        description: input.description,
+        services: input.services,
+        announced_at: now,
+        status: MaintenanceStatus::Announced,
+        completed_at: None,
+        cancelled_at: None,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TransitionError(pub String);
+
+impl Maintenance {
+    pub fn complete(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        match self.status {
+            MaintenanceStatus::Announced => {
+                self.status = MaintenanceStatus::Completed;
+                self.completed_at = Some(at);
+                Ok(())
+            }
+            other => Err(TransitionError(format!(
+                "maintenance {} is {other:?}; only an announced window can be completed",
+                self.id
+            ))),
+        }
+    }
+
+    pub fn cancel(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        match self.status {
+            MaintenanceStatus::Announced if at < self.end => {
+                self.status = MaintenanceStatus::Cancelled;
+                self.cancelled_at = Some(at);
+                Ok(())
+            }
+            MaintenanceStatus::Announced => Err(TransitionError(format!(
+                "maintenance {} has ended; complete it instead",
+                self.id
+            ))),
+            other => Err(TransitionError(format!(
+                "maintenance {} is {other:?}; only an announced window can be cancelled",
+                self.id
+            ))),
+        }
+    }
+
+    /// The window the evaluator uses to hold back pages: a completion closes it
+    /// early, a cancellation removes it.
+    pub fn suppression_window(&self) -> Option<crate::MaintenanceWindow> {
+        let end = match self.status {
+            MaintenanceStatus::Cancelled => return None,
+            MaintenanceStatus::Completed => self.completed_at.map_or(self.end, |c| c.min(self.end)),
+            MaintenanceStatus::Announced => self.end,
+        };
+        (end > self.start).then(|| crate::MaintenanceWindow {
+            start: self.start,
+            end,
+            announced_at: Some(self.announced_at),
+            description: Some(self.description.clone()),
+        })
+    }
+
+    /// The maintenance email: announcement, completion or cancellation.
+    pub fn notice(
+        &self,
+        event: &str,
+        to: Vec<EmailAddress>,
+        cc: Vec<EmailAddress>,
+        team: &Team,
+        operator: &OperatorId,
+    ) -> Notification {
+        let late = if self.late && event == "announced" {
+            format!(
+                "\nNOTE: announced {} business day(s) ahead; the contract asks for at least 5. Accepted, marked late.\n",
+                self.lead_business_days
+            )
+        } else {
+            String::new()
+        };
+        let who = match &self.announcer {
+            Announcer::Operator(op) => format!("operator {op}"),
+            Announcer::DynamoTeam => "the DYNAMO team".to_string(),
+        };
+        Notification {
+            key: format!("{}#{operator}#email-{event}", self.id),
+            channel: Channel::Email,
+            operator: operator.clone(),
+            incident_id: None,
+            severity: Some(Severity::Low),
+            topic: format!("maintenance_{event}"),
+            to,
+            cc,
+            from: Some(team.sender.clone()),
+            subject: header_safe(&format!(
+                "[MAINTENANCE {}{}] {} to {}",
+                event.to_uppercase(),
+                if self.late && event == "announced" { ", LATE" } else { "" },
+                self.start.format("%Y-%m-%d %H:%M UTC"),
+                self.end.format("%Y-%m-%d %H:%M UTC")
+            )),
+            text: format!(
+                "Planned maintenance by {who} {event}.\n\nWindow: {} to {}\nServices: {:?}\nAnnounced: {}\nReference: {}\n{late}\n{}\n",
+                self.start.to_rfc3339(),
+                self.end.to_rfc3339(),
+                self.services,
+                self.announced_at.to_rfc3339(),
+                self.id,
+                self.description
+            ),
+            created_at: match event {
+                "completed" => self.completed_at.unwrap_or(self.announced_at),
+                "cancelled" => self.cancelled_at.unwrap_or(self.announced_at),
+                _ => self.announced_at,
+            },
+        }
+    }
+}
+
+// ---- Outage notices from the DYNAMO team --------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutageNoticeInput {
+    /// Microsoft network, DYNAMO or Store service affected.
+    pub service: String,
+    pub started_at: DateTime<Utc>,
+    pub aware_at: DateTime<Utc>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutageNotice {
+    pub id: String,
+    #[serde(flatten)]
+    pub input: OutageNoticeInput,
+    pub sent_at: DateTime<Utc>,
+    /// The team told operators within 30 minutes of becoming aware.
+    pub within_30_minutes: bool,
+}
+
+pub fn outage_notice(
+    input: OutageNoticeInput,
+    now: DateTime<Utc>,
+) -> Result<OutageNotice, FieldError> {
+    text("service", &input.service, true)?;
+    text("description", &input.description, true)?;
+    if input.aware_at < input.started_at {
+        return Err(field("aware_at", "cannot be before started_at"));
+    }
+    if input.aware_at > now + Duration::minutes(5) {
+        return Err(field("aware_at", "is in the future"));
+    }
+    Ok(OutageNotice {
+        id: format!("dynamo-{}-outage", input.aware_at.format("%Y%m%dT%H%M%SZ")),
+        within_30_minutes: now - input.aware_at <= OUTAGE_NOTICE_WITHIN,
+        input,
+        sent_at: now,
+    })
+}
+
+// ---- Bug reports --------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BugStatus {
+    Reported,
+    Approved,
+    Rejected,
+    Scheduled,
+    Deployed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BugInput {
+    pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Triage {
+    pub approve: bool,
+    pub business_justification: String,
+    pub impact: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bug {
+    pub id: String,
+    /// The operator concerned (who reported it, or whom the team's report concerns).
+    pub operator: OperatorId,
+    pub reported_by_team: bool,
+    pub title: String,
+    pub description: String,
+    pub severity: Option<Severity>,
+    pub status: BugStatus,
+    pub reported_at: DateTime<Utc>,
+    pub triage: Option<Triage>,
+    pub triaged_at: Option<DateTime<Utc>>,
+    pub tentative_deployment: Option<NaiveDate>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub deployed_at: Option<DateTime<Utc>>,
+}
+
+pub fn report_bug(
+    operator: &OperatorId,
+    by_team: bool,
+    input: BugInput,
+    now: DateTime<Utc>,
+) -> Result<Bug, FieldError> {
+    text("title", &input.title, true)?;
+    if input.title.chars().count() > 200 {
+        return Err(field("title", "at most 200 characters"));
+    }
+    text("description", &input.description, true)?;
+    Ok(Bug {
+        id: format!("{operator}-{}-bug", now.format("%Y%m%dT%H%M%S%3fZ")),
+        operator: operator.clone(),
+        reported_by_team: by_team,
+        title: input.title,
+        description: input.description,
+        severity: input.severity,
+        status: BugStatus::Reported,
+        reported_at: now,
+        triage: None,
+        triaged_at: None,
+        tentative_deployment: None,
+        scheduled_at: None,
+        deployed_at: None,
+    })
+}
+
+impl Bug {
+    fn refuse(&self, action: &str) -> TransitionError {
+        TransitionError(format!(
+            "bug {} is {:?}; it cannot be {action}",
+            self.id, self.status
+        ))
+    }
+
+    pub fn triage(&mut self, t: Triage, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        if self.status != BugStatus::Reported {
+            return Err(self.refuse("triaged"));
+        }
+        if t.business_justification.trim().is_empty() || t.impact.trim().is_empty() {
+            return Err(TransitionError(
+                "triage needs a business justification and an impact".into(),
+            ));
+        }
+        self.status = if t.approve {
+            BugStatus::Approved
+        } else {
+            BugStatus::Rejected
+        };
+        self.triage = Some(t);
+        self.triaged_at = Some(at);
+        Ok(())
+    }
+
+    pub fn schedule(&mut self, date: NaiveDate, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        if !matches!(self.status, BugStatus::Approved | BugStatus::Scheduled) {
+            return Err(self.refuse("scheduled (only an approved bug can be)"));
+        }
+        if date < at.date_naive() {
+            return Err(TransitionError(format!(
+                "tentative deployment {date} is in the past"
+            )));
+        }
+        self.status = BugStatus::Scheduled;
+        self.tentative_deployment = Some(date);
+        self.scheduled_at = Some(at);
+        Ok(())
+    }
+
+    pub fn deploy(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        if self.status != BugStatus::Scheduled {
+            return Err(self.refuse("marked deployed (only a scheduled bug can be)"));
+        }
+        self.status = BugStatus::Deployed;
+        self.deployed_at = Some(at);
+        Ok(())
+    }
+
+    /// The email to the operator when the fix is scheduled or deployed.
+    pub fn notice(&self, event: &str, to: Vec<EmailAddress>, team: &Team) -> Notification {
+        let when = match event {
+            "scheduled" => format!(
+                "Tentative deployment: {}",
+                self.tentative_deployment
+                    .map_or("-".into(), |d| d.to_string())
+            ),
+            _ => format!(
+                "Deployed: {}",
+                self.deployed_at.map_or("-".into(), |d| d.to_rfc3339())
+            ),
+        };
+        Notification {
+            key: format!("{}#email-{event}", self.id),
+            channel: Channel::Email,
+            operator: self.operator.clone(),
+            incident_id: None,
+            severity: Some(Severity::Low),
+            topic: format!("bug_{event}"),
+            to,
+            cc: team.emails.clone(),
+            from: Some(team.sender.clone()),
+            subject: header_safe(&format!("[BUG {}] {}", event.to_uppercase(), self.title)),
+            text: format!(
+                "Bug {}: {}\n\n{when}\n\n{}\n",
+                self.id, self.title, self.description
+            ),
+            created_at: self
+                .deployed_at
+                .or(self.scheduled_at)
+                .unwrap_or(self.reported_at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PortalCheck;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn op() -> Operator {
+        Operator {
+            id: OperatorId::new("contoso").unwrap(),
+            name: "Contoso".into(),
+            portal: PortalCheck::new("https://p.contoso.example/".parse().unwrap()),
+            contacts: vec![EmailAddress::parse("noc@contoso.example").unwrap()],
+            timezone: chrono_tz::Europe::Madrid,
+            holidays: ["2026-12-08".parse().unwrap()].into_iter().collect(),
+            maintenance: vec![],
+            api_clients: vec![],
+        }
+    }
+
+    fn team() -> Team {
+        Team {
+            sender: EmailAddress::parse("livesite@dynamo.example").unwrap(),
+            emails: vec![EmailAddress::parse("osoc@dynamo.example").unwrap()],
+        }
+    }
+
+    fn report(sev: Severity, aware: &str) -> OutageReportInput {
+        OutageReportInput {
+            service: Service::CoreNetworkServices,
+            severity: sev,
+            started_at: utc("2026-11-27T09:00:00Z"),
+            aware_at: utc(aware),
+            description: "PGW down in region north".into(),
+            impact: "no data sessions".into(),
+            contact: EmailAddress::parse("noc@contoso.example").unwrap(),
+        }
+    }
+
+    #[test]
+    fn outage_reports_route_by_severity_and_mark_the_30_minutes() {
+        let now = utc("2026-11-27T10:00:00Z");
+        let p = Policy::default();
+        let cases = [
+            (
+                Severity::High,
+                "2026-11-27T09:30:00Z",
+                true,
+                vec![Channel::Page, Channel::Email],
+            ),
+            (
+                Severity::High,
+                "2026-11-27T09:29:59Z",
+                false,
+                vec![Channel::Page, Channel::Email],
+            ),
+            (
+                Severity::Low,
+                "2026-11-27T09:45:00Z",
+                true,
+                vec![Channel::Email],
+            ),
+        ];
+        for (sev, aware, on_time, channels) in cases {
+            let (r, inc, notes) =
+                outage_report(&op(), report(sev, aware), now, &p, &team()).unwrap();
+            assert_eq!(r.reported_within_30_minutes, on_time, "{aware}");
+            assert_eq!(
+                notes.iter().map(|n| n.channel).collect::<Vec<_>>(),
+                channels
+            );
+            assert_eq!(inc.severity, sev);
+            assert_eq!(notes.last().unwrap().to, team().emails, "the team is told");
+            assert_eq!(
+                notes.last().unwrap().text.contains("NOTE: reported"),
+                !on_time
+            );
+        }
+    }
+
+    #[test]
+    fn outage_report_validation() {
+        let now = utc("2026-11-27T10:00:00Z");
+        let mut bad = report(Severity::High, "2026-11-27T08:00:00Z");
+        assert_eq!(bad.validate(now).unwrap_err().field, "aware_at");
+        bad = report(Severity::High, "2026-11-27T11:00:00Z");
+        assert_eq!(bad.validate(now).unwrap_err().field, "aware_at");
+        bad = report(Severity::High, "2026-11-27T09:10:00Z");
+        bad.description = " ".into();
+        assert_eq!(bad.validate(now).unwrap_err().field, "description");
+    }
+
+    #[test]
+    fn maintenance_lead_time_in_business_days() {
+        let cal = op().calendar();
+        let p = Policy::default();
+        let m = |start: &str| MaintenanceInput {
+            start: utc(start),
+            end: utc(start) + Duration::hours(2),
+            description: "upgrade".into(),
+            services: vec![Service::CoreNetworkServices],
+        };
+        // Announced Wednesday 2 Dec 09:00 Madrid; the 8th is a holiday there.
+        let now = utc("2026-12-02T08:00:00Z");
+        let a = Announcer::Operator(op().id);
+        let late =
+            announce_maintenance(a.clone(), m("2026-12-09T08:00:00Z"), now, &cal, &p).unwrap();
+        assert_eq!(
+            (late.late, late.lead_business_days),
+            (true, 4),
+            "the holiday costs a day"
+        );
+        let ok = announce_maintenance(a.clone(), m("2026-12-10T08:00:00Z"), now, &cal, &p).unwrap();
+        assert_eq!((ok.late, ok.lead_business_days), (false, 5));
+        // Across a weekend: Friday 27 Nov 10:00 local to Friday 4 Dec 10:00 local is 5.
+        let fri = utc("2026-11-27T09:00:00Z");
+        let w = announce_maintenance(a.clone(), m("2026-12-04T09:00:00Z"), fri, &cal, &p).unwrap();
+        assert!(!w.late);
+        let w = announce_maintenance(a, m("2026-12-04T08:59:00Z"), fri, &cal, &p).unwrap();
+        assert!(w.late);
+        let n = late.notice("announced", vec![], vec![], &team(), &op().id);
+        assert!(
+            n.subject.contains("LATE") && n.text.contains("NOTE"),
+            "{}",
+            n.subject
+        );
+    }
+
+    #[test]
+    fn maintenance_transitions_and_suppression_window() {
+        let cal = op().calendar();
+        let now = utc("2026-11-27T09:00:00Z");
+        let input = MaintenanceInput {
+            start: utc("2026-12-10T01:00:00Z"),
+            end: utc("2026-12-10T03:00:00Z"),
+            description: "x".into(),
+            services: vec![],
+        };
+        let mut m =
+            announce_maintenance(Announcer::DynamoTeam, input, now, &cal, &Policy::default())
+                .unwrap();
+        assert_eq!(
+            m.suppression_window().unwrap().end,
+            utc("2026-12-10T03:00:00Z")
+        );
+        m.complete(utc("2026-12-10T02:00:00Z")).unwrap();
+        assert_eq!(
+            m.suppression_window().unwrap().end,
+            utc("2026-12-10T02:00:00Z"),
+            "completion closes it"
+        );
+        assert!(m.complete(utc("2026-12-10T02:30:00Z")).is_err());
+        assert!(m.cancel(utc("2026-12-10T02:30:00Z")).is_err());
+        let mut c = m.clone();
+        c.status = MaintenanceStatus::Announced;
+        c.cancel(utc("2026-12-01T00:00:00Z")).unwrap();
+        assert!(c.suppression_window().is_none());
+    }
+
+    #[test]
+    fn bug_lifecycle_refuses_invalid_transitions() {
+        let now = utc("2026-11-27T09:00:00Z");
+        let input = BugInput {
+            title: "Plan list empty".into(),
+            description: "steps".into(),
+            severity: None,
+        };
+        let mut b = report_bug(&op().id, false, input, now).unwrap();
+        assert!(
+            b.schedule("2026-12-01".parse().unwrap(), now).is_err(),
+            "not before triage"
+        );
+        assert!(b.deploy(now).is_err());
+        let t = Triage {
+            approve: true,
+            business_justification: "blocks sign-ups".into(),
+            impact: "all users".into(),
+        };
+        b.triage(t.clone(), now).unwrap();
+        assert!(b.triage(t, now).is_err(), "triaged once");
+        assert!(
+            b.schedule("2026-11-01".parse().unwrap(), now).is_err(),
+            "past date"
+        );
+        b.schedule("2026-12-01".parse().unwrap(), now).unwrap();
+        b.deploy(now).unwrap();
+        assert_eq!(b.status, BugStatus::Deployed);
+        assert!(b.deploy(now).is_err());
+        let mut r = report_bug(
+            &op().id,
+            true,
+            BugInput {
+                title: "t".into(),
+                description: "d".into(),
+                severity: None,
+            },
+            now,
+        )
+        .unwrap();
+        r.triage(
+            Triage {
+                approve: false,
+                business_justification: "by design".into(),
+                impact: "none".into(),
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(r.status, BugStatus::Rejected);
+        assert!(r.schedule("2026-12-01".parse().unwrap(), now).is_err());
+    }
+
+    #[test]
+    fn team_outage_notices_mark_the_30_minutes() {
+        let input = |aware: &str| OutageNoticeInput {
+            service: "DYNAMO".into(),
+            started_at: utc("2026-11-27T09:00:00Z"),
+            aware_at: utc(aware),
+            description: "eSIM profile service down".into(),
+        };
+        let now = utc("2026-11-27T10:00:00Z");
+        assert!(
+            outage_notice(input("2026-11-27T09:30:00Z"), now)
+                .unwrap()
+                .within_30_minutes
+        );
+        assert!(
+            !outage_notice(input("2026-11-27T09:29:00Z"), now)
+                .unwrap()
+                .within_30_minutes
+        );
+    }
+}
