@@ -1,0 +1,696 @@
+//! The partner API: one handler for every `/v1` resource, generic over the
+//! ports, so the same code serves API Gateway (both payload formats), `cargo
+//! lambda watch`, and the tests with the embedded store.
+//!
+//! Authorization comes from the JWT authorizer's claims: the scope
+//! `livesite/admin` is the DYNAMO team; otherwise the token's `client_id` must
+//! be one of an operator's `api_clients`, and that operator sees only its own
+//! records (a foreign id answers exactly like a missing one).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use lambda_http::{Body, Request, RequestExt, Response};
+use livesite_core::incident::{initial_response_due, Incident, IncidentKind, IncidentStatus, Severity};
+use livesite_core::notify::{header_safe, Channel, Notification};
+use livesite_core::partner::{self, Announcer, Bug, BugInput, FieldError, Maintenance, MaintenanceInput, Triage};
+use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store, StoreError};
+use livesite_core::service::deliver_pending;
+use livesite_core::{BusinessCalendar, EmailAddress, Operator, OperatorId, Policy, Team};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const ADMIN_SCOPE: &str = "livesite/admin";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Admin,
+    Operator(OperatorId),
+}
+
+/// An error answered as `application/problem+json`.
+#[derive(Debug)]
+pub struct Problem {
+    pub status: u16,
+    pub title: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    fn new(status: u16, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            title,
+            detail: detail.into(),
+            errors: vec![],
+        }
+    }
+    fn not_found() -> Self {
+        Self::new(404, "Not Found", "no such resource")
+    }
+    fn forbidden() -> Self {
+        Self::new(403, "Forbidden", "this operation is for the DYNAMO team")
+    }
+    fn invalid(e: FieldError) -> Self {
+        Self {
+            status: 422,
+            title: "Unprocessable Content",
+            detail: e.to_string(),
+            errors: vec![e],
+        }
+    }
+    fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(409, "Conflict", detail)
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        Self::new(503, "Service Unavailable", "the store is unavailable; retry with the same Idempotency-Key")
+    }
+}
+
+type Reply = Result<(u16, Value), Problem>;
+
+fn json_response(status: u16, body: &Value, content_type: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Body::Text(body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+fn problem_response(p: &Problem) -> Response<Body> {
+    let body = json!({
+        "type": "about:blank",
+        "title": p.title,
+        "status": p.status,
+        "detail": p.detail,
+        "errors": p.errors,
+    });
+    json_response(p.status, &body, "application/problem+json")
+}
+
+/// Reads the authorizer's claims from either payload format.
+pub fn principal_claims(req: &Request) -> Option<(Vec<String>, Option<String>)> {
+    let ctx = serde_json::to_value(req.request_context_ref()?).ok()?;
+    let auth = &ctx["authorizer"];
+    let claims = if auth["jwt"]["claims"].is_object() {
+        &auth["jwt"]["claims"]
+    } else {
+        &auth["claims"]
+    };
+    if !claims.is_object() {
+        return None;
+    }
+    let mut scopes: Vec<String> = claims["scope"]
+        .as_str()
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    if let Some(list) = auth["jwt"]["scopes"].as_array() {
+        scopes.extend(list.iter().filter_map(|s| s.as_str().map(str::to_string)));
+    }
+    Some((scopes, claims["client_id"].as_str().map(str::to_string)))
+}
+
+pub struct Api<S, N> {
+    pub store: S,
+    pub notifier: N,
+    pub policy: Policy,
+    pub team: Team,
+    /// The DYNAMO team's own business calendar (its maintenance lead times).
+    pub team_calendar: BusinessCalendar,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateInput {
+    message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InformationRequestInput {
+    subject: String,
+    question: String,
+    contact: EmailAddress,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamBugInput {
+    operator: OperatorId,
+    #[serde(flatten)]
+    bug: BugInput,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleInput {
+    tentative_deployment: NaiveDate,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    status: u16,
+    body: Value,
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_free(&mut de).map_err(|(field, message)| Problem::invalid(FieldError { field, message }))
+}
+
+/// serde_json with the failing field named where serde reports it.
+fn serde_path_free<T: DeserializeOwned>(de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>) -> Result<T, (String, String)> {
+    T::deserialize(&mut *de)
+        .and_then(|v| de.end().map(|_| v))
+        .map_err(|e| {
+            let msg = e.to_string();
+            let field = msg
+                .split('`')
+                .nth(1)
+                .filter(|_| msg.contains("field"))
+                .unwrap_or("body")
+                .to_string();
+            (field, msg)
+        })
+}
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, Problem> {
+    serde_json::from_value(v).map_err(|e| {
+        tracing::error!(error = %e, "stored record unreadable");
+        Problem::new(500, "Internal Server Error", "a stored record is unreadable")
+    })
+}
+
+impl<S, N> Api<S, N>
+where
+    S: Store + RecordStore + OperatorRegistry,
+    N: Notifier,
+{
+    pub async fn handle(&self, req: Request, now: DateTime<Utc>) -> Response<Body> {
+        let method = req.method().as_str().to_string();
+        let path = req.uri().path().to_string();
+        let idem = req
+            .headers()
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let principal = match self.principal(&req).await {
+            Ok(p) => p,
+            Err(p) => return problem_response(&p),
+        };
+        let body: &[u8] = match req.body() {
+            Body::Empty => b"",
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b,
+            _ => b"",
+        };
+        if body.len() > MAX_BODY_BYTES {
+            return problem_response(&Problem::new(413, "Content Too Large", format!("bodies are capped at {MAX_BODY_BYTES} bytes")));
+        }
+        let query = req.query_string_parameters();
+        let operator_filter = query.first("operator").map(str::to_string);
+
+        // A retried POST with the same key gets the first answer.
+        let idem_id = match (&idem, method.as_str()) {
+            (Some(k), "POST") => {
+                if k.is_empty() || k.len() > 200 {
+                    return problem_response(&Problem::invalid(FieldError {
+                        field: "Idempotency-Key".into(),
+                        message: "1 to 200 characters".into(),
+                    }));
+                }
+                let who = match &principal {
+                    Principal::Admin => "admin".to_string(),
+                    Principal::Operator(o) => o.to_string(),
+                };
+                let id = format!("{who}#{path}#{k}");
+                match self.store.get_record("idempotency", &id).await {
+                    Ok(Some(v)) => {
+                        if let Ok(stored) = serde_json::from_value::<Stored>(v) {
+                            let mut r = json_response(stored.status, &stored.body, "application/json");
+                            r.headers_mut().insert("idempotent-replayed", lambda_http::http::HeaderValue::from_static("true"));
+                            return r;
+                        }
+                        None
+                    }
+                    Ok(None) => Some(id),
+                    Err(e) => return problem_response(&Problem::from(e)),
+                }
+            }
+            _ => None,
+        };
+
+        let result = self
+            .route(&method, &path, &principal, body, operator_filter.as_deref(), now)
+            .await;
+        match result {
+            Ok((status, value)) => {
+                if let Some(id) = idem_id {
+                    let stored = to_value(&Stored { status, body: value.clone() });
+                    if let Err(e) = self.store.create_record("idempotency", &id, None, &stored).await {
+                        tracing::warn!(error = %e, "idempotency record not kept");
+                    }
+                }
+                // Stored first, then sent: a failed send stays in the outbox.
+                if let Err(e) = deliver_pending(&self.store, &self.notifier, now, Duration::minutes(2), 100).await {
+                    tracing::error!(error = %e, "outbox unavailable; notifications wait for the next pass");
+                }
+                json_response(status, &value, "application/json")
+            }
+            Err(p) => problem_response(&p),
+        }
+    }
+
+    async fn principal(&self, req: &Request) -> Result<Principal, Problem> {
+        let Some((scopes, client)) = principal_claims(req) else {
+            return Err(Problem::new(401, "Unauthorized", "no verified token claims on the request"));
+        };
+        if scopes.iter().any(|s| s == ADMIN_SCOPE) {
+            return Ok(Principal::Admin);
+        }
+        let Some(client) = client else {
+            return Err(Problem::new(403, "Forbidden", "the token names no client"));
+        };
+        let operators = self.store.list_operators().await?;
+        operators
+            .into_iter()
+            .find(|o| o.api_clients.iter().any(|c| c == &client))
+            .map(|o| Principal::Operator(o.id))
+            .ok_or_else(|| Problem::new(403, "Forbidden", "this client acts for no registered operator"))
+    }
+
+    async fn route(
+        &self,
+        method: &str,
+        path: &str,
+        who: &Principal,
+        body: &[u8],
+        operator_filter: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Reply {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let start = segments.iter().position(|s| *s == "v1").ok_or_else(Problem::not_found)?;
+        let seg = &segments[start + 1..];
+        if method == "POST" && body.is_empty() && !matches!(seg, [_, _, "completion" | "cancellation" | "deployment" | "acknowledgement"]) {
+            return Err(Problem::invalid(FieldError {
+                field: "body".into(),
+                message: "a JSON body is required".into(),
+            }));
+        }
+        match (method, seg) {
+            ("POST", ["outage-reports"]) => self.outage_report(who, body, now).await,
+            ("GET", ["incidents"]) => self.list_incidents(who, operator_filter).await,
+            ("GET", ["incidents", id]) => Ok((200, to_value(&self.own_incident(who, id).await?))),
+            ("POST", ["incidents", id, "acknowledgement"]) => self.acknowledge(who, id, now).await,
+            ("POST", ["incidents", id, "updates"]) => self.update(who, id, body, now).await,
+            ("POST", ["maintenance"]) => self.announce(who, body, now).await,
+            ("GET", ["maintenance"]) => self.list_maintenance(who).await,
+            ("POST", ["maintenance", id, action @ ("completion" | "cancellation")]) => self.close_maintenance(who, id, action, now).await,
+            ("POST", ["outage-notices"]) => self.outage_notice(who, body, now).await,
+            ("POST", ["bugs"]) => self.report_bug(who, body, now).await,
+            ("GET", ["bugs", id]) => Ok((200, to_value(&self.own_bug(who, id).await?))),
+            ("POST", ["bugs", id, action @ ("triage" | "schedule" | "deployment")]) => self.move_bug(who, id, action, body, now).await,
+            ("POST", ["information-requests"]) => self.information_request(who, body, now).await,
+            ("GET", ["operators"]) => {
+                self.admin(who)?;
+                Ok((200, to_value(&self.store.list_operators().await?)))
+            }
+            ("GET", ["operators", id]) => {
+                self.admin(who)?;
+                let id = OperatorId::new(*id).map_err(|_| Problem::not_found())?;
+                Ok((200, to_value(&self.store.get_operator(&id).await?.ok_or_else(Problem::not_found)?)))
+            }
+            ("PUT", ["operators", id]) => self.put_operator(who, id, body).await,
+            ("DELETE", ["operators", id]) => {
+                self.admin(who)?;
+                let id = OperatorId::new(*id).map_err(|_| Problem::not_found())?;
+                if self.store.retire_operator(&id).await? {
+                    Ok((200, json!({"retired": id})))
+                } else {
+                    Err(Problem::not_found())
+                }
+            }
+            (_, ["outage-reports" | "incidents" | "maintenance" | "outage-notices" | "bugs" | "information-requests" | "operators", ..]) => {
+                Err(Problem::new(405, "Method Not Allowed", format!("{method} is not allowed on {path}")))
+            }
+            _ => Err(Problem::not_found()),
+        }
+    }
+
+    fn admin(&self, who: &Principal) -> Result<(), Problem> {
+        match who {
+            Principal::Admin => Ok(()),
+            Principal::Operator(_) => Err(Problem::forbidden()),
+        }
+    }
+
+    fn operator_only<'a>(&self, who: &'a Principal) -> Result<&'a OperatorId, Problem> {
+        match who {
+            Principal::Operator(op) => Ok(op),
+            Principal::Admin => Err(Problem::new(403, "Forbidden", "this operation is made by an operator")),
+        }
+    }
+
+    async fn operator(&self, id: &OperatorId) -> Result<Operator, Problem> {
+        self.store.get_operator(id).await?.ok_or_else(Problem::not_found)
+    }
+
+    async fn record_and_enqueue(&self, notifications: Vec<Notification>) -> Result<(), Problem> {
+        for n in notifications {
+            self.store.enqueue(&n).await?;
+        }
+        Ok(())
+    }
+
+    async fn outage_report(&self, who: &Principal, body: &[u8], now: DateTime<Utc>) -> Reply {
+        let op = self.operator(self.operator_only(who)?).await?;
+        let input = parse(body)?;
+        let (report, incident, notes) = partner::outage_report(&op, input, now, &self.policy, &self.team).map_err(Problem::invalid)?;
+        let created = self.store.create_incident(&incident).await?;
+        self.store.create_record("outage-report", &report.incident_id, Some(&op.id), &to_value(&report)).await?;
+        if created {
+            self.record_and_enqueue(notes).await?;
+        }
+        Ok((201, json!({"report": report, "incident": incident})))
+    }
+
+    async fn own_incident(&self, who: &Principal, id: &str) -> Result<Incident, Problem> {
+        let incident = self.store.get_incident(id).await?.ok_or_else(Problem::not_found)?;
+        match who {
+            Principal::Operator(op) if &incident.operator != op => Err(Problem::not_found()),
+            _ => Ok(incident),
+        }
+    }
+
+    async fn list_incidents(&self, who: &Principal, filter: Option<&str>) -> Reply {
+        let op = match (who, filter) {
+            (Principal::Operator(op), _) => Some(op.clone()),
+            (Principal::Admin, Some(f)) => Some(OperatorId::new(f).map_err(|e| {
+                Problem::invalid(FieldError {
+                    field: "operator".into(),
+                    message: e.to_string(),
+                })
+            })?),
+            (Principal::Admin, None) => None,
+        };
+        Ok((200, to_value(&self.store.list_incidents(op.as_ref(), false).await?)))
+    }
+
+    async fn acknowledge(&self, who: &Principal, id: &str, now: DateTime<Utc>) -> Reply {
+        let op_id = self.operator_only(who)?.clone();
+        let mut incident = self.own_incident(who, id).await?;
+        if !incident.is_open() {
+            return Err(Problem::conflict(format!("incident {id} is resolved")));
+        }
+        let first = incident.acknowledged_at.is_none();
+        let op = self.operator(&op_id).await?;
+        incident.acknowledge(now, &op.calendar());
+        self.store.put_incident(&incident).await?;
+        let late = incident.initial_response_overdue(now);
+        Ok((200, json!({"incident": incident, "first_acknowledgement": first, "initial_response_late": late})))
+    }
+
+    async fn update(&self, who: &Principal, id: &str, body: &[u8], now: DateTime<Utc>) -> Reply {
+        let op_id = self.operator_only(who)?.clone();
+        let input: UpdateInput = parse(body)?;
+        if input.message.trim().is_empty() || input.message.chars().count() > 4000 {
+            return Err(Problem::invalid(FieldError {
+                field: "message".into(),
+                message: "1 to 4000 characters".into(),
+            }));
+        }
+        let mut incident = self.own_incident(who, id).await?;
+        let op = self.operator(&op_id).await?;
+        let overdue = incident.next_update_due.is_some_and(|d| now > d);
+        incident.record_update(now, &op.calendar());
+        self.store.put_incident(&incident).await?;
+        let update_id = format!("{id}#{}", now.format("%Y%m%dT%H%M%S%3fZ"));
+        self.store
+            .create_record("incident-update", &update_id, Some(&op_id), &json!({"incident_id": id, "at": now, "message": input.message}))
+            .await?;
+        Ok((201, json!({"incident": incident, "update_was_overdue": overdue})))
+    }
+
+    async fn announce(&self, who: &Principal, body: &[u8], now: DateTime<Utc>) -> Reply {
+        let input: MaintenanceInput = parse(body)?;
+        let (announcer, calendar, recipients) = match who {
+            Principal::Operator(op) => {
+                let o = self.operator(op).await?;
+                (Announcer::Operator(op.clone()), o.calendar(), vec![o])
+            }
+            Principal::Admin => {
+                let all = self.store.list_operators().await?;
+                (Announcer::DynamoTeam, self.team_calendar.clone(), all)
+            }
+        };
+        let m = partner::announce_maintenance(announcer.clone(), input, now, &calendar, &self.policy).map_err(Problem::invalid)?;
+        let owner = match &announcer {
+            Announcer::Operator(op) => Some(op.clone()),
+            Announcer::DynamoTeam => None,
+        };
+        if !self.store.create_record("maintenance", &m.id, owner.as_ref(), &to_value(&m)).await? {
+            return Err(Problem::conflict(format!("maintenance {} starting then is already announced", m.id)));
+        }
+        let notes = recipients
+            .iter()
+            .map(|o| match &announcer {
+                // An operator's notice goes to the DYNAMO team, the operator in copy.
+                Announcer::Operator(_) => m.notice("announced", self.team.emails.clone(), o.contacts.clone(), &self.team, &o.id),
+                // The team's notice goes to every operator.
+                Announcer::DynamoTeam => m.notice("announced", o.contacts.clone(), self.team.emails.clone(), &self.team, &o.id),
+            })
+            .collect();
+        self.record_and_enqueue(notes).await?;
+        if let Some(op) = &owner {
+            self.sync_windows(op).await?;
+        }
+        Ok((201, json!({"maintenance": m, "late": m.late, "lead_business_days": m.lead_business_days})))
+    }
+
+    /// The operator's announced windows are what the evaluator suppresses pages in.
+    async fn sync_windows(&self, op: &OperatorId) -> Result<(), Problem> {
+        let mut operator = self.operator(op).await?;
+        let records = self.store.list_records("maintenance", Some(op)).await?;
+        let mut windows = Vec::new();
+        for r in records {
+            let m: Maintenance = from_value(r)?;
+            windows.extend(m.suppression_window());
+        }
+        operator.maintenance = windows;
+        self.store.put_operator(&operator).await?;
+        Ok(())
+    }
+
+    async fn list_maintenance(&self, who: &Principal) -> Reply {
+        let mut out = self.store.list_records("maintenance", None).await?;
+        if let Principal::Operator(op) = who {
+            // An operator sees its own windows and the DYNAMO team's.
+            out.retain(|m| m["announcer"]["kind"] == "dynamo_team" || m["announcer"]["operator"] == op.as_str());
+        }
+        Ok((200, Value::Array(out)))
+    }
+
+    async fn close_maintenance(&self, who: &Principal, id: &str, action: &str, now: DateTime<Utc>) -> Reply {
+        let mut m: Maintenance = from_value(self.store.get_record("maintenance", id).await?.ok_or_else(Problem::not_found)?)?;
+        let owner = match (&m.announcer, who) {
+            (Announcer::Operator(op), Principal::Operator(me)) if op == me => Some(op.clone()),
+            (Announcer::DynamoTeam, Principal::Admin) => None,
+            (Announcer::Operator(op), Principal::Admin) => Some(op.clone()),
+            (Announcer::DynamoTeam, Principal::Operator(_)) => return Err(Problem::forbidden()),
+            _ => return Err(Problem::not_found()),
+        };
+        let result = if action == "completion" { m.complete(now) } else { m.cancel(now) };
+        result.map_err(|e| Problem::conflict(e.0))?;
+        self.store.put_record("maintenance", id, owner.as_ref(), &to_value(&m)).await?;
+        let event = if action == "completion" { "completed" } else { "cancelled" };
+        let notes = match &owner {
+            Some(op) => {
+                let o = self.operator(op).await?;
+                vec![m.notice(event, self.team.emails.clone(), o.contacts.clone(), &self.team, op)]
+            }
+            None => self
+                .store
+                .list_operators()
+                .await?
+                .iter()
+                .map(|o| m.notice(event, o.contacts.clone(), self.team.emails.clone(), &self.team, &o.id))
+                .collect(),
+        };
+        self.record_and_enqueue(notes).await?;
+        if let Some(op) = &owner {
+            self.sync_windows(op).await?;
+        }
+        Ok((200, to_value(&m)))
+    }
+
+    async fn outage_notice(&self, who: &Principal, body: &[u8], now: DateTime<Utc>) -> Reply {
+        self.admin(who)?;
+        let notice = partner::outage_notice(parse(body)?, now).map_err(Problem::invalid)?;
+        if !self.store.create_record("outage-notice", &notice.id, None, &to_value(&notice)).await? {
+            return Err(Problem::conflict(format!("outage notice {} exists", notice.id)));
+        }
+        let notes = self
+            .store
+            .list_operators()
+            .await?
+            .iter()
+            .map(|o| Notification {
+                key: format!("{}#{}#email", notice.id, o.id),
+                channel: Channel::Email,
+                operator: o.id.clone(),
+                incident_id: None,
+                severity: Some(Severity::High),
+                topic: "outage_notice".into(),
+                to: o.contacts.clone(),
+                cc: self.team.emails.clone(),
+                from: Some(self.team.sender.clone()),
+                subject: header_safe(&format!("[OUTAGE] {}: {}", notice.input.service, notice.input.description)),
+                text: format!(
+                    "The DYNAMO team reports an outage.\n\nService: {}\nStarted: {}\nTeam aware: {}\nSent: {}{}\n\n{}\n",
+                    notice.input.service,
+                    notice.input.started_at.to_rfc3339(),
+                    notice.input.aware_at.to_rfc3339(),
+                    notice.sent_at.to_rfc3339(),
+                    if notice.within_30_minutes { "" } else { " (later than the 30 minutes the contract sets)" },
+                    notice.input.description
+                ),
+                created_at: now,
+            })
+            .collect();
+        self.record_and_enqueue(notes).await?;
+        Ok((201, json!({"notice": notice, "late": !notice.within_30_minutes})))
+    }
+
+    async fn own_bug(&self, who: &Principal, id: &str) -> Result<Bug, Problem> {
+        let bug: Bug = from_value(self.store.get_record("bug", id).await?.ok_or_else(Problem::not_found)?)?;
+        match who {
+            Principal::Operator(op) if &bug.operator != op => Err(Problem::not_found()),
+            _ => Ok(bug),
+        }
+    }
+
+    async fn report_bug(&self, who: &Principal, body: &[u8], now: DateTime<Utc>) -> Reply {
+        let (op, by_team, input) = match who {
+            Principal::Operator(op) => (op.clone(), false, parse::<BugInput>(body)?),
+            Principal::Admin => {
+                let t: TeamBugInput = parse(body)?;
+                self.operator(&t.operator).await?;
+                (t.operator, true, t.bug)
+            }
+        };
+        let bug = partner::report_bug(&op, by_team, input, now).map_err(Problem::invalid)?;
+        self.store.create_record("bug", &bug.id, Some(&op), &to_value(&bug)).await?;
+        Ok((201, to_value(&bug)))
+    }
+
+    async fn move_bug(&self, who: &Principal, id: &str, action: &str, body: &[u8], now: DateTime<Utc>) -> Reply {
+        let mut bug = self.own_bug(who, id).await?;
+        self.admin(who)?;
+        let event = match action {
+            "triage" => {
+                let t: Triage = parse(body)?;
+                bug.triage(t, now).map_err(|e| Problem::conflict(e.0))?;
+                None
+            }
+            "schedule" => {
+                let s: ScheduleInput = parse(body)?;
+                bug.schedule(s.tentative_deployment, now).map_err(|e| Problem::conflict(e.0))?;
+                Some("scheduled")
+            }
+            _ => {
+                bug.deploy(now).map_err(|e| Problem::conflict(e.0))?;
+                Some("deployed")
+            }
+        };
+        self.store.put_record("bug", id, Some(&bug.operator), &to_value(&bug)).await?;
+        if let Some(event) = event {
+            let op = self.operator(&bug.operator).await?;
+            let mut note = bug.notice(event, op.contacts.clone(), &self.team);
+            if event == "scheduled" {
+                // A rescheduled date is a new notice.
+                note.key = format!("{}#{}", note.key, bug.tentative_deployment.map_or(String::new(), |d| d.to_string()));
+            }
+            self.record_and_enqueue(vec![note]).await?;
+        }
+        Ok((200, to_value(&bug)))
+    }
+
+    async fn information_request(&self, who: &Principal, body: &[u8], now: DateTime<Utc>) -> Reply {
+        let op = self.operator(self.operator_only(who)?).await?;
+        let input: InformationRequestInput = parse(body)?;
+        if input.subject.trim().is_empty() || input.subject.chars().count() > 200 {
+            return Err(Problem::invalid(FieldError {
+                field: "subject".into(),
+                message: "1 to 200 characters".into(),
+            }));
+        }
+        if input.question.trim().is_empty() || input.question.chars().count() > 4000 {
+            return Err(Problem::invalid(FieldError {
+                field: "question".into(),
+                message: "1 to 4000 characters".into(),
+            }));
+        }
+        let id = format!("{}-{}-information_request", op.id, now.format("%Y%m%dT%H%M%S%3fZ"));
+        let incident = Incident {
+            id: id.clone(),
+            operator: op.id.clone(),
+            severity: Severity::Low,
+            kind: IncidentKind::InformationRequest,
+            status: IncidentStatus::Open,
+            started_at: now,
+            opened_at: now,
+            resolved_at: None,
+            summary: header_safe(&input.subject),
+            initial_response_due: initial_response_due(Severity::Low, now, self.policy.high_initial_response, self.policy.low_initial_response_business_days, &self.team_calendar),
+            acknowledged_at: None,
+            last_update_at: None,
+            next_update_due: None,
+        };
+        self.store.create_incident(&incident).await?;
+        self.record_and_enqueue(vec![Notification {
+            key: format!("{id}#email"),
+            channel: Channel::Email,
+            operator: op.id.clone(),
+            incident_id: Some(id.clone()),
+            severity: Some(Severity::Low),
+            topic: "information_request".into(),
+            to: self.team.emails.clone(),
+            cc: vec![input.contact.clone()],
+            from: Some(self.team.sender.clone()),
+            subject: header_safe(&format!("[LOW] Information request from {}: {}", op.name, input.subject)),
+            text: format!("{} ({}) asks:\n\n{}\n\nContact: {}\nReference: {id}\n", op.name, op.id, input.question, input.contact),
+            created_at: now,
+        }])
+        .await?;
+        Ok((201, to_value(&incident)))
+    }
+
+    async fn put_operator(&self, who: &Principal, id: &str, body: &[u8]) -> Reply {
+        self.admin(who)?;
+        let op: Operator = parse(body)?;
+        if op.id.as_str() != id {
+            return Err(Problem::invalid(FieldError {
+                field: "id".into(),
+                message: format!("must match the path ({id})"),
+            }));
+        }
+        op.validate("body").map_err(|e| {
+            Problem::invalid(FieldError {
+                field: e.path.trim_start_matches("body.").to_string(),
+                message: e.message,
+            })
+        })?;
+        let existed = self.store.get_operator(&op.id).await?.is_some();
+        self.store.put_operator(&op).await?;
+        Ok((if existed { 200 } else { 201 }, to_value(&op)))
+    }
+}
