@@ -4,5 +4,6 @@
 pub mod contract;
 pub mod emulator;
 pub mod fixtures;
+pub mod gateway;
 pub mod portal;
 pub mod wrappers;

@@ -9,9 +9,13 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use lambda_http::{Body, Request, RequestExt, Response};
-use livesite_core::incident::{initial_response_due, Incident, IncidentKind, IncidentStatus, Severity};
+use livesite_core::incident::{
+    initial_response_due, Incident, IncidentKind, IncidentStatus, Severity,
+};
 use livesite_core::notify::{header_safe, Channel, Notification};
-use livesite_core::partner::{self, Announcer, Bug, BugInput, FieldError, Maintenance, MaintenanceInput, Triage};
+use livesite_core::partner::{
+    self, Announcer, Bug, BugInput, FieldError, Maintenance, MaintenanceInput, Triage,
+};
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store, StoreError};
 use livesite_core::service::deliver_pending;
 use livesite_core::{BusinessCalendar, EmailAddress, Operator, OperatorId, Policy, Team};
@@ -68,7 +72,11 @@ impl Problem {
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store failure");
-        Self::new(503, "Service Unavailable", "the store is unavailable; retry with the same Idempotency-Key")
+        Self::new(
+            503,
+            "Service Unavailable",
+            "the store is unavailable; retry with the same Idempotency-Key",
+        )
     }
 }
 
@@ -160,11 +168,14 @@ struct Stored {
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_free(&mut de).map_err(|(field, message)| Problem::invalid(FieldError { field, message }))
+    serde_path_free(&mut de)
+        .map_err(|(field, message)| Problem::invalid(FieldError { field, message }))
 }
 
 /// serde_json with the failing field named where serde reports it.
-fn serde_path_free<T: DeserializeOwned>(de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>) -> Result<T, (String, String)> {
+fn serde_path_free<T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
+) -> Result<T, (String, String)> {
     T::deserialize(&mut *de)
         .and_then(|v| de.end().map(|_| v))
         .map_err(|e| {
@@ -186,7 +197,11 @@ fn to_value<T: Serialize>(v: &T) -> Value {
 fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, Problem> {
     serde_json::from_value(v).map_err(|e| {
         tracing::error!(error = %e, "stored record unreadable");
-        Problem::new(500, "Internal Server Error", "a stored record is unreadable")
+        Problem::new(
+            500,
+            "Internal Server Error",
+            "a stored record is unreadable",
+        )
     })
 }
 
@@ -214,7 +229,11 @@ where
             _ => b"",
         };
         if body.len() > MAX_BODY_BYTES {
-            return problem_response(&Problem::new(413, "Content Too Large", format!("bodies are capped at {MAX_BODY_BYTES} bytes")));
+            return problem_response(&Problem::new(
+                413,
+                "Content Too Large",
+                format!("bodies are capped at {MAX_BODY_BYTES} bytes"),
+            ));
         }
         let query = req.query_string_parameters();
         let operator_filter = query.first("operator").map(str::to_string);
@@ -236,8 +255,12 @@ where
                 match self.store.get_record("idempotency", &id).await {
                     Ok(Some(v)) => {
                         if let Ok(stored) = serde_json::from_value::<Stored>(v) {
-                            let mut r = json_response(stored.status, &stored.body, "application/json");
-                            r.headers_mut().insert("idempotent-replayed", lambda_http::http::HeaderValue::from_static("true"));
+                            let mut r =
+                                json_response(stored.status, &stored.body, "application/json");
+                            r.headers_mut().insert(
+                                "idempotent-replayed",
+                                lambda_http::http::HeaderValue::from_static("true"),
+                            );
                             return r;
                         }
                         None
@@ -250,18 +273,35 @@ where
         };
 
         let result = self
-            .route(&method, &path, &principal, body, operator_filter.as_deref(), now)
+            .route(
+                &method,
+                &path,
+                &principal,
+                body,
+                operator_filter.as_deref(),
+                now,
+            )
             .await;
         match result {
             Ok((status, value)) => {
                 if let Some(id) = idem_id {
-                    let stored = to_value(&Stored { status, body: value.clone() });
-                    if let Err(e) = self.store.create_record("idempotency", &id, None, &stored).await {
+                    let stored = to_value(&Stored {
+                        status,
+                        body: value.clone(),
+                    });
+                    if let Err(e) = self
+                        .store
+                        .create_record("idempotency", &id, None, &stored)
+                        .await
+                    {
                         tracing::warn!(error = %e, "idempotency record not kept");
                     }
                 }
                 // Stored first, then sent: a failed send stays in the outbox.
-                if let Err(e) = deliver_pending(&self.store, &self.notifier, now, Duration::minutes(2), 100).await {
+                if let Err(e) =
+                    deliver_pending(&self.store, &self.notifier, now, Duration::minutes(2), 100)
+                        .await
+                {
                     tracing::error!(error = %e, "outbox unavailable; notifications wait for the next pass");
                 }
                 json_response(status, &value, "application/json")
@@ -272,7 +312,11 @@ where
 
     async fn principal(&self, req: &Request) -> Result<Principal, Problem> {
         let Some((scopes, client)) = principal_claims(req) else {
-            return Err(Problem::new(401, "Unauthorized", "no verified token claims on the request"));
+            return Err(Problem::new(
+                401,
+                "Unauthorized",
+                "no verified token claims on the request",
+            ));
         };
         if scopes.iter().any(|s| s == ADMIN_SCOPE) {
             return Ok(Principal::Admin);
@@ -285,7 +329,13 @@ where
             .into_iter()
             .find(|o| o.api_clients.iter().any(|c| c == &client))
             .map(|o| Principal::Operator(o.id))
-            .ok_or_else(|| Problem::new(403, "Forbidden", "this client acts for no registered operator"))
+            .ok_or_else(|| {
+                Problem::new(
+                    403,
+                    "Forbidden",
+                    "this client acts for no registered operator",
+                )
+            })
     }
 
     async fn route(
@@ -298,9 +348,22 @@ where
         now: DateTime<Utc>,
     ) -> Reply {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let start = segments.iter().position(|s| *s == "v1").ok_or_else(Problem::not_found)?;
+        let start = segments
+            .iter()
+            .position(|s| *s == "v1")
+            .ok_or_else(Problem::not_found)?;
         let seg = &segments[start + 1..];
-        if method == "POST" && body.is_empty() && !matches!(seg, [_, _, "completion" | "cancellation" | "deployment" | "acknowledgement"]) {
+        if method == "POST"
+            && body.is_empty()
+            && !matches!(
+                seg,
+                [
+                    _,
+                    _,
+                    "completion" | "cancellation" | "deployment" | "acknowledgement"
+                ]
+            )
+        {
             return Err(Problem::invalid(FieldError {
                 field: "body".into(),
                 message: "a JSON body is required".into(),
@@ -314,11 +377,15 @@ where
             ("POST", ["incidents", id, "updates"]) => self.update(who, id, body, now).await,
             ("POST", ["maintenance"]) => self.announce(who, body, now).await,
             ("GET", ["maintenance"]) => self.list_maintenance(who).await,
-            ("POST", ["maintenance", id, action @ ("completion" | "cancellation")]) => self.close_maintenance(who, id, action, now).await,
+            ("POST", ["maintenance", id, action @ ("completion" | "cancellation")]) => {
+                self.close_maintenance(who, id, action, now).await
+            }
             ("POST", ["outage-notices"]) => self.outage_notice(who, body, now).await,
             ("POST", ["bugs"]) => self.report_bug(who, body, now).await,
             ("GET", ["bugs", id]) => Ok((200, to_value(&self.own_bug(who, id).await?))),
-            ("POST", ["bugs", id, action @ ("triage" | "schedule" | "deployment")]) => self.move_bug(who, id, action, body, now).await,
+            ("POST", ["bugs", id, action @ ("triage" | "schedule" | "deployment")]) => {
+                self.move_bug(who, id, action, body, now).await
+            }
             ("POST", ["information-requests"]) => self.information_request(who, body, now).await,
             ("GET", ["operators"]) => {
                 self.admin(who)?;
@@ -327,7 +394,16 @@ where
             ("GET", ["operators", id]) => {
                 self.admin(who)?;
                 let id = OperatorId::new(*id).map_err(|_| Problem::not_found())?;
-                Ok((200, to_value(&self.store.get_operator(&id).await?.ok_or_else(Problem::not_found)?)))
+                Ok((
+                    200,
+                    to_value(
+                        &self
+                            .store
+                            .get_operator(&id)
+                            .await?
+                            .ok_or_else(Problem::not_found)?,
+                    ),
+                ))
             }
             ("PUT", ["operators", id]) => self.put_operator(who, id, body).await,
             ("DELETE", ["operators", id]) => {
@@ -339,9 +415,20 @@ where
                     Err(Problem::not_found())
                 }
             }
-            (_, ["outage-reports" | "incidents" | "maintenance" | "outage-notices" | "bugs" | "information-requests" | "operators", ..]) => {
-                Err(Problem::new(405, "Method Not Allowed", format!("{method} is not allowed on {path}")))
-            }
+            (
+                _,
+                ["outage-reports"
+                | "incidents"
+                | "maintenance"
+                | "outage-notices"
+                | "bugs"
+                | "information-requests"
+                | "operators", ..],
+            ) => Err(Problem::new(
+                405,
+                "Method Not Allowed",
+                format!("{method} is not allowed on {path}"),
+            )),
             _ => Err(Problem::not_found()),
         }
     }
@@ -356,12 +443,19 @@ where
     fn operator_only<'a>(&self, who: &'a Principal) -> Result<&'a OperatorId, Problem> {
         match who {
             Principal::Operator(op) => Ok(op),
-            Principal::Admin => Err(Problem::new(403, "Forbidden", "this operation is made by an operator")),
+            Principal::Admin => Err(Problem::new(
+                403,
+                "Forbidden",
+                "this operation is made by an operator",
+            )),
         }
     }
 
     async fn operator(&self, id: &OperatorId) -> Result<Operator, Problem> {
-        self.store.get_operator(id).await?.ok_or_else(Problem::not_found)
+        self.store
+            .get_operator(id)
+            .await?
+            .ok_or_else(Problem::not_found)
     }
 
     async fn record_and_enqueue(&self, notifications: Vec<Notification>) -> Result<(), Problem> {
@@ -374,9 +468,18 @@ where
     async fn outage_report(&self, who: &Principal, body: &[u8], now: DateTime<Utc>) -> Reply {
         let op = self.operator(self.operator_only(who)?).await?;
         let input = parse(body)?;
-        let (report, incident, notes) = partner::outage_report(&op, input, now, &self.policy, &self.team).map_err(Problem::invalid)?;
+        let (report, incident, notes) =
+            partner::outage_report(&op, input, now, &self.policy, &self.team)
+                .map_err(Problem::invalid)?;
         let created = self.store.create_incident(&incident).await?;
-        self.store.create_record("outage-report", &report.incident_id, Some(&op.id), &to_value(&report)).await?;
+        self.store
+            .create_record(
+                "outage-report",
+                &report.incident_id,
+                Some(&op.id),
+                &to_value(&report),
+            )
+            .await?;
         if created {
             self.record_and_enqueue(notes).await?;
         }
@@ -384,7 +487,11 @@ where
     }
 
     async fn own_incident(&self, who: &Principal, id: &str) -> Result<Incident, Problem> {
-        let incident = self.store.get_incident(id).await?.ok_or_else(Problem::not_found)?;
+        let incident = self
+            .store
+            .get_incident(id)
+            .await?
+            .ok_or_else(Problem::not_found)?;
         match who {
             Principal::Operator(op) if &incident.operator != op => Err(Problem::not_found()),
             _ => Ok(incident),
@@ -402,7 +509,10 @@ where
             })?),
             (Principal::Admin, None) => None,
         };
-        Ok((200, to_value(&self.store.list_incidents(op.as_ref(), false).await?)))
+        Ok((
+            200,
+            to_value(&self.store.list_incidents(op.as_ref(), false).await?),
+        ))
     }
 
     async fn acknowledge(&self, who: &Principal, id: &str, now: DateTime<Utc>) -> Reply {
@@ -416,7 +526,10 @@ where
         incident.acknowledge(now, &op.calendar());
         self.store.put_incident(&incident).await?;
         let late = incident.initial_response_overdue(now);
-        Ok((200, json!({"incident": incident, "first_acknowledgement": first, "initial_response_late": late})))
+        Ok((
+            200,
+            json!({"incident": incident, "first_acknowledgement": first, "initial_response_late": late}),
+        ))
     }
 
     async fn update(&self, who: &Principal, id: &str, body: &[u8], now: DateTime<Utc>) -> Reply {
@@ -435,9 +548,17 @@ where
         self.store.put_incident(&incident).await?;
         let update_id = format!("{id}#{}", now.format("%Y%m%dT%H%M%S%3fZ"));
         self.store
-            .create_record("incident-update", &update_id, Some(&op_id), &json!({"incident_id": id, "at": now, "message": input.message}))
+            .create_record(
+                "incident-update",
+                &update_id,
+                Some(&op_id),
+                &json!({"incident_id": id, "at": now, "message": input.message}),
+            )
             .await?;
-        Ok((201, json!({"incident": incident, "update_was_overdue": overdue})))
+        Ok((
+            201,
+            json!({"incident": incident, "update_was_overdue": overdue}),
+        ))
     }
 
     async fn announce(&self, who: &Principal, body: &[u8], now: DateTime<Utc>) -> Reply {
@@ -452,28 +573,52 @@ where
                 (Announcer::DynamoTeam, self.team_calendar.clone(), all)
             }
         };
-        let m = partner::announce_maintenance(announcer.clone(), input, now, &calendar, &self.policy).map_err(Problem::invalid)?;
+        let m =
+            partner::announce_maintenance(announcer.clone(), input, now, &calendar, &self.policy)
+                .map_err(Problem::invalid)?;
         let owner = match &announcer {
             Announcer::Operator(op) => Some(op.clone()),
             Announcer::DynamoTeam => None,
         };
-        if !self.store.create_record("maintenance", &m.id, owner.as_ref(), &to_value(&m)).await? {
-            return Err(Problem::conflict(format!("maintenance {} starting then is already announced", m.id)));
+        if !self
+            .store
+            .create_record("maintenance", &m.id, owner.as_ref(), &to_value(&m))
+            .await?
+        {
+            return Err(Problem::conflict(format!(
+                "maintenance {} starting then is already announced",
+                m.id
+            )));
         }
         let notes = recipients
             .iter()
             .map(|o| match &announcer {
                 // An operator's notice goes to the DYNAMO team, the operator in copy.
-                Announcer::Operator(_) => m.notice("announced", self.team.emails.clone(), o.contacts.clone(), &self.team, &o.id),
+                Announcer::Operator(_) => m.notice(
+                    "announced",
+                    self.team.emails.clone(),
+                    o.contacts.clone(),
+                    &self.team,
+                    &o.id,
+                ),
                 // The team's notice goes to every operator.
-                Announcer::DynamoTeam => m.notice("announced", o.contacts.clone(), self.team.emails.clone(), &self.team, &o.id),
+                Announcer::DynamoTeam => m.notice(
+                    "announced",
+                    o.contacts.clone(),
+                    self.team.emails.clone(),
+                    &self.team,
+                    &o.id,
+                ),
             })
             .collect();
         self.record_and_enqueue(notes).await?;
         if let Some(op) = &owner {
             self.sync_windows(op).await?;
         }
-        Ok((201, json!({"maintenance": m, "late": m.late, "lead_business_days": m.lead_business_days})))
+        Ok((
+            201,
+            json!({"maintenance": m, "late": m.late, "lead_business_days": m.lead_business_days}),
+        ))
     }
 
     /// The operator's announced windows are what the evaluator suppresses pages in.
@@ -494,13 +639,26 @@ where
         let mut out = self.store.list_records("maintenance", None).await?;
         if let Principal::Operator(op) = who {
             // An operator sees its own windows and the DYNAMO team's.
-            out.retain(|m| m["announcer"]["kind"] == "dynamo_team" || m["announcer"]["operator"] == op.as_str());
+            out.retain(|m| {
+                m["announcer"]["kind"] == "dynamo_team" || m["announcer"]["operator"] == op.as_str()
+            });
         }
         Ok((200, Value::Array(out)))
     }
 
-    async fn close_maintenance(&self, who: &Principal, id: &str, action: &str, now: DateTime<Utc>) -> Reply {
-        let mut m: Maintenance = from_value(self.store.get_record("maintenance", id).await?.ok_or_else(Problem::not_found)?)?;
+    async fn close_maintenance(
+        &self,
+        who: &Principal,
+        id: &str,
+        action: &str,
+        now: DateTime<Utc>,
+    ) -> Reply {
+        let mut m: Maintenance = from_value(
+            self.store
+                .get_record("maintenance", id)
+                .await?
+                .ok_or_else(Problem::not_found)?,
+        )?;
         let owner = match (&m.announcer, who) {
             (Announcer::Operator(op), Principal::Operator(me)) if op == me => Some(op.clone()),
             (Announcer::DynamoTeam, Principal::Admin) => None,
@@ -508,21 +666,45 @@ where
             (Announcer::DynamoTeam, Principal::Operator(_)) => return Err(Problem::forbidden()),
             _ => return Err(Problem::not_found()),
         };
-        let result = if action == "completion" { m.complete(now) } else { m.cancel(now) };
+        let result = if action == "completion" {
+            m.complete(now)
+        } else {
+            m.cancel(now)
+        };
         result.map_err(|e| Problem::conflict(e.0))?;
-        self.store.put_record("maintenance", id, owner.as_ref(), &to_value(&m)).await?;
-        let event = if action == "completion" { "completed" } else { "cancelled" };
+        self.store
+            .put_record("maintenance", id, owner.as_ref(), &to_value(&m))
+            .await?;
+        let event = if action == "completion" {
+            "completed"
+        } else {
+            "cancelled"
+        };
         let notes = match &owner {
             Some(op) => {
                 let o = self.operator(op).await?;
-                vec![m.notice(event, self.team.emails.clone(), o.contacts.clone(), &self.team, op)]
+                vec![m.notice(
+                    event,
+                    self.team.emails.clone(),
+                    o.contacts.clone(),
+                    &self.team,
+                    op,
+                )]
             }
             None => self
                 .store
                 .list_operators()
                 .await?
                 .iter()
-                .map(|o| m.notice(event, o.contacts.clone(), self.team.emails.clone(), &self.team, &o.id))
+                .map(|o| {
+                    m.notice(
+                        event,
+                        o.contacts.clone(),
+                        self.team.emails.clone(),
+                        &self.team,
+                        &o.id,
+                    )
+                })
                 .collect(),
         };
         self.record_and_enqueue(notes).await?;
@@ -535,8 +717,15 @@ where
     async fn outage_notice(&self, who: &Principal, body: &[u8], now: DateTime<Utc>) -> Reply {
         self.admin(who)?;
         let notice = partner::outage_notice(parse(body)?, now).map_err(Problem::invalid)?;
-        if !self.store.create_record("outage-notice", &notice.id, None, &to_value(&notice)).await? {
-            return Err(Problem::conflict(format!("outage notice {} exists", notice.id)));
+        if !self
+            .store
+            .create_record("outage-notice", &notice.id, None, &to_value(&notice))
+            .await?
+        {
+            return Err(Problem::conflict(format!(
+                "outage notice {} exists",
+                notice.id
+            )));
         }
         let notes = self
             .store
@@ -567,11 +756,19 @@ where
             })
             .collect();
         self.record_and_enqueue(notes).await?;
-        Ok((201, json!({"notice": notice, "late": !notice.within_30_minutes})))
+        Ok((
+            201,
+            json!({"notice": notice, "late": !notice.within_30_minutes}),
+        ))
     }
 
     async fn own_bug(&self, who: &Principal, id: &str) -> Result<Bug, Problem> {
-        let bug: Bug = from_value(self.store.get_record("bug", id).await?.ok_or_else(Problem::not_found)?)?;
+        let bug: Bug = from_value(
+            self.store
+                .get_record("bug", id)
+                .await?
+                .ok_or_else(Problem::not_found)?,
+        )?;
         match who {
             Principal::Operator(op) if &bug.operator != op => Err(Problem::not_found()),
             _ => Ok(bug),
@@ -588,11 +785,20 @@ where
             }
         };
         let bug = partner::report_bug(&op, by_team, input, now).map_err(Problem::invalid)?;
-        self.store.create_record("bug", &bug.id, Some(&op), &to_value(&bug)).await?;
+        self.store
+            .create_record("bug", &bug.id, Some(&op), &to_value(&bug))
+            .await?;
         Ok((201, to_value(&bug)))
     }
 
-    async fn move_bug(&self, who: &Principal, id: &str, action: &str, body: &[u8], now: DateTime<Utc>) -> Reply {
+    async fn move_bug(
+        &self,
+        who: &Principal,
+        id: &str,
+        action: &str,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Reply {
         let mut bug = self.own_bug(who, id).await?;
         self.admin(who)?;
         let event = match action {
@@ -603,7 +809,8 @@ where
             }
             "schedule" => {
                 let s: ScheduleInput = parse(body)?;
-                bug.schedule(s.tentative_deployment, now).map_err(|e| Problem::conflict(e.0))?;
+                bug.schedule(s.tentative_deployment, now)
+                    .map_err(|e| Problem::conflict(e.0))?;
                 Some("scheduled")
             }
             _ => {
@@ -611,13 +818,20 @@ where
                 Some("deployed")
             }
         };
-        self.store.put_record("bug", id, Some(&bug.operator), &to_value(&bug)).await?;
+        self.store
+            .put_record("bug", id, Some(&bug.operator), &to_value(&bug))
+            .await?;
         if let Some(event) = event {
             let op = self.operator(&bug.operator).await?;
             let mut note = bug.notice(event, op.contacts.clone(), &self.team);
             if event == "scheduled" {
                 // A rescheduled date is a new notice.
-                note.key = format!("{}#{}", note.key, bug.tentative_deployment.map_or(String::new(), |d| d.to_string()));
+                note.key = format!(
+                    "{}#{}",
+                    note.key,
+                    bug.tentative_deployment
+                        .map_or(String::new(), |d| d.to_string())
+                );
             }
             self.record_and_enqueue(vec![note]).await?;
         }
@@ -639,7 +853,11 @@ where
                 message: "1 to 4000 characters".into(),
             }));
         }
-        let id = format!("{}-{}-information_request", op.id, now.format("%Y%m%dT%H%M%S%3fZ"));
+        let id = format!(
+            "{}-{}-information_request",
+            op.id,
+            now.format("%Y%m%dT%H%M%S%3fZ")
+        );
         let incident = Incident {
             id: id.clone(),
             operator: op.id.clone(),
@@ -650,7 +868,13 @@ where
             opened_at: now,
             resolved_at: None,
             summary: header_safe(&input.subject),
-            initial_response_due: initial_response_due(Severity::Low, now, self.policy.high_initial_response, self.policy.low_initial_response_business_days, &self.team_calendar),
+            initial_response_due: initial_response_due(
+                Severity::Low,
+                now,
+                self.policy.high_initial_response,
+                self.policy.low_initial_response_business_days,
+                &self.team_calendar,
+            ),
             acknowledged_at: None,
             last_update_at: None,
             next_update_due: None,
@@ -666,8 +890,14 @@ where
             to: self.team.emails.clone(),
             cc: vec![input.contact.clone()],
             from: Some(self.team.sender.clone()),
-            subject: header_safe(&format!("[LOW] Information request from {}: {}", op.name, input.subject)),
-            text: format!("{} ({}) asks:\n\n{}\n\nContact: {}\nReference: {id}\n", op.name, op.id, input.question, input.contact),
+            subject: header_safe(&format!(
+                "[LOW] Information request from {}: {}",
+                op.name, input.subject
+            )),
+            text: format!(
+                "{} ({}) asks:\n\n{}\n\nContact: {}\nReference: {id}\n",
+                op.name, op.id, input.question, input.contact
+            ),
             created_at: now,
         }])
         .await?;

@@ -1,0 +1,836 @@
+//! The partner API handler with crafted API Gateway requests (claims included),
+//! over the embedded store and a recording notifier: every resource, the
+//! authorization matrix, validation errors, idempotent retries, and the
+//! deadline and lead-time edges.
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_http::{Body, Response};
+use livesite_api_fn::Api;
+use livesite_core::ports::{IncidentStore, OperatorRegistry};
+use livesite_core::service::evaluate_batch;
+use livesite_core::{BusinessCalendar, Policy};
+use livesite_local::SqliteStore;
+use livesite_tests::contract::context;
+use livesite_tests::fixtures::{failures, operator, team};
+use livesite_tests::gateway::{admin, client, Call, Format};
+use livesite_tests::wrappers::Recorder;
+use serde_json::{json, Value};
+
+fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().expect("time")
+}
+
+/// Friday 27 November 2026, 10:00 UTC (11:00 in Madrid).
+fn now() -> DateTime<Utc> {
+    utc("2026-11-27T10:00:00Z")
+}
+
+async fn api() -> Api<SqliteStore, Recorder> {
+    let store = SqliteStore::in_memory().expect("store");
+    let mut contoso = operator("contoso");
+    contoso.api_clients = vec!["client-contoso".into()];
+    contoso.timezone = livesite_core::Tz::Europe__Madrid;
+    contoso.holidays = ["2026-12-08".parse().expect("date")].into_iter().collect();
+    let mut fabrikam = operator("fabrikam");
+    fabrikam.api_clients = vec!["client-fabrikam".into()];
+    store.put_operator(&contoso).await.expect("register");
+    store.put_operator(&fabrikam).await.expect("register");
+    Api {
+        store,
+        notifier: Recorder::default(),
+        policy: Policy::default(),
+        team: team(),
+        team_calendar: BusinessCalendar::default(),
+    }
+}
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    replayed: bool,
+    body: Value,
+}
+
+fn answer(r: Response<Body>) -> Answer {
+    let status = r.status().as_u16();
+    let header = |n: &str| {
+        r.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let content_type = header("content-type");
+    let replayed = header("idempotent-replayed") == "true";
+    let body = match r.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    Answer {
+        status,
+        content_type,
+        replayed,
+        body,
+    }
+}
+
+async fn call(api: &Api<SqliteStore, Recorder>, c: Call<'_>, at: DateTime<Utc>) -> Answer {
+    answer(api.handle(c.request(), at).await)
+}
+
+fn high_report(aware: &str) -> Value {
+    json!({
+        "service": "core_network_services", "severity": "high",
+        "started_at": "2026-11-27T09:20:00Z", "aware_at": aware,
+        "description": "PGW outage in the north region", "impact": "no data sessions",
+        "contact": "noc@contoso.example"
+    })
+}
+
+#[tokio::test]
+async fn requests_without_verified_claims_or_from_unknown_clients_are_refused() {
+    let api = api().await;
+    let a = call(&api, Call::new("GET", "/v1/incidents"), now()).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.content_type, "application/problem+json");
+    let a = call(
+        &api,
+        Call::new("GET", "/v1/incidents").claims(client("stranger")),
+        now(),
+    )
+    .await;
+    assert_eq!(a.status, 403);
+}
+
+#[tokio::test]
+async fn a_high_outage_report_pages_once_and_a_retried_post_returns_the_first_answer() {
+    let api = api().await;
+    let post = || {
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(high_report("2026-11-27T09:30:00Z"))
+            .key("report-1")
+    };
+    let first = call(&api, post(), now()).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(
+        first.body["report"]["reported_within_30_minutes"], true,
+        "exactly 30 minutes is within"
+    );
+    assert_eq!(first.body["incident"]["severity"], "high");
+    assert_eq!(
+        first.body["incident"]["initial_response_due"],
+        "2026-11-27T11:00:00Z"
+    );
+    let again = call(&api, post(), now() + Duration::seconds(5)).await;
+    assert_eq!((again.status, again.replayed), (201, true));
+    assert_eq!(again.body, first.body);
+    let keys = api.notifier.keys();
+    assert_eq!(
+        keys,
+        vec![
+            "contoso-20261127T093000Z-report#page-report",
+            "contoso-20261127T093000Z-report#email-report"
+        ]
+    );
+    // A retry without the key still cannot duplicate the incident or the page.
+    let third = call(
+        &api,
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(high_report("2026-11-27T09:30:00Z")),
+        now(),
+    )
+    .await;
+    assert_eq!(third.status, 201);
+    assert_eq!(api.notifier.keys().len(), 2);
+}
+
+#[tokio::test]
+async fn outage_reports_say_whether_they_came_within_30_minutes_and_route_by_severity() {
+    let api = api().await;
+    let late = call(
+        &api,
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(high_report("2026-11-27T09:29:59Z")),
+        now(),
+    )
+    .await;
+    assert_eq!(late.body["report"]["reported_within_30_minutes"], false);
+    let mut low = high_report("2026-11-27T09:50:00Z");
+    low["severity"] = json!("low");
+    let a = call(
+        &api,
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(low),
+        now(),
+    )
+    .await;
+    assert_eq!(a.status, 201);
+    assert_eq!(
+        a.body["incident"]["initial_response_due"], "2026-11-30T10:00:00Z",
+        "Low: one business day on Madrid's calendar"
+    );
+    let sent = api.notifier.sent.lock().expect("lock").clone();
+    let channels: Vec<_> = sent
+        .iter()
+        .map(|n| (n.severity.map(|s| s.to_string()), n.channel.as_str()))
+        .collect();
+    assert_eq!(
+        channels,
+        vec![
+            (Some("high".into()), "page"),
+            (Some("high".into()), "email"),
+            (Some("low".into()), "email")
+        ]
+    );
+    assert!(
+        sent[1].text.contains("NOTE: reported 30 minutes after"),
+        "{}",
+        sent[1].text
+    );
+}
+
+#[tokio::test]
+async fn validation_errors_are_problem_json_with_the_field() {
+    let api = api().await;
+    let c = || Call::new("POST", "/v1/outage-reports").claims(client("client-contoso"));
+    let mut missing = high_report("2026-11-27T09:30:00Z");
+    missing.as_object_mut().expect("object").remove("severity");
+    let mut unknown = high_report("2026-11-27T09:30:00Z");
+    unknown["sevrity"] = json!("high");
+    let mut bad_time = high_report("2026-11-27T09:30:00Z");
+    bad_time["aware_at"] = json!("27/11/2026 09:30");
+    let mut bad_enum = high_report("2026-11-27T09:30:00Z");
+    bad_enum["service"] = json!("toaster");
+    let mut order = high_report("2026-11-27T09:00:00Z");
+    order["started_at"] = json!("2026-11-27T09:10:00Z");
+    let mut bad_mail = high_report("2026-11-27T09:30:00Z");
+    bad_mail["contact"] = json!("noc@contoso.example\r\nBcc: x@y.example");
+    let cases: Vec<(&str, Call, u16, &str)> = vec![
+        ("not json", c().raw("{"), 422, "body"),
+        ("missing field", c().json(missing), 422, "severity"),
+        ("unknown field", c().json(unknown), 422, "sevrity"),
+        ("bad timestamp", c().json(bad_time), 422, "body"),
+        ("bad enum", c().json(bad_enum), 422, "body"),
+        ("aware before start", c().json(order), 422, "aware_at"),
+        ("header injection", c().json(bad_mail), 422, "body"),
+        (
+            "empty body",
+            Call::new("POST", "/v1/outage-reports").claims(client("client-contoso")),
+            422,
+            "body",
+        ),
+        (
+            "too large",
+            c().raw(&format!("{{\"description\":\"{}\"}}", "x".repeat(70_000))),
+            413,
+            "",
+        ),
+    ];
+    for (name, call_, status, field) in cases {
+        let a = call(&api, call_, now()).await;
+        assert_eq!(a.status, status, "{name}: {}", a.body);
+        assert_eq!(a.content_type, "application/problem+json", "{name}");
+        assert_eq!(a.body["status"], status, "{name}");
+        if !field.is_empty() {
+            assert_eq!(a.body["errors"][0]["field"], field, "{name}: {}", a.body);
+        }
+    }
+    assert!(api.notifier.keys().is_empty(), "nothing sent for bad input");
+}
+
+#[tokio::test]
+async fn the_authorization_matrix() {
+    let api = api().await;
+    // An incident of contoso's, opened by the monitor.
+    let out = evaluate_batch(
+        &api.store,
+        &context(&["contoso"]),
+        &failures("contoso", 0, 1830),
+    )
+    .await;
+    assert_eq!(out.events.len(), 1);
+    let incident = "contoso-20261124T100000Z-portal_down";
+    let path = format!("/v1/incidents/{incident}");
+    let ack = format!("{path}/acknowledgement");
+    let contoso = || client("client-contoso");
+    let fabrikam = || client("client-fabrikam");
+    let operator_body = serde_json::to_value(operator("northwind")).expect("json");
+    type Case = (
+        &'static str,
+        Value,
+        &'static str,
+        String,
+        Option<Value>,
+        u16,
+    );
+    let cases: Vec<Case> = vec![
+        ("own incident", contoso(), "GET", path.clone(), None, 200),
+        (
+            "foreign incident looks missing",
+            fabrikam(),
+            "GET",
+            path.clone(),
+            None,
+            404,
+        ),
+        (
+            "missing incident",
+            contoso(),
+            "GET",
+            "/v1/incidents/nope".into(),
+            None,
+            404,
+        ),
+        ("admin reads any", admin(), "GET", path.clone(), None, 200),
+        (
+            "foreign ack looks missing",
+            fabrikam(),
+            "POST",
+            ack.clone(),
+            None,
+            404,
+        ),
+        (
+            "admin cannot ack for an operator",
+            admin(),
+            "POST",
+            ack.clone(),
+            None,
+            403,
+        ),
+        (
+            "operators are admin only",
+            contoso(),
+            "GET",
+            "/v1/operators".into(),
+            None,
+            403,
+        ),
+        (
+            "admin lists operators",
+            admin(),
+            "GET",
+            "/v1/operators".into(),
+            None,
+            200,
+        ),
+        (
+            "operator cannot onboard",
+            contoso(),
+            "PUT",
+            "/v1/operators/northwind".into(),
+            Some(operator_body.clone()),
+            403,
+        ),
+        (
+            "admin onboards",
+            admin(),
+            "PUT",
+            "/v1/operators/northwind".into(),
+            Some(operator_body),
+            201,
+        ),
+        (
+            "team notices are admin only",
+            contoso(),
+            "POST",
+            "/v1/outage-notices".into(),
+            Some(
+                json!({"service": "x", "started_at": "2026-11-27T09:00:00Z", "aware_at": "2026-11-27T09:40:00Z", "description": "d"}),
+            ),
+            403,
+        ),
+        (
+            "admin cannot report as an operator",
+            admin(),
+            "POST",
+            "/v1/outage-reports".into(),
+            Some(high_report("2026-11-27T09:30:00Z")),
+            403,
+        ),
+        (
+            "unknown path",
+            admin(),
+            "GET",
+            "/v1/nothing".into(),
+            None,
+            404,
+        ),
+        (
+            "wrong method",
+            admin(),
+            "DELETE",
+            "/v1/incidents".into(),
+            None,
+            405,
+        ),
+        ("own ack", contoso(), "POST", ack.clone(), None, 200),
+    ];
+    for (name, claims, method, p, body, status) in cases {
+        let mut c = Call::new(method, &p).claims(claims);
+        if let Some(b) = body {
+            c = c.json(b);
+        }
+        let a = call(&api, c, now()).await;
+        assert_eq!(a.status, status, "{name}: {}", a.body);
+    }
+    let own = call(
+        &api,
+        Call::new("GET", "/v1/incidents").claims(client("client-fabrikam")),
+        now(),
+    )
+    .await;
+    assert_eq!(own.body, json!([]), "an operator lists only its own");
+    let all = call(
+        &api,
+        Call::new("GET", "/v1/incidents")
+            .claims(admin())
+            .query("operator", "contoso"),
+        now(),
+    )
+    .await;
+    assert_eq!(all.body.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn both_payload_formats_work() {
+    let api = api().await;
+    for format in [Format::HttpV2, Format::RestV1] {
+        let a = call(
+            &api,
+            Call::new("GET", "/v1/operators")
+                .claims(admin())
+                .format(format),
+            now(),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{format:?}");
+        assert_eq!(a.body.as_array().map(Vec::len), Some(2), "{format:?}");
+        let a = call(
+            &api,
+            Call::new("GET", "/v1/incidents")
+                .claims(client("client-fabrikam"))
+                .format(format),
+            now(),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{format:?}");
+    }
+}
+
+#[tokio::test]
+async fn acknowledgements_and_updates_drive_the_clocks() {
+    let api = api().await;
+    evaluate_batch(
+        &api.store,
+        &context(&["contoso"]),
+        &failures("contoso", 0, 1830),
+    )
+    .await;
+    let id = "contoso-20261124T100000Z-portal_down";
+    // The page went at 10:30:30 on Tuesday 24 Nov; ack 50 minutes later: on time.
+    let at = utc("2026-11-24T11:20:30Z");
+    let a = call(
+        &api,
+        Call::new("POST", &format!("/v1/incidents/{id}/acknowledgement"))
+            .claims(client("client-contoso")),
+        at,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        (
+            a.body["first_acknowledgement"].as_bool(),
+            a.body["initial_response_late"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    // High: next update one business day later on Madrid's calendar.
+    assert_eq!(
+        a.body["incident"]["next_update_due"],
+        "2026-11-25T11:20:30Z"
+    );
+    let u = call(
+        &api,
+        Call::new("POST", &format!("/v1/incidents/{id}/updates"))
+            .claims(client("client-contoso"))
+            .json(json!({"message": "vendor engaged"})),
+        utc("2026-11-25T12:00:00Z"),
+    )
+    .await;
+    assert_eq!(u.status, 201, "{}", u.body);
+    assert_eq!(u.body["update_was_overdue"], true);
+    assert_eq!(
+        u.body["incident"]["next_update_due"],
+        "2026-11-26T12:00:00Z"
+    );
+    let mut resolved = api
+        .store
+        .get_incident(id)
+        .await
+        .expect("get")
+        .expect("present");
+    resolved.resolve(utc("2026-11-26T09:00:00Z"));
+    api.store.put_incident(&resolved).await.expect("put");
+    let late = call(
+        &api,
+        Call::new("POST", &format!("/v1/incidents/{id}/acknowledgement"))
+            .claims(client("client-contoso")),
+        utc("2026-11-26T10:00:00Z"),
+    )
+    .await;
+    assert_eq!(late.status, 409);
+}
+
+fn window(start: &str, hours: i64) -> Value {
+    json!({"start": start, "end": (utc(start) + Duration::hours(hours)).to_rfc3339(), "description": "core upgrade", "services": ["core_network_services"]})
+}
+
+#[tokio::test]
+async fn maintenance_lead_time_is_counted_in_business_days_and_feeds_page_suppression() {
+    let api = api().await;
+    let post = |body: Value| {
+        Call::new("POST", "/v1/maintenance")
+            .claims(client("client-contoso"))
+            .json(body)
+    };
+    // Announced Wednesday 2 Dec, 09:00 Madrid; Tuesday 8 Dec is a holiday there.
+    let at = utc("2026-12-02T08:00:00Z");
+    let late = call(&api, post(window("2026-12-09T08:00:00Z", 2)), at).await;
+    assert_eq!(late.status, 201, "{}", late.body);
+    assert_eq!(
+        (
+            late.body["late"].as_bool(),
+            late.body["lead_business_days"].as_u64()
+        ),
+        (Some(true), Some(4))
+    );
+    let ok = call(&api, post(window("2026-12-10T08:00:00Z", 2)), at).await;
+    assert_eq!(
+        (
+            ok.body["late"].as_bool(),
+            ok.body["lead_business_days"].as_u64()
+        ),
+        (Some(false), Some(5))
+    );
+    // Across a weekend: Friday 27 Nov 11:00 Madrid to Friday 4 Dec 11:00 is five.
+    let weekend = call(&api, post(window("2026-12-04T10:00:00Z", 1)), now()).await;
+    assert_eq!(weekend.body["late"], false, "{}", weekend.body);
+    let short = call(&api, post(window("2026-12-04T09:59:00Z", 1)), now()).await;
+    assert_eq!(short.body["late"], true);
+    let sent = api.notifier.sent.lock().expect("lock").clone();
+    assert!(sent[0].subject.contains("LATE"), "{}", sent[0].subject);
+    assert_eq!(
+        sent[0].to,
+        team().emails,
+        "an operator's notice goes to the team"
+    );
+
+    // The registry now carries the windows the evaluator holds pages in.
+    let contoso = api
+        .store
+        .get_operator(&operator("contoso").id)
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(contoso.maintenance.len(), 4);
+    assert!(contoso.in_maintenance(utc("2026-12-09T09:00:00Z")));
+    let id = late.body["maintenance"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let done = call(
+        &api,
+        Call::new("POST", &format!("/v1/maintenance/{id}/completion"))
+            .claims(client("client-contoso")),
+        utc("2026-12-09T08:30:00Z"),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let contoso = api
+        .store
+        .get_operator(&operator("contoso").id)
+        .await
+        .expect("get")
+        .expect("present");
+    assert!(
+        !contoso.in_maintenance(utc("2026-12-09T09:00:00Z")),
+        "completion closes the window"
+    );
+    let again = call(
+        &api,
+        Call::new("POST", &format!("/v1/maintenance/{id}/cancellation"))
+            .claims(client("client-contoso")),
+        utc("2026-12-09T08:40:00Z"),
+    )
+    .await;
+    assert_eq!(again.status, 409);
+    let foreign = call(
+        &api,
+        Call::new("POST", &format!("/v1/maintenance/{id}/completion"))
+            .claims(client("client-fabrikam")),
+        utc("2026-12-09T08:30:00Z"),
+    )
+    .await;
+    assert_eq!(foreign.status, 404);
+    let bad = call(&api, post(json!({"start": "2026-12-10T08:00:00Z", "end": "2026-12-10T07:00:00Z", "description": "x"})), at).await;
+    assert_eq!(
+        (bad.status, bad.body["errors"][0]["field"].as_str()),
+        (422, Some("end"))
+    );
+}
+
+#[tokio::test]
+async fn the_team_announces_maintenance_and_outages_to_every_operator() {
+    let api = api().await;
+    let m = call(
+        &api,
+        Call::new("POST", "/v1/maintenance")
+            .claims(admin())
+            .json(window("2026-12-11T01:00:00Z", 2)),
+        now(),
+    )
+    .await;
+    assert_eq!(m.status, 201, "{}", m.body);
+    let notice = json!({"service": "DYNAMO eSIM service", "started_at": "2026-11-27T09:00:00Z", "aware_at": "2026-11-27T09:20:00Z", "description": "profile downloads failing"});
+    let n = call(
+        &api,
+        Call::new("POST", "/v1/outage-notices")
+            .claims(admin())
+            .json(notice),
+        now(),
+    )
+    .await;
+    assert_eq!(n.status, 201, "{}", n.body);
+    assert_eq!(n.body["late"], true, "40 minutes after awareness");
+    let sent = api.notifier.sent.lock().expect("lock").clone();
+    let recipients: Vec<String> = sent
+        .iter()
+        .flat_map(|n| n.to.iter().map(|a| a.to_string()))
+        .collect();
+    assert_eq!(
+        recipients
+            .iter()
+            .filter(|r| r.as_str() == "noc@contoso.example")
+            .count(),
+        2
+    );
+    assert_eq!(
+        recipients
+            .iter()
+            .filter(|r| r.as_str() == "noc@fabrikam.example")
+            .count(),
+        2
+    );
+    let list = call(
+        &api,
+        Call::new("GET", "/v1/maintenance").claims(client("client-fabrikam")),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        list.body.as_array().map(Vec::len),
+        Some(1),
+        "operators see the team's windows"
+    );
+}
+
+#[tokio::test]
+async fn bug_reports_follow_their_lifecycle_and_refuse_invalid_transitions() {
+    let api = api().await;
+    let r = call(
+        &api,
+        Call::new("POST", "/v1/bugs")
+            .claims(client("client-contoso"))
+            .json(json!({"title": "Plan list empty", "description": "steps to reproduce"})),
+        now(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_string();
+    let step = |action: &str, body: Option<Value>, who: Value| {
+        let p = format!("/v1/bugs/{id}/{action}");
+        let mut c = Call::new("POST", Box::leak(p.into_boxed_str())).claims(who);
+        if let Some(b) = body {
+            c = c.json(b);
+        }
+        c
+    };
+    let triage = json!({"approve": true, "business_justification": "blocks sign-ups", "impact": "all users"});
+    assert_eq!(
+        call(&api, step("deployment", None, admin()), now())
+            .await
+            .status,
+        409,
+        "not before triage"
+    );
+    assert_eq!(
+        call(
+            &api,
+            step("triage", Some(triage.clone()), client("client-contoso")),
+            now()
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        call(
+            &api,
+            step("triage", Some(triage.clone()), client("client-fabrikam")),
+            now()
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        call(&api, step("triage", Some(triage.clone()), admin()), now())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(&api, step("triage", Some(triage), admin()), now())
+            .await
+            .status,
+        409,
+        "triaged once"
+    );
+    let s = call(
+        &api,
+        step(
+            "schedule",
+            Some(json!({"tentative_deployment": "2026-12-03"})),
+            admin(),
+        ),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        (s.status, s.body["status"].as_str()),
+        (200, Some("scheduled"))
+    );
+    let d = call(&api, step("deployment", None, admin()), now()).await;
+    assert_eq!(
+        (d.status, d.body["status"].as_str()),
+        (200, Some("deployed"))
+    );
+    let keys = api.notifier.keys();
+    assert_eq!(
+        keys.len(),
+        2,
+        "emailed when scheduled and when deployed: {keys:?}"
+    );
+    let sent = api.notifier.sent.lock().expect("lock").clone();
+    assert_eq!(sent[0].to[0].as_str(), "noc@contoso.example");
+    let own = call(
+        &api,
+        Call::new("GET", Box::leak(format!("/v1/bugs/{id}").into_boxed_str()))
+            .claims(client("client-contoso")),
+        now(),
+    )
+    .await;
+    assert_eq!(own.body["status"], "deployed");
+}
+
+#[tokio::test]
+async fn information_requests_are_low_incidents_emailed_to_the_team() {
+    let api = api().await;
+    let a = call(
+        &api,
+        Call::new("POST", "/v1/information-requests")
+            .claims(client("client-fabrikam"))
+            .json(json!({"subject": "xDR format", "question": "Which TDR fields are mandatory?", "contact": "oncall@fabrikam.example"})),
+        now(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(
+        (a.body["severity"].as_str(), a.body["kind"].as_str()),
+        (Some("low"), Some("information_request"))
+    );
+    assert_eq!(a.body["initial_response_due"], "2026-11-30T10:00:00Z");
+    let sent = api.notifier.sent.lock().expect("lock").clone();
+    assert_eq!((sent.len(), sent[0].channel.as_str()), (1, "email"));
+}
+
+#[tokio::test]
+async fn onboarding_validates_and_retiring_removes_from_monitoring() {
+    let api = api().await;
+    let mut op = serde_json::to_value(operator("northwind")).expect("json");
+    op["portal"]["url"] = json!("ftp://portal.northwind.example/");
+    let bad = call(
+        &api,
+        Call::new("PUT", "/v1/operators/northwind")
+            .claims(admin())
+            .json(op.clone()),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        (bad.status, bad.body["errors"][0]["field"].as_str()),
+        (422, Some("portal.url")),
+        "{}",
+        bad.body
+    );
+    op["portal"]["url"] = json!("https://portal.northwind.example/");
+    let mismatch = call(
+        &api,
+        Call::new("PUT", "/v1/operators/other")
+            .claims(admin())
+            .json(op.clone()),
+        now(),
+    )
+    .await;
+    assert_eq!(mismatch.status, 422);
+    assert_eq!(
+        call(
+            &api,
+            Call::new("PUT", "/v1/operators/northwind")
+                .claims(admin())
+                .json(op.clone()),
+            now()
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        call(
+            &api,
+            Call::new("PUT", "/v1/operators/northwind")
+                .claims(admin())
+                .json(op),
+            now()
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        call(
+            &api,
+            Call::new("DELETE", "/v1/operators/northwind").claims(admin()),
+            now()
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        call(
+            &api,
+            Call::new("DELETE", "/v1/operators/northwind").claims(admin()),
+            now()
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(api.store.list_operators().await.expect("list").len(), 2);
+}
