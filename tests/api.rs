@@ -126,6 +126,20 @@ async fn a_high_outage_report_pages_once_and_a_retried_post_returns_the_first_an
     assert_eq!((again.status, again.replayed), (201, true));
     assert_eq!(again.body, first.body);
     let keys = api.notifier.keys();
+    // The same key with another body is a client mistake, not a retry.
+    let reused = call(
+        &api,
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(high_report("2026-11-27T09:40:00Z"))
+            .key("report-1"),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        (reused.status, reused.body["errors"][0]["field"].as_str()),
+        (422, Some("Idempotency-Key"))
+    );
     assert_eq!(
         keys,
         vec![

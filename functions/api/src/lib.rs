@@ -39,6 +39,8 @@ pub struct Problem {
     pub title: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// For 405: the methods the resource does allow.
+    pub allow: Option<&'static str>,
 }
 
 impl Problem {
@@ -48,6 +50,7 @@ impl Problem {
             title,
             detail: detail.into(),
             errors: vec![],
+            allow: None,
         }
     }
     fn not_found() -> Self {
@@ -62,6 +65,7 @@ impl Problem {
             title: "Unprocessable Content",
             detail: e.to_string(),
             errors: vec![e],
+            allow: None,
         }
     }
     fn conflict(detail: impl Into<String>) -> Self {
@@ -98,7 +102,29 @@ fn problem_response(p: &Problem) -> Response<Body> {
         "detail": p.detail,
         "errors": p.errors,
     });
-    json_response(p.status, &body, "application/problem+json")
+    let mut r = json_response(p.status, &body, "application/problem+json");
+    if let Some(allow) = p
+        .allow
+        .and_then(|a| lambda_http::http::HeaderValue::from_str(a).ok())
+    {
+        r.headers_mut().insert("allow", allow);
+    }
+    r
+}
+
+/// The methods each resource answers, for 405 responses.
+fn allowed(seg: &[&str]) -> Option<&'static str> {
+    Some(match seg {
+        ["outage-reports" | "outage-notices" | "bugs" | "information-requests"] => "POST",
+        ["incidents"] | ["operators"] => "GET",
+        ["maintenance"] => "GET, POST",
+        ["incidents" | "bugs", _] => "GET",
+        ["operators", _] => "GET, PUT, DELETE",
+        ["incidents", _, "acknowledgement" | "updates"]
+        | ["maintenance", _, "completion" | "cancellation"]
+        | ["bugs", _, "triage" | "schedule" | "deployment"] => "POST",
+        _ => return None,
+    })
 }
 
 /// Reads the authorizer's claims from either payload format.
@@ -164,6 +190,19 @@ struct ScheduleInput {
 struct Stored {
     status: u16,
     body: Value,
+    /// Fingerprint of the request body the key was first used with.
+    #[serde(default)]
+    request: String,
+}
+
+/// FNV-1a: stable across builds, enough to tell two request bodies apart.
+fn fingerprint(body: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in body {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
@@ -235,6 +274,22 @@ where
                 format!("bodies are capped at {MAX_BODY_BYTES} bytes"),
             ));
         }
+        let json_body = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
+        if !body.is_empty() && !json_body {
+            return problem_response(&Problem::new(
+                415,
+                "Unsupported Media Type",
+                "send the body as application/json",
+            ));
+        }
         let query = req.query_string_parameters();
         let operator_filter = query.first("operator").map(str::to_string);
 
@@ -255,6 +310,12 @@ where
                 match self.store.get_record("idempotency", &id).await {
                     Ok(Some(v)) => {
                         if let Ok(stored) = serde_json::from_value::<Stored>(v) {
+                            if stored.request != fingerprint(body) {
+                                return problem_response(&Problem::invalid(FieldError {
+                                    field: "Idempotency-Key".into(),
+                                    message: "already used with a different request body".into(),
+                                }));
+                            }
                             let mut r =
                                 json_response(stored.status, &stored.body, "application/json");
                             r.headers_mut().insert(
@@ -288,6 +349,7 @@ where
                     let stored = to_value(&Stored {
                         status,
                         body: value.clone(),
+                        request: fingerprint(body),
                     });
                     if let Err(e) = self
                         .store
@@ -353,6 +415,18 @@ where
             .position(|s| *s == "v1")
             .ok_or_else(Problem::not_found)?;
         let seg = &segments[start + 1..];
+        if let Some(allow) = allowed(seg) {
+            if !allow.split(", ").any(|m| m == method) {
+                return Err(Problem {
+                    allow: Some(allow),
+                    ..Problem::new(
+                        405,
+                        "Method Not Allowed",
+                        format!("{method} is not allowed on {path}; use {allow}"),
+                    )
+                });
+            }
+        }
         if method == "POST"
             && body.is_empty()
             && !matches!(
@@ -415,21 +489,17 @@ where
                     Err(Problem::not_found())
                 }
             }
-            (
-                _,
-                ["outage-reports"
-                | "incidents"
-                | "maintenance"
-                | "outage-notices"
-                | "bugs"
-                | "information-requests"
-                | "operators", ..],
-            ) => Err(Problem::new(
-                405,
-                "Method Not Allowed",
-                format!("{method} is not allowed on {path}"),
-            )),
-            _ => Err(Problem::not_found()),
+            _ => match allowed(seg) {
+                Some(allow) => Err(Problem {
+                    allow: Some(allow),
+                    ..Problem::new(
+                        405,
+                        "Method Not Allowed",
+                        format!("{method} is not allowed on {path}; use {allow}"),
+                    )
+                }),
+                None => Err(Problem::not_found()),
+            },
         }
     }
 
@@ -499,15 +569,21 @@ where
     }
 
     async fn list_incidents(&self, who: &Principal, filter: Option<&str>) -> Reply {
-        let op = match (who, filter) {
-            (Principal::Operator(op), _) => Some(op.clone()),
-            (Principal::Admin, Some(f)) => Some(OperatorId::new(f).map_err(|e| {
-                Problem::invalid(FieldError {
-                    field: "operator".into(),
-                    message: e.to_string(),
+        let filter = filter
+            .map(|f| {
+                OperatorId::new(f).map_err(|e| {
+                    Problem::invalid(FieldError {
+                        field: "operator".into(),
+                        message: e.to_string(),
+                    })
                 })
-            })?),
-            (Principal::Admin, None) => None,
+            })
+            .transpose()?;
+        let op = match (who, filter) {
+            // Another operator's incidents look like none at all.
+            (Principal::Operator(op), Some(f)) if &f != op => return Ok((200, json!([]))),
+            (Principal::Operator(op), _) => Some(op.clone()),
+            (Principal::Admin, f) => f,
         };
         Ok((
             200,

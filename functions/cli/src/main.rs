@@ -5,6 +5,7 @@
 //! unfold as it should); 2 bad usage, configuration or input; 3 a runtime
 //! failure (store unreadable, port unavailable).
 
+mod api;
 mod check;
 mod config_file;
 mod demo;
@@ -51,6 +52,9 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The partner API over the embedded store: one call, or served on 127.0.0.1.
+    #[command(subcommand)]
+    Api(api::Command),
     /// A simulated portal fails for 35 minutes and recovers, on an accelerated clock.
     Demo {
         /// Wall-clock pause between simulated 30-second rounds, in milliseconds.
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
                 replay::run(&probes, config.as_deref()).map(|_| 0)
             }
             Command::Demo { pace_ms } => demo::run(pace_ms).await,
+            Command::Api(cmd) => api::run(cmd).await,
         }
     });
     match result {

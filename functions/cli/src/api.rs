@@ -1,0 +1,266 @@
+//! `livesite api`: the partner API over the embedded store, to rehearse the
+//! whole workflow locally. `call` sends one request through the same handler
+//! the Lambda runs; `serve` answers HTTP on 127.0.0.1 (for curl or
+//! schemathesis), acting as the principal given by `--as`, since no JWT
+//! authorizer runs locally.
+
+use crate::{config_file, Failure};
+use anyhow::anyhow;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use livesite_api_fn::{Api, MAX_BODY_BYTES};
+use livesite_core::ports::OperatorRegistry;
+use livesite_core::BusinessCalendar;
+use livesite_local::{ConsoleNotifier, SqliteStore};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Send one request through the API handler and print the answer.
+    Call {
+        method: String,
+        path: String,
+        /// The JSON body, or @FILE.
+        #[arg(long)]
+        body: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Serve the API on 127.0.0.1.
+    Serve {
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct Common {
+    /// The monitor configuration: team, policy, and operators to register.
+    #[arg(long)]
+    config: PathBuf,
+    #[arg(long, default_value = "livesite.db")]
+    db: PathBuf,
+    /// Who is calling: `admin` (the DYNAMO team) or `client:<client_id>` (an operator's API client).
+    #[arg(long = "as", default_value = "admin")]
+    principal: String,
+}
+
+fn claims(principal: &str) -> Result<Value, Failure> {
+    match principal.split_once(':') {
+        None if principal == "admin" => {
+            Ok(json!({"scope": "livesite/admin", "client_id": "local-admin"}))
+        }
+        Some(("client", id)) if !id.is_empty() => {
+            Ok(json!({"scope": "livesite/partner", "client_id": id}))
+        }
+        _ => Err(Failure::input(anyhow!(
+            "--as: expected `admin` or `client:<client_id>`, got {principal:?}"
+        ))),
+    }
+}
+
+async fn build(common: &Common) -> Result<Api<SqliteStore, ConsoleNotifier>, Failure> {
+    let config = config_file::load(&common.config)?;
+    let store = SqliteStore::open(&common.db)
+        .map_err(|e| Failure::runtime(anyhow!("{}: {e}", common.db.display())))?;
+    for op in &config.operators {
+        // The config's operators are registered, keeping windows the API added.
+        let mut op = op.clone();
+        if let Some(existing) = store.get_operator(&op.id).await.map_err(Failure::runtime)? {
+            if op.maintenance.is_empty() {
+                op.maintenance = existing.maintenance;
+            }
+        }
+        store.put_operator(&op).await.map_err(Failure::runtime)?;
+    }
+    Ok(Api {
+        store,
+        notifier: ConsoleNotifier::default(),
+        policy: config.policy,
+        team: config.team,
+        team_calendar: BusinessCalendar::default(),
+    })
+}
+
+/// An API Gateway HTTP API (2.0) event carrying the given claims.
+fn event(
+    method: &str,
+    path_and_query: &str,
+    headers: &[(String, String)],
+    body: Option<String>,
+    claims: &Value,
+) -> Value {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let mut h = serde_json::Map::new();
+    for (k, v) in headers {
+        h.insert(k.to_ascii_lowercase(), json!(v));
+    }
+    let qs: serde_json::Map<String, Value> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "queryStringParameters": if qs.is_empty() { Value::Null } else { Value::Object(qs) },
+        "headers": h,
+        "requestContext": {
+            "accountId": "local", "apiId": "local", "domainName": "localhost", "domainPrefix": "localhost",
+            "requestId": "local", "routeKey": "$default", "stage": "$default",
+            "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "livesite"},
+            "authorizer": {"jwt": {"claims": claims, "scopes": null}},
+        },
+        "body": body, "isBase64Encoded": false,
+    })
+}
+
+fn to_request(e: &Value) -> Result<lambda_http::Request, Failure> {
+    lambda_http::request::from_str(&e.to_string())
+        .map_err(|err| Failure::input(anyhow!("request: {err}")))
+}
+
+fn body_text(b: &lambda_http::Body) -> String {
+    match b {
+        lambda_http::Body::Text(t) => t.clone(),
+        lambda_http::Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    }
+}
+
+pub async fn run(cmd: Command) -> Result<u8, Failure> {
+    match cmd {
+        Command::Call {
+            method,
+            path,
+            body,
+            idempotency_key,
+            common,
+        } => {
+            let claims = claims(&common.principal)?;
+            let api = build(&common).await?;
+            let body = match body {
+                Some(b) if b.starts_with('@') => Some(
+                    std::fs::read_to_string(Path::new(&b[1..]))
+                        .map_err(|e| Failure::input(anyhow!("{}: {e}", &b[1..])))?,
+                ),
+                other => other,
+            };
+            let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+            if let Some(k) = idempotency_key {
+                headers.push(("idempotency-key".into(), k));
+            }
+            let req = to_request(&event(
+                &method.to_ascii_uppercase(),
+                &path,
+                &headers,
+                body,
+                &claims,
+            ))?;
+            let resp = api.handle(req, chrono::Utc::now()).await;
+            let status = resp.status().as_u16();
+            let text = body_text(resp.body());
+            let pretty = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(text);
+            println!("HTTP {status}\n{pretty}");
+            Ok(if (200..300).contains(&status) { 0 } else { 1 })
+        }
+        Command::Serve { port, common } => {
+            let claims = Arc::new(claims(&common.principal)?);
+            let api = Arc::new(build(&common).await?);
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .map_err(|e| Failure::runtime(anyhow!("127.0.0.1:{port}: {e}")))?;
+            println!(
+                "livesite api: serving http://127.0.0.1:{port}/v1 as {} (Ctrl-C to stop)",
+                common.principal
+            );
+            loop {
+                let (sock, _) = tokio::select! {
+                    r = listener.accept() => r.map_err(Failure::runtime)?,
+                    _ = tokio::signal::ctrl_c() => return Ok(0),
+                };
+                let (api, claims) = (api.clone(), claims.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let (api, claims) = (api.clone(), claims.clone());
+                            async move {
+                                Ok::<_, std::convert::Infallible>(answer(&api, &claims, req).await)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(sock), service)
+                        .await;
+                });
+            }
+        }
+    }
+}
+
+async fn answer(
+    api: &Api<SqliteStore, ConsoleNotifier>,
+    claims: &Value,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let method = req.method().as_str().to_string();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let reply = |status: u16, ct: &str, body: String| {
+        hyper::Response::builder()
+            .status(status)
+            .header("content-type", ct)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
+    };
+    // One byte over the cap lets the handler answer 413 itself.
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES + 1)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            let p = json!({"type": "about:blank", "title": "Content Too Large", "status": 413, "detail": format!("bodies are capped at {MAX_BODY_BYTES} bytes"), "errors": []});
+            return reply(413, "application/problem+json", p.to_string());
+        }
+    };
+    let text = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
+    let request = match to_request(&event(&method, &path, &headers, text, claims)) {
+        Ok(r) => r,
+        Err(f) => {
+            let p = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": f.error.to_string(), "errors": []});
+            return reply(400, "application/problem+json", p.to_string());
+        }
+    };
+    let resp = api.handle(request, chrono::Utc::now()).await;
+    let mut out = hyper::Response::new(Full::new(Bytes::from(body_text(resp.body()))));
+    *out.status_mut() = resp.status();
+    for (k, v) in resp.headers() {
+        out.headers_mut().insert(k.clone(), v.clone());
+    }
+    out
+}
