@@ -5,7 +5,7 @@
 
 use chrono::Duration;
 use livesite_aws::DynamoStore;
-use livesite_core::ports::{OperatorRegistry, StateStore};
+use livesite_core::ports::{IncidentStore, OperatorRegistry, StateStore};
 use livesite_core::{Policy, PortalCheck};
 use livesite_evaluate_fn::{handle, RegistryDirectory};
 use livesite_probe_fn::{ProbeFunction, SecondRound};
@@ -316,4 +316,47 @@ async fn the_malformed_sample_batch_reports_exactly_its_bad_record() {
     let event = serde_json::from_value(sample_event("stream-batch-malformed.json")).expect("event");
     let failures = p.evaluate(event).await;
     assert_eq!(failures, vec!["1100000000017454423012".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_high_outage_report_through_the_api_pages_once_even_when_the_post_is_retried() {
+    use livesite_tests::gateway::{client, Call};
+    let stack = Stack::new("api").await;
+    let mut op = operator("contoso");
+    op.api_clients = vec!["client-contoso".into()];
+    stack.store().put_operator(&op).await.expect("register");
+    let api = livesite_api_fn::Api {
+        store: stack.store(),
+        notifier: stack.notifier(),
+        policy: Policy::default(),
+        team: stack.team(),
+        team_calendar: livesite_core::BusinessCalendar::default(),
+    };
+    let now: chrono::DateTime<chrono::Utc> = "2026-11-27T10:00:00Z".parse().expect("time");
+    let report = json!({
+        "service": "core_network_services", "severity": "high",
+        "started_at": "2026-11-27T09:40:00Z", "aware_at": "2026-11-27T09:45:00Z",
+        "description": "PGW outage", "impact": "no data", "contact": "noc@contoso.example"
+    });
+    let post = || {
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(report.clone())
+            .key("retry-me")
+            .request()
+    };
+    let first = api.handle(post(), now).await;
+    assert_eq!(first.status(), 201);
+    let retry = api.handle(post(), now + Duration::seconds(3)).await;
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    let pages = stack.pages().await;
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    assert_eq!(pages[0].2["dedup_key"]["Value"], "contoso-20261127T094500Z-report#page-report");
+    let emails = stack.emails().await;
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert_eq!(emails[0]["destinations"]["ToAddresses"], json!(["osoc@dynamo.example"]));
+    assert_eq!(emails[0]["destinations"]["CcAddresses"], json!(["noc@contoso.example"]));
+    let stored = stack.store().get_incident("contoso-20261127T094500Z-report").await.expect("get");
+    assert!(stored.is_some(), "the report is stored as an incident");
 }
