@@ -349,14 +349,33 @@ async fn a_high_outage_report_through_the_api_pages_once_even_when_the_post_is_r
     assert_eq!(first.status(), 201);
     let retry = api.handle(post(), now + Duration::seconds(3)).await;
     assert_eq!(retry.status(), 201);
-    assert_eq!(retry.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    assert_eq!(
+        retry
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
     let pages = stack.pages().await;
     assert_eq!(pages.len(), 1, "{pages:?}");
-    assert_eq!(pages[0].2["dedup_key"]["Value"], "contoso-20261127T094500Z-report#page-report");
+    assert_eq!(
+        pages[0].2["dedup_key"]["Value"],
+        "contoso-20261127T094500Z-report#page-report"
+    );
     let emails = stack.emails().await;
     assert_eq!(emails.len(), 1, "{emails:?}");
-    assert_eq!(emails[0]["destinations"]["ToAddresses"], json!(["osoc@dynamo.example"]));
-    assert_eq!(emails[0]["destinations"]["CcAddresses"], json!(["noc@contoso.example"]));
-    let stored = stack.store().get_incident("contoso-20261127T094500Z-report").await.expect("get");
+    assert_eq!(
+        emails[0]["destinations"]["ToAddresses"],
+        json!(["osoc@dynamo.example"])
+    );
+    assert_eq!(
+        emails[0]["destinations"]["CcAddresses"],
+        json!(["noc@contoso.example"])
+    );
+    let stored = stack
+        .store()
+        .get_incident("contoso-20261127T094500Z-report")
+        .await
+        .expect("get");
     assert!(stored.is_some(), "the report is stored as an incident");
 }

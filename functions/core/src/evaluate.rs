@@ -46,6 +46,9 @@ pub struct MonitorState {
     pub suppressed_run: Option<DateTime<Utc>>,
     #[serde(default)]
     pub recent: Vec<Sample>,
+    /// The portal certificate's expiry, as the last TLS probe saw it.
+    #[serde(default)]
+    pub cert_expires_at: Option<DateTime<Utc>>,
 }
 
 impl MonitorState {
@@ -61,6 +64,7 @@ impl MonitorState {
             flapping: None,
             suppressed_run: None,
             recent: Vec::new(),
+            cert_expires_at: None,
         }
     }
 }
@@ -150,6 +154,9 @@ pub fn evaluate(
     s.last_probe_at = Some(t);
     s.last_outcome = Some(probe.outcome);
     s.last_reason = probe.reason;
+    if probe.cert_expires_at.is_some() {
+        s.cert_expires_at = probe.cert_expires_at;
+    }
     s.recent.push(Sample {
         at: t,
         up: probe.is_up(),

@@ -12,6 +12,7 @@ pub mod partner;
 pub mod ports;
 pub mod probe;
 pub mod service;
+pub mod sweep;
 
 pub use calendar::BusinessCalendar;
 pub use chrono_tz::Tz;

@@ -169,3 +169,59 @@ pub async fn deliver_pending<O: Outbox, N: Notifier>(
     }
     Ok(report)
 }
+
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    /// Notifications the sweep found due and recorded for the first time.
+    pub enqueued: Vec<Notification>,
+    pub delivery: DeliveryReport,
+}
+
+/// One sweep: every clock, window, silence and certificate checked at `now`;
+/// what is due is recorded (once per deadline, by its key) and the outbox is
+/// delivered, which also retries anything a failed send left behind.
+pub async fn sweep<S, N>(
+    store: &S,
+    notifier: &N,
+    team: &Team,
+    policy: &crate::sweep::SweepPolicy,
+    now: DateTime<Utc>,
+) -> Result<SweepReport, StoreError>
+where
+    S: Store + crate::ports::RecordStore + crate::ports::OperatorRegistry,
+    N: Notifier,
+{
+    use crate::sweep::{blindness, certificate_warnings, incident_reminders, maintenance_overruns};
+    let operators = store.list_operators().await?;
+    let incidents = store.list_incidents(None, true).await?;
+    let mut states = Vec::new();
+    for op in &operators {
+        if let Some(v) = store.load_state(&op.id).await? {
+            states.push(v.value);
+        }
+    }
+    let mut windows = Vec::new();
+    for doc in store.list_records("maintenance", None).await? {
+        match serde_json::from_value::<crate::partner::Maintenance>(doc) {
+            Ok(m) => windows.push(m),
+            Err(e) => {
+                return Err(StoreError::Corrupt {
+                    key: "maintenance".into(),
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+    let mut due = incident_reminders(&incidents, &operators, team, now);
+    due.extend(maintenance_overruns(&windows, &operators, team, now));
+    due.extend(blindness(&operators, &states, team, policy, now));
+    due.extend(certificate_warnings(&operators, &states, team, policy, now));
+    let mut report = SweepReport::default();
+    for n in due {
+        if store.enqueue(&n).await? {
+            report.enqueued.push(n);
+        }
+    }
+    report.delivery = deliver_pending(store, notifier, now, Duration::minutes(2), 500).await?;
+    Ok(report)
+}

@@ -1,0 +1,556 @@
+//! The sweep: what no probe arrival triggers. Overdue communication clocks,
+//! the escalation of an unacknowledged High incident, maintenance windows
+//! that overran without a completion notice, a monitor gone blind, and a
+//! portal certificate about to expire. Pure: given what is stored and the
+//! time, it says which notifications are due. Each has a key naming the
+//! deadline it is about, so the outbox's conditional write sends it once.
+
+use crate::evaluate::MonitorState;
+use crate::incident::{Incident, Severity};
+use crate::notify::{header_safe, Channel, Notification};
+use crate::partner::{Announcer, Maintenance, MaintenanceStatus};
+use crate::{Operator, OperatorId, Team};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepPolicy {
+    /// No probe result for an operator for longer than this: the monitor is blind.
+    #[serde(default = "default_blind", with = "humantime_serde")]
+    pub blind_after: std::time::Duration,
+    /// Warn this many days before a portal's certificate expires.
+    #[serde(default = "default_cert_days")]
+    pub certificate_warning_days: i64,
+}
+
+fn default_blind() -> std::time::Duration {
+    std::time::Duration::from_secs(5 * 60)
+}
+fn default_cert_days() -> i64 {
+    21
+}
+
+impl Default for SweepPolicy {
+    fn default() -> Self {
+        Self {
+            blind_after: default_blind(),
+            certificate_warning_days: default_cert_days(),
+        }
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn key_time(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn note(
+    key: String,
+    channel: Channel,
+    operator: &OperatorId,
+    incident: Option<&str>,
+    severity: Severity,
+    topic: &str,
+    subject: String,
+    text: String,
+    to: Vec<crate::EmailAddress>,
+    cc: Vec<crate::EmailAddress>,
+    team: &Team,
+    at: DateTime<Utc>,
+) -> Notification {
+    Notification {
+        key,
+        channel,
+        operator: operator.clone(),
+        incident_id: incident.map(str::to_string),
+        severity: Some(severity),
+        topic: topic.into(),
+        to,
+        cc,
+        from: (channel == Channel::Email).then(|| team.sender.clone()),
+        subject: header_safe(&subject),
+        text,
+        created_at: at,
+    }
+}
+
+/// Reminders and escalations for open incidents.
+///
+/// * Initial response overdue: one reminder to the operator (team in copy);
+///   for High, also a second page to the operations centre (the escalation).
+/// * Update overdue: one reminder per missed deadline.
+pub fn incident_reminders(
+    incidents: &[Incident],
+    operators: &[Operator],
+    team: &Team,
+    now: DateTime<Utc>,
+) -> Vec<Notification> {
+    let mut out = Vec::new();
+    for i in incidents.iter().filter(|i| i.is_open()) {
+        let Some(op) = operators.iter().find(|o| o.id == i.operator) else {
+            continue;
+        };
+        let sev = i.severity.to_string().to_uppercase();
+        if i.acknowledged_at.is_none() && now > i.initial_response_due {
+            let late = (now - i.initial_response_due).num_minutes();
+            out.push(note(
+                format!("{}#reminder-initial", i.id),
+                Channel::Email,
+                &op.id,
+                Some(&i.id),
+                i.severity,
+                "initial_response_overdue",
+                format!("[{sev}] Response overdue: {} incident {}", op.name, i.id),
+                format!(
+                    "The initial response to incident {id} was due at {due} and has not arrived ({late} minutes late).\n\n{summary}\n\nAcknowledge it now: POST /v1/incidents/{id}/acknowledgement\n",
+                    id = i.id,
+                    due = ts(i.initial_response_due),
+                    summary = i.summary
+                ),
+                op.contacts.clone(),
+                team.emails.clone(),
+                team,
+                now,
+            ));
+            if i.severity == Severity::High {
+                out.push(note(
+                    format!("{}#page-escalate", i.id),
+                    Channel::Page,
+                    &op.id,
+                    Some(&i.id),
+                    Severity::High,
+                    "escalation",
+                    format!("ESCALATION {}: no response", op.id),
+                    header_safe(&format!(
+                        "ESCALATION {}: HIGH incident unacknowledged {}m past the 1h deadline. Call the operator. {}",
+                        op.id, late, i.id
+                    )),
+                    vec![],
+                    vec![],
+                    team,
+                    now,
+                ));
+            }
+        }
+        if let Some(due) = i.next_update_due {
+            if now > due {
+                out.push(note(
+                    format!("{}#reminder-update-{}", i.id, key_time(due)),
+                    Channel::Email,
+                    &op.id,
+                    Some(&i.id),
+                    i.severity,
+                    "update_overdue",
+                    format!("[{sev}] Update overdue: {} incident {}", op.name, i.id),
+                    format!(
+                        "An update on incident {id} was due at {due}. {cadence}\n\nPost one: POST /v1/incidents/{id}/updates\n",
+                        id = i.id,
+                        due = ts(due),
+                        cadence = match i.severity {
+                            Severity::High => "High incidents are updated every business day until resolution.",
+                            Severity::Low => "Low incidents are updated every week until resolution.",
+                        }
+                    ),
+                    op.contacts.clone(),
+                    team.emails.clone(),
+                    team,
+                    now,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Announced windows past their end with no completion notice.
+pub fn maintenance_overruns(
+    windows: &[Maintenance],
+    operators: &[Operator],
+    team: &Team,
+    now: DateTime<Utc>,
+) -> Vec<Notification> {
+    let mut out = Vec::new();
+    for m in windows
+        .iter()
+        .filter(|m| m.status == MaintenanceStatus::Announced && now > m.end)
+    {
+        let (op_id, to, cc) = match &m.announcer {
+            Announcer::Operator(op) => {
+                let contacts = operators
+                    .iter()
+                    .find(|o| &o.id == op)
+                    .map(|o| o.contacts.clone())
+                    .unwrap_or_default();
+                (op.clone(), contacts, team.emails.clone())
+            }
+            Announcer::DynamoTeam => match OperatorId::new("dynamo") {
+                Ok(id) => (id, team.emails.clone(), vec![]),
+                Err(_) => continue,
+            },
+        };
+        out.push(note(
+            format!("{}#overrun", m.id),
+            Channel::Email,
+            &op_id,
+            None,
+            Severity::Low,
+            "maintenance_overrun",
+            format!("[MAINTENANCE] No completion notice for {}", m.id),
+            format!(
+                "The maintenance window {id} was announced to end at {end}; no completion notice has been sent ({mins} minutes later).\n\
+                 If the work is done, send it: POST /v1/maintenance/{id}/completion. Pages are no longer held back for this window.\n",
+                id = m.id,
+                end = ts(m.end),
+                mins = (now - m.end).num_minutes()
+            ),
+            to,
+            cc,
+            team,
+            now,
+        ));
+    }
+    out
+}
+
+/// The watcher of the watcher: operators with no probe result for longer than
+/// the limit, told to the DYNAMO team only, once per silence (keyed by the
+/// last result seen). When every operator is silent, one alert for the fleet.
+pub fn blindness(
+    operators: &[Operator],
+    states: &[MonitorState],
+    team: &Team,
+    policy: &SweepPolicy,
+    now: DateTime<Utc>,
+) -> Vec<Notification> {
+    let limit = Duration::from_std(policy.blind_after).unwrap_or(Duration::minutes(5));
+    let last_of = |op: &Operator| {
+        states
+            .iter()
+            .find(|s| s.operator == op.id)
+            .and_then(|s| s.last_probe_at)
+    };
+    let silent: Vec<(&Operator, Option<DateTime<Utc>>)> = operators
+        .iter()
+        .map(|o| (o, last_of(o)))
+        .filter(|(_, last)| last.is_some_and(|l| now - l > limit))
+        .collect();
+    let fleet = OperatorId::new("fleet").ok();
+    if !operators.is_empty() && silent.len() == operators.len() {
+        let Some(fleet) = fleet else { return vec![] };
+        let latest = silent.iter().filter_map(|(_, l)| *l).max().unwrap_or(now);
+        return vec![note(
+            format!("fleet#blind-{}", key_time(latest)),
+            Channel::Email,
+            &fleet,
+            None,
+            Severity::High,
+            "monitor_blind",
+            format!("[MONITOR BLIND] No probe results from any portal since {}", ts(latest)),
+            format!(
+                "livesite has received no probe result for any of its {n} operators since {since} ({mins} minutes).\n\
+                 The time is counted as unknown, never as up or down. Check the probe schedule, the probe function and the probes table.\n",
+                n = operators.len(),
+                since = ts(latest),
+                mins = (now - latest).num_minutes()
+            ),
+            team.emails.clone(),
+            vec![],
+            team,
+            now,
+        )];
+    }
+    silent
+        .into_iter()
+        .filter_map(|(op, last)| last.map(|l| (op, l)))
+        .map(|(op, last)| {
+            note(
+                format!("{}#blind-{}", op.id, key_time(last)),
+                Channel::Email,
+                &op.id,
+                None,
+                Severity::Low,
+                "monitor_blind",
+                format!("[MONITOR BLIND] No probe results for {} since {}", op.name, ts(last)),
+                format!(
+                    "No probe result for {name} ({id}) since {since} ({mins} minutes). That time is unknown: neither up nor down.\n",
+                    name = op.name,
+                    id = op.id,
+                    since = ts(last),
+                    mins = (now - last).num_minutes()
+                ),
+                team.emails.clone(),
+                vec![],
+                team,
+                now,
+            )
+        })
+        .collect()
+}
+
+/// A portal certificate expiring within the warning period: one Low email
+/// per certificate (keyed by its expiry).
+pub fn certificate_warnings(
+    operators: &[Operator],
+    states: &[MonitorState],
+    team: &Team,
+    policy: &SweepPolicy,
+    now: DateTime<Utc>,
+) -> Vec<Notification> {
+    let mut out = Vec::new();
+    for s in states {
+        let Some(expires) = s.cert_expires_at else {
+            continue;
+        };
+        if expires - now > Duration::days(policy.certificate_warning_days) {
+            continue;
+        }
+        let Some(op) = operators.iter().find(|o| o.id == s.operator) else {
+            continue;
+        };
+        out.push(note(
+            format!("{}#cert-{}", op.id, key_time(expires)),
+            Channel::Email,
+            &op.id,
+            None,
+            Severity::Low,
+            "certificate_expiry",
+            format!("[LOW] {} portal certificate expires {}", op.name, expires.format("%Y-%m-%d")),
+            format!(
+                "The TLS certificate of {url} expires at {at} ({days} days). When it expires, every probe fails and the 30-minute rule pages.\n",
+                url = op.portal.url,
+                at = ts(expires),
+                days = (expires - now).num_days()
+            ),
+            op.contacts.clone(),
+            team.emails.clone(),
+            team,
+            now,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{initial_response_due, IncidentKind, IncidentStatus};
+    use crate::{EmailAddress, PortalCheck};
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn op(id: &str) -> Operator {
+        Operator {
+            id: OperatorId::new(id).unwrap(),
+            name: id.into(),
+            portal: PortalCheck::new("https://p.example/".parse().unwrap()),
+            contacts: vec![EmailAddress::parse(format!("noc@{id}.example")).unwrap()],
+            timezone: chrono_tz::Europe::Madrid,
+            holidays: ["2026-12-08".parse().unwrap()].into_iter().collect(),
+            maintenance: vec![],
+            api_clients: vec![],
+        }
+    }
+
+    fn team() -> Team {
+        Team {
+            sender: EmailAddress::parse("livesite@dynamo.example").unwrap(),
+            emails: vec![EmailAddress::parse("osoc@dynamo.example").unwrap()],
+        }
+    }
+
+    fn incident(sev: Severity, opened: &str) -> Incident {
+        let o = op("contoso");
+        let opened = utc(opened);
+        Incident {
+            id: format!("contoso-{}", sev),
+            operator: o.id.clone(),
+            severity: sev,
+            kind: IncidentKind::PortalDown,
+            status: IncidentStatus::Open,
+            started_at: opened,
+            opened_at: opened,
+            resolved_at: None,
+            summary: "s".into(),
+            initial_response_due: initial_response_due(
+                sev,
+                opened,
+                std::time::Duration::from_secs(3600),
+                1,
+                &o.calendar(),
+            ),
+            acknowledged_at: None,
+            last_update_at: None,
+            next_update_due: None,
+        }
+    }
+
+    fn keys(n: &[Notification]) -> Vec<String> {
+        n.iter().map(|n| n.key.clone()).collect()
+    }
+
+    #[test]
+    fn high_initial_response_reminder_and_escalation_are_due_after_one_hour_only() {
+        let ops = [op("contoso")];
+        let i = incident(Severity::High, "2026-11-27T10:00:00Z");
+        assert!(
+            incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-27T11:00:00Z")).is_empty(),
+            "exactly 1 h: not yet"
+        );
+        let due = incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-27T11:00:01Z"));
+        assert_eq!(
+            keys(&due),
+            vec![
+                "contoso-high#reminder-initial",
+                "contoso-high#page-escalate"
+            ]
+        );
+        assert_eq!(due[1].channel, Channel::Page);
+        let later = incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-27T15:00:00Z"));
+        assert_eq!(
+            keys(&later),
+            keys(&due),
+            "same keys later: the outbox sends them once"
+        );
+        let mut acked = i;
+        acked.acknowledge(utc("2026-11-27T10:59:00Z"), &ops[0].calendar());
+        assert!(
+            incident_reminders(&[acked], &ops, &team(), utc("2026-11-27T11:30:00Z")).is_empty(),
+            "not after the acknowledgement"
+        );
+    }
+
+    #[test]
+    fn low_clocks_run_on_business_days_across_weekends_holidays_and_zones() {
+        let ops = [op("contoso")];
+        // Low opened Friday 27 Nov 18:00 Madrid: due Monday 30 Nov 18:00 Madrid (17:00Z).
+        let i = incident(Severity::Low, "2026-11-27T17:00:00Z");
+        assert!(
+            incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-30T17:00:00Z")).is_empty()
+        );
+        let due = incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-30T17:00:01Z"));
+        assert_eq!(
+            keys(&due),
+            vec!["contoso-low#reminder-initial"],
+            "Low never pages"
+        );
+        // Opened Monday 7 Dec 18:00 Madrid, the 8th a holiday: due Wednesday 9th.
+        let h = incident(Severity::Low, "2026-12-07T17:00:00Z");
+        assert!(
+            incident_reminders(&[h.clone()], &ops, &team(), utc("2026-12-08T17:00:01Z")).is_empty()
+        );
+        assert_eq!(
+            incident_reminders(&[h], &ops, &team(), utc("2026-12-09T17:00:01Z")).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn update_reminders_once_per_missed_deadline() {
+        let ops = [op("contoso")];
+        let cal = ops[0].calendar();
+        let mut i = incident(Severity::High, "2026-11-27T10:00:00Z");
+        i.acknowledge(utc("2026-11-27T10:30:00Z"), &cal);
+        // Friday 11:30 Madrid + 1 business day = Monday 11:30 Madrid (10:30Z).
+        assert!(
+            incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-30T10:30:00Z")).is_empty()
+        );
+        let first = incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-30T10:30:01Z"));
+        assert_eq!(
+            keys(&first),
+            vec!["contoso-high#reminder-update-20261130T103000Z"]
+        );
+        i.record_update(utc("2026-11-30T12:00:00Z"), &cal);
+        assert!(
+            incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-30T13:00:00Z")).is_empty()
+        );
+        let second = incident_reminders(&[i.clone()], &ops, &team(), utc("2026-12-01T12:00:01Z"));
+        assert_eq!(
+            keys(&second),
+            vec!["contoso-high#reminder-update-20261201T120000Z"],
+            "a new deadline, a new key"
+        );
+        i.resolve(utc("2026-12-01T12:30:00Z"));
+        assert!(
+            incident_reminders(&[i], &ops, &team(), utc("2026-12-05T00:00:00Z")).is_empty(),
+            "resolved: no clocks"
+        );
+    }
+
+    #[test]
+    fn blindness_is_told_to_the_team_once_per_silence() {
+        let ops = [op("contoso"), op("fabrikam")];
+        let state = |id: &str, last: &str| {
+            let mut s = MonitorState::new(OperatorId::new(id).unwrap());
+            s.last_probe_at = Some(utc(last));
+            s
+        };
+        let p = SweepPolicy::default();
+        let states = [
+            state("contoso", "2026-11-27T10:00:00Z"),
+            state("fabrikam", "2026-11-27T10:09:30Z"),
+        ];
+        let now = utc("2026-11-27T10:05:00Z");
+        assert!(
+            blindness(&ops, &states, &team(), &p, now).is_empty(),
+            "exactly 5 minutes is not blind"
+        );
+        let one = blindness(&ops, &states, &team(), &p, utc("2026-11-27T10:10:00Z"));
+        assert_eq!(keys(&one), vec!["contoso#blind-20261127T100000Z"]);
+        assert_eq!(one[0].to, team().emails, "the team, not the operator");
+        let all = blindness(&ops, &states, &team(), &p, utc("2026-11-27T10:20:00Z"));
+        assert_eq!(
+            keys(&all),
+            vec!["fleet#blind-20261127T100930Z"],
+            "one alert when the whole monitor is blind"
+        );
+    }
+
+    #[test]
+    fn overruns_and_certificates() {
+        let ops = [op("contoso")];
+        let m = Maintenance {
+            id: "contoso-20261210T010000Z-maintenance".into(),
+            announcer: Announcer::Operator(ops[0].id.clone()),
+            start: utc("2026-12-10T01:00:00Z"),
+            end: utc("2026-12-10T03:00:00Z"),
+            description: "d".into(),
+            services: vec![],
+            announced_at: utc("2026-12-01T00:00:00Z"),
+            lead_business_days: 6,
+            late: false,
+            status: MaintenanceStatus::Announced,
+            completed_at: None,
+            cancelled_at: None,
+        };
+        assert!(
+            maintenance_overruns(&[m.clone()], &ops, &team(), utc("2026-12-10T03:00:00Z"))
+                .is_empty()
+        );
+        assert_eq!(
+            maintenance_overruns(&[m.clone()], &ops, &team(), utc("2026-12-10T03:00:01Z")).len(),
+            1
+        );
+        let mut done = m;
+        done.complete(utc("2026-12-10T02:30:00Z")).unwrap();
+        assert!(
+            maintenance_overruns(&[done], &ops, &team(), utc("2026-12-11T00:00:00Z")).is_empty()
+        );
+
+        let mut s = MonitorState::new(ops[0].id.clone());
+        s.cert_expires_at = Some(utc("2026-12-20T00:00:00Z"));
+        let p = SweepPolicy::default();
+        assert!(
+            certificate_warnings(&ops, &[s.clone()], &team(), &p, utc("2026-11-28T00:00:00Z"))
+                .is_empty()
+        );
+        let w = certificate_warnings(&ops, &[s], &team(), &p, utc("2026-11-29T00:00:00Z"));
+        assert_eq!(keys(&w), vec!["contoso#cert-20261220T000000Z"]);
+    }
+}

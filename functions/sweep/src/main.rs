@@ -1,0 +1,40 @@
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use livesite_core::service::sweep;
+use livesite_core::sweep::SweepPolicy;
+use serde_json::{json, Value};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings = livesite_aws::Settings::from_env()?;
+    let config = livesite_aws::settings::aws_config().await;
+    let store = livesite_aws::settings::store(&config, &settings);
+    let notifier = livesite_aws::settings::notifier(&config, &settings);
+    let policy = match std::env::var("SWEEP_POLICY_JSON")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(json) => serde_json::from_str(&json).map_err(|e| format!("SWEEP_POLICY_JSON: {e}"))?,
+        None => SweepPolicy::default(),
+    };
+    let (store, notifier, team, policy) = (&store, &notifier, &settings.team, &policy);
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
+        let report = sweep(store, notifier, team, policy, chrono::Utc::now()).await?;
+        for n in &report.enqueued {
+            tracing::info!(key = %n.key, operator = %n.operator, topic = %n.topic, "due");
+        }
+        for (key, error) in &report.delivery.failed {
+            tracing::error!(
+                key,
+                error,
+                "notification not sent; the next sweep retries it"
+            );
+        }
+        Ok::<Value, Error>(json!({
+            "due": report.enqueued.len(),
+            "sent": report.delivery.sent.len(),
+            "failed": report.delivery.failed.len(),
+        }))
+    }))
+    .await
+}
