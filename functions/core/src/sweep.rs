@@ -400,10 +400,21 @@ mod tests {
         let ops = [op("contoso")];
         let i = incident(Severity::High, "2026-11-27T10:00:00Z");
         assert!(
-            incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-27T11:00:00Z")).is_empty(),
+            incident_reminders(
+                std::slice::from_ref(&i),
+                &ops,
+                &team(),
+                utc("2026-11-27T11:00:00Z")
+            )
+            .is_empty(),
             "exactly 1 h: not yet"
         );
-        let due = incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-27T11:00:01Z"));
+        let due = incident_reminders(
+            std::slice::from_ref(&i),
+            &ops,
+            &team(),
+            utc("2026-11-27T11:00:01Z"),
+        );
         assert_eq!(
             keys(&due),
             vec![
@@ -412,7 +423,12 @@ mod tests {
             ]
         );
         assert_eq!(due[1].channel, Channel::Page);
-        let later = incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-27T15:00:00Z"));
+        let later = incident_reminders(
+            std::slice::from_ref(&i),
+            &ops,
+            &team(),
+            utc("2026-11-27T15:00:00Z"),
+        );
         assert_eq!(
             keys(&later),
             keys(&due),
@@ -431,10 +447,19 @@ mod tests {
         let ops = [op("contoso")];
         // Low opened Friday 27 Nov 18:00 Madrid: due Monday 30 Nov 18:00 Madrid (17:00Z).
         let i = incident(Severity::Low, "2026-11-27T17:00:00Z");
-        assert!(
-            incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-30T17:00:00Z")).is_empty()
+        assert!(incident_reminders(
+            std::slice::from_ref(&i),
+            &ops,
+            &team(),
+            utc("2026-11-30T17:00:00Z")
+        )
+        .is_empty());
+        let due = incident_reminders(
+            std::slice::from_ref(&i),
+            &ops,
+            &team(),
+            utc("2026-11-30T17:00:01Z"),
         );
-        let due = incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-30T17:00:01Z"));
         assert_eq!(
             keys(&due),
             vec!["contoso-low#reminder-initial"],
@@ -442,9 +467,13 @@ mod tests {
         );
         // Opened Monday 7 Dec 18:00 Madrid, the 8th a holiday: due Wednesday 9th.
         let h = incident(Severity::Low, "2026-12-07T17:00:00Z");
-        assert!(
-            incident_reminders(&[h.clone()], &ops, &team(), utc("2026-12-08T17:00:01Z")).is_empty()
-        );
+        assert!(incident_reminders(
+            std::slice::from_ref(&h),
+            &ops,
+            &team(),
+            utc("2026-12-08T17:00:01Z")
+        )
+        .is_empty());
         assert_eq!(
             incident_reminders(&[h], &ops, &team(), utc("2026-12-09T17:00:01Z")).len(),
             1
@@ -458,19 +487,37 @@ mod tests {
         let mut i = incident(Severity::High, "2026-11-27T10:00:00Z");
         i.acknowledge(utc("2026-11-27T10:30:00Z"), &cal);
         // Friday 11:30 Madrid + 1 business day = Monday 11:30 Madrid (10:30Z).
-        assert!(
-            incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-30T10:30:00Z")).is_empty()
+        assert!(incident_reminders(
+            std::slice::from_ref(&i),
+            &ops,
+            &team(),
+            utc("2026-11-30T10:30:00Z")
+        )
+        .is_empty());
+        let first = incident_reminders(
+            std::slice::from_ref(&i),
+            &ops,
+            &team(),
+            utc("2026-11-30T10:30:01Z"),
         );
-        let first = incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-30T10:30:01Z"));
         assert_eq!(
             keys(&first),
             vec!["contoso-high#reminder-update-20261130T103000Z"]
         );
         i.record_update(utc("2026-11-30T12:00:00Z"), &cal);
-        assert!(
-            incident_reminders(&[i.clone()], &ops, &team(), utc("2026-11-30T13:00:00Z")).is_empty()
+        assert!(incident_reminders(
+            std::slice::from_ref(&i),
+            &ops,
+            &team(),
+            utc("2026-11-30T13:00:00Z")
+        )
+        .is_empty());
+        let second = incident_reminders(
+            std::slice::from_ref(&i),
+            &ops,
+            &team(),
+            utc("2026-12-01T12:00:01Z"),
         );
-        let second = incident_reminders(&[i.clone()], &ops, &team(), utc("2026-12-01T12:00:01Z"));
         assert_eq!(
             keys(&second),
             vec!["contoso-high#reminder-update-20261201T120000Z"],
@@ -529,12 +576,21 @@ mod tests {
             completed_at: None,
             cancelled_at: None,
         };
-        assert!(
-            maintenance_overruns(&[m.clone()], &ops, &team(), utc("2026-12-10T03:00:00Z"))
-                .is_empty()
-        );
+        assert!(maintenance_overruns(
+            std::slice::from_ref(&m),
+            &ops,
+            &team(),
+            utc("2026-12-10T03:00:00Z")
+        )
+        .is_empty());
         assert_eq!(
-            maintenance_overruns(&[m.clone()], &ops, &team(), utc("2026-12-10T03:00:01Z")).len(),
+            maintenance_overruns(
+                std::slice::from_ref(&m),
+                &ops,
+                &team(),
+                utc("2026-12-10T03:00:01Z")
+            )
+            .len(),
             1
         );
         let mut done = m;
@@ -546,10 +602,14 @@ mod tests {
         let mut s = MonitorState::new(ops[0].id.clone());
         s.cert_expires_at = Some(utc("2026-12-20T00:00:00Z"));
         let p = SweepPolicy::default();
-        assert!(
-            certificate_warnings(&ops, &[s.clone()], &team(), &p, utc("2026-11-28T00:00:00Z"))
-                .is_empty()
-        );
+        assert!(certificate_warnings(
+            &ops,
+            std::slice::from_ref(&s),
+            &team(),
+            &p,
+            utc("2026-11-28T00:00:00Z")
+        )
+        .is_empty());
         let w = certificate_warnings(&ops, &[s], &team(), &p, utc("2026-11-29T00:00:00Z"));
         assert_eq!(keys(&w), vec!["contoso#cert-20261220T000000Z"]);
     }
