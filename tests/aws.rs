@@ -379,3 +379,82 @@ async fn a_high_outage_report_through_the_api_pages_once_even_when_the_post_is_r
         .expect("get");
     assert!(stored.is_some(), "the report is stored as an incident");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unacknowledged_high_incident_is_escalated_once_after_an_hour_and_silence_raises_one_blind_alert(
+) {
+    use livesite_core::service::sweep;
+    use livesite_core::sweep::SweepPolicy;
+    let mut p = Pipeline::new("sweep").await;
+    p.probe_at((0..=61).map(|i| i * 30)).await;
+    let batch = p.next_batch().await;
+    assert!(p.evaluate(batch).await.is_empty());
+    assert_eq!(p.stack.pages().await.len(), 1, "the opening page");
+    let (store, notifier, team, policy) = (
+        p.stack.store(),
+        p.stack.notifier(),
+        p.stack.team(),
+        SweepPolicy::default(),
+    );
+    let opened = t0() + Duration::seconds(1830);
+    // Sweeps every 5 minutes of simulated time. The last probe was at 30:30,
+    // so the monitor is blind from 35:30 on (nothing probes any more here).
+    let mut due_keys = Vec::new();
+    for minutes in (5..=90).step_by(5) {
+        let report = sweep(
+            &store,
+            &notifier,
+            &team,
+            &policy,
+            opened + Duration::minutes(minutes),
+        )
+        .await
+        .expect("sweep");
+        assert!(
+            report.delivery.failed.is_empty(),
+            "{:?}",
+            report.delivery.failed
+        );
+        due_keys.extend(report.enqueued.iter().map(|n| (minutes, n.key.clone())));
+    }
+    assert_eq!(
+        due_keys,
+        vec![
+            // Its only operator silent: the whole monitor is blind. Exactly 5
+            // minutes is not yet; 10 is.
+            (10, "fleet#blind-20261124T103030Z".to_string()),
+            (
+                65,
+                "contoso-20261124T100000Z-portal_down#reminder-initial".to_string()
+            ),
+            (
+                65,
+                "contoso-20261124T100000Z-portal_down#page-escalate".to_string()
+            ),
+        ],
+        "blind once, escalated once, an hour after the page and not before"
+    );
+    let pages = p.stack.pages().await;
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert!(
+        pages[1].0.starts_with("ESCALATION contoso"),
+        "{}",
+        pages[1].0
+    );
+    let emails = p.stack.emails().await;
+    let blind: Vec<_> = emails
+        .iter()
+        .filter(|e| {
+            e["subject"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("[MONITOR BLIND]")
+        })
+        .collect();
+    assert_eq!(blind.len(), 1);
+    assert_eq!(
+        blind[0]["destinations"]["ToAddresses"],
+        json!(["osoc@dynamo.example"]),
+        "the team, not the operator"
+    );
+}

@@ -86,7 +86,7 @@ pub async fn run(pace_ms: u64) -> Result<u8, Failure> {
     let config = config_file::parse(&CONFIG.replace("PORT", &port.to_string()), "demo config")?;
     let store = SqliteStore::in_memory().map_err(Failure::runtime)?;
     let prober = HttpProber::new().map_err(Failure::runtime)?;
-    let monitor = LocalMonitor::new(config, store, prober, ConsoleNotifier::default());
+    let mut monitor = LocalMonitor::new(config, store, prober, ConsoleNotifier::default()).await?;
     println!(
         "livesite demo: a simulated MO Direct portal on 127.0.0.1:{port} fails from minute {FAIL_FROM_MIN} for {FAIL_FOR_MIN} minutes.\n\
          The monitor probes it twice per simulated minute; High opens after more than 30 minutes down.\n"

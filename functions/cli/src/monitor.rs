@@ -8,8 +8,9 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use livesite_core::evaluate::Event;
-use livesite_core::ports::{ProbeLog, Prober};
-use livesite_core::service::{deliver_pending, evaluate_batch, Context};
+use livesite_core::ports::{OperatorRegistry, ProbeLog, Prober};
+use livesite_core::service::{deliver_pending, evaluate_batch, sweep, Context};
+use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Config, ProbeResult};
 use livesite_local::{ConsoleNotifier, SqliteStore};
 use livesite_prober::HttpProber;
@@ -26,20 +27,46 @@ pub struct LocalMonitor<P> {
 }
 
 impl<P: Prober> LocalMonitor<P> {
-    pub fn new(config: Config, store: SqliteStore, prober: P, notifier: ConsoleNotifier) -> Self {
-        Self {
+    /// Registers the config's operators in the store's registry (keeping
+    /// maintenance windows announced through `livesite api`), which every
+    /// round then reads.
+    pub async fn new(
+        config: Config,
+        store: SqliteStore,
+        prober: P,
+        notifier: ConsoleNotifier,
+    ) -> Result<Self, Failure> {
+        for op in &config.operators {
+            let mut op = op.clone();
+            if let Some(existing) = store.get_operator(&op.id).await.map_err(Failure::runtime)? {
+                let extra: Vec<_> = existing
+                    .maintenance
+                    .into_iter()
+                    .filter(|w| !op.maintenance.contains(w))
+                    .collect();
+                op.maintenance.extend(extra);
+            }
+            store.put_operator(&op).await.map_err(Failure::runtime)?;
+        }
+        Ok(Self {
             store,
             prober,
             notifier,
             ctx: Context::new(config.policy, config.team, config.operators),
-        }
+        })
     }
 
     /// One round at simulated or real time `at`. Returns what it probed and decided.
     pub async fn round(
-        &self,
+        &mut self,
         at: DateTime<Utc>,
     ) -> Result<(Vec<ProbeResult>, Vec<Event>), Failure> {
+        let registered = self
+            .store
+            .list_operators()
+            .await
+            .map_err(Failure::runtime)?;
+        self.ctx.operators = registered.into_iter().map(|o| (o.id.clone(), o)).collect();
         let mut operators: Vec<_> = self.ctx.operators.values().collect();
         operators.sort_by(|a, b| a.id.cmp(&b.id));
         let probes: Vec<ProbeResult> = stream::iter(operators)
@@ -59,7 +86,19 @@ impl<P: Prober> LocalMonitor<P> {
         if let Some((op, e)) = outcome.failed.first() {
             return Err(Failure::runtime(anyhow!("evaluating {op}: {e}")));
         }
-        self.deliver(at).await?;
+        let policy = SweepPolicy {
+            blind_after: self.ctx.policy.blind_after,
+            ..SweepPolicy::default()
+        };
+        let swept = sweep(&self.store, &self.notifier, &self.ctx.team, &policy, at)
+            .await
+            .map_err(Failure::runtime)?;
+        for n in &swept.enqueued {
+            println!(">>> DUE {} ({})", n.key, n.topic);
+        }
+        for (key, error) in swept.delivery.failed {
+            tracing::warn!(key, error, "delivery failed; will retry next round");
+        }
         Ok((probes, outcome.events))
     }
 
@@ -138,7 +177,7 @@ pub async fn run(config_path: &Path, db: &Path, rounds: Option<u64>) -> Result<(
     let store =
         SqliteStore::open(db).map_err(|e| Failure::runtime(anyhow!("{}: {e}", db.display())))?;
     let prober = HttpProber::new().map_err(Failure::runtime)?;
-    let monitor = LocalMonitor::new(config, store, prober, ConsoleNotifier::default());
+    let mut monitor = LocalMonitor::new(config, store, prober, ConsoleNotifier::default()).await?;
     println!(
         "livesite: monitoring {} portal(s) every {}s; store {}",
         monitor.ctx.operators.len(),
