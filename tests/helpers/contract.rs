@@ -31,6 +31,7 @@ pub fn incident(op: &str, minutes: i64) -> Incident {
 
 pub fn notification(key: &str, minutes: i64) -> Notification {
     Notification {
+        html: None,
         key: key.into(),
         channel: Channel::Email,
         operator: OperatorId::new("contoso").expect("id"),

@@ -809,6 +809,7 @@ where
             .await?
             .iter()
             .map(|o| Notification {
+                html: None,
                 key: format!("{}#{}#email", notice.id, o.id),
                 channel: Channel::Email,
                 operator: o.id.clone(),
@@ -957,6 +958,7 @@ where
         };
         self.store.create_incident(&incident).await?;
         self.record_and_enqueue(vec![Notification {
+            html: None,
             key: format!("{id}#email"),
             channel: Channel::Email,
             operator: op.id.clone(),

@@ -110,7 +110,7 @@ impl SesMailer {
             .body(
                 Body::builder()
                     .text(utf8(&n.text)?)
-                    .html(utf8(&html(n))?)
+                    .html(utf8(n.html.as_deref().unwrap_or(&html(n)))?)
                     .build(),
             )
             .build();

@@ -11,6 +11,7 @@ mod config_file;
 mod demo;
 mod monitor;
 mod replay;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -52,6 +53,8 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The monthly SLA report from the embedded store (text, JSON or HTML with charts).
+    Report(report::Args),
     /// The partner API over the embedded store: one call, or served on 127.0.0.1.
     #[command(subcommand)]
     Api(api::Command),
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
             }
             Command::Demo { pace_ms } => demo::run(pace_ms).await,
             Command::Api(cmd) => api::run(cmd).await,
+            Command::Report(args) => report::run(args).await,
         }
     });
     match result {

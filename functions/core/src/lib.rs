@@ -11,6 +11,7 @@ pub mod notify;
 pub mod partner;
 pub mod ports;
 pub mod probe;
+pub mod report;
 pub mod service;
 pub mod sweep;
 

@@ -45,6 +45,9 @@ pub struct Notification {
     pub from: Option<EmailAddress>,
     pub subject: String,
     pub text: String,
+    /// An HTML part, when the message has more than text to show (charts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -79,6 +82,7 @@ fn email(
     at: DateTime<Utc>,
 ) -> Notification {
     Notification {
+        html: None,
         key,
         channel: Channel::Email,
         operator: operator.id.clone(),
@@ -129,6 +133,7 @@ pub fn render(event: &Event, operator: &Operator, team: &Team) -> Vec<Notificati
             let mut out = Vec::new();
             if sev == Severity::High {
                 out.push(Notification {
+                    html: None,
                     key: format!("{}#page-open", incident.id),
                     channel: Channel::Page,
                     operator: operator.id.clone(),
@@ -187,6 +192,7 @@ pub fn render(event: &Event, operator: &Operator, team: &Team) -> Vec<Notificati
             let mut out = Vec::new();
             if incident.severity == Severity::High {
                 out.push(Notification {
+                    html: None,
                     key: format!("{}#page-resolve", incident.id),
                     channel: Channel::Page,
                     operator: operator.id.clone(),
@@ -222,6 +228,7 @@ pub fn render(event: &Event, operator: &Operator, team: &Team) -> Vec<Notificati
         Event::MonitorGap { from, to, .. } => {
             let minutes = (*to - *from).num_minutes();
             vec![Notification {
+                html: None,
                 key: format!("{}-{}#email-gap", operator.id, from.format("%Y%m%dT%H%M%SZ")),
                 channel: Channel::Email,
                 operator: operator.id.clone(),

@@ -163,6 +163,7 @@ pub fn outage_report(
     let mut out = Vec::new();
     if input.severity == Severity::High {
         out.push(Notification {
+            html: None,
             key: format!("{id}#page-report"),
             channel: Channel::Page,
             operator: operator.id.clone(),
@@ -184,6 +185,7 @@ pub fn outage_report(
         });
     }
     out.push(Notification {
+        html: None,
         key: format!("{id}#email-report"),
         channel: Channel::Email,
         operator: operator.id.clone(),
@@ -380,6 +382,7 @@ impl Maintenance {
             Announcer::DynamoTeam => "the DYNAMO team".to_string(),
         };
         Notification {
+            html: None,
             key: format!("{}#{operator}#email-{event}", self.id),
             channel: Channel::Email,
             operator: operator.clone(),
@@ -596,6 +599,7 @@ impl Bug {
             ),
         };
         Notification {
+            html: None,
             key: format!("{}#email-{event}", self.id),
             channel: Channel::Email,
             operator: self.operator.clone(),

@@ -64,6 +64,7 @@ fn note(
     at: DateTime<Utc>,
 ) -> Notification {
     Notification {
+        html: None,
         key,
         channel,
         operator: operator.clone(),

@@ -1,0 +1,520 @@
+//! The monthly SLA report, computed from stored probes, incidents and
+//! maintenance windows (docs/report.md states every definition).
+//!
+//! Time accounting: each probe speaks for the time until the next one, up to
+//! `blind_after`; past that the probe speaks for one `probe_interval` and the
+//! rest is an unknown gap. Time before the month's first probe is unknown too.
+//! Unknown time is never counted as up or down.
+
+use crate::incident::{Incident, Severity};
+use crate::partner::Maintenance;
+use crate::probe::ProbeResult;
+use crate::{MaintenanceWindow, OperatorId, Policy};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Month {
+    pub year: i32,
+    pub month: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a month as YYYY-MM, got {0:?}")]
+pub struct MonthError(String);
+
+impl std::str::FromStr for Month {
+    type Err = MonthError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || MonthError(s.to_string());
+        let (y, m) = s.split_once('-').ok_or_else(bad)?;
+        let (year, month) = (
+            y.parse::<i32>().map_err(|_| bad())?,
+            m.parse::<u32>().map_err(|_| bad())?,
+        );
+        if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) {
+            return Err(bad());
+        }
+        Ok(Self { year, month })
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl Month {
+    pub fn start(&self) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(self.year, self.month, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    pub fn end(&self) -> DateTime<Utc> {
+        let (y, m) = if self.month == 12 {
+            (self.year + 1, 1)
+        } else {
+            (self.year, self.month + 1)
+        };
+        Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    /// The month before the one containing `t` (what the 1st of a month reports on).
+    pub fn previous(t: DateTime<Utc>) -> Self {
+        let (y, m) = if t.month() == 1 {
+            (t.year() - 1, 12)
+        } else {
+            (t.year(), t.month() - 1)
+        };
+        Self { year: y, month: m }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub samples: usize,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// Share of up probes slower than the latency SLA, in percent.
+    pub over_sla_percent: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Day {
+    pub date: NaiveDate,
+    /// Excluding maintenance and unknown time; `None` when nothing was observed.
+    pub availability_percent: Option<f64>,
+    pub down_minutes: f64,
+    pub unknown_minutes: f64,
+    pub latency: Latency,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentLine {
+    pub id: String,
+    pub severity: Severity,
+    pub kind: String,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub initial_response_due: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub minutes_to_acknowledge: Option<f64>,
+    pub acknowledged_on_time: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaintenanceLine {
+    pub id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub lead_business_days: u32,
+    pub late: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonthlyReport {
+    pub operator: OperatorId,
+    pub month: String,
+    pub target_percent: f64,
+    pub latency_sla_ms: u64,
+    pub minutes_in_month: f64,
+    pub up_minutes: f64,
+    /// Down outside announced maintenance: what counts against the SLA.
+    pub downtime_minutes: f64,
+    pub down_in_maintenance_minutes: f64,
+    pub maintenance_minutes: f64,
+    pub unknown_minutes: f64,
+    /// Up time over the whole month: maintenance and unknown time count against it.
+    pub availability_raw_percent: f64,
+    /// Up time over observed time outside maintenance: the SLA figure.
+    pub availability_percent: Option<f64>,
+    pub met_target: bool,
+    pub error_budget_minutes: f64,
+    pub error_budget_left_minutes: f64,
+    pub probes: usize,
+    pub probes_down: usize,
+    pub latency: Latency,
+    pub incidents: Vec<IncidentLine>,
+    pub maintenance: Vec<MaintenanceLine>,
+    pub maintenance_on_time: usize,
+    pub maintenance_late: usize,
+    pub days: Vec<Day>,
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn latency(probes: &[&ProbeResult], sla_ms: u64) -> Latency {
+    let mut v: Vec<f64> = probes
+        .iter()
+        .filter(|p| p.is_up())
+        .filter_map(|p| p.latency_ms)
+        .collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let over = v.iter().filter(|l| **l > sla_ms as f64).count();
+    Latency {
+        samples: v.len(),
+        p50_ms: percentile(&v, 0.50),
+        p95_ms: percentile(&v, 0.95),
+        p99_ms: percentile(&v, 0.99),
+        over_sla_percent: if v.is_empty() {
+            0.0
+        } else {
+            over as f64 * 100.0 / v.len() as f64
+        },
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    up: f64,
+    down: f64,
+    down_maint: f64,
+    up_maint: f64,
+}
+
+fn minutes(d: Duration) -> f64 {
+    d.num_milliseconds() as f64 / 60_000.0
+}
+
+/// Splits [a, b) by maintenance windows: (inside, outside) minutes.
+fn split(a: DateTime<Utc>, b: DateTime<Utc>, windows: &[MaintenanceWindow]) -> (f64, f64) {
+    let total = minutes(b - a);
+    let mut inside = 0.0;
+    for w in windows {
+        let (s, e) = (w.start.max(a), w.end.min(b));
+        if e > s {
+            inside += minutes(e - s);
+        }
+    }
+    let inside = inside.min(total);
+    (inside, total - inside)
+}
+
+pub struct ReportInput<'a> {
+    pub operator: OperatorId,
+    pub month: Month,
+    pub policy: &'a Policy,
+    /// The operator's probes, any order; those outside the month are ignored.
+    pub probes: &'a [ProbeResult],
+    pub incidents: &'a [Incident],
+    /// Announced windows (completed ones closed at completion, cancelled ones absent).
+    pub windows: &'a [MaintenanceWindow],
+    pub notices: &'a [Maintenance],
+}
+
+pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
+    let (from, to) = (input.month.start(), input.month.end());
+    let policy = input.policy;
+    let mut probes: Vec<&ProbeResult> = input
+        .probes
+        .iter()
+        .filter(|p| p.probed_at >= from && p.probed_at < to)
+        .collect();
+    probes.sort_by_key(|p| p.probed_at);
+    let interval = Duration::from_std(policy.probe_interval).unwrap_or(Duration::seconds(30));
+    let blind = Duration::from_std(policy.blind_after).unwrap_or(Duration::minutes(5));
+
+    let days_in_month = (to - from).num_days();
+    let mut per_day = vec![Tally::default(); days_in_month as usize];
+    let mut total = Tally::default();
+    for (i, p) in probes.iter().enumerate() {
+        let next = probes.get(i + 1).map_or(to, |n| n.probed_at);
+        let span = if next - p.probed_at > blind {
+            interval
+        } else {
+            next - p.probed_at
+        };
+        let end = (p.probed_at + span).min(to);
+        // Attribute the span to days, cutting at midnight.
+        let mut a = p.probed_at;
+        while a < end {
+            let day_end = (a.date_naive() + Duration::days(1))
+                .and_hms_opt(0, 0, 0)
+                .map(|d| Utc.from_utc_datetime(&d))
+                .unwrap_or(end);
+            let b = end.min(day_end);
+            let (inside, outside) = split(a, b, input.windows);
+            let last = per_day.len().saturating_sub(1);
+            let idx = ((a - from).num_days() as usize).min(last);
+            for t in [&mut total, &mut per_day[idx]] {
+                if p.is_up() {
+                    t.up += outside;
+                    t.up_maint += inside;
+                } else {
+                    t.down += outside;
+                    t.down_maint += inside;
+                }
+            }
+            a = b;
+        }
+    }
+    let month_minutes = minutes(to - from);
+    let observed = total.up + total.down + total.up_maint + total.down_maint;
+    let unknown = month_minutes - observed;
+    let (maint_total, _) = split(from, to, input.windows);
+    let target = policy.availability_target_percent;
+    let budget = month_minutes * (100.0 - target) / 100.0;
+    let sla_base = total.up + total.down;
+    let availability = (sla_base > 0.0).then(|| total.up * 100.0 / sla_base);
+
+    let days = per_day
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let d0 = from + Duration::days(i as i64);
+            let d1 = d0 + Duration::days(1);
+            let day_probes: Vec<&ProbeResult> = probes
+                .iter()
+                .copied()
+                .filter(|p| p.probed_at >= d0 && p.probed_at < d1)
+                .collect();
+            let base = t.up + t.down;
+            Day {
+                date: d0.date_naive(),
+                availability_percent: (base > 0.0).then(|| t.up * 100.0 / base),
+                down_minutes: t.down,
+                unknown_minutes: 1440.0 - (t.up + t.down + t.up_maint + t.down_maint),
+                latency: latency(&day_probes, policy.latency_sla_ms),
+            }
+        })
+        .collect();
+
+    let incidents = input
+        .incidents
+        .iter()
+        .filter(|i| i.operator == input.operator && i.opened_at >= from && i.opened_at < to)
+        .map(|i| IncidentLine {
+            id: i.id.clone(),
+            severity: i.severity,
+            kind: i.kind.as_str().to_string(),
+            opened_at: i.opened_at,
+            resolved_at: i.resolved_at,
+            initial_response_due: i.initial_response_due,
+            acknowledged_at: i.acknowledged_at,
+            minutes_to_acknowledge: i.acknowledged_at.map(|a| minutes(a - i.opened_at)),
+            acknowledged_on_time: i
+                .acknowledged_at
+                .is_some_and(|a| a <= i.initial_response_due),
+        })
+        .collect();
+    let maintenance: Vec<MaintenanceLine> = input
+        .notices
+        .iter()
+        .filter(|m| m.start >= from && m.start < to)
+        .map(|m| MaintenanceLine {
+            id: m.id.clone(),
+            start: m.start,
+            end: m.end,
+            lead_business_days: m.lead_business_days,
+            late: m.late,
+        })
+        .collect();
+
+    MonthlyReport {
+        operator: input.operator,
+        month: input.month.to_string(),
+        target_percent: target,
+        latency_sla_ms: policy.latency_sla_ms,
+        minutes_in_month: month_minutes,
+        up_minutes: total.up + total.up_maint,
+        downtime_minutes: total.down,
+        down_in_maintenance_minutes: total.down_maint,
+        maintenance_minutes: maint_total,
+        unknown_minutes: unknown,
+        availability_raw_percent: (total.up + total.up_maint) * 100.0 / month_minutes,
+        availability_percent: availability,
+        met_target: availability.is_some_and(|a| a >= target),
+        error_budget_minutes: budget,
+        error_budget_left_minutes: budget - total.down,
+        probes: probes.len(),
+        probes_down: probes.iter().filter(|p| !p.is_up()).count(),
+        latency: latency(&probes, policy.latency_sla_ms),
+        maintenance_on_time: maintenance.iter().filter(|m| !m.late).count(),
+        maintenance_late: maintenance.iter().filter(|m| m.late).count(),
+        incidents,
+        maintenance,
+        days,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{IncidentKind, IncidentStatus};
+    use crate::probe::{FailureReason, Outcome};
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn probe(t: DateTime<Utc>, up: bool, latency: f64) -> ProbeResult {
+        ProbeResult {
+            operator: OperatorId::new("contoso").unwrap(),
+            probed_at: t,
+            outcome: if up { Outcome::Up } else { Outcome::Down },
+            reason: (!up).then_some(FailureReason::Status),
+            status: Some(if up { 200 } else { 503 }),
+            latency_ms: Some(latency),
+            phases: None,
+            url: None,
+            redirects: 0,
+            cert_expires_at: None,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn months_parse_and_bound() {
+        let m: Month = "2026-02".parse().unwrap();
+        assert_eq!(
+            (m.start(), m.end()),
+            (utc("2026-02-01T00:00:00Z"), utc("2026-03-01T00:00:00Z"))
+        );
+        let d: Month = "2026-12".parse().unwrap();
+        assert_eq!(d.end(), utc("2027-01-01T00:00:00Z"));
+        for bad in ["2026-13", "2026-1", "26-01", "2026/01", ""] {
+            assert!(bad.parse::<Month>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            Month::previous(utc("2027-01-01T00:05:00Z")).to_string(),
+            "2026-12"
+        );
+    }
+
+    /// February 2026 (28 days, 40,320 minutes), hand-computed:
+    /// * probes every 30 s, 100 ms, except the first 1,000 of the month at 500 ms;
+    /// * down 10 Feb 10:00–10:30 (60 probes): 30 minutes of downtime;
+    /// * announced maintenance 14 Feb 02:00–03:00, down throughout: 60 minutes
+    ///   down inside maintenance, not counted against the SLA;
+    /// * no probes 20 Feb 00:00–02:00: 120 minutes unknown (the probe at
+    ///   23:59:30 speaks for 30 s, the gap is longer than blind_after).
+    ///
+    /// Up = 40,320 − 30 − 60 − 120 = 40,110 minutes.
+    /// Raw = 40,110 / 40,320 = 99.479 %. SLA = 40,110 / (40,110 + 30) = 99.925 %.
+    /// Budget = 40,320 × 0.1 % = 40.32 minutes; left 10.32.
+    /// Probes = 28 × 2,880 − 240 = 80,400; down 180; up 80,220, of which 1,000
+    /// over 400 ms = 1.2466 %, so p99 (rank 79,418) is 500 ms and p95 100 ms.
+    #[test]
+    fn fixture_month_matches_the_hand_computation() {
+        let month: Month = "2026-02".parse().unwrap();
+        let mut probes = Vec::new();
+        let mut t = month.start();
+        let mut n = 0;
+        while t < month.end() {
+            let in_gap = t >= utc("2026-02-20T00:00:00Z") && t < utc("2026-02-20T02:00:00Z");
+            if !in_gap {
+                let down = (t >= utc("2026-02-10T10:00:00Z") && t < utc("2026-02-10T10:30:00Z"))
+                    || (t >= utc("2026-02-14T02:00:00Z") && t < utc("2026-02-14T03:00:00Z"));
+                probes.push(probe(t, !down, if n < 1000 { 500.0 } else { 100.0 }));
+                n += 1;
+            }
+            t += Duration::seconds(30);
+        }
+        let windows = [MaintenanceWindow {
+            start: utc("2026-02-14T02:00:00Z"),
+            end: utc("2026-02-14T03:00:00Z"),
+            announced_at: None,
+            description: None,
+        }];
+        let op = OperatorId::new("contoso").unwrap();
+        let incident = |id: &str, opened: &str, ack: Option<&str>| Incident {
+            id: id.into(),
+            operator: op.clone(),
+            severity: Severity::High,
+            kind: IncidentKind::PortalDown,
+            status: IncidentStatus::Resolved,
+            started_at: utc(opened),
+            opened_at: utc(opened),
+            resolved_at: None,
+            summary: String::new(),
+            initial_response_due: utc(opened) + Duration::hours(1),
+            acknowledged_at: ack.map(utc),
+            last_update_at: None,
+            next_update_due: None,
+        };
+        let incidents = [
+            incident("a", "2026-02-10T10:30:30Z", Some("2026-02-10T10:50:00Z")),
+            incident("b", "2026-02-14T03:00:00Z", Some("2026-02-14T04:30:00Z")),
+            incident("c", "2026-01-31T23:00:00Z", None),
+        ];
+        let policy = Policy::default();
+        let r = monthly(ReportInput {
+            operator: op,
+            month,
+            policy: &policy,
+            probes: &probes,
+            incidents: &incidents,
+            windows: &windows,
+            notices: &[],
+        });
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+        assert!(close(r.minutes_in_month, 40_320.0));
+        assert!(close(r.downtime_minutes, 30.0), "{}", r.downtime_minutes);
+        assert!(close(r.down_in_maintenance_minutes, 60.0));
+        assert!(close(r.unknown_minutes, 120.0), "{}", r.unknown_minutes);
+        assert!(close(r.up_minutes, 40_110.0), "{}", r.up_minutes);
+        assert!(close(
+            r.availability_raw_percent,
+            40_110.0 * 100.0 / 40_320.0
+        ));
+        assert!(close(
+            r.availability_percent.unwrap(),
+            40_110.0 * 100.0 / 40_140.0
+        ));
+        assert!(r.met_target);
+        assert!(close(r.error_budget_minutes, 40.32));
+        assert!(close(r.error_budget_left_minutes, 10.32));
+        assert_eq!((r.probes, r.probes_down), (80_400, 180));
+        assert_eq!(
+            (r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms),
+            (Some(100.0), Some(100.0), Some(500.0))
+        );
+        assert!(close(r.latency.over_sla_percent, 1000.0 * 100.0 / 80_220.0));
+        assert_eq!(r.incidents.len(), 2, "January's incident is not February's");
+        assert_eq!(r.incidents[0].minutes_to_acknowledge, Some(19.5));
+        assert!(r.incidents[0].acknowledged_on_time && !r.incidents[1].acknowledged_on_time);
+        assert_eq!(r.days.len(), 28);
+        let d20 = &r.days[19];
+        assert!(close(d20.unknown_minutes, 120.0) && d20.availability_percent == Some(100.0));
+        let d10 = &r.days[9];
+        assert!(close(d10.down_minutes, 30.0));
+        assert!(close(
+            d10.availability_percent.unwrap(),
+            (1440.0 - 30.0) * 100.0 / 1440.0
+        ));
+    }
+
+    #[test]
+    fn a_month_without_probes_is_unknown_not_down() {
+        let policy = Policy::default();
+        let r = monthly(ReportInput {
+            operator: OperatorId::new("contoso").unwrap(),
+            month: "2026-04".parse().unwrap(),
+            policy: &policy,
+            probes: &[],
+            incidents: &[],
+            windows: &[],
+            notices: &[],
+        });
+        assert_eq!(r.availability_percent, None);
+        assert!(!r.met_target);
+        assert_eq!(r.downtime_minutes, 0.0);
+        assert_eq!(r.unknown_minutes, 30.0 * 1440.0);
+        assert!(
+            (r.error_budget_minutes - 43.2).abs() < 1e-9,
+            "43.2 minutes in a 30-day month at 99.9%"
+        );
+    }
+}

@@ -1,0 +1,480 @@
+//! The monthly SLA report: gathered from the stores, computed by the core,
+//! rendered as plain text and as an HTML email with two SVG charts (daily
+//! availability against the target; daily latency percentiles against the
+//! 400 ms SLA), drawn with plotters.
+
+use chrono::{DateTime, Utc};
+use livesite_core::notify::{header_safe, Channel, Notification};
+use livesite_core::partner::Maintenance;
+use livesite_core::ports::{
+    IncidentStore, OperatorRegistry, Outbox, ProbeLog, RecordStore, StoreError,
+};
+use livesite_core::report::{monthly, Month, MonthlyReport, ReportInput};
+use livesite_core::{Operator, Policy, Severity, Team};
+use plotters::prelude::*;
+
+/// Reads what the report needs and computes it.
+pub async fn gather<S>(
+    store: &S,
+    operator: &Operator,
+    month: Month,
+    policy: &Policy,
+) -> Result<MonthlyReport, StoreError>
+where
+    S: ProbeLog + IncidentStore + RecordStore,
+{
+    let probes = store
+        .range(&operator.id, month.start(), month.end())
+        .await?;
+    let incidents = store.list_incidents(Some(&operator.id), false).await?;
+    let mut notices = Vec::new();
+    for doc in store
+        .list_records("maintenance", Some(&operator.id))
+        .await?
+    {
+        let m: Maintenance = serde_json::from_value(doc).map_err(|e| StoreError::Corrupt {
+            key: format!("maintenance of {}", operator.id),
+            message: e.to_string(),
+        })?;
+        notices.push(m);
+    }
+    // The windows in force: the registry's (config or API), which already
+    // reflect completions and cancellations.
+    let windows = operator.maintenance.clone();
+    Ok(monthly(ReportInput {
+        operator: operator.id.clone(),
+        month,
+        policy,
+        probes: &probes,
+        incidents: &incidents,
+        windows: &windows,
+        notices: &notices,
+    }))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |v| format!("{v:.3}%"))
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |v| format!("{v:.0} ms"))
+}
+
+pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
+    let mut s = format!(
+        "livesite monthly SLA report: {name} ({id}), {month}\n\n\
+         Availability (SLA, excluding announced maintenance and unknown time): {sla}  target {target:.2}%  {verdict}\n\
+         Availability (raw, whole month):                                      {raw:.3}%\n\
+         Downtime counted: {down:.1} min   error budget {budget:.1} min, left {left:.1} min\n\
+         Down during announced maintenance: {dm:.1} min   maintenance: {mt:.1} min   unknown (no probes): {unk:.1} min\n\
+         Probes: {probes} ({pdown} down)\n\
+         Latency (up probes): p50 {p50}  p95 {p95}  p99 {p99}  over {sla_ms} ms: {over:.2}%\n",
+        name = operator.name,
+        id = operator.id,
+        month = r.month,
+        sla = pct(r.availability_percent),
+        target = r.target_percent,
+        verdict = if r.met_target { "MET" } else { "MISSED" },
+        raw = r.availability_raw_percent,
+        down = r.downtime_minutes,
+        budget = r.error_budget_minutes,
+        left = r.error_budget_left_minutes,
+        dm = r.down_in_maintenance_minutes,
+        mt = r.maintenance_minutes,
+        unk = r.unknown_minutes,
+        probes = r.probes,
+        pdown = r.probes_down,
+        p50 = ms(r.latency.p50_ms),
+        p95 = ms(r.latency.p95_ms),
+        p99 = ms(r.latency.p99_ms),
+        sla_ms = r.latency_sla_ms,
+        over = r.latency.over_sla_percent,
+    );
+    s += &format!("\nIncidents: {}\n", r.incidents.len());
+    for i in &r.incidents {
+        s += &format!(
+            "  {} [{}] opened {}  acknowledged {}  {}\n",
+            i.id,
+            i.severity,
+            i.opened_at.format("%Y-%m-%d %H:%M UTC"),
+            i.minutes_to_acknowledge
+                .map_or("never".into(), |m| format!("after {m:.0} min")),
+            if i.acknowledged_on_time {
+                "on time"
+            } else {
+                "LATE"
+            }
+        );
+    }
+    s += &format!(
+        "\nMaintenance notices: {} on time, {} late\n",
+        r.maintenance_on_time, r.maintenance_late
+    );
+    for m in &r.maintenance {
+        s += &format!(
+            "  {}  {} business days ahead{}\n",
+            m.id,
+            m.lead_business_days,
+            if m.late { "  LATE" } else { "" }
+        );
+    }
+    s
+}
+
+fn chart_error(e: impl std::fmt::Display) -> String {
+    format!("<p>chart unavailable: {}</p>", escape(&e.to_string()))
+}
+
+/// Daily availability (SLA figure) against the target, as SVG.
+pub fn availability_chart(r: &MonthlyReport) -> String {
+    let mut out = String::new();
+    let result = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::with_string(&mut out, (640, 260)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let days = r.days.len() as u32;
+        let lowest = r
+            .days
+            .iter()
+            .filter_map(|d| d.availability_percent)
+            .fold(r.target_percent, f64::min);
+        let floor = (lowest - 0.1).max(0.0).min(r.target_percent - 0.1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Daily availability (%)", ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(1u32..days.max(2), floor..100.0f64)?;
+        chart
+            .configure_mesh()
+            .x_desc("day")
+            .y_label_formatter(&|v| format!("{v:.2}"))
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(
+                [(1, r.target_percent), (days.max(2), r.target_percent)],
+                RED.stroke_width(1),
+            ))?
+            .label(format!("target {:.2}%", r.target_percent))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED));
+        let points: Vec<(u32, f64)> = r
+            .days
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.availability_percent.map(|a| (i as u32 + 1, a)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), BLUE.stroke_width(2)))?
+            .label("availability")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE));
+        chart.draw_series(points.iter().map(|p| Circle::new(*p, 2, BLUE.filled())))?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => out,
+        Err(e) => chart_error(e),
+    }
+}
+
+/// Daily latency percentiles against the SLA, as SVG.
+pub fn latency_chart(r: &MonthlyReport) -> String {
+    let mut out = String::new();
+    let result = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::with_string(&mut out, (640, 260)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let days = r.days.len() as u32;
+        let top = r
+            .days
+            .iter()
+            .filter_map(|d| d.latency.p99_ms)
+            .fold(r.latency_sla_ms as f64 * 1.25, f64::max);
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Daily latency (ms)", ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(1u32..days.max(2), 0f64..top)?;
+        chart.configure_mesh().x_desc("day").draw()?;
+        let sla = r.latency_sla_ms as f64;
+        chart
+            .draw_series(LineSeries::new(
+                [(1, sla), (days.max(2), sla)],
+                RED.stroke_width(1),
+            ))?
+            .label(format!("SLA {} ms", r.latency_sla_ms))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED));
+        let series = [
+            ("p50", GREEN, 0usize),
+            ("p95", BLUE, 1),
+            ("p99", MAGENTA, 2),
+        ];
+        for (name, colour, which) in series {
+            let pts: Vec<(u32, f64)> = r
+                .days
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| {
+                    let v = [d.latency.p50_ms, d.latency.p95_ms, d.latency.p99_ms][which];
+                    v.map(|v| (i as u32 + 1, v))
+                })
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts, colour.stroke_width(2)))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => out,
+        Err(e) => chart_error(e),
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The HTML email: headline figures, both charts inline, the tables.
+pub fn html(r: &MonthlyReport, operator: &Operator) -> String {
+    let verdict = if r.met_target {
+        "<b style=\"color:#1b7f3b\">MET</b>"
+    } else {
+        "<b style=\"color:#b00020\">MISSED</b>"
+    };
+    let mut incidents = String::new();
+    for i in &r.incidents {
+        incidents += &format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&i.id),
+            i.severity,
+            i.opened_at.format("%Y-%m-%d %H:%M"),
+            i.minutes_to_acknowledge
+                .map_or("never".into(), |m| format!("{m:.0} min")),
+            if i.acknowledged_on_time {
+                "on time"
+            } else {
+                "<b>late</b>"
+            }
+        );
+    }
+    let mut notices = String::new();
+    for m in &r.maintenance {
+        notices += &format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&m.id),
+            m.lead_business_days,
+            if m.late { "<b>late</b>" } else { "on time" }
+        );
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body style=\"font-family:sans-serif;max-width:680px\">\
+         <h2>{title}</h2>\
+         <table style=\"border-collapse:collapse\" cellpadding=\"4\">\
+         <tr><td>Availability (SLA)</td><td><b>{sla}</b> against {target:.2}%: {verdict}</td></tr>\
+         <tr><td>Availability (raw)</td><td>{raw:.3}%</td></tr>\
+         <tr><td>Downtime counted</td><td>{down:.1} min of a {budget:.1} min error budget ({left:.1} min left)</td></tr>\
+         <tr><td>Announced maintenance</td><td>{mt:.1} min ({dm:.1} min down inside it, not counted)</td></tr>\
+         <tr><td>Unknown (no probes)</td><td>{unk:.1} min, not counted</td></tr>\
+         <tr><td>Latency p50 / p95 / p99</td><td>{p50} / {p95} / {p99}; {over:.2}% of probes over {sla_ms} ms</td></tr>\
+         </table>\
+         <div id=\"availability-chart\">{chart_a}</div>\
+         <div id=\"latency-chart\">{chart_l}</div>\
+         <h3>Incidents ({ni})</h3><table border=\"1\" style=\"border-collapse:collapse\" cellpadding=\"4\">\
+         <tr><th>incident</th><th>severity</th><th>opened (UTC)</th><th>acknowledged after</th><th>initial response</th></tr>{incidents}</table>\
+         <h3>Maintenance notices ({on} on time, {late} late)</h3><table border=\"1\" style=\"border-collapse:collapse\" cellpadding=\"4\">\
+         <tr><th>window</th><th>business days ahead</th><th></th></tr>{notices}</table>\
+         <p style=\"color:#666;font-size:small\">livesite · DYNAMO live-site monitor. Unknown time is when no probe result arrived; it counts neither as up nor as down.</p>\
+         </body></html>",
+        title = escape(&format!("{} ({}): SLA report for {}", operator.name, operator.id, r.month)),
+        sla = pct(r.availability_percent),
+        target = r.target_percent,
+        raw = r.availability_raw_percent,
+        down = r.downtime_minutes,
+        budget = r.error_budget_minutes,
+        left = r.error_budget_left_minutes,
+        mt = r.maintenance_minutes,
+        dm = r.down_in_maintenance_minutes,
+        unk = r.unknown_minutes,
+        p50 = ms(r.latency.p50_ms),
+        p95 = ms(r.latency.p95_ms),
+        p99 = ms(r.latency.p99_ms),
+        over = r.latency.over_sla_percent,
+        sla_ms = r.latency_sla_ms,
+        chart_a = availability_chart(r),
+        chart_l = latency_chart(r),
+        ni = r.incidents.len(),
+        on = r.maintenance_on_time,
+        late = r.maintenance_late,
+    )
+}
+
+/// The report as an email to the operator, the team in copy.
+pub fn email(
+    r: &MonthlyReport,
+    operator: &Operator,
+    team: &Team,
+    at: DateTime<Utc>,
+) -> Notification {
+    Notification {
+        key: format!("{}#report-{}", operator.id, r.month),
+        channel: Channel::Email,
+        operator: operator.id.clone(),
+        incident_id: None,
+        severity: Some(Severity::Low),
+        topic: "monthly_report".into(),
+        to: operator.contacts.clone(),
+        cc: team.emails.clone(),
+        from: Some(team.sender.clone()),
+        subject: header_safe(&format!(
+            "[SLA REPORT] {} {}: {} ({})",
+            operator.name,
+            r.month,
+            pct(r.availability_percent),
+            if r.met_target { "met" } else { "missed" }
+        )),
+        text: text(r, operator),
+        html: Some(html(r, operator)),
+        created_at: at,
+    }
+}
+
+/// Records last month's report email for every operator, once per month (the
+/// key is checked first, so the report is computed only when it is missing).
+pub async fn queue_monthly_reports<S>(
+    store: &S,
+    team: &Team,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError>
+where
+    S: ProbeLog + IncidentStore + RecordStore + Outbox + OperatorRegistry,
+{
+    let month = Month::previous(now);
+    let mut queued = Vec::new();
+    for op in store.list_operators().await? {
+        let key = format!("{}#report-{}", op.id, month);
+        if store.get_entry(&key).await?.is_some() {
+            continue;
+        }
+        let report = gather(store, &op, month, policy).await?;
+        if store.enqueue(&email(&report, &op, team, now)).await? {
+            queued.push(key);
+        }
+    }
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+    use livesite_core::{
+        EmailAddress, FailureReason, OperatorId, Outcome, PortalCheck, ProbeResult,
+    };
+
+    fn operator() -> Operator {
+        Operator {
+            id: OperatorId::new("contoso").unwrap(),
+            name: "Contoso <Mobile>".into(),
+            portal: PortalCheck::new("https://p.contoso.example/".parse().unwrap()),
+            contacts: vec![EmailAddress::parse("noc@contoso.example").unwrap()],
+            timezone: livesite_core::Tz::UTC,
+            holidays: Default::default(),
+            maintenance: vec![],
+            api_clients: vec![],
+        }
+    }
+
+    fn report() -> MonthlyReport {
+        let month: Month = "2026-02".parse().unwrap();
+        let mut probes = Vec::new();
+        let mut t = month.start();
+        while t < month.end() {
+            let down = t.format("%d %H").to_string() == "10 10";
+            probes.push(ProbeResult {
+                operator: operator().id,
+                probed_at: t,
+                outcome: if down { Outcome::Down } else { Outcome::Up },
+                reason: down.then_some(FailureReason::Timeout),
+                status: None,
+                latency_ms: Some(if t.format("%d").to_string() == "03" {
+                    650.0
+                } else {
+                    120.0
+                }),
+                phases: None,
+                url: None,
+                redirects: 0,
+                cert_expires_at: None,
+                detail: None,
+            });
+            t += Duration::minutes(5);
+        }
+        monthly(ReportInput {
+            operator: operator().id,
+            month,
+            policy: &Policy {
+                blind_after: std::time::Duration::from_secs(600),
+                ..Policy::default()
+            },
+            probes: &probes,
+            incidents: &[],
+            windows: &[],
+            notices: &[],
+        })
+    }
+
+    #[test]
+    fn the_html_email_carries_both_charts_and_escapes_names() {
+        let r = report();
+        assert!(!r.met_target, "an hour down misses 99.9%");
+        let h = html(&r, &operator());
+        assert_eq!(h.matches("<svg").count(), 2, "two charts inline");
+        assert!(h.contains("Daily availability (%)") && h.contains("Daily latency (ms)"));
+        assert!(
+            h.matches("<polyline").count() + h.matches("<path").count() >= 5,
+            "lines drawn"
+        );
+        assert!(h.contains("Contoso &lt;Mobile&gt;") && !h.contains("Contoso <Mobile>"));
+        assert!(h.contains("MISSED"));
+        let t = text(&r, &operator());
+        assert!(t.contains("MISSED") && t.contains("p99"), "{t}");
+        let n = email(
+            &r,
+            &operator(),
+            &Team {
+                sender: EmailAddress::parse("l@d.example").unwrap(),
+                emails: vec![],
+            },
+            Utc::now(),
+        );
+        assert_eq!(n.key, "contoso#report-2026-02");
+        assert!(n.html.is_some() && !n.subject.contains('\n'));
+    }
+
+    /// Writes the rendered email for a look in a browser:
+    /// `LIVESITE_REPORT_HTML=/tmp/report.html cargo test -p livesite-report`
+    /// then `chromium --headless --screenshot=/tmp/report.png /tmp/report.html`.
+    #[test]
+    fn writes_the_html_when_asked() {
+        if let Ok(path) = std::env::var("LIVESITE_REPORT_HTML") {
+            std::fs::write(path, html(&report(), &operator())).unwrap();
+        }
+    }
+}
