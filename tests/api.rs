@@ -848,3 +848,59 @@ async fn onboarding_validates_and_retiring_removes_from_monitoring() {
     );
     assert_eq!(api.store.list_operators().await.expect("list").len(), 2);
 }
+
+#[tokio::test]
+async fn monthly_reports_are_an_operators_own() {
+    let api = api().await;
+    evaluate_batch(
+        &api.store,
+        &context(&["contoso"]),
+        &failures("contoso", 0, 1830),
+    )
+    .await;
+    for p in failures("contoso", 0, 1830) {
+        livesite_core::ports::ProbeLog::append(&api.store, &p)
+            .await
+            .expect("append");
+    }
+    let own = call(
+        &api,
+        Call::new("GET", "/v1/reports/2026-11").claims(client("client-contoso")),
+        now(),
+    )
+    .await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.body["operator"], "contoso");
+    assert_eq!(own.body["probes"], 62);
+    assert_eq!(own.body["incidents"].as_array().map(Vec::len), Some(1));
+    let foreign = call(
+        &api,
+        Call::new("GET", "/v1/reports/2026-11")
+            .claims(client("client-fabrikam"))
+            .query("operator", "contoso"),
+        now(),
+    )
+    .await;
+    assert_eq!(foreign.status, 404);
+    let bad = call(
+        &api,
+        Call::new("GET", "/v1/reports/2026-13").claims(client("client-contoso")),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        (bad.status, bad.body["errors"][0]["field"].as_str()),
+        (422, Some("month"))
+    );
+    let all = call(
+        &api,
+        Call::new("GET", "/v1/reports/2026-11").claims(admin()),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        all.body.as_array().map(Vec::len),
+        Some(2),
+        "the team gets every operator's"
+    );
+}

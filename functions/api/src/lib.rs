@@ -118,7 +118,7 @@ fn allowed(seg: &[&str]) -> Option<&'static str> {
         ["outage-reports" | "outage-notices" | "bugs" | "information-requests"] => "POST",
         ["incidents"] | ["operators"] => "GET",
         ["maintenance"] => "GET, POST",
-        ["incidents" | "bugs", _] => "GET",
+        ["incidents" | "bugs" | "reports", _] => "GET",
         ["operators", _] => "GET, PUT, DELETE",
         ["incidents", _, "acknowledgement" | "updates"]
         | ["maintenance", _, "completion" | "cancellation"]
@@ -460,6 +460,7 @@ where
             ("POST", ["bugs", id, action @ ("triage" | "schedule" | "deployment")]) => {
                 self.move_bug(who, id, action, body, now).await
             }
+            ("GET", ["reports", month]) => self.report(who, month, operator_filter).await,
             ("POST", ["information-requests"]) => self.information_request(who, body, now).await,
             ("GET", ["operators"]) => {
                 self.admin(who)?;
@@ -980,6 +981,64 @@ where
         }])
         .await?;
         Ok((201, to_value(&incident)))
+    }
+
+    /// The monthly SLA report: an operator's own; the team's for one operator
+    /// (`?operator=`) or for all.
+    async fn report(&self, who: &Principal, month: &str, filter: Option<&str>) -> Reply {
+        let month: livesite_core::report::Month =
+            month
+                .parse()
+                .map_err(|e: livesite_core::report::MonthError| {
+                    Problem::invalid(FieldError {
+                        field: "month".into(),
+                        message: e.to_string(),
+                    })
+                })?;
+        let wanted = match (who, filter) {
+            (Principal::Operator(op), Some(f)) if f != op.as_str() => {
+                return Err(Problem::not_found())
+            }
+            (Principal::Operator(op), _) => vec![self.operator(op).await?],
+            (Principal::Admin, Some(f)) => {
+                let id = OperatorId::new(f).map_err(|e| {
+                    Problem::invalid(FieldError {
+                        field: "operator".into(),
+                        message: e.to_string(),
+                    })
+                })?;
+                vec![self.operator(&id).await?]
+            }
+            (Principal::Admin, None) => self.store.list_operators().await?,
+        };
+        let mut reports = Vec::new();
+        for op in &wanted {
+            let probes = self.store.range(&op.id, month.start(), month.end()).await?;
+            let incidents = self.store.list_incidents(Some(&op.id), false).await?;
+            let mut notices = Vec::new();
+            for doc in self.store.list_records("maintenance", Some(&op.id)).await? {
+                notices.push(from_value::<Maintenance>(doc)?);
+            }
+            reports.push(livesite_core::report::monthly(
+                livesite_core::report::ReportInput {
+                    operator: op.id.clone(),
+                    month,
+                    policy: &self.policy,
+                    probes: &probes,
+                    incidents: &incidents,
+                    windows: &op.maintenance,
+                    notices: &notices,
+                },
+            ));
+        }
+        match (who, reports.len()) {
+            (Principal::Operator(_), 1) | (Principal::Admin, 1)
+                if filter.is_some() || matches!(who, Principal::Operator(_)) =>
+            {
+                Ok((200, to_value(&reports[0])))
+            }
+            _ => Ok((200, to_value(&reports))),
+        }
     }
 
     async fn put_operator(&self, who: &Principal, id: &str, body: &[u8]) -> Reply {

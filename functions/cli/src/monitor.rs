@@ -90,6 +90,9 @@ impl<P: Prober> LocalMonitor<P> {
             blind_after: self.ctx.policy.blind_after,
             ..SweepPolicy::default()
         };
+        livesite_report::queue_monthly_reports(&self.store, &self.ctx.team, &self.ctx.policy, at)
+            .await
+            .map_err(Failure::runtime)?;
         let swept = sweep(&self.store, &self.notifier, &self.ctx.team, &policy, at)
             .await
             .map_err(Failure::runtime)?;

@@ -354,8 +354,9 @@ pub fn email(
     }
 }
 
-/// Records last month's report email for every operator, once per month (the
-/// key is checked first, so the report is computed only when it is missing).
+/// Records last month's report email for every operator monitored that
+/// month, once per month (the key is checked first, so the report is computed
+/// only while it is missing).
 pub async fn queue_monthly_reports<S>(
     store: &S,
     team: &Team,
@@ -373,6 +374,10 @@ where
             continue;
         }
         let report = gather(store, &op, month, policy).await?;
+        if report.probes == 0 {
+            // Not monitored that month (onboarded later): nothing to report.
+            continue;
+        }
         if store.enqueue(&email(&report, &op, team, now)).await? {
             queued.push(key);
         }

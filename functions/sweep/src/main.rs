@@ -17,9 +17,14 @@ async fn main() -> Result<(), Error> {
         Some(json) => serde_json::from_str(&json).map_err(|e| format!("SWEEP_POLICY_JSON: {e}"))?,
         None => SweepPolicy::default(),
     };
-    let (store, notifier, team, policy) = (&store, &notifier, &settings.team, &policy);
+    let (store, notifier, team, policy, sla) =
+        (&store, &notifier, &settings.team, &policy, &settings.policy);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let report = sweep(store, notifier, team, policy, chrono::Utc::now()).await?;
+        let now = chrono::Utc::now();
+        // Last month's report, once per operator per month, before the
+        // sweep delivers the outbox.
+        let reports = livesite_report::queue_monthly_reports(store, team, sla, now).await?;
+        let report = sweep(store, notifier, team, policy, now).await?;
         for n in &report.enqueued {
             tracing::info!(key = %n.key, operator = %n.operator, topic = %n.topic, "due");
         }
@@ -32,6 +37,7 @@ async fn main() -> Result<(), Error> {
         }
         Ok::<Value, Error>(json!({
             "due": report.enqueued.len(),
+            "monthly_reports": reports.len(),
             "sent": report.delivery.sent.len(),
             "failed": report.delivery.failed.len(),
         }))
