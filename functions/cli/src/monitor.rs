@@ -166,6 +166,15 @@ pub fn event_line(e: &Event) -> String {
             ">>> page for {operator} (down since {}) suppressed: announced maintenance window",
             down_since.format("%H:%M:%S")
         ),
+        Event::BudgetBurn {
+            operator,
+            long_minutes,
+            long_burn,
+            ..
+        } => format!(
+            ">>> error budget of {operator} burning {long_burn:.1}x over {} h: Low warning",
+            long_minutes / 60
+        ),
         Event::MonitorGap { operator, from, to } => format!(
             ">>> no probes of {operator} from {} to {}: counted as unknown",
             from.format("%H:%M:%S"),

@@ -144,6 +144,19 @@ fn event_json(e: &Event) -> serde_json::Value {
             "kind": "page_suppressed", "operator": operator, "severity": "high", "at": at,
             "down_since": down_since, "note": "inside an announced maintenance window",
         }),
+        Event::BudgetBurn {
+            operator,
+            at,
+            long_minutes,
+            short_minutes,
+            factor,
+            long_burn,
+            short_burn,
+        } => json!({
+            "kind": "budget_burn", "operator": operator, "severity": "low", "at": at,
+            "long_minutes": long_minutes, "short_minutes": short_minutes, "factor": factor,
+            "long_burn": long_burn, "short_burn": short_burn,
+        }),
         Event::MonitorGap { operator, from, to } => json!({
             "kind": "monitor_gap", "operator": operator, "severity": null, "at": to, "from": from, "to": to,
         }),

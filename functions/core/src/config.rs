@@ -155,6 +155,40 @@ impl Default for FlappingPolicy {
     }
 }
 
+/// One multi-window burn-rate alert: the error budget is burning at least
+/// `factor` times faster than a month allows, over both the long window (it
+/// matters) and the short one (it is still happening).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurnTier {
+    #[serde(with = "humantime_serde")]
+    pub long: Duration,
+    #[serde(with = "humantime_serde")]
+    pub short: Duration,
+    pub factor: f64,
+}
+
+fn default_burn_tiers() -> Vec<BurnTier> {
+    vec![
+        // 6 h at 6x spends 5% of a month's budget: worth a look today.
+        BurnTier {
+            long: Duration::from_secs(6 * 3600),
+            short: Duration::from_secs(30 * 60),
+            factor: 6.0,
+        },
+        // 24 h at 3x spends 10%: the month will end over budget at this pace.
+        BurnTier {
+            long: Duration::from_secs(24 * 3600),
+            short: Duration::from_secs(2 * 3600),
+            factor: 3.0,
+        },
+    ]
+}
+
+fn default_burn_min_probes() -> u32 {
+    60
+}
+
 /// The contract's numbers, with the seed's values as defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,6 +220,12 @@ pub struct Policy {
     /// Notice required before planned maintenance.
     #[serde(default = "default_lead_days")]
     pub maintenance_lead_business_days: u32,
+    /// Error-budget burn-rate early warnings (Low, by email).
+    #[serde(default = "default_burn_tiers")]
+    pub burn_tiers: Vec<BurnTier>,
+    /// Probes the long window needs before a burn rate means anything.
+    #[serde(default = "default_burn_min_probes")]
+    pub burn_min_probes: u32,
 }
 
 fn default_outage_after() -> Duration {
@@ -229,6 +269,8 @@ impl Default for Policy {
             high_initial_response: default_high_ack(),
             low_initial_response_business_days: default_one(),
             maintenance_lead_business_days: default_lead_days(),
+            burn_tiers: default_burn_tiers(),
+            burn_min_probes: default_burn_min_probes(),
         }
     }
 }
@@ -305,6 +347,18 @@ impl Policy {
                 format!("{p}.flapping"),
                 "need 0 <= close_at_or_below < open_above < 1",
             ));
+        }
+        for (i, t) in self.burn_tiers.iter().enumerate() {
+            if t.short.is_zero()
+                || t.short >= t.long
+                || t.long > Duration::from_secs(24 * 3600)
+                || t.factor <= 0.0
+            {
+                return Err(err(
+                    format!("{p}.burn_tiers[{i}]"),
+                    "need 0 < short < long <= 24h and factor > 0",
+                ));
+            }
         }
         if f.min_probes == 0 || f.window.is_zero() {
             return Err(err(

@@ -18,6 +18,16 @@ pub struct Sample {
     pub up: bool,
 }
 
+/// Probe counts of one 15-minute bucket, for the burn-rate windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub start: DateTime<Utc>,
+    pub good: u32,
+    pub bad: u32,
+}
+
+pub const BUCKET_MINUTES: i64 = 15;
+
 /// A reference to an open incident, kept in the state so the evaluator needs
 /// no incident lookup per probe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +59,13 @@ pub struct MonitorState {
     /// The portal certificate's expiry, as the last TLS probe saw it.
     #[serde(default)]
     pub cert_expires_at: Option<DateTime<Utc>>,
+    /// Probe counts outside maintenance, 15 minutes a bucket, 24 hours kept.
+    #[serde(default)]
+    pub buckets: Vec<Bucket>,
+    /// Per burn tier (by index), when it last warned; it warns again only
+    /// after its long window has passed.
+    #[serde(default)]
+    pub burn_warned: Vec<Option<DateTime<Utc>>>,
 }
 
 impl MonitorState {
@@ -65,6 +82,8 @@ impl MonitorState {
             suppressed_run: None,
             recent: Vec::new(),
             cert_expires_at: None,
+            buckets: Vec::new(),
+            burn_warned: Vec::new(),
         }
     }
 }
@@ -89,6 +108,17 @@ pub enum Event {
         down_since: DateTime<Utc>,
         at: DateTime<Utc>,
     },
+    /// The error budget burns faster than `factor` times the sustainable
+    /// rate over both windows of a tier.
+    BudgetBurn {
+        operator: OperatorId,
+        at: DateTime<Utc>,
+        long_minutes: i64,
+        short_minutes: i64,
+        factor: f64,
+        long_burn: f64,
+        short_burn: f64,
+    },
     /// No probe arrived between `from` and `to`: unknown, neither up nor down.
     MonitorGap {
         operator: OperatorId,
@@ -104,6 +134,7 @@ impl Event {
             Self::IncidentResolved { resolved_at, .. } => *resolved_at,
             Self::PageSuppressed { at, .. } => *at,
             Self::MonitorGap { to, .. } => *to,
+            Self::BudgetBurn { at, .. } => *at,
         }
     }
 }
@@ -202,8 +233,9 @@ pub fn evaluate(
             if s.consecutive_successes >= policy.recovery_successes {
                 if let Some(open) = s.outage.take() {
                     // The outage already accounts for its failures; counting them
-                    // again would call the recovery "flapping".
+                    // again would call the recovery "flapping" or a budget burn.
                     s.recent.clear();
+                    s.buckets.clear();
                     events.push(Event::IncidentResolved {
                         incident: open,
                         operator: s.operator.clone(),
@@ -242,6 +274,7 @@ pub fn evaluate(
             });
         } else if share <= policy.flapping.close_at_or_below {
             if let Some(open) = s.flapping.take() {
+                s.buckets.clear();
                 events.push(Event::IncidentResolved {
                     incident: open,
                     operator: s.operator.clone(),
@@ -251,7 +284,86 @@ pub fn evaluate(
         }
     }
 
+    burn_rates(&mut s, probe, operator, policy, &mut events);
     Evaluation::Applied { state: s, events }
+}
+
+fn bucket_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = BUCKET_MINUTES * 60;
+    DateTime::from_timestamp(t.timestamp().div_euclid(secs) * secs, 0).unwrap_or(t)
+}
+
+/// Multi-window burn rates (docs/rules.md): counts probes outside maintenance
+/// in 15-minute buckets and warns once per tier per long window.
+fn burn_rates(
+    s: &mut MonitorState,
+    probe: &ProbeResult,
+    operator: &Operator,
+    policy: &Policy,
+    events: &mut Vec<Event>,
+) {
+    let t = probe.probed_at;
+    if operator.in_maintenance(t) {
+        return;
+    }
+    let start = bucket_start(t);
+    match s.buckets.last_mut() {
+        Some(b) if b.start == start => {
+            if probe.is_up() {
+                b.good += 1
+            } else {
+                b.bad += 1
+            }
+        }
+        _ => s.buckets.push(Bucket {
+            start,
+            good: u32::from(probe.is_up()),
+            bad: u32::from(!probe.is_up()),
+        }),
+    }
+    let keep = t - Duration::hours(24);
+    s.buckets
+        .retain(|b| b.start + Duration::minutes(BUCKET_MINUTES) > keep);
+    s.burn_warned.resize(policy.burn_tiers.len(), None);
+    let allowed = (100.0 - policy.availability_target_percent) / 100.0;
+    // Only burns no incident already covers, noticed while the portal answers:
+    // an outage in progress is the 30-minute rule's business, flapping has
+    // its own incident.
+    if allowed <= 0.0 || s.outage.is_some() || s.flapping.is_some() || !probe.is_up() {
+        return;
+    }
+    let window = |d: Duration| {
+        let from = bucket_start(t - d + Duration::minutes(BUCKET_MINUTES));
+        s.buckets
+            .iter()
+            .filter(|b| b.start >= from)
+            .fold((0u32, 0u32), |(g, b), x| (g + x.good, b + x.bad))
+    };
+    for (i, tier) in policy.burn_tiers.iter().enumerate() {
+        let (long, short) = (dur(tier.long), dur(tier.short));
+        if s.burn_warned[i].is_some_and(|w| t - w < long) {
+            continue;
+        }
+        let (lg, lb) = window(long);
+        let (sg, sb) = window(short);
+        if lg + lb < policy.burn_min_probes || sg + sb == 0 {
+            continue;
+        }
+        let long_burn = lb as f64 / (lg + lb) as f64 / allowed;
+        let short_burn = sb as f64 / (sg + sb) as f64 / allowed;
+        if long_burn >= tier.factor && short_burn >= tier.factor {
+            s.burn_warned[i] = Some(t);
+            events.push(Event::BudgetBurn {
+                operator: s.operator.clone(),
+                at: t,
+                long_minutes: long.num_minutes(),
+                short_minutes: short.num_minutes(),
+                factor: tier.factor,
+                long_burn,
+                short_burn,
+            });
+        }
+    }
 }
 
 fn open_ref(i: &Incident) -> OpenRef {
@@ -381,6 +493,7 @@ mod tests {
                         }
                         Event::PageSuppressed { .. } => "suppressed".into(),
                         Event::MonitorGap { .. } => "gap".into(),
+                        Event::BudgetBurn { long_minutes, .. } => format!("burn:{long_minutes}"),
                     };
                     out.push(((e.at() - at(0)).num_seconds(), name));
                 }
@@ -569,7 +682,55 @@ mod tests {
         assert_eq!(run(&op, &p, &failing(1500)).1, vec![]);
         // Exactly half failing is not more than half: not flapping.
         let half: Vec<(i64, bool)> = (0..120).map(|i| (i * 30, i % 2 == 0)).collect();
-        assert_eq!(run(&op, &p, &half).1, vec![]);
+        // (Half the probes failing is still a budget burn, warned about once.)
+        let got = run(&op, &p, &half).1;
+        assert!(got.iter().all(|(_, n)| n.starts_with("burn")), "{got:?}");
+    }
+
+    #[test]
+    fn scattered_failures_warn_once_per_tier_when_the_budget_burns() {
+        let op = operator();
+        let p = Policy::default();
+        // One failure every 5 minutes (10% of probes): 100x the 0.1% a month
+        // allows, yet never 30 minutes down and well under half failing, so
+        // neither an outage nor flapping; the bar is raised anyway to look
+        // at burn rates alone.
+        let p = Policy {
+            flapping: crate::config::FlappingPolicy {
+                open_above: 0.9,
+                ..Default::default()
+            },
+            ..p
+        };
+        let script: Vec<(i64, bool)> = (0..240).map(|i| (i * 30, i % 10 != 5)).collect();
+        let (s, got) = run(&op, &p, &script);
+        let burns: Vec<_> = got
+            .iter()
+            .filter(|(_, n)| n.starts_with("burn"))
+            .cloned()
+            .collect();
+        // 60 probes are needed first (30 minutes); then both tiers fire, once.
+        assert_eq!(
+            burns,
+            ev(&[(1770, "burn:360"), (1770, "burn:1440")]),
+            "{got:?}"
+        );
+        assert!(s.buckets.len() <= 97);
+        // Healthy probes only: nothing.
+        let healthy: Vec<(i64, bool)> = (0..240).map(|i| (i * 30, true)).collect();
+        assert!(run(&op, &p, &healthy).1.is_empty());
+        // Inside maintenance: not counted.
+        let mut quiet = operator();
+        quiet.maintenance.push(MaintenanceWindow {
+            start: at(0),
+            end: at(7200),
+            announced_at: None,
+            description: None,
+        });
+        assert!(run(&quiet, &p, &script)
+            .1
+            .iter()
+            .all(|(_, n)| !n.starts_with("burn")));
     }
 
     #[test]

@@ -251,6 +251,37 @@ pub fn render(event: &Event, operator: &Operator, team: &Team) -> Vec<Notificati
                 created_at: *to,
             }]
         }
+        Event::BudgetBurn {
+            at,
+            long_minutes,
+            short_minutes,
+            factor,
+            long_burn,
+            ..
+        } => {
+            let hours = *long_minutes as f64 / 60.0;
+            vec![email(
+                format!("{}#burn-{long_minutes}m-{}", operator.id, at.format("%Y%m%dT%H%M%SZ")),
+                operator,
+                team,
+                None,
+                Some(Severity::Low),
+                "budget_burn",
+                format!(
+                    "[LOW] {}: error budget burning {long_burn:.1}x too fast",
+                    operator.name
+                ),
+                format!(
+                    "Over the last {hours:.0} hours (and the last {short_minutes} minutes) the MO Direct portal of {name} ({op}) \
+                     failed often enough to spend the month's error budget {long_burn:.1} times faster than 99.9% allows \
+                     (warning threshold {factor:.1}x). At this pace the month ends over budget.\n\n\
+                     No outage incident is open: the failures are short or scattered. Look at the portal's recent probes.\n",
+                    name = operator.name,
+                    op = operator.id,
+                ),
+                *at,
+            )]
+        }
         Event::PageSuppressed { .. } => vec![],
     }
 }

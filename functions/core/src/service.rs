@@ -128,7 +128,7 @@ async fn record_event<S: Store>(store: &S, event: &Event) -> Result<(), StoreErr
                 }
             }
         }
-        Event::PageSuppressed { .. } | Event::MonitorGap { .. } => {}
+        Event::PageSuppressed { .. } | Event::MonitorGap { .. } | Event::BudgetBurn { .. } => {}
     }
     Ok(())
 }
