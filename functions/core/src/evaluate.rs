@@ -54,13 +54,13 @@ pub struct MonitorState {
     /// The run (by its start) whose page maintenance already suppressed, so the
     /// suppression is reported once, not at every probe.
     pub suppressed_run: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, with = "compact::samples")]
     pub recent: Vec<Sample>,
     /// The portal certificate's expiry, as the last TLS probe saw it.
     #[serde(default)]
     pub cert_expires_at: Option<DateTime<Utc>>,
     /// Probe counts outside maintenance, 15 minutes a bucket, 24 hours kept.
-    #[serde(default)]
+    #[serde(default, with = "compact::buckets")]
     pub buckets: Vec<Bucket>,
     /// Per burn tier (by index), when it last warned; it warns again only
     /// after its long window has passed.
@@ -84,6 +84,84 @@ impl MonitorState {
             cert_expires_at: None,
             buckets: Vec::new(),
             burn_warned: Vec::new(),
+        }
+    }
+}
+
+/// The state is written on every batch, and DynamoDB bills writes by the KB:
+/// the two windows are stored as compact strings rather than lists of maps
+/// (about a third of the size).
+mod compact {
+    use super::{Bucket, Sample};
+    use chrono::DateTime;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub mod samples {
+        use super::*;
+
+        /// `epoch-seconds` + `u`/`d`, comma-separated.
+        pub fn serialize<S: Serializer>(v: &[Sample], s: S) -> Result<S::Ok, S::Error> {
+            let text: Vec<String> = v
+                .iter()
+                .map(|x| format!("{}{}", x.at.timestamp(), if x.up { 'u' } else { 'd' }))
+                .collect();
+            s.serialize_str(&text.join(","))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Sample>, D::Error> {
+            let text = String::deserialize(d)?;
+            text.split(',')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (secs, flag) = p.split_at(p.len().saturating_sub(1));
+                    let at = secs
+                        .parse::<i64>()
+                        .ok()
+                        .and_then(|t| DateTime::from_timestamp(t, 0))
+                        .ok_or_else(|| D::Error::custom(format!("bad sample {p:?}")))?;
+                    match flag {
+                        "u" => Ok(Sample { at, up: true }),
+                        "d" => Ok(Sample { at, up: false }),
+                        _ => Err(D::Error::custom(format!("bad sample {p:?}"))),
+                    }
+                })
+                .collect()
+        }
+    }
+
+    pub mod buckets {
+        use super::*;
+
+        /// `epoch-seconds:good:bad`, comma-separated.
+        pub fn serialize<S: Serializer>(v: &[Bucket], s: S) -> Result<S::Ok, S::Error> {
+            let text: Vec<String> = v
+                .iter()
+                .map(|b| format!("{}:{}:{}", b.start.timestamp(), b.good, b.bad))
+                .collect();
+            s.serialize_str(&text.join(","))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Bucket>, D::Error> {
+            let text = String::deserialize(d)?;
+            text.split(',')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let mut it = p.split(':');
+                    let bad = || D::Error::custom(format!("bad bucket {p:?}"));
+                    let start = it
+                        .next()
+                        .and_then(|t| t.parse::<i64>().ok())
+                        .and_then(|t| DateTime::from_timestamp(t, 0))
+                        .ok_or_else(bad)?;
+                    let good = it.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+                    let badn = it.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+                    Ok(Bucket {
+                        start,
+                        good,
+                        bad: badn,
+                    })
+                })
+                .collect()
         }
     }
 }
@@ -731,6 +809,22 @@ mod tests {
             .1
             .iter()
             .all(|(_, n)| !n.starts_with("burn")));
+    }
+
+    #[test]
+    fn state_round_trips_compactly() {
+        let op = operator();
+        let script: Vec<(i64, bool)> = (0..2880).map(|i| (i * 30, i % 7 != 3)).collect();
+        let (s, _) = run(&op, &Policy::default(), &script);
+        let json = serde_json::to_string(&s).unwrap();
+        let back: MonitorState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        assert!(
+            json.len() < 3000,
+            "a day of probes keeps the state small: {} bytes",
+            json.len()
+        );
+        eprintln!("state after a day: {} bytes of JSON", json.len());
     }
 
     #[test]
