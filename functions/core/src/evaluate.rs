@@ -63,7 +63,7 @@ pub struct MonitorState {
     #[serde(default, with = "compact::buckets")]
     pub buckets: Vec<Bucket>,
     /// Per burn tier (by index), when it last warned; it warns again only
-    /// after its long window has passed.
+    /// a day later.
     #[serde(default)]
     pub burn_warned: Vec<Option<DateTime<Utc>>>,
 }
@@ -372,7 +372,7 @@ fn bucket_start(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Multi-window burn rates (docs/rules.md): counts probes outside maintenance
-/// in 15-minute buckets and warns once per tier per long window.
+/// in 15-minute buckets and warns at most once per tier a day.
 fn burn_rates(
     s: &mut MonitorState,
     probe: &ProbeResult,
@@ -419,7 +419,9 @@ fn burn_rates(
     };
     for (i, tier) in policy.burn_tiers.iter().enumerate() {
         let (long, short) = (dur(tier.long), dur(tier.short));
-        if s.burn_warned[i].is_some_and(|w| t - w < long) {
+        // At most one warning per tier a day: a portal that keeps burning is
+        // told daily, not every window.
+        if s.burn_warned[i].is_some_and(|w| t - w < long.max(Duration::hours(24))) {
             continue;
         }
         let (lg, lb) = window(long);
