@@ -41,6 +41,7 @@ async fn api() -> Api<SqliteStore, Recorder> {
         policy: Policy::default(),
         team: team(),
         team_calendar: BusinessCalendar::default(),
+        local_claims: None,
     }
 }
 

@@ -19,12 +19,25 @@ async fn main() -> Result<(), Error> {
         policy: settings.policy.clone(),
         team: settings.team.clone(),
         team_calendar: BusinessCalendar::new(team_timezone, []),
+        local_claims: local_claims(),
     };
     let api = &api;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(api.handle(req, chrono::Utc::now()).await)
     }))
     .await
+}
+
+/// `LIVESITE_LOCAL_PRINCIPAL` (`admin` or `client:<id>`) stands in for the
+/// JWT authorizer under `cargo lambda watch`; the template never sets it.
+fn local_claims() -> Option<(Vec<String>, Option<String>)> {
+    let p = std::env::var("LIVESITE_LOCAL_PRINCIPAL").ok()?;
+    tracing::warn!(principal = %p, "LIVESITE_LOCAL_PRINCIPAL is set: requests without claims act as this principal");
+    match p.split_once(':') {
+        Some(("client", id)) => Some((vec!["livesite/partner".into()], Some(id.to_string()))),
+        _ if p == "admin" => Some((vec![livesite_api_fn::ADMIN_SCOPE.into()], None)),
+        _ => None,
+    }
 }
 
 fn lambda_runtime_tracing() {

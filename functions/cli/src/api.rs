@@ -86,6 +86,7 @@ async fn build(common: &Common) -> Result<Api<SqliteStore, ConsoleNotifier>, Fai
         policy: config.policy,
         team: config.team,
         team_calendar: BusinessCalendar::default(),
+        local_claims: None,
     })
 }
 
