@@ -25,7 +25,7 @@ build:
 
 ## The Lambda binaries for arm64, as SAM deploys them (needs cargo-lambda: tests/setup-venv.sh).
 lambdas:
-	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 -p livesite-probe-fn -p livesite-evaluate-fn
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 -p livesite-probe-fn -p livesite-evaluate-fn -p livesite-api-fn -p livesite-sweep-fn
 
 ## A local AWS emulator on 127.0.0.1:5000 with livesite's resources, for `cargo lambda watch`.
 emulator:
