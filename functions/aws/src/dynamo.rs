@@ -227,6 +227,43 @@ impl DynamoStore {
         lost
     }
 
+    /// A strongly consistent read of one state-table item.
+    async fn get_state_item(
+        &self,
+        pk: AttributeValue,
+        sk: AttributeValue,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.state)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.item)
+    }
+
+    /// A conditional put into the state table: `false` when the condition
+    /// (`attribute_not_exists(pk)` or `attribute_exists(pk)`) did not hold.
+    async fn put_state_item_if(&self, item: Item, condition: &str) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
     async fn query_all(
         &self,
         q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
@@ -378,53 +415,28 @@ fn incident_item(i: &Incident) -> Result<Item, StoreError> {
 
 impl IncidentStore for DynamoStore {
     async fn create_incident(&self, incident: &Incident) -> Result<bool, StoreError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.state)
-            .set_item(Some(incident_item(incident)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk(e)),
-        }
+        self.put_state_item_if(incident_item(incident)?, "attribute_not_exists(pk)")
+            .await
     }
 
     async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.state)
-            .set_item(Some(incident_item(incident)?))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!(
+        if self
+            .put_state_item_if(incident_item(incident)?, "attribute_exists(pk)")
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
                 "incident {} does not exist",
                 incident.id
-            ))),
-            Err(e) => Err(sdk(e)),
+            )))
         }
     }
 
     async fn get_incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
         let (pk, sk) = incident_key(id);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.state)
-            .key("pk", pk)
-            .key("sk", sk)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        out.item.map(|i| from_doc(id, &i)).transpose()
+        let item = self.get_state_item(pk, sk).await?;
+        item.map(|i| from_doc(id, &i)).transpose()
     }
 
     async fn list_incidents(
@@ -634,17 +646,8 @@ impl Outbox for DynamoStore {
 
     async fn get_entry(&self, key: &str) -> Result<Option<OutboxEntry>, StoreError> {
         let (pk, sk) = outbox_key(key);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.state)
-            .key("pk", pk)
-            .key("sk", sk)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        out.item.as_ref().map(entry_from).transpose()
+        let item = self.get_state_item(pk, sk).await?;
+        item.as_ref().map(entry_from).transpose()
     }
 }
 
@@ -670,17 +673,8 @@ impl OperatorRegistry for DynamoStore {
     }
 
     async fn get_operator(&self, id: &OperatorId) -> Result<Option<Operator>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.state)
-            .key("pk", s("OPERATORS"))
-            .key("sk", s(id.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        out.item.map(|i| from_doc(id.as_str(), &i)).transpose()
+        let item = self.get_state_item(s("OPERATORS"), s(id.as_str())).await?;
+        item.map(|i| from_doc(id.as_str(), &i)).transpose()
     }
 
     async fn put_operator(&self, op: &Operator) -> Result<(), StoreError> {
@@ -742,19 +736,11 @@ impl RecordStore for DynamoStore {
         operator: Option<&OperatorId>,
         value: &serde_json::Value,
     ) -> Result<bool, StoreError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.state)
-            .set_item(Some(record_item(kind, id, operator, value)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk(e)),
-        }
+        self.put_state_item_if(
+            record_item(kind, id, operator, value)?,
+            "attribute_not_exists(pk)",
+        )
+        .await
     }
 
     async fn put_record(
@@ -764,20 +750,16 @@ impl RecordStore for DynamoStore {
         operator: Option<&OperatorId>,
         value: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.state)
-            .set_item(Some(record_item(kind, id, operator, value)?))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => {
-                Err(StoreError::Conflict(format!("{kind} {id} does not exist")))
-            }
-            Err(e) => Err(sdk(e)),
+        if self
+            .put_state_item_if(
+                record_item(kind, id, operator, value)?,
+                "attribute_exists(pk)",
+            )
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!("{kind} {id} does not exist")))
         }
     }
 
@@ -786,17 +768,10 @@ impl RecordStore for DynamoStore {
         kind: &str,
         id: &str,
     ) -> Result<Option<serde_json::Value>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.state)
-            .key("pk", s(format!("REC#{kind}#{id}")))
-            .key("sk", s("REC"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        out.item.map(|i| from_doc(id, &i)).transpose()
+        let item = self
+            .get_state_item(s(format!("REC#{kind}#{id}")), s("REC"))
+            .await?;
+        item.map(|i| from_doc(id, &i)).transpose()
     }
 
     async fn list_records(
