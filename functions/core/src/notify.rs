@@ -301,6 +301,7 @@ mod tests {
     use crate::config::PortalCheck;
     use crate::evaluate::OpenRef;
     use crate::incident::{Incident, IncidentStatus};
+    use crate::testing::team;
 
     fn op() -> Operator {
         Operator {
@@ -312,13 +313,6 @@ mod tests {
             holidays: Default::default(),
             maintenance: vec![],
             api_clients: vec![],
-        }
-    }
-
-    fn team() -> Team {
-        Team {
-            sender: EmailAddress::parse("livesite@dynamo.example").unwrap(),
-            emails: vec![EmailAddress::parse("osoc@dynamo.example").unwrap()],
         }
     }
 

@@ -625,30 +625,14 @@ impl Bug {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PortalCheck;
+    use crate::testing::team;
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
     }
 
     fn op() -> Operator {
-        Operator {
-            id: OperatorId::new("contoso").unwrap(),
-            name: "Contoso".into(),
-            portal: PortalCheck::new("https://p.contoso.example/".parse().unwrap()),
-            contacts: vec![EmailAddress::parse("noc@contoso.example").unwrap()],
-            timezone: chrono_tz::Europe::Madrid,
-            holidays: ["2026-12-08".parse().unwrap()].into_iter().collect(),
-            maintenance: vec![],
-            api_clients: vec![],
-        }
-    }
-
-    fn team() -> Team {
-        Team {
-            sender: EmailAddress::parse("livesite@dynamo.example").unwrap(),
-            emails: vec![EmailAddress::parse("osoc@dynamo.example").unwrap()],
-        }
+        crate::testing::madrid_operator("contoso")
     }
 
     fn report(sev: Severity, aware: &str) -> OutageReportInput {

@@ -340,30 +340,14 @@ pub fn certificate_warnings(
 mod tests {
     use super::*;
     use crate::incident::{initial_response_due, IncidentKind, IncidentStatus};
-    use crate::{EmailAddress, PortalCheck};
+    use crate::testing::team;
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
     }
 
     fn op(id: &str) -> Operator {
-        Operator {
-            id: OperatorId::new(id).unwrap(),
-            name: id.into(),
-            portal: PortalCheck::new("https://p.example/".parse().unwrap()),
-            contacts: vec![EmailAddress::parse(format!("noc@{id}.example")).unwrap()],
-            timezone: chrono_tz::Europe::Madrid,
-            holidays: ["2026-12-08".parse().unwrap()].into_iter().collect(),
-            maintenance: vec![],
-            api_clients: vec![],
-        }
-    }
-
-    fn team() -> Team {
-        Team {
-            sender: EmailAddress::parse("livesite@dynamo.example").unwrap(),
-            emails: vec![EmailAddress::parse("osoc@dynamo.example").unwrap()],
-        }
+        crate::testing::madrid_operator(id)
     }
 
     fn incident(sev: Severity, opened: &str) -> Incident {
