@@ -905,3 +905,237 @@ async fn monthly_reports_are_an_operators_own() {
         "the team gets every operator's"
     );
 }
+
+/// Contoso's incident, maintenance window and bug, in a fresh store; the bug
+/// advanced to `stage` ("reported", "approved" or "scheduled").
+async fn contoso_world(stage: &str) -> (Api<SqliteStore, Recorder>, String, String, String) {
+    let api = api().await;
+    evaluate_batch(
+        &api.store,
+        &context(&["contoso"]),
+        &failures("contoso", 0, 1830),
+    )
+    .await;
+    let incident = "contoso-20261124T100000Z-portal_down".to_string();
+    let m = call(
+        &api,
+        Call::new("POST", "/v1/maintenance")
+            .claims(client("client-contoso"))
+            .json(window("2026-12-10T08:00:00Z", 2)),
+        now(),
+    )
+    .await;
+    let maintenance = m.body["maintenance"]["id"]
+        .as_str()
+        .expect("maintenance id")
+        .to_string();
+    let b = call(
+        &api,
+        Call::new("POST", "/v1/bugs")
+            .claims(client("client-contoso"))
+            .json(json!({"title": "t", "description": "d"})),
+        now(),
+    )
+    .await;
+    let bug = b.body["id"].as_str().expect("bug id").to_string();
+    let triage = json!({"approve": true, "business_justification": "j", "impact": "i"});
+    if stage != "reported" {
+        let p = format!("/v1/bugs/{bug}/triage");
+        assert_eq!(
+            call(
+                &api,
+                Call::new("POST", &p).claims(admin()).json(triage),
+                now()
+            )
+            .await
+            .status,
+            200
+        );
+    }
+    if stage == "scheduled" {
+        let p = format!("/v1/bugs/{bug}/schedule");
+        let body = json!({"tentative_deployment": "2026-12-03"});
+        assert_eq!(
+            call(
+                &api,
+                Call::new("POST", &p).claims(admin()).json(body),
+                now()
+            )
+            .await
+            .status,
+            200
+        );
+    }
+    (api, incident, maintenance, bug)
+}
+
+/// Every endpoint × every role × contoso's (own or foreign) resources, each
+/// case in a fresh store. Columns: the team, contoso (owner), fabrikam (foreign).
+#[tokio::test]
+async fn the_whole_authorization_matrix() {
+    let report = high_report("2026-11-27T09:30:00Z");
+    let notice = json!({"service": "DYNAMO", "started_at": "2026-11-27T09:00:00Z", "aware_at": "2026-11-27T09:50:00Z", "description": "d"});
+    let info = json!({"subject": "s", "question": "q", "contact": "noc@contoso.example"});
+    let operator_doc = serde_json::to_value(operator("contoso")).expect("json");
+    // (method, path template, body, bug stage, [team, contoso, fabrikam])
+    type Row = (
+        &'static str,
+        &'static str,
+        Option<Value>,
+        &'static str,
+        [u16; 3],
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "POST",
+            "/v1/outage-reports",
+            Some(report),
+            "reported",
+            [403, 201, 201],
+        ),
+        ("GET", "/v1/incidents", None, "reported", [200, 200, 200]),
+        (
+            "GET",
+            "/v1/incidents/{i}",
+            None,
+            "reported",
+            [200, 200, 404],
+        ),
+        (
+            "POST",
+            "/v1/incidents/{i}/acknowledgement",
+            None,
+            "reported",
+            [403, 200, 404],
+        ),
+        (
+            "POST",
+            "/v1/incidents/{i}/updates",
+            Some(json!({"message": "m"})),
+            "reported",
+            [403, 201, 404],
+        ),
+        (
+            "POST",
+            "/v1/maintenance",
+            Some(window("2026-12-11T08:00:00Z", 1)),
+            "reported",
+            [201, 201, 201],
+        ),
+        ("GET", "/v1/maintenance", None, "reported", [200, 200, 200]),
+        (
+            "POST",
+            "/v1/maintenance/{m}/completion",
+            None,
+            "reported",
+            [200, 200, 404],
+        ),
+        (
+            "POST",
+            "/v1/maintenance/{m}/cancellation",
+            None,
+            "reported",
+            [200, 200, 404],
+        ),
+        (
+            "POST",
+            "/v1/outage-notices",
+            Some(notice),
+            "reported",
+            [201, 403, 403],
+        ),
+        (
+            "POST",
+            "/v1/bugs",
+            Some(json!({"title": "t", "description": "d"})),
+            "reported",
+            [422, 201, 201],
+        ),
+        ("GET", "/v1/bugs/{b}", None, "reported", [200, 200, 404]),
+        (
+            "POST",
+            "/v1/bugs/{b}/triage",
+            Some(json!({"approve": false, "business_justification": "j", "impact": "i"})),
+            "reported",
+            [200, 403, 404],
+        ),
+        (
+            "POST",
+            "/v1/bugs/{b}/schedule",
+            Some(json!({"tentative_deployment": "2026-12-03"})),
+            "approved",
+            [200, 403, 404],
+        ),
+        (
+            "POST",
+            "/v1/bugs/{b}/deployment",
+            None,
+            "scheduled",
+            [200, 403, 404],
+        ),
+        (
+            "POST",
+            "/v1/information-requests",
+            Some(info),
+            "reported",
+            [403, 201, 201],
+        ),
+        (
+            "GET",
+            "/v1/reports/2026-11?operator=contoso",
+            None,
+            "reported",
+            [200, 200, 404],
+        ),
+        ("GET", "/v1/operators", None, "reported", [200, 403, 403]),
+        (
+            "GET",
+            "/v1/operators/contoso",
+            None,
+            "reported",
+            [200, 403, 403],
+        ),
+        (
+            "PUT",
+            "/v1/operators/contoso",
+            Some(operator_doc),
+            "reported",
+            [200, 403, 403],
+        ),
+        (
+            "DELETE",
+            "/v1/operators/contoso",
+            None,
+            "reported",
+            [200, 403, 403],
+        ),
+    ];
+    for (method, template, body, stage, expected) in rows {
+        for (who, want) in [admin(), client("client-contoso"), client("client-fabrikam")]
+            .into_iter()
+            .zip(expected)
+        {
+            let (api, i, m, b) = contoso_world(stage).await;
+            let full = template
+                .replace("{i}", &i)
+                .replace("{m}", &m)
+                .replace("{b}", &b);
+            let (path, query) = full
+                .split_once('?')
+                .map_or((full.as_str(), None), |(p, q)| (p, q.split_once('=')));
+            let mut c = Call::new(method, path).claims(who.clone());
+            if let Some((k, v)) = query {
+                c = c.query(k, v);
+            }
+            if let Some(b) = &body {
+                c = c.json(b.clone());
+            }
+            let a = call(&api, c, now()).await;
+            assert_eq!(
+                a.status, want,
+                "{method} {template} as {}: {}",
+                who["client_id"], a.body
+            );
+        }
+    }
+}
