@@ -2,9 +2,11 @@
 //! registry, the SNS pager and the SES mailer, and the functions' settings.
 
 pub mod dynamo;
+#[cfg(feature = "notify")]
 pub mod notify;
 pub mod settings;
 
 pub use dynamo::{DynamoStore, Tables};
+#[cfg(feature = "notify")]
 pub use notify::{AwsNotifier, SesMailer, SnsPager};
 pub use settings::Settings;

@@ -1,6 +1,7 @@
 //! The functions' configuration, read once from the environment at start-up.
 
 use crate::dynamo::{DynamoStore, Tables};
+#[cfg(feature = "notify")]
 use crate::notify::{AwsNotifier, SesMailer, SnsPager};
 use livesite_core::{EmailAddress, Policy, Team};
 
@@ -86,6 +87,7 @@ pub fn store(config: &aws_config::SdkConfig, settings: &Settings) -> DynamoStore
     )
 }
 
+#[cfg(feature = "notify")]
 pub fn notifier(config: &aws_config::SdkConfig, settings: &Settings) -> AwsNotifier {
     AwsNotifier {
         pager: SnsPager::new(aws_sdk_sns::Client::new(config), settings.topic_arn.clone()),
