@@ -145,6 +145,11 @@ pub async fn incidents_are_created_once<S: Store>(s: &S) {
         "open only"
     );
     assert_eq!(s.list_incidents(None, false).await.expect("list").len(), 3);
+    assert_eq!(
+        ids(s.list_incidents(None, true).await.expect("list")),
+        vec![b.id.clone(), c.id.clone()],
+        "every operator's open incidents, newest first"
+    );
     assert!(s.get_incident("nope").await.expect("get").is_none());
     assert!(
         s.put_incident(&incident("nobody", 0)).await.is_err(),

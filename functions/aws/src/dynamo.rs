@@ -31,6 +31,11 @@ type Item = HashMap<String, AttributeValue>;
 
 pub const INCIDENTS_BY_OPERATOR: &str = "by-operator";
 pub const PENDING_OUTBOX: &str = "pending";
+/// The `pending` index's partition for open incidents.
+const OPEN_INCIDENTS: &str = "OPEN_INCIDENT";
+/// Sent notifications leave the table after this long (DynamoDB TTL); stream
+/// records are dropped after an hour, so no redelivery can need them then.
+const SENT_OUTBOX_KEPT: chrono::Duration = chrono::Duration::days(90);
 
 #[derive(Debug, Clone)]
 pub struct Tables {
@@ -394,7 +399,7 @@ impl StateStore for DynamoStore {
 
 fn incident_item(i: &Incident) -> Result<Item, StoreError> {
     let (pk, sk) = incident_key(&i.id);
-    Ok(HashMap::from([
+    let mut item = HashMap::from([
         ("pk".to_string(), pk),
         ("sk".to_string(), sk),
         ("entity".to_string(), s("incident")),
@@ -410,7 +415,21 @@ fn incident_item(i: &Incident) -> Result<Item, StoreError> {
         ),
         ("open".to_string(), AttributeValue::Bool(i.is_open())),
         ("doc".to_string(), doc(i)?),
-    ]))
+    ]);
+    if i.is_open() {
+        // Open incidents sit in the sparse `pending` index, so the sweep finds
+        // them with a Query instead of scanning the table.
+        item.insert("pending_pk".into(), s(OPEN_INCIDENTS));
+        item.insert(
+            "pending_sk".into(),
+            s(format!(
+                "{}#{}",
+                padded(i.opened_at.timestamp_millis()),
+                i.id
+            )),
+        );
+    }
+    Ok(item)
 }
 
 impl IncidentStore for DynamoStore {
@@ -462,21 +481,24 @@ impl IncidentStore for DynamoStore {
                 }
                 self.query_all(q).await?
             }
+            None if open_only => {
+                let q = self
+                    .client
+                    .query()
+                    .table_name(&self.tables.state)
+                    .index_name(PENDING_OUTBOX)
+                    .key_condition_expression("pending_pk = :p")
+                    .expression_attribute_values(":p", s(OPEN_INCIDENTS));
+                self.query_all(q).await?
+            }
             None => {
                 // Every operator's incidents: an admin view, rare enough for a scan.
-                let mut scan = self
-                    .client
+                self.client
                     .scan()
                     .table_name(&self.tables.state)
                     .filter_expression("entity = :e")
-                    .expression_attribute_values(":e", s("incident"));
-                if open_only {
-                    scan = scan
-                        .filter_expression("entity = :e AND #open = :t")
-                        .expression_attribute_names("#open", "open")
-                        .expression_attribute_values(":t", AttributeValue::Bool(true));
-                }
-                scan.into_paginator()
+                    .expression_attribute_values(":e", s("incident"))
+                    .into_paginator()
                     .items()
                     .send()
                     .collect::<Vec<_>>()
@@ -611,11 +633,12 @@ impl Outbox for DynamoStore {
             .table_name(&self.tables.state)
             .key("pk", pk)
             .key("sk", sk)
-            .update_expression("SET #st = :sent, sent_at_ms = :at REMOVE claimed_until_ms, pending_pk, pending_sk, last_error")
+            .update_expression("SET #st = :sent, sent_at_ms = :at, expires_at = :ttl REMOVE claimed_until_ms, pending_pk, pending_sk, last_error")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":sent", s("sent"))
             .expression_attribute_values(":at", n(at.timestamp_millis()))
+            .expression_attribute_values(":ttl", n((at + SENT_OUTBOX_KEPT).timestamp()))
             .send()
             .await
             .map_err(sdk)?;
