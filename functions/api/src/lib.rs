@@ -1017,7 +1017,8 @@ where
         };
         let mut reports = Vec::new();
         for op in &wanted {
-            let probes = self.store.range(&op.id, month.start(), month.end()).await?;
+            let (from, to) = month.bounds_in(op.timezone);
+            let probes = self.store.range(&op.id, from, to).await?;
             let incidents = self.store.list_incidents(Some(&op.id), false).await?;
             let mut notices = Vec::new();
             for doc in self.store.list_records("maintenance", Some(&op.id)).await? {
@@ -1032,6 +1033,7 @@ where
                     incidents: &incidents,
                     windows: &op.maintenance,
                     notices: &notices,
+                    timezone: op.timezone,
                 },
             ));
         }

@@ -63,6 +63,39 @@ impl Month {
             .unwrap_or_default()
     }
 
+    /// Local midnights from the 1st of this month to the 1st of the next,
+    /// in `tz`, as instants: the month's days on the operator's calendar.
+    pub fn day_bounds(&self, tz: chrono_tz::Tz) -> Vec<DateTime<Utc>> {
+        let first = NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default();
+        let (y, m) = if self.month == 12 {
+            (self.year + 1, 1)
+        } else {
+            (self.year, self.month + 1)
+        };
+        let next = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or_default();
+        let midnight = |d: NaiveDate| {
+            // Where midnight does not exist (a DST jump at 00:00), the day
+            // starts at the first instant that does.
+            (0..4)
+                .find_map(|h| tz.from_local_datetime(&d.and_hms_opt(h, 0, 0)?).earliest())
+                .map_or_else(
+                    || Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()),
+                    |t| t.with_timezone(&Utc),
+                )
+        };
+        first
+            .iter_days()
+            .take_while(|d| *d <= next)
+            .map(midnight)
+            .collect()
+    }
+
+    /// The month's first and last instants (exclusive) on the calendar of `tz`.
+    pub fn bounds_in(&self, tz: chrono_tz::Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+        let b = self.day_bounds(tz);
+        (b[0], b[b.len() - 1])
+    }
+
     /// The month before the one containing `t` (what the 1st of a month reports on).
     pub fn previous(t: DateTime<Utc>) -> Self {
         let (y, m) = if t.month() == 1 {
@@ -212,10 +245,13 @@ pub struct ReportInput<'a> {
     /// Announced windows (completed ones closed at completion, cancelled ones absent).
     pub windows: &'a [MaintenanceWindow],
     pub notices: &'a [Maintenance],
+    /// The operator's time zone: the month and its days are local.
+    pub timezone: chrono_tz::Tz,
 }
 
 pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
-    let (from, to) = (input.month.start(), input.month.end());
+    let bounds = input.month.day_bounds(input.timezone);
+    let (from, to) = (bounds[0], bounds[bounds.len() - 1]);
     let policy = input.policy;
     let mut probes: Vec<&ProbeResult> = input
         .probes
@@ -226,8 +262,7 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
     let interval = Duration::from_std(policy.probe_interval).unwrap_or(Duration::seconds(30));
     let blind = Duration::from_std(policy.blind_after).unwrap_or(Duration::minutes(5));
 
-    let days_in_month = (to - from).num_days();
-    let mut per_day = vec![Tally::default(); days_in_month as usize];
+    let mut per_day = vec![Tally::default(); bounds.len() - 1];
     let mut total = Tally::default();
     for (i, p) in probes.iter().enumerate() {
         let next = probes.get(i + 1).map_or(to, |n| n.probed_at);
@@ -240,14 +275,12 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
         // Attribute the span to days, cutting at midnight.
         let mut a = p.probed_at;
         while a < end {
-            let day_end = (a.date_naive() + Duration::days(1))
-                .and_hms_opt(0, 0, 0)
-                .map(|d| Utc.from_utc_datetime(&d))
-                .unwrap_or(end);
-            let b = end.min(day_end);
+            let idx = bounds
+                .partition_point(|d| *d <= a)
+                .saturating_sub(1)
+                .min(per_day.len() - 1);
+            let b = end.min(bounds[idx + 1]);
             let (inside, outside) = split(a, b, input.windows);
-            let last = per_day.len().saturating_sub(1);
-            let idx = ((a - from).num_days() as usize).min(last);
             for t in [&mut total, &mut per_day[idx]] {
                 if p.is_up() {
                     t.up += outside;
@@ -273,8 +306,7 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let d0 = from + Duration::days(i as i64);
-            let d1 = d0 + Duration::days(1);
+            let (d0, d1) = (bounds[i], bounds[i + 1]);
             let day_probes: Vec<&ProbeResult> = probes
                 .iter()
                 .copied()
@@ -282,10 +314,10 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
                 .collect();
             let base = t.up + t.down;
             Day {
-                date: d0.date_naive(),
+                date: d0.with_timezone(&input.timezone).date_naive(),
                 availability_percent: (base > 0.0).then(|| t.up * 100.0 / base),
                 down_minutes: t.down,
-                unknown_minutes: 1440.0 - (t.up + t.down + t.up_maint + t.down_maint),
+                unknown_minutes: minutes(d1 - d0) - (t.up + t.down + t.up_maint + t.down_maint),
                 latency: latency(&day_probes, policy.latency_sla_ms),
             }
         })
@@ -458,6 +490,7 @@ mod tests {
             incidents: &incidents,
             windows: &windows,
             notices: &[],
+            timezone: chrono_tz::Tz::UTC,
         });
         let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
         assert!(close(r.minutes_in_month, 40_320.0));
@@ -497,6 +530,44 @@ mod tests {
     }
 
     #[test]
+    fn days_and_month_are_the_operators_local_ones() {
+        let month: Month = "2026-03".parse().unwrap();
+        let madrid = chrono_tz::Europe::Madrid;
+        let b = month.day_bounds(madrid);
+        assert_eq!(b.len(), 32);
+        assert_eq!(b[0], utc("2026-02-28T23:00:00Z"), "1 March 00:00 CET");
+        assert_eq!(b[31], utc("2026-03-31T22:00:00Z"), "1 April 00:00 CEST");
+        // 29 March has 23 hours in Madrid.
+        assert_eq!(b[29] - b[28], Duration::hours(23));
+        let policy = Policy::default();
+        let probes: Vec<ProbeResult> = (0..)
+            .map(|i| b[0] + Duration::seconds(30 * i))
+            .take_while(|t| *t < b[31])
+            .map(|t| probe(t, true, 100.0))
+            .collect();
+        let r = monthly(ReportInput {
+            operator: OperatorId::new("contoso").unwrap(),
+            month,
+            policy: &policy,
+            probes: &probes,
+            incidents: &[],
+            windows: &[],
+            notices: &[],
+            timezone: madrid,
+        });
+        assert_eq!(r.days.len(), 31);
+        assert_eq!(r.days[28].date.to_string(), "2026-03-29");
+        assert!(
+            r.days.iter().all(|d| d.unknown_minutes.abs() < 1e-9),
+            "every local day fully observed"
+        );
+        assert!(
+            (r.minutes_in_month - (31.0 * 1440.0 - 60.0)).abs() < 1e-9,
+            "a month an hour short"
+        );
+    }
+
+    #[test]
     fn a_month_without_probes_is_unknown_not_down() {
         let policy = Policy::default();
         let r = monthly(ReportInput {
@@ -507,6 +578,7 @@ mod tests {
             incidents: &[],
             windows: &[],
             notices: &[],
+            timezone: chrono_tz::Tz::UTC,
         });
         assert_eq!(r.availability_percent, None);
         assert!(!r.met_target);

@@ -24,7 +24,11 @@ where
     S: ProbeLog + IncidentStore + RecordStore,
 {
     let probes = store
-        .range(&operator.id, month.start(), month.end())
+        .range(
+            &operator.id,
+            month.bounds_in(operator.timezone).0,
+            month.bounds_in(operator.timezone).1,
+        )
         .await?;
     let incidents = store.list_incidents(Some(&operator.id), false).await?;
     let mut notices = Vec::new();
@@ -49,6 +53,7 @@ where
         incidents: &incidents,
         windows: &windows,
         notices: &notices,
+        timezone: operator.timezone,
     }))
 }
 
@@ -442,6 +447,7 @@ mod tests {
             incidents: &[],
             windows: &[],
             notices: &[],
+            timezone: livesite_core::Tz::UTC,
         })
     }
 
