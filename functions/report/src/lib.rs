@@ -23,13 +23,8 @@ pub async fn gather<S>(
 where
     S: ProbeLog + IncidentStore + RecordStore,
 {
-    let probes = store
-        .range(
-            &operator.id,
-            month.bounds_in(operator.timezone).0,
-            month.bounds_in(operator.timezone).1,
-        )
-        .await?;
+    let (from, to) = month.bounds_in(operator.timezone);
+    let probes = store.range(&operator.id, from, to).await?;
     let incidents = store.list_incidents(Some(&operator.id), false).await?;
     let mut notices = Vec::new();
     for doc in store
