@@ -210,12 +210,12 @@ fn fingerprint(body: &[u8]) -> String {
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_free(&mut de)
+    deserialize_naming_field(&mut de)
         .map_err(|(field, message)| Problem::invalid(FieldError { field, message }))
 }
 
 /// serde_json with the failing field named where serde reports it.
-fn serde_path_free<T: DeserializeOwned>(
+fn deserialize_naming_field<T: DeserializeOwned>(
     de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
 ) -> Result<T, (String, String)> {
     T::deserialize(&mut *de)
@@ -1037,13 +1037,11 @@ where
                 },
             ));
         }
-        match (who, reports.len()) {
-            (Principal::Operator(_), 1) | (Principal::Admin, 1)
-                if filter.is_some() || matches!(who, Principal::Operator(_)) =>
-            {
-                Ok((200, to_value(&reports[0])))
-            }
-            _ => Ok((200, to_value(&reports))),
+        // One operator asked for (its own, or named): one report; else a list.
+        if filter.is_some() || matches!(who, Principal::Operator(_)) {
+            Ok((200, to_value(&reports[0])))
+        } else {
+            Ok((200, to_value(&reports)))
         }
     }
 

@@ -282,6 +282,31 @@ impl DynamoStore {
             .collect::<Result<_, _>>()
             .map_err(sdk)
     }
+
+    /// Every state-table item of one entity kind (`entity = :e`, plus an
+    /// optional `kind`): the admin views, rare enough for a scan.
+    async fn scan_entity(&self, entity: &str, kind: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let mut scan = self
+            .client
+            .scan()
+            .table_name(&self.tables.state)
+            .filter_expression("entity = :e")
+            .expression_attribute_values(":e", s(entity));
+        if let Some(k) = kind {
+            scan = scan
+                .filter_expression("entity = :e AND #k = :k")
+                .expression_attribute_names("#k", "kind")
+                .expression_attribute_values(":k", s(k));
+        }
+        scan.into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(sdk)
+    }
 }
 
 impl ProbeLog for DynamoStore {
@@ -491,22 +516,7 @@ impl IncidentStore for DynamoStore {
                     .expression_attribute_values(":p", s(OPEN_INCIDENTS));
                 self.query_all(q).await?
             }
-            None => {
-                // Every operator's incidents: an admin view, rare enough for a scan.
-                self.client
-                    .scan()
-                    .table_name(&self.tables.state)
-                    .filter_expression("entity = :e")
-                    .expression_attribute_values(":e", s("incident"))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Vec<_>>()
-                    .await
-                    .into_iter()
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(sdk)?
-            }
+            None => self.scan_entity("incident", None).await?,
         };
         let mut incidents: Vec<Incident> = items
             .iter()
@@ -538,33 +548,25 @@ impl Outbox for DynamoStore {
         let (pk, sk) = outbox_key(&notification.key);
         // Pages before emails of the same moment: the phone call comes first.
         let priority = u8::from(notification.channel != Channel::Page);
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.state)
-            .item("pk", pk)
-            .item("sk", sk)
-            .item("entity", s("outbox"))
-            .item("status", s("pending"))
-            .item("attempts", n(0))
-            .item("pending_pk", s("PENDING"))
-            .item(
-                "pending_sk",
+        let item = HashMap::from([
+            ("pk".to_string(), pk),
+            ("sk".to_string(), sk),
+            ("entity".to_string(), s("outbox")),
+            ("status".to_string(), s("pending")),
+            ("attempts".to_string(), n(0)),
+            ("pending_pk".to_string(), s("PENDING")),
+            (
+                "pending_sk".to_string(),
                 s(format!(
                     "{}#{priority}#{}",
                     padded(notification.created_at.timestamp_millis()),
                     notification.key
                 )),
-            )
-            .item("doc", doc(notification)?)
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk(e)),
-        }
+            ),
+            ("doc".to_string(), doc(notification)?),
+        ]);
+        self.put_state_item_if(item, "attribute_not_exists(pk)")
+            .await
     }
 
     async fn pending(
@@ -813,22 +815,7 @@ impl RecordStore for DynamoStore {
                     .expression_attribute_values(":p", s(format!("OPREC#{kind}#{op}")));
                 self.query_all(q).await?
             }
-            None => self
-                .client
-                .scan()
-                .table_name(&self.tables.state)
-                .filter_expression("entity = :e AND #k = :k")
-                .expression_attribute_names("#k", "kind")
-                .expression_attribute_values(":e", s("record"))
-                .expression_attribute_values(":k", s(kind))
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Vec<_>>()
-                .await
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(sdk)?,
+            None => self.scan_entity("record", Some(kind)).await?,
         };
         let mut out: Vec<(String, serde_json::Value)> = items
             .iter()

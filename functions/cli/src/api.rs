@@ -10,7 +10,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use livesite_api_fn::{Api, MAX_BODY_BYTES};
-use livesite_core::ports::OperatorRegistry;
 use livesite_core::BusinessCalendar;
 use livesite_local::{ConsoleNotifier, SqliteStore};
 use serde_json::{json, Value};
@@ -70,16 +69,7 @@ async fn build(common: &Common) -> Result<Api<SqliteStore, ConsoleNotifier>, Fai
     let config = config_file::load(&common.config)?;
     let store = SqliteStore::open(&common.db)
         .map_err(|e| Failure::runtime(anyhow!("{}: {e}", common.db.display())))?;
-    for op in &config.operators {
-        // The config's operators are registered, keeping windows the API added.
-        let mut op = op.clone();
-        if let Some(existing) = store.get_operator(&op.id).await.map_err(Failure::runtime)? {
-            if op.maintenance.is_empty() {
-                op.maintenance = existing.maintenance;
-            }
-        }
-        store.put_operator(&op).await.map_err(Failure::runtime)?;
-    }
+    crate::monitor::register_operators(&store, &config.operators).await?;
     Ok(Api {
         store,
         notifier: ConsoleNotifier::default(),

@@ -11,8 +11,14 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The contract's latency SLA for the MO Direct portal.
-pub const LATENCY_SLA_MS: u64 = 400;
+/// The contract's latency SLA for the MO Direct portal (the policy's default).
+fn latency_sla_ms() -> u64 {
+    livesite_core::Policy::default().latency_sla_ms
+}
+
+fn within_sla(c: &Check) -> bool {
+    livesite_core::probe::meets_latency_sla(c.outcome, Some(c.phases.total_ms), latency_sla_ms())
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -99,8 +105,8 @@ pub fn to_json(c: &Check, probed_at: chrono::DateTime<Utc>) -> serde_json::Value
         "detail": c.detail,
         "status": c.status,
         "latency_ms": c.phases.total_ms,
-        "within_latency_sla": c.outcome == Outcome::Up && c.phases.total_ms <= LATENCY_SLA_MS as f64,
-        "latency_sla_ms": LATENCY_SLA_MS,
+        "within_latency_sla": within_sla(c),
+        "latency_sla_ms": latency_sla_ms(),
         "phases": c.phases,
         "url": c.final_url.as_str(),
         "redirects": c.redirects,
@@ -116,10 +122,11 @@ fn to_text(c: &Check) -> String {
         Outcome::Down => format!("DOWN ({})", c.reason.map_or("unknown", |r| r.as_str())),
     };
     let status = c.status.map_or("-".to_string(), |s| s.to_string());
-    let sla = if c.outcome == Outcome::Up && p.total_ms <= LATENCY_SLA_MS as f64 {
-        format!("within the {LATENCY_SLA_MS} ms SLA")
+    let sla_ms = latency_sla_ms();
+    let sla = if within_sla(c) {
+        format!("within the {sla_ms} ms SLA")
     } else if c.outcome == Outcome::Up {
-        format!("OVER the {LATENCY_SLA_MS} ms SLA")
+        format!("OVER the {sla_ms} ms SLA")
     } else {
         "no expected response".to_string()
     };

@@ -36,18 +36,7 @@ impl<P: Prober> LocalMonitor<P> {
         prober: P,
         notifier: ConsoleNotifier,
     ) -> Result<Self, Failure> {
-        for op in &config.operators {
-            let mut op = op.clone();
-            if let Some(existing) = store.get_operator(&op.id).await.map_err(Failure::runtime)? {
-                let extra: Vec<_> = existing
-                    .maintenance
-                    .into_iter()
-                    .filter(|w| !op.maintenance.contains(w))
-                    .collect();
-                op.maintenance.extend(extra);
-            }
-            store.put_operator(&op).await.map_err(Failure::runtime)?;
-        }
+        register_operators(&store, &config.operators).await?;
         Ok(Self {
             store,
             prober,
@@ -120,6 +109,27 @@ impl<P: Prober> LocalMonitor<P> {
         }
         Ok(())
     }
+}
+
+/// Registers the config's operators in the store's registry, keeping the
+/// maintenance windows announced through `livesite api` since.
+pub async fn register_operators(
+    store: &SqliteStore,
+    operators: &[livesite_core::Operator],
+) -> Result<(), Failure> {
+    for op in operators {
+        let mut op = op.clone();
+        if let Some(existing) = store.get_operator(&op.id).await.map_err(Failure::runtime)? {
+            let extra: Vec<_> = existing
+                .maintenance
+                .into_iter()
+                .filter(|w| !op.maintenance.contains(w))
+                .collect();
+            op.maintenance.extend(extra);
+        }
+        store.put_operator(&op).await.map_err(Failure::runtime)?;
+    }
+    Ok(())
 }
 
 pub fn probe_line(p: &ProbeResult) -> String {

@@ -286,12 +286,13 @@ pub fn render(event: &Event, operator: &Operator, team: &Team) -> Vec<Notificati
     }
 }
 
-/// Pages go to phones: keep them within one SMS.
-fn page_text(s: &str) -> String {
-    if s.chars().count() <= 160 {
-        s.to_string()
+/// Pages go to phones: one line, within one SMS (160 characters).
+pub fn page_text(s: &str) -> String {
+    let line = header_safe(s);
+    if line.chars().count() <= 160 {
+        line
     } else {
-        s.chars().take(159).collect::<String>() + "…"
+        line.chars().take(159).collect::<String>() + "…"
     }
 }
 

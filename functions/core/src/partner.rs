@@ -6,7 +6,7 @@
 use crate::calendar::BusinessCalendar;
 use crate::ids::{EmailAddress, OperatorId};
 use crate::incident::{initial_response_due, Incident, IncidentKind, IncidentStatus, Severity};
-use crate::notify::{header_safe, Channel, Notification};
+use crate::notify::{header_safe, page_text, Channel, Notification};
 use crate::{Operator, Policy, Team};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -174,7 +174,7 @@ pub fn outage_report(
             cc: vec![],
             from: None,
             subject: header_safe(&format!("HIGH outage reported by {}", operator.id)),
-            text: header_safe(&format!(
+            text: page_text(&format!(
                 "HIGH outage reported by {} ({:?}) at {}. {}",
                 operator.id,
                 input.service,

@@ -140,8 +140,13 @@ impl ProbeResult {
     /// Up and no slower than the latency SLA. A probe without a measured
     /// latency cannot be shown to meet it.
     pub fn within_latency_sla(&self, sla_ms: u64) -> bool {
-        self.is_up() && self.latency_ms.is_some_and(|l| l <= sla_ms as f64)
+        meets_latency_sla(self.outcome, self.latency_ms, sla_ms)
     }
+}
+
+/// The latency SLA: the expected response came, no slower than `sla_ms`.
+pub fn meets_latency_sla(outcome: Outcome, latency_ms: Option<f64>, sla_ms: u64) -> bool {
+    outcome == Outcome::Up && latency_ms.is_some_and(|l| l <= sla_ms as f64)
 }
 
 #[cfg(test)]

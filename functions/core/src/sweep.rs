@@ -7,7 +7,7 @@
 
 use crate::evaluate::MonitorState;
 use crate::incident::{Incident, Severity};
-use crate::notify::{header_safe, Channel, Notification};
+use crate::notify::{header_safe, page_text, Channel, Notification};
 use crate::partner::{Announcer, Maintenance, MaintenanceStatus};
 use crate::{Operator, OperatorId, Team};
 use chrono::{DateTime, Duration, Utc};
@@ -127,7 +127,7 @@ pub fn incident_reminders(
                     Severity::High,
                     "escalation",
                     format!("ESCALATION {}: no response", op.id),
-                    header_safe(&format!(
+                    page_text(&format!(
                         "ESCALATION {}: HIGH incident unacknowledged {}m past the 1h deadline. Call the operator. {}",
                         op.id, late, i.id
                     )),

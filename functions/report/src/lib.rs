@@ -451,6 +451,11 @@ mod tests {
         let r = report();
         assert!(!r.met_target, "an hour down misses 99.9%");
         let h = html(&r, &operator());
+        // For a look in a browser: `LIVESITE_REPORT_HTML=/tmp/report.html
+        // cargo test -p livesite-report`, then a headless Chromium screenshot.
+        if let Ok(path) = std::env::var("LIVESITE_REPORT_HTML") {
+            std::fs::write(path, &h).unwrap();
+        }
         assert_eq!(h.matches("<svg").count(), 2, "two charts inline");
         assert!(h.contains("Daily availability (%)") && h.contains("Daily latency (ms)"));
         assert!(
@@ -472,15 +477,5 @@ mod tests {
         );
         assert_eq!(n.key, "contoso#report-2026-02");
         assert!(n.html.is_some() && !n.subject.contains('\n'));
-    }
-
-    /// Writes the rendered email for a look in a browser:
-    /// `LIVESITE_REPORT_HTML=/tmp/report.html cargo test -p livesite-report`
-    /// then `chromium --headless --screenshot=/tmp/report.png /tmp/report.html`.
-    #[test]
-    fn writes_the_html_when_asked() {
-        if let Ok(path) = std::env::var("LIVESITE_REPORT_HTML") {
-            std::fs::write(path, html(&report(), &operator())).unwrap();
-        }
     }
 }
