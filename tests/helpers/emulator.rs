@@ -80,7 +80,11 @@ pub struct Stack {
     pub stream_arn: String,
     pub topic_arn: String,
     pub queue_url: String,
+    /// The evaluate function's on-failure destination.
+    pub failure_queue_url: String,
     pub sender: String,
+    /// The SES configuration set every email is sent with.
+    pub configuration_set: String,
 }
 
 fn attr(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
@@ -187,13 +191,32 @@ impl Stack {
             .expect("queue")
             .queue_url
             .expect("queue url");
+        let failure_queue_url = aws_sdk_sqs::Client::new(&config)
+            .create_queue()
+            .queue_name(format!("{name}-evaluate-failures"))
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .expect("queue url");
         let sender = format!("livesite-{name}@dynamo.example");
-        aws_sdk_ses::Client::new(&config)
-            .verify_email_identity()
+        let ses = aws_sdk_ses::Client::new(&config);
+        ses.verify_email_identity()
             .email_address(&sender)
             .send()
             .await
             .expect("verify sender");
+        let configuration_set = format!("{name}-mail");
+        ses.create_configuration_set()
+            .configuration_set(
+                aws_sdk_ses::types::ConfigurationSet::builder()
+                    .name(&configuration_set)
+                    .build()
+                    .expect("configuration set"),
+            )
+            .send()
+            .await
+            .expect("create configuration set");
         Stack {
             tables: Tables {
                 probes: format!("{name}-probes"),
@@ -204,7 +227,9 @@ impl Stack {
             stream_arn,
             topic_arn,
             queue_url,
+            failure_queue_url,
             sender,
+            configuration_set,
         }
     }
 
@@ -224,7 +249,28 @@ impl Stack {
             mailer: livesite_aws::SesMailer::new(
                 aws_sdk_ses::Client::new(&self.config),
                 self.sender.clone(),
+            )
+            .with_configuration_set(Some(self.configuration_set.clone())),
+        }
+    }
+
+    /// The store and notifier a function builds from its SDK configuration
+    /// (for a function running under its own identity, see `iam`).
+    pub fn store_with(&self, config: &SdkConfig) -> DynamoStore {
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(config), self.tables.clone())
+    }
+
+    pub fn notifier_with(&self, config: &SdkConfig) -> livesite_aws::AwsNotifier {
+        livesite_aws::AwsNotifier {
+            pager: livesite_aws::SnsPager::new(
+                aws_sdk_sns::Client::new(config),
+                self.topic_arn.clone(),
             ),
+            mailer: livesite_aws::SesMailer::new(
+                aws_sdk_ses::Client::new(config),
+                self.sender.clone(),
+            )
+            .with_configuration_set(Some(self.configuration_set.clone())),
         }
     }
 
@@ -274,6 +320,20 @@ impl Stack {
     /// Reads the probes table's stream from the emulator, after the given
     /// sequence number (or from the start), as raw stream records.
     pub async fn stream_records(&self, after: Option<&str>) -> Vec<Value> {
+        self.stream_records_as(endpoint(), "testing", after).await
+    }
+
+    /// The same, as the Lambda service reads it for a function: through
+    /// `url` (an IAM-enforcing proxy) with the function's access key.
+    pub async fn stream_records_as(&self, url: &str, key: &str, after: Option<&str>) -> Vec<Value> {
+        let streams = |action: &str, body: Value| {
+            post(
+                url.to_string(),
+                key.to_string(),
+                format!("DynamoDBStreams_20120810.{action}"),
+                body,
+            )
+        };
         let d = streams("DescribeStream", json!({"StreamArn": self.stream_arn})).await;
         let mut out = Vec::new();
         for shard in d["StreamDescription"]["Shards"]
@@ -321,14 +381,14 @@ pub fn lambda_event(
     serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
 }
 
-async fn post(target: &str, body: Value) -> Value {
+async fn post(url: String, key: String, target: String, body: Value) -> Value {
     reqwest::Client::new()
-        .post(endpoint())
+        .post(url)
         .header("X-Amz-Target", target)
         .header("Content-Type", "application/x-amz-json-1.0")
         .header(
             "Authorization",
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+            format!("AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"),
         )
         .json(&body)
         .send()
@@ -337,10 +397,6 @@ async fn post(target: &str, body: Value) -> Value {
         .json()
         .await
         .expect("json answer")
-}
-
-async fn streams(action: &str, body: Value) -> Value {
-    post(&format!("DynamoDBStreams_20120810.{action}"), body).await
 }
 
 pub async fn data_json() -> Value {

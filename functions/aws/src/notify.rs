@@ -78,6 +78,9 @@ pub struct SesMailer {
     client: aws_sdk_ses::Client,
     /// Used when a notification names no sender.
     default_sender: String,
+    /// The configuration set whose event destination reports bounces and
+    /// complaints (the alarms in the template watch them).
+    configuration_set: Option<String>,
 }
 
 impl SesMailer {
@@ -85,7 +88,13 @@ impl SesMailer {
         Self {
             client,
             default_sender: default_sender.into(),
+            configuration_set: None,
         }
+    }
+
+    pub fn with_configuration_set(mut self, name: Option<String>) -> Self {
+        self.configuration_set = name;
+        self
     }
 
     pub async fn mail(&self, n: &Notification) -> Result<(), NotifyError> {
@@ -123,6 +132,7 @@ impl SesMailer {
             .source(from)
             .destination(destination)
             .message(message)
+            .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
             .map_err(|e| failed(&n.key, aws_sdk_ses::error::DisplayErrorContext(e)))?;

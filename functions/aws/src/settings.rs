@@ -24,6 +24,9 @@ fn var(name: &'static str) -> Result<String, SettingsError> {
 pub struct Settings {
     pub tables: Tables,
     pub topic_arn: String,
+    /// `MAIL_CONFIGURATION_SET`: the SES configuration set that reports
+    /// bounces and complaints; optional for local runs.
+    pub mail_configuration_set: Option<String>,
     pub team: Team,
     pub policy: Policy,
 }
@@ -68,6 +71,7 @@ impl Settings {
                 state: var("STATE_TABLE")?,
             },
             topic_arn: var("PAGE_TOPIC_ARN")?,
+            mail_configuration_set: var("MAIL_CONFIGURATION_SET").ok(),
             team: Team { sender, emails },
             policy,
         })
@@ -94,6 +98,7 @@ pub fn notifier(config: &aws_config::SdkConfig, settings: &Settings) -> AwsNotif
         mailer: SesMailer::new(
             aws_sdk_ses::Client::new(config),
             settings.team.sender.to_string(),
-        ),
+        )
+        .with_configuration_set(settings.mail_configuration_set.clone()),
     }
 }

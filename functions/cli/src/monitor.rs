@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use livesite_core::evaluate::Event;
 use livesite_core::ports::{OperatorRegistry, ProbeLog, Prober};
-use livesite_core::service::{deliver_pending, evaluate_batch, sweep, Context};
+use livesite_core::service::{deliver_pending, evaluate_batch, Context};
 use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Config, ProbeResult};
 use livesite_local::{ConsoleNotifier, SqliteStore};
@@ -79,12 +79,18 @@ impl<P: Prober> LocalMonitor<P> {
             blind_after: self.ctx.policy.blind_after,
             ..SweepPolicy::default()
         };
-        livesite_report::queue_monthly_reports(&self.store, &self.ctx.team, &self.ctx.policy, at)
-            .await
-            .map_err(Failure::runtime)?;
-        let swept = sweep(&self.store, &self.notifier, &self.ctx.team, &policy, at)
-            .await
-            .map_err(Failure::runtime)?;
+        let (swept, _) = livesite_report::sweep_with_reports(
+            &self.store,
+            &self.notifier,
+            &self.ctx.team,
+            &policy,
+            &self.ctx.policy,
+            at,
+        )
+        .await;
+        for (duty, error) in &swept.failed {
+            tracing::error!(duty = duty.as_str(), error, "sweep duty failed");
+        }
         for n in &swept.enqueued {
             println!(">>> DUE {} ({})", n.key, n.topic);
         }

@@ -170,58 +170,183 @@ pub async fn deliver_pending<O: Outbox, N: Notifier>(
     Ok(report)
 }
 
+/// The sweep's independent duties. Each runs on its own: one failing (a
+/// denied call, a corrupt record, a throttled read) is reported by name and
+/// never stops the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Duty {
+    /// Last month's SLA report per operator (run by `livesite-report`).
+    Reports,
+    /// Overdue initial responses and updates, and the High escalation page.
+    Reminders,
+    /// Maintenance windows past their end without a completion notice.
+    Overruns,
+    /// Operators (or the whole fleet) with no recent probe.
+    Blindness,
+    /// Portal certificates close to expiry.
+    Certificates,
+    /// Sending what the outbox holds, which retries earlier failed sends.
+    Delivery,
+}
+
+impl Duty {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Duty::Reports => "reports",
+            Duty::Reminders => "reminders",
+            Duty::Overruns => "overruns",
+            Duty::Blindness => "blindness",
+            Duty::Certificates => "certificates",
+            Duty::Delivery => "delivery",
+        }
+    }
+}
+
+impl std::fmt::Display for Duty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct SweepReport {
     /// Notifications the sweep found due and recorded for the first time.
     pub enqueued: Vec<Notification>,
     pub delivery: DeliveryReport,
+    /// Duties that failed, with why; the others ran.
+    pub failed: Vec<(Duty, String)>,
+}
+
+impl SweepReport {
+    fn fail(&mut self, duty: Duty, error: impl std::fmt::Display) {
+        self.failed.push((duty, error.to_string()));
+    }
+}
+
+/// What the sweep's duties read, each part loaded on its own so that one
+/// failed read fails only the duties that need it.
+struct SweepInputs {
+    operators: Result<Vec<Operator>, String>,
+    incidents: Result<Vec<crate::incident::Incident>, String>,
+    states: Result<Vec<MonitorState>, String>,
+    windows: Result<Vec<crate::partner::Maintenance>, String>,
+}
+
+async fn sweep_inputs<S>(store: &S) -> SweepInputs
+where
+    S: Store + crate::ports::RecordStore + crate::ports::OperatorRegistry,
+{
+    let operators = store.list_operators().await.map_err(|e| e.to_string());
+    let incidents = store
+        .list_incidents(None, true)
+        .await
+        .map_err(|e| e.to_string());
+    let states = match &operators {
+        Ok(ops) => {
+            let mut states = Ok(Vec::new());
+            for op in ops {
+                match store.load_state(&op.id).await {
+                    Ok(Some(v)) => {
+                        if let Ok(s) = &mut states {
+                            s.push(v.value)
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        states = Err(e.to_string());
+                        break;
+                    }
+                }
+            }
+            states
+        }
+        Err(e) => Err(e.clone()),
+    };
+    let windows = match store.list_records("maintenance", None).await {
+        Ok(docs) => docs
+            .into_iter()
+            .map(|doc| {
+                serde_json::from_value::<crate::partner::Maintenance>(doc)
+                    .map_err(|e| format!("unreadable maintenance record: {e}"))
+            })
+            .collect(),
+        Err(e) => Err(e.to_string()),
+    };
+    SweepInputs {
+        operators,
+        incidents,
+        states,
+        windows,
+    }
 }
 
 /// One sweep: every clock, window, silence and certificate checked at `now`;
 /// what is due is recorded (once per deadline, by its key) and the outbox is
-/// delivered, which also retries anything a failed send left behind.
+/// delivered, which also retries anything a failed send left behind. Each
+/// duty is isolated: its failure is in the report and the others still run.
 pub async fn sweep<S, N>(
     store: &S,
     notifier: &N,
     team: &Team,
     policy: &crate::sweep::SweepPolicy,
     now: DateTime<Utc>,
-) -> Result<SweepReport, StoreError>
+) -> SweepReport
 where
     S: Store + crate::ports::RecordStore + crate::ports::OperatorRegistry,
     N: Notifier,
 {
     use crate::sweep::{blindness, certificate_warnings, incident_reminders, maintenance_overruns};
-    let operators = store.list_operators().await?;
-    let incidents = store.list_incidents(None, true).await?;
-    let mut states = Vec::new();
-    for op in &operators {
-        if let Some(v) = store.load_state(&op.id).await? {
-            states.push(v.value);
-        }
-    }
-    let mut windows = Vec::new();
-    for doc in store.list_records("maintenance", None).await? {
-        match serde_json::from_value::<crate::partner::Maintenance>(doc) {
-            Ok(m) => windows.push(m),
-            Err(e) => {
-                return Err(StoreError::Corrupt {
-                    key: "maintenance".into(),
-                    message: e.to_string(),
-                })
-            }
-        }
-    }
-    let mut due = incident_reminders(&incidents, &operators, team, now);
-    due.extend(maintenance_overruns(&windows, &operators, team, now));
-    due.extend(blindness(&operators, &states, team, policy, now));
-    due.extend(certificate_warnings(&operators, &states, team, policy, now));
+    let inputs = sweep_inputs(store).await;
     let mut report = SweepReport::default();
-    for n in due {
-        if store.enqueue(&n).await? {
-            report.enqueued.push(n);
+    let duties: [(Duty, Result<Vec<Notification>, String>); 4] = [
+        (
+            Duty::Reminders,
+            both(&inputs.incidents, &inputs.operators)
+                .map(|(i, o)| incident_reminders(i, o, team, now)),
+        ),
+        (
+            Duty::Overruns,
+            both(&inputs.windows, &inputs.operators)
+                .map(|(w, o)| maintenance_overruns(w, o, team, now)),
+        ),
+        (
+            Duty::Blindness,
+            both(&inputs.operators, &inputs.states)
+                .map(|(o, s)| blindness(o, s, team, policy, now)),
+        ),
+        (
+            Duty::Certificates,
+            both(&inputs.operators, &inputs.states)
+                .map(|(o, s)| certificate_warnings(o, s, team, policy, now)),
+        ),
+    ];
+    for (duty, due) in duties {
+        match due {
+            Ok(due) => {
+                for n in due {
+                    match store.enqueue(&n).await {
+                        Ok(true) => report.enqueued.push(n),
+                        Ok(false) => {}
+                        Err(e) => report.fail(duty, e),
+                    }
+                }
+            }
+            Err(e) => report.fail(duty, e),
         }
     }
-    report.delivery = deliver_pending(store, notifier, now, Duration::minutes(2), 500).await?;
-    Ok(report)
+    match deliver_pending(store, notifier, now, Duration::minutes(2), 500).await {
+        Ok(delivery) => report.delivery = delivery,
+        Err(e) => report.fail(Duty::Delivery, e),
+    }
+    report
+}
+
+fn both<'a, A, B>(
+    a: &'a Result<A, String>,
+    b: &'a Result<B, String>,
+) -> Result<(&'a A, &'a B), String> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+    }
 }

@@ -7,9 +7,11 @@ use chrono::{DateTime, Utc};
 use livesite_core::notify::{header_safe, Channel, Notification};
 use livesite_core::partner::Maintenance;
 use livesite_core::ports::{
-    IncidentStore, OperatorRegistry, Outbox, ProbeLog, RecordStore, StoreError,
+    IncidentStore, Notifier, OperatorRegistry, Outbox, ProbeLog, RecordStore, Store, StoreError,
 };
 use livesite_core::report::{monthly, Month, MonthlyReport, ReportInput};
+use livesite_core::service::{sweep, Duty, SweepReport};
+use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Operator, Policy, Severity, Team};
 use plotters::prelude::*;
 
@@ -356,33 +358,96 @@ pub fn email(
 
 /// Records last month's report email for every operator monitored that
 /// month, once per month (the key is checked first, so the report is computed
-/// only while it is missing).
+/// only while it is missing). One operator's report failing does not hold back
+/// the others'; the failures are returned with the keys queued.
 pub async fn queue_monthly_reports<S>(
     store: &S,
     team: &Team,
     policy: &Policy,
     now: DateTime<Utc>,
-) -> Result<Vec<String>, StoreError>
+) -> Result<QueuedReports, StoreError>
 where
     S: ProbeLog + IncidentStore + RecordStore + Outbox + OperatorRegistry,
 {
     let month = Month::previous(now);
-    let mut queued = Vec::new();
+    let mut out = QueuedReports::default();
     for op in store.list_operators().await? {
-        let key = format!("{}#report-{}", op.id, month);
-        if store.get_entry(&key).await?.is_some() {
-            continue;
-        }
-        let report = gather(store, &op, month, policy).await?;
-        if report.probes == 0 {
-            // Not monitored that month (onboarded later): nothing to report.
-            continue;
-        }
-        if store.enqueue(&email(&report, &op, team, now)).await? {
-            queued.push(key);
+        if let Err(e) = queue_one(store, &op, month, team, policy, now, &mut out.queued).await {
+            out.failed.push((op.id.to_string(), e));
         }
     }
-    Ok(queued)
+    Ok(out)
+}
+
+/// What one pass of the monthly reports did.
+#[derive(Debug, Default)]
+pub struct QueuedReports {
+    /// Outbox keys of the reports recorded by this pass.
+    pub queued: Vec<String>,
+    /// Operators whose report could not be computed or recorded.
+    pub failed: Vec<(String, StoreError)>,
+}
+
+async fn queue_one<S>(
+    store: &S,
+    op: &Operator,
+    month: Month,
+    team: &Team,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    queued: &mut Vec<String>,
+) -> Result<(), StoreError>
+where
+    S: ProbeLog + IncidentStore + RecordStore + Outbox,
+{
+    let key = format!("{}#report-{}", op.id, month);
+    if store.get_entry(&key).await?.is_some() {
+        return Ok(());
+    }
+    let report = gather(store, op, month, policy).await?;
+    if report.probes == 0 {
+        // Not monitored that month (onboarded later): nothing to report.
+        return Ok(());
+    }
+    if store.enqueue(&email(&report, op, team, now)).await? {
+        queued.push(key);
+    }
+    Ok(())
+}
+
+/// The whole sweep: the monthly reports first (so the delivery that ends the
+/// sweep sends them), then every duty of the core's sweep. No duty's failure
+/// stops another: each is reported by name in `SweepReport::failed`.
+pub async fn sweep_with_reports<S, N>(
+    store: &S,
+    notifier: &N,
+    team: &Team,
+    sweep_policy: &SweepPolicy,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> (SweepReport, Vec<String>)
+where
+    S: Store + RecordStore + OperatorRegistry,
+    N: Notifier,
+{
+    let mut reports_failed = Vec::new();
+    let queued = match queue_monthly_reports(store, team, policy, now).await {
+        Ok(q) => {
+            for (op, e) in q.failed {
+                reports_failed.push(format!("{op}: {e}"));
+            }
+            q.queued
+        }
+        Err(e) => {
+            reports_failed.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let mut report = sweep(store, notifier, team, sweep_policy, now).await;
+    for e in reports_failed {
+        report.failed.insert(0, (Duty::Reports, e));
+    }
+    (report, queued)
 }
 
 #[cfg(test)]

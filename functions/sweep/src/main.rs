@@ -1,7 +1,6 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use livesite_core::service::sweep;
 use livesite_core::sweep::SweepPolicy;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -21,26 +20,7 @@ async fn main() -> Result<(), Error> {
         (&store, &notifier, &settings.team, &policy, &settings.policy);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let now = chrono::Utc::now();
-        // Last month's report, once per operator per month, before the
-        // sweep delivers the outbox.
-        let reports = livesite_report::queue_monthly_reports(store, team, sla, now).await?;
-        let report = sweep(store, notifier, team, policy, now).await?;
-        for n in &report.enqueued {
-            tracing::info!(key = %n.key, operator = %n.operator, topic = %n.topic, "due");
-        }
-        for (key, error) in &report.delivery.failed {
-            tracing::error!(
-                key,
-                error,
-                "notification not sent; the next sweep retries it"
-            );
-        }
-        Ok::<Value, Error>(json!({
-            "due": report.enqueued.len(),
-            "monthly_reports": reports.len(),
-            "sent": report.delivery.sent.len(),
-            "failed": report.delivery.failed.len(),
-        }))
+        Ok::<Value, Error>(livesite_sweep_fn::handle(store, notifier, team, policy, sla, now).await)
     }))
     .await
 }

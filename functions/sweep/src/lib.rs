@@ -1,0 +1,76 @@
+//! The sweep function: every duty no probe arrival triggers, each isolated
+//! (see `livesite_core::service::Duty`), with a log line and a metric for any
+//! duty that failed, so one broken duty is seen and alarmed on while the
+//! others keep the contract's clocks.
+
+use chrono::{DateTime, Utc};
+use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
+use livesite_core::sweep::SweepPolicy;
+use livesite_core::{Policy, Team};
+use serde_json::{json, Value};
+
+/// One sweep at `now`. Returns the invocation's summary; never fails as a
+/// whole (a failed duty is in `failed_duties`, logged and counted).
+pub async fn handle<S, N>(
+    store: &S,
+    notifier: &N,
+    team: &Team,
+    sweep_policy: &SweepPolicy,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Value
+where
+    S: Store + RecordStore + OperatorRegistry,
+    N: Notifier,
+{
+    // Boxed: the sweep's future nests every duty's, deeper than the
+    // compiler's default type-recursion limit allows in the runtime's loop.
+    let (report, reports) = Box::pin(livesite_report::sweep_with_reports(
+        store,
+        notifier,
+        team,
+        sweep_policy,
+        policy,
+        now,
+    ))
+    .await;
+    for n in &report.enqueued {
+        tracing::info!(key = %n.key, operator = %n.operator, topic = %n.topic, "due");
+    }
+    for (key, error) in &report.delivery.failed {
+        tracing::error!(
+            key,
+            error,
+            "notification not sent; the next sweep retries it"
+        );
+    }
+    for (duty, error) in &report.failed {
+        tracing::error!(
+            duty = duty.as_str(),
+            error,
+            "sweep duty failed; the other duties ran"
+        );
+    }
+    let failed: Vec<&str> = report.failed.iter().map(|(d, _)| d.as_str()).collect();
+    // CloudWatch embedded metric format: the alarm on SweepDutyFailures
+    // fires on any failed duty; the log line says which.
+    println!(
+        "{}",
+        json!({
+            "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{
+                "Namespace": "livesite", "Dimensions": [[]],
+                "Metrics": [{"Name": "SweepDutyFailures", "Unit": "Count"}, {"Name": "NotificationsFailed", "Unit": "Count"}]
+            }]},
+            "SweepDutyFailures": report.failed.len(),
+            "NotificationsFailed": report.delivery.failed.len(),
+            "failed_duties": failed,
+        })
+    );
+    json!({
+        "due": report.enqueued.len(),
+        "monthly_reports": reports.len(),
+        "sent": report.delivery.sent.len(),
+        "failed": report.delivery.failed.len(),
+        "failed_duties": failed,
+    })
+}

@@ -1,0 +1,787 @@
+//! IAM as AWS enforces it, in front of an emulator that enforces none.
+//!
+//! moto accepts any call from anyone. This module puts a small HTTP proxy in
+//! front of it that, for every request a function makes, works out the IAM
+//! action and the resource ARN(s) the request touches (from the protocol:
+//! `X-Amz-Target` and the JSON body, or the query `Action` and its form
+//! fields), and evaluates them against that function's role as the SAM
+//! transform of `infra/template.yaml` produces it (`crate::template`). A
+//! call the role does not allow is answered as AWS answers it (AccessDenied)
+//! and recorded, so the function fails here exactly where it would fail in
+//! production, and the test names the function, the action and the resource.
+//!
+//! Each function is identified by its access key id, which is its logical id
+//! in the template (`ProbeFunction`, ...). Requests signed with any other key
+//! (the test harness setting things up) pass unchecked.
+//!
+//! Evaluation follows IAM's order for identity policies in one account:
+//! an explicit Deny wins, then any Allow, else the implicit deny. Action
+//! names match case-insensitively, resources case-sensitively, both with `*`
+//! and `?` wildcards. A statement with a `Condition`, or with
+//! `NotAction`/`NotResource`, is not modelled: an Allow of that kind grants
+//! nothing here and a Deny of that kind always applies, so the check can only
+//! be stricter than AWS, never looser.
+
+use crate::emulator::{endpoint, Stack};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+pub const REGION: &str = "us-east-1";
+/// moto's account.
+pub const ACCOUNT: &str = "123456789012";
+
+/// The four functions of the template, by logical id.
+pub const FUNCTIONS: [&str; 4] = [
+    "ProbeFunction",
+    "EvaluateFunction",
+    "SweepFunction",
+    "ApiFunction",
+];
+
+/// The statements of the AWS managed policies SAM attaches, as AWS publishes
+/// them (only the parts that concern the services livesite calls; the log
+/// permissions are the Lambda service's, not the code's). An unknown managed
+/// policy fails the test: its permissions must be written down here first.
+fn managed_policy(arn: &str) -> Vec<Value> {
+    let logs = json!({"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"});
+    match arn.rsplit('/').next().unwrap_or_default() {
+        "AWSLambdaBasicExecutionRole" => vec![logs],
+        "AWSLambdaDynamoDBExecutionRole" => vec![
+            json!({"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"], "Resource": "*"}),
+            logs,
+        ],
+        "AWSLambdaSQSQueueExecutionRole" => vec![
+            json!({"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], "Resource": "*"}),
+            logs,
+        ],
+        other => panic!("managed policy {other} ({arn}) is not modelled in tests/helpers/iam.rs"),
+    }
+}
+
+/// What a logical id of the template stands for on the emulator.
+#[derive(Debug, Clone, Default)]
+pub struct Physical {
+    pub reference: String,
+    pub attributes: HashMap<String, String>,
+}
+
+/// The template's names resolved against one test stack.
+pub struct Names {
+    resources: HashMap<String, Physical>,
+    parameters: HashMap<String, String>,
+}
+
+impl Names {
+    pub fn of(stack: &Stack) -> Names {
+        let table = |name: &str, stream: Option<&str>| {
+            let arn = format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}");
+            let mut attributes = HashMap::from([("Arn".to_string(), arn)]);
+            if let Some(s) = stream {
+                attributes.insert("StreamArn".into(), s.to_string());
+            }
+            Physical {
+                reference: name.to_string(),
+                attributes,
+            }
+        };
+        let queue = |url: &str| {
+            let name = url.rsplit('/').next().unwrap_or_default().to_string();
+            Physical {
+                reference: url.to_string(),
+                attributes: HashMap::from([
+                    (
+                        "Arn".to_string(),
+                        format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"),
+                    ),
+                    ("QueueName".to_string(), name),
+                ]),
+            }
+        };
+        let resources = HashMap::from([
+            (
+                "ProbesTable".to_string(),
+                table(&stack.tables.probes, Some(&stack.stream_arn)),
+            ),
+            ("StateTable".to_string(), table(&stack.tables.state, None)),
+            (
+                "PagesTopic".to_string(),
+                Physical {
+                    reference: stack.topic_arn.clone(),
+                    attributes: HashMap::from([("TopicArn".into(), stack.topic_arn.clone())]),
+                },
+            ),
+            ("SecondRoundQueue".to_string(), queue(&stack.queue_url)),
+            (
+                "EvaluateFailureQueue".to_string(),
+                queue(&stack.failure_queue_url),
+            ),
+            (
+                "MailConfigurationSet".to_string(),
+                Physical {
+                    reference: stack.configuration_set.clone(),
+                    attributes: HashMap::new(),
+                },
+            ),
+        ]);
+        let parameters = HashMap::from([
+            ("MailSender".to_string(), stack.sender.clone()),
+            ("Environment".to_string(), "staging".to_string()),
+            ("AWS::Region".to_string(), REGION.to_string()),
+            ("AWS::AccountId".to_string(), ACCOUNT.to_string()),
+            ("AWS::Partition".to_string(), "aws".to_string()),
+        ]);
+        Names {
+            resources,
+            parameters,
+        }
+    }
+
+    fn reference(&self, name: &str) -> String {
+        if let Some(p) = self.parameters.get(name) {
+            return p.clone();
+        }
+        self.resources
+            .get(name)
+            .map(|r| r.reference.clone())
+            .unwrap_or_else(|| panic!("the test stack has no resource for Ref {name}"))
+    }
+
+    fn attribute(&self, name: &str, attr: &str) -> String {
+        self.resources
+            .get(name)
+            .and_then(|r| r.attributes.get(attr))
+            .cloned()
+            .unwrap_or_else(|| panic!("the test stack has no {name}.{attr}"))
+    }
+
+    fn sub(&self, text: &str, vars: &HashMap<String, String>) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("closed ${") + start;
+            let name = &rest[start + 2..end];
+            let value = match vars.get(name) {
+                Some(v) => v.clone(),
+                None => match name.split_once('.') {
+                    Some((res, attr)) => self.attribute(res, attr),
+                    None => self.reference(name),
+                },
+            };
+            out.push_str(&value);
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Resolves a template value (a string or an intrinsic function) to text.
+    pub fn resolve(&self, v: &Value) -> String {
+        if let Some(s) = v.as_str() {
+            return s.to_string();
+        }
+        let obj = v.as_object().expect("a string or an intrinsic");
+        if let Some(r) = obj.get("Ref") {
+            return self.reference(r.as_str().expect("Ref name"));
+        }
+        if let Some(g) = obj.get("Fn::GetAtt") {
+            let (res, attr) = match g {
+                Value::Array(a) => (
+                    a[0].as_str().expect("name").to_string(),
+                    a[1].as_str().expect("attribute").to_string(),
+                ),
+                Value::String(s) => {
+                    let (r, a) = s.split_once('.').expect("Name.Attribute");
+                    (r.to_string(), a.to_string())
+                }
+                other => panic!("Fn::GetAtt {other}"),
+            };
+            return self.attribute(&res, &attr);
+        }
+        if let Some(s) = obj.get("Fn::Sub") {
+            return match s {
+                Value::String(text) => self.sub(text, &HashMap::new()),
+                Value::Array(a) => {
+                    let vars = a[1]
+                        .as_object()
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| (k.clone(), self.resolve(v)))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    self.sub(a[0].as_str().expect("Sub text"), &vars)
+                }
+                other => panic!("Fn::Sub {other}"),
+            };
+        }
+        if let Some(j) = obj.get("Fn::Join") {
+            let sep = j[0].as_str().expect("separator");
+            let parts: Vec<String> = j[1]
+                .as_array()
+                .expect("parts")
+                .iter()
+                .map(|p| self.resolve(p))
+                .collect();
+            return parts.join(sep);
+        }
+        panic!("intrinsic not modelled in tests/helpers/iam.rs: {v}")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub sid: Option<String>,
+    /// From an AWS managed policy (its log permissions are the Lambda
+    /// service's, so "unused" is not asked of these).
+    pub managed: bool,
+    pub allow: bool,
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+    /// Conditions, NotAction, NotResource: not modelled (see the module docs).
+    pub unmodelled: bool,
+}
+
+fn strings(v: Option<&Value>, names: &Names) -> Vec<String> {
+    match v {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a.iter().map(|x| names.resolve(x)).collect(),
+        Some(x) => vec![names.resolve(x)],
+    }
+}
+
+/// One function's permissions, resolved to ARNs.
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub statements: Vec<Statement>,
+}
+
+impl Role {
+    pub fn from_template(function: &str, names: &Names) -> Role {
+        let (inline, managed) = crate::template::function_role(function);
+        let mut docs: Vec<(bool, Value)> = inline.into_iter().map(|s| (false, s)).collect();
+        for arn in &managed {
+            docs.extend(
+                managed_policy(&names.resolve(arn))
+                    .into_iter()
+                    .map(|s| (true, s)),
+            );
+        }
+        let statements = docs
+            .iter()
+            .map(|(managed, s)| Statement {
+                managed: *managed,
+                sid: s["Sid"].as_str().map(str::to_string),
+                allow: s["Effect"] == "Allow",
+                actions: strings(s.get("Action"), names),
+                resources: strings(s.get("Resource"), names),
+                unmodelled: s.get("Condition").is_some()
+                    || s.get("NotAction").is_some()
+                    || s.get("NotResource").is_some(),
+            })
+            .collect();
+        Role { statements }
+    }
+
+    /// The same role less `action` on `resource` (a negative control).
+    pub fn without(mut self, action: &str, resource: &str) -> Role {
+        for s in &mut self.statements {
+            if s.actions.iter().any(|a| a.eq_ignore_ascii_case(action)) {
+                s.resources.retain(|r| r != resource);
+            }
+        }
+        self.statements.retain(|s| !s.resources.is_empty());
+        self
+    }
+
+    pub fn allows(&self, action: &str, resource: &str) -> bool {
+        let applies = |s: &Statement| {
+            s.actions
+                .iter()
+                .any(|a| glob(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+                && s.resources.iter().any(|r| glob(r, resource))
+        };
+        let denied = self
+            .statements
+            .iter()
+            .any(|s| !s.allow && (s.unmodelled || applies(s)));
+        let allowed = self
+            .statements
+            .iter()
+            .any(|s| s.allow && !s.unmodelled && applies(s));
+        allowed && !denied
+    }
+}
+
+/// IAM's wildcard match: `*` any run of characters, `?` any one.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// One authorization the proxy decided.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Decision {
+    pub function: String,
+    pub action: String,
+    pub resource: String,
+    pub allowed: bool,
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} on {}",
+            self.function,
+            if self.allowed {
+                "may call"
+            } else {
+                "is NOT allowed"
+            },
+            self.action,
+            self.resource
+        )
+    }
+}
+
+#[derive(Default)]
+struct State {
+    roles: HashMap<String, Role>,
+    decisions: Vec<Decision>,
+    /// Shard iterators handed out, and the stream each one reads.
+    iterators: HashMap<String, String>,
+}
+
+/// The enforcing proxy for one test stack.
+pub struct Enforcer {
+    url: String,
+    state: Arc<Mutex<State>>,
+    _server: AbortOnDrop,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Enforcer {
+    /// Every function of the template, with its role from the template.
+    pub async fn start(stack: &Stack) -> Enforcer {
+        let names = Names::of(stack);
+        let roles = FUNCTIONS
+            .iter()
+            .map(|f| (f.to_string(), Role::from_template(f, &names)))
+            .collect();
+        Self::with_roles(roles).await
+    }
+
+    pub async fn with_roles(roles: HashMap<String, Role>) -> Enforcer {
+        let state = Arc::new(Mutex::new(State {
+            roles,
+            ..State::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the IAM proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let upstream = endpoint().to_string();
+        let client = reqwest::Client::new();
+        let shared = state.clone();
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (state, client, upstream) = (shared.clone(), client.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        forward(req, state.clone(), client.clone(), upstream.clone())
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await;
+                });
+            }
+        });
+        Enforcer {
+            url,
+            state,
+            _server: AbortOnDrop(server),
+        }
+    }
+
+    /// The SDK configuration a function runs with: this proxy, its identity.
+    pub async fn config(&self, function: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                function, "secret", None, None, "iam-test",
+            ))
+            .load()
+            .await
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn decisions(&self) -> Vec<Decision> {
+        self.state.lock().expect("state").decisions.clone()
+    }
+
+    pub fn denials(&self) -> Vec<Decision> {
+        let mut d: Vec<Decision> = self
+            .decisions()
+            .into_iter()
+            .filter(|d| !d.allowed)
+            .collect();
+        d.sort();
+        d.dedup();
+        d
+    }
+
+    /// Statements (function, sid or actions) that no call needed.
+    pub fn unused_statements(&self) -> Vec<String> {
+        let state = self.state.lock().expect("state");
+        let used: BTreeSet<(String, String, String)> = state
+            .decisions
+            .iter()
+            .filter(|d| d.allowed)
+            .map(|d| (d.function.clone(), d.action.clone(), d.resource.clone()))
+            .collect();
+        let mut unused = Vec::new();
+        for (function, role) in &state.roles {
+            for s in role.statements.iter().filter(|s| s.allow && !s.managed) {
+                for a in &s.actions {
+                    for r in &s.resources {
+                        let hit = used.iter().any(|(f, ua, ur)| {
+                            f == function
+                                && glob(&a.to_ascii_lowercase(), &ua.to_ascii_lowercase())
+                                && glob(r, ur)
+                        });
+                        if !hit {
+                            unused.push(format!(
+                                "{function} {} {a} on {r}",
+                                s.sid.as_deref().unwrap_or("-")
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        unused.sort();
+        unused
+    }
+
+    /// Panics naming every call a role refused.
+    pub fn assert_no_denials(&self) {
+        let denials = self.denials();
+        assert!(denials.is_empty(), "{}", denial_report(&denials));
+    }
+}
+
+pub fn denial_report(denials: &[Decision]) -> String {
+    let mut s = String::from("calls that AWS would refuse (infra/template.yaml lacks the grant):");
+    for d in denials {
+        s.push_str(&format!("\n  {d}"));
+    }
+    s
+}
+
+fn caller(req: &Request<Incoming>) -> Option<(String, String)> {
+    let auth = req.headers().get("authorization")?.to_str().ok()?;
+    let cred = auth.split("Credential=").nth(1)?;
+    let mut parts = cred.split(',').next()?.split('/');
+    let key = parts.next()?.to_string();
+    let service = parts.nth(2)?.to_string();
+    Some((key, service))
+}
+
+fn arn(service: &str, resource: &str) -> String {
+    format!("arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}")
+}
+
+fn table_arn(name: &str) -> String {
+    if name.starts_with("arn:") {
+        name.to_string()
+    } else {
+        arn("dynamodb", &format!("table/{name}"))
+    }
+}
+
+fn queue_arn(url: &str) -> String {
+    arn("sqs", url.rsplit('/').next().unwrap_or_default())
+}
+
+/// The (action, resource) pairs IAM evaluates for one request.
+fn authorizations(
+    service: &str,
+    target: Option<&str>,
+    body: &[u8],
+    iterators: &HashMap<String, String>,
+) -> Vec<(String, String)> {
+    if let Some(target) = target {
+        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        return match prefix {
+            p if p.starts_with("DynamoDBStreams") => {
+                let stream = json["StreamArn"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| {
+                        json["ShardIterator"]
+                            .as_str()
+                            .and_then(|i| iterators.get(i).cloned())
+                    })
+                    .unwrap_or_else(|| "*".into());
+                vec![(format!("dynamodb:{op}"), stream)]
+            }
+            p if p.starts_with("DynamoDB") => dynamodb(op, &json),
+            "AmazonSQS" => {
+                let q = json["QueueUrl"].as_str().map(queue_arn);
+                vec![(format!("sqs:{op}"), q.unwrap_or_else(|| "*".into()))]
+            }
+            other => vec![(format!("{other}:{op}"), "unmodelled".into())],
+        };
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let action = form.get("Action").cloned().unwrap_or_default();
+    match service {
+        "sns" => {
+            let topic = form
+                .get("TopicArn")
+                .or_else(|| form.get("TargetArn"))
+                .cloned()
+                .unwrap_or_else(|| "*".into());
+            vec![(format!("sns:{action}"), topic)]
+        }
+        "ses" | "email" => {
+            let mut out = Vec::new();
+            if let Some(source) = form.get("Source") {
+                // The sender's own identity (an address verified as such).
+                let addr = source
+                    .rsplit('<')
+                    .next()
+                    .unwrap_or(source)
+                    .trim_end_matches('>');
+                out.push((
+                    format!("ses:{action}"),
+                    arn("ses", &format!("identity/{addr}")),
+                ));
+            }
+            if let Some(set) = form.get("ConfigurationSetName") {
+                out.push((
+                    format!("ses:{action}"),
+                    arn("ses", &format!("configuration-set/{set}")),
+                ));
+            }
+            if out.is_empty() {
+                out.push((format!("ses:{action}"), "*".into()));
+            }
+            out
+        }
+        other => vec![(format!("{other}:{action}"), "unmodelled".into())],
+    }
+}
+
+fn dynamodb(op: &str, json: &Value) -> Vec<(String, String)> {
+    let keys = |field: &str| -> Vec<String> {
+        json[field]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    match op {
+        "BatchWriteItem" | "BatchGetItem" => keys("RequestItems")
+            .iter()
+            .map(|t| (format!("dynamodb:{op}"), table_arn(t)))
+            .collect(),
+        "TransactWriteItems" | "TransactGetItems" => json["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| {
+                let (kind, inner) = item.as_object()?.iter().next()?;
+                let action = match kind.as_str() {
+                    "Put" => "PutItem",
+                    "Update" => "UpdateItem",
+                    "Delete" => "DeleteItem",
+                    "ConditionCheck" => "ConditionCheckItem",
+                    "Get" => "GetItem",
+                    _ => "Unmodelled",
+                };
+                Some((
+                    format!("dynamodb:{action}"),
+                    table_arn(inner["TableName"].as_str()?),
+                ))
+            })
+            .collect(),
+        _ => {
+            let table = table_arn(json["TableName"].as_str().unwrap_or("*"));
+            let resource = match json["IndexName"].as_str() {
+                Some(index) => format!("{table}/index/{index}"),
+                None => table,
+            };
+            vec![(format!("dynamodb:{op}"), resource)]
+        }
+    }
+}
+
+fn denied(
+    json_protocol: bool,
+    function: &str,
+    action: &str,
+    resource: &str,
+) -> Response<Full<Bytes>> {
+    let message = format!(
+        "User: arn:aws:sts::{ACCOUNT}:assumed-role/{function}Role/{function} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
+    );
+    let (status, content_type, body) = if json_protocol {
+        (
+            400,
+            "application/x-amz-json-1.0",
+            json!({"__type": "com.amazon.coral.service#AccessDeniedException", "message": message})
+                .to_string(),
+        )
+    } else {
+        let code = if action.starts_with("sns:") {
+            "AuthorizationError"
+        } else {
+            "AccessDenied"
+        };
+        (
+            403,
+            "text/xml",
+            format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>iam-test</RequestId></ErrorResponse>"),
+        )
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("response")
+}
+
+async fn forward(
+    req: Request<Incoming>,
+    state: Arc<Mutex<State>>,
+    client: reqwest::Client,
+    upstream: String,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let who = caller(&req);
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if let Some((key, service)) = &who {
+        let mut s = state.lock().expect("state");
+        if let Some(role) = s.roles.get(key).cloned() {
+            let checks = authorizations(service, target.as_deref(), &body, &s.iterators);
+            for (action, resource) in checks {
+                let allowed = role.allows(&action, &resource);
+                s.decisions.push(Decision {
+                    function: key.clone(),
+                    action: action.clone(),
+                    resource: resource.clone(),
+                    allowed,
+                });
+                if !allowed {
+                    return Ok(denied(target.is_some(), key, &action, &resource));
+                }
+            }
+        }
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut up = client.request(parts.method.clone(), format!("{upstream}{path}"));
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            up = up.header(name, value);
+        }
+    }
+    let answer = match up.body(body.to_vec()).send().await {
+        Ok(a) => a,
+        Err(e) => {
+            return Ok(Response::builder()
+                .status(502)
+                .body(Full::new(Bytes::from(e.to_string())))
+                .expect("response"))
+        }
+    };
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let bytes = answer.bytes().await.unwrap_or_default();
+    if target.as_deref() == Some("DynamoDBStreams_20120810.GetShardIterator") {
+        let asked: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let got: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if let (Some(it), Some(stream)) =
+            (got["ShardIterator"].as_str(), asked["StreamArn"].as_str())
+        {
+            state
+                .lock()
+                .expect("state")
+                .iterators
+                .insert(it.to_string(), stream.to_string());
+        }
+    }
+    if target.as_deref() == Some("DynamoDBStreams_20120810.GetRecords") {
+        let asked: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let got: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let mut s = state.lock().expect("state");
+        if let (Some(next), Some(stream)) = (
+            got["NextShardIterator"].as_str(),
+            asked["ShardIterator"]
+                .as_str()
+                .and_then(|i| s.iterators.get(i).cloned()),
+        ) {
+            s.iterators.insert(next.to_string(), stream);
+        }
+    }
+    let mut response = Response::builder().status(status.as_u16());
+    for (name, value) in &headers {
+        if name != "content-length" && name != "transfer-encoding" {
+            response = response.header(name, value);
+        }
+    }
+    Ok(response.body(Full::new(bytes)).expect("response"))
+}

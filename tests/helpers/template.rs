@@ -1,0 +1,69 @@
+//! infra/template.yaml as CloudFormation deploys it: the SAM transform's
+//! output (tests/template/transform.py), read once per test process. Tests
+//! check what AWS will create and enforce from here, never from a copy.
+
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// The transformed template (intrinsics unresolved).
+pub fn deployed() -> &'static Value {
+    static TEMPLATE: OnceLock<Value> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python = root.join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run tests/setup-venv.sh (or `make test`, which does)",
+            python.display()
+        );
+        let out = std::process::Command::new(python)
+            .arg(root.join("tests/template/transform.py"))
+            .arg(root.join("infra/template.yaml"))
+            .output()
+            .expect("run tests/template/transform.py");
+        assert!(
+            out.status.success(),
+            "the SAM transform of infra/template.yaml failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("transform.py prints JSON")
+    })
+}
+
+/// One resource of the deployed template, by logical id.
+pub fn resource(name: &str) -> &'static Value {
+    let r = &deployed()["Resources"][name];
+    assert!(r.is_object(), "infra/template.yaml has no resource {name}");
+    r
+}
+
+/// The resources of one type, by logical id.
+pub fn resources_of(kind: &str) -> Vec<(&'static str, &'static Value)> {
+    deployed()["Resources"]
+        .as_object()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(k, r)| (k.as_str(), r))
+        .collect()
+}
+
+/// A function's role: its inline statements and its managed policy ARNs.
+pub fn function_role(function: &str) -> (Vec<Value>, Vec<Value>) {
+    let role = resource(function)["Properties"]["Role"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{function} has no role of its own"));
+    let props = &resource(role)["Properties"];
+    let mut statements = Vec::new();
+    for policy in props["Policies"].as_array().into_iter().flatten() {
+        match &policy["PolicyDocument"]["Statement"] {
+            Value::Array(a) => statements.extend(a.iter().cloned()),
+            s => statements.push(s.clone()),
+        }
+    }
+    let managed = props["ManagedPolicyArns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    (statements, managed)
+}

@@ -1,0 +1,480 @@
+//! Least privilege, proven: each of the four functions runs its real handler
+//! under an identity whose permissions are exactly its role in
+//! infra/template.yaml (through the SAM transform, see tests/iam/roles.py),
+//! behind a proxy that refuses, as AWS would, every call the role does not
+//! allow (tests/helpers/iam.rs). The scenarios are the ones the functions
+//! really run: both probe rounds and the Lambda service's queue poll, a stream
+//! batch read with the evaluate role and its on-failure record, the sweep on
+//! the first of a month (monthly reports, reminders, escalation), and every
+//! route family of the partner API as the team and as an operator.
+//!
+//! The negative control is a test too: with the sweep's grant to Query the
+//! probes table removed, the same sweep is refused, the failure names the
+//! function, the action and the resource, and (each duty being isolated) the
+//! reminders and the escalation page still go out.
+
+use chrono::{DateTime, Duration, Utc};
+use livesite_core::ports::{OperatorRegistry, StateStore};
+use livesite_core::sweep::SweepPolicy;
+use livesite_core::{Policy, PortalCheck};
+use livesite_evaluate_fn::RegistryDirectory;
+use livesite_probe_fn::{ProbeFunction, SecondRound};
+use livesite_prober::HttpProber;
+use livesite_tests::emulator::{lambda_event, Stack};
+use livesite_tests::fixtures::{operator, t0};
+use livesite_tests::gateway::{admin, client, Call};
+use livesite_tests::iam::{denial_report, glob, Enforcer, Names, Role, FUNCTIONS};
+use livesite_tests::portal::{self, Behavior};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().expect("time")
+}
+
+fn schedule_event() -> Value {
+    json!({"version": "0", "source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+}
+
+/// Registers contoso, its portal answering 503.
+async fn register(stack: &Stack, portal: &portal::Portal) {
+    let mut contoso = operator("contoso");
+    contoso.portal = PortalCheck::new(portal.http_url("/modirect").parse().expect("url"));
+    contoso.api_clients = vec!["client-contoso".into()];
+    stack
+        .store()
+        .put_operator(&contoso)
+        .await
+        .expect("register");
+}
+
+/// The probe function for 31 minutes of an outage: the first round from the
+/// schedule, the second from the delay queue as the Lambda service polls it
+/// with the function's role, then a round every 30 s.
+async fn probe_an_outage(stack: &Stack, iam: &Enforcer) {
+    let cfg = iam.config("ProbeFunction").await;
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    let f = ProbeFunction {
+        store: stack.store_with(&cfg),
+        prober: HttpProber::new().expect("prober"),
+        second_round: Some(SecondRound {
+            client: sqs.clone(),
+            queue_url: stack.queue_url.clone(),
+            delay_seconds: 0,
+        }),
+        concurrency: 8,
+    };
+    let first = f
+        .handle(&schedule_event(), t0())
+        .await
+        .expect("first round");
+    assert_eq!(first["second_round_scheduled"], true, "{first}");
+    // The Lambda service's SQS poller, with the function's role.
+    let got = sqs
+        .receive_message()
+        .queue_url(&stack.queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("poll the second-round queue");
+    let message = got.messages().first().expect("the second round's message");
+    sqs.delete_message()
+        .queue_url(&stack.queue_url)
+        .receipt_handle(message.receipt_handle().expect("receipt"))
+        .send()
+        .await
+        .expect("delete the message");
+    let sqs_event = json!({"Records": [{"messageId": message.message_id(), "eventSource": "aws:sqs", "body": message.body()}]});
+    for i in 1..=61 {
+        let out = f
+            .handle(&sqs_event, t0() + Duration::seconds(30 * i))
+            .await
+            .expect("second round");
+        assert_eq!(out["lost"], 0, "{out}");
+    }
+}
+
+/// The evaluate function on the stream, read with its role as the Lambda
+/// service reads it; then the service's on-failure record.
+async fn evaluate_the_stream(stack: &Stack, iam: &Enforcer) {
+    let cfg = iam.config("EvaluateFunction").await;
+    let records = stack
+        .stream_records_as(iam.url(), "EvaluateFunction", None)
+        .await;
+    assert_eq!(records.len(), 62, "every probe result is on the stream");
+    let store = stack.store_with(&cfg);
+    let directory = RegistryDirectory {
+        store: store.clone(),
+        policy: Policy::default(),
+        team: stack.team(),
+    };
+    let response = livesite_evaluate_fn::handle(
+        &store,
+        &stack.notifier_with(&cfg),
+        &directory,
+        lambda_event(&records, &stack.stream_arn),
+        t0() + Duration::minutes(31),
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(stack.pages().await.len(), 1, "the outage paged");
+    aws_sdk_sqs::Client::new(&cfg)
+        .send_message()
+        .queue_url(&stack.failure_queue_url)
+        .message_body(
+            json!({"requestContext": {"condition": "RetryAttemptsExhausted"}}).to_string(),
+        )
+        .send()
+        .await
+        .expect("the on-failure destination");
+}
+
+fn window(start: &str, hours: i64) -> Value {
+    json!({"start": start, "end": (utc(start) + Duration::hours(hours)).to_rfc3339(), "description": "core upgrade", "services": ["core_network_services"]})
+}
+
+/// Every route family of the partner API, as the team and as an operator.
+async fn walk_the_api(stack: &Stack, iam: &Enforcer) {
+    let mut fabrikam = operator("fabrikam");
+    fabrikam.api_clients = vec!["client-fabrikam".into()];
+    stack
+        .store()
+        .put_operator(&fabrikam)
+        .await
+        .expect("register");
+    let cfg = iam.config("ApiFunction").await;
+    let api = livesite_api_fn::Api {
+        store: stack.store_with(&cfg),
+        notifier: stack.notifier_with(&cfg),
+        policy: Policy::default(),
+        team: stack.team(),
+        team_calendar: livesite_core::BusinessCalendar::default(),
+        local_claims: None,
+    };
+    let now = utc("2026-11-27T10:00:00Z");
+    let contoso = client("client-contoso");
+    let call = |c: Call<'_>| {
+        let req = c.request();
+        let api = &api;
+        async move {
+            let r = api.handle(req, now).await;
+            let body = match r.body() {
+                lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+            (r.status().as_u16(), body)
+        }
+    };
+    let ok = |what: &str, (status, body): (u16, Value)| {
+        assert!(
+            (200..300).contains(&status),
+            "{what}: {status} {body}\n{}",
+            denial_report(&iam.denials())
+        );
+        body
+    };
+    let report = json!({
+        "service": "core_network_services", "severity": "high",
+        "started_at": "2026-11-27T09:20:00Z", "aware_at": "2026-11-27T09:45:00Z",
+        "description": "PGW outage", "impact": "no data", "contact": "noc@contoso.example"
+    });
+    let created = ok(
+        "outage report",
+        call(
+            Call::new("POST", "/v1/outage-reports")
+                .claims(contoso.clone())
+                .json(report)
+                .key("k1"),
+        )
+        .await,
+    );
+    let incident = created["incident"]["id"]
+        .as_str()
+        .expect("incident id")
+        .to_string();
+    for who in [admin(), contoso.clone()] {
+        ok(
+            "incidents",
+            call(Call::new("GET", "/v1/incidents").claims(who.clone())).await,
+        );
+        let path = format!("/v1/incidents/{incident}");
+        ok("incident", call(Call::new("GET", &path).claims(who)).await);
+    }
+    let ack = format!("/v1/incidents/{incident}/acknowledgement");
+    ok(
+        "ack",
+        call(Call::new("POST", &ack).claims(contoso.clone())).await,
+    );
+    let upd = format!("/v1/incidents/{incident}/updates");
+    ok(
+        "update",
+        call(
+            Call::new("POST", &upd)
+                .claims(contoso.clone())
+                .json(json!({"message": "m"})),
+        )
+        .await,
+    );
+    for (n, verb) in [(1, "completion"), (2, "cancellation")] {
+        let start = format!("2026-12-1{n}T08:00:00Z");
+        let m = ok(
+            "maintenance",
+            call(
+                Call::new("POST", "/v1/maintenance")
+                    .claims(contoso.clone())
+                    .json(window(&start, 2)),
+            )
+            .await,
+        );
+        let id = m["maintenance"]["id"].as_str().expect("maintenance id");
+        let p = format!("/v1/maintenance/{id}/{verb}");
+        ok(
+            verb,
+            call(Call::new("POST", &p).claims(contoso.clone())).await,
+        );
+    }
+    for who in [admin(), contoso.clone()] {
+        ok(
+            "maintenance list",
+            call(Call::new("GET", "/v1/maintenance").claims(who)).await,
+        );
+    }
+    let notice = json!({"service": "DYNAMO", "started_at": "2026-11-27T09:00:00Z", "aware_at": "2026-11-27T09:50:00Z", "description": "d"});
+    ok(
+        "outage notice",
+        call(
+            Call::new("POST", "/v1/outage-notices")
+                .claims(admin())
+                .json(notice),
+        )
+        .await,
+    );
+    let bug = ok(
+        "bug",
+        call(
+            Call::new("POST", "/v1/bugs")
+                .claims(contoso.clone())
+                .json(json!({"title": "t", "description": "d"})),
+        )
+        .await,
+    );
+    let bug = bug["id"].as_str().expect("bug id").to_string();
+    ok(
+        "bug read",
+        call(Call::new("GET", &format!("/v1/bugs/{bug}")).claims(contoso.clone())).await,
+    );
+    for (step, body) in [
+        (
+            "triage",
+            json!({"approve": true, "business_justification": "j", "impact": "i"}),
+        ),
+        ("schedule", json!({"tentative_deployment": "2026-12-03"})),
+    ] {
+        let p = format!("/v1/bugs/{bug}/{step}");
+        ok(
+            step,
+            call(Call::new("POST", &p).claims(admin()).json(body)).await,
+        );
+    }
+    let p = format!("/v1/bugs/{bug}/deployment");
+    ok(
+        "deployment",
+        call(Call::new("POST", &p).claims(admin())).await,
+    );
+    let info = json!({"subject": "s", "question": "q", "contact": "noc@contoso.example"});
+    ok(
+        "information request",
+        call(
+            Call::new("POST", "/v1/information-requests")
+                .claims(contoso.clone())
+                .json(info),
+        )
+        .await,
+    );
+    for who in [admin(), contoso.clone()] {
+        ok(
+            "report",
+            call(
+                Call::new("GET", "/v1/reports/2026-11")
+                    .claims(who)
+                    .query("operator", "contoso"),
+            )
+            .await,
+        );
+    }
+    ok(
+        "operators",
+        call(Call::new("GET", "/v1/operators").claims(admin())).await,
+    );
+    let fabrikam = "/v1/operators/fabrikam";
+    let doc = ok(
+        "operator",
+        call(Call::new("GET", fabrikam).claims(admin())).await,
+    );
+    ok(
+        "operator update",
+        call(Call::new("PUT", fabrikam).claims(admin()).json(doc)).await,
+    );
+    ok(
+        "retire",
+        call(Call::new("DELETE", fabrikam).claims(admin())).await,
+    );
+}
+
+/// The sweep on the first of December, with the given identity's role.
+async fn sweep_at_month_start(stack: &Stack, iam: &Enforcer) -> Value {
+    let cfg = iam.config("SweepFunction").await;
+    livesite_sweep_fn::handle(
+        &stack.store_with(&cfg),
+        &stack.notifier_with(&cfg),
+        &stack.team(),
+        &SweepPolicy::default(),
+        &Policy::default(),
+        utc("2026-12-01T00:05:00Z"),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_function_runs_on_exactly_the_permissions_the_template_grants() {
+    let stack = Stack::new("iam").await;
+    let iam = Enforcer::start(&stack).await;
+    let portal = portal::spawn(Behavior::Respond {
+        status: 503,
+        body: "down".into(),
+    })
+    .await;
+    register(&stack, &portal).await;
+    probe_an_outage(&stack, &iam).await;
+    evaluate_the_stream(&stack, &iam).await;
+    walk_the_api(&stack, &iam).await;
+    let swept = sweep_at_month_start(&stack, &iam).await;
+    iam.assert_no_denials();
+    assert_eq!(swept["failed_duties"], json!([]), "{swept}");
+    assert_eq!(swept["monthly_reports"], 1, "{swept}");
+    let emails = stack.emails().await;
+    assert!(
+        emails.iter().any(|e| e["subject"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("[SLA REPORT]")),
+        "the monthly report was sent"
+    );
+    // Every grant is used by some scenario: nothing is granted "just in case".
+    let unused = iam.unused_statements();
+    assert!(
+        unused.is_empty(),
+        "grants no scenario needed:\n  {}",
+        unused.join("\n  ")
+    );
+    let functions: std::collections::BTreeSet<String> =
+        iam.decisions().into_iter().map(|d| d.function).collect();
+    assert_eq!(functions.len(), FUNCTIONS.len(), "{functions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_sweeps_probes_grant_the_sweep_is_refused_by_name_and_its_other_duties_still_run(
+) {
+    let stack = Stack::new("iam-negative").await;
+    let names = Names::of(&stack);
+    let probes_table = format!(
+        "arn:aws:dynamodb:us-east-1:123456789012:table/{}",
+        stack.tables.probes
+    );
+    let roles: HashMap<String, Role> = FUNCTIONS
+        .iter()
+        .map(|f| {
+            let role = Role::from_template(f, &names);
+            let role = if *f == "SweepFunction" {
+                role.without("dynamodb:Query", &probes_table)
+            } else {
+                role
+            };
+            (f.to_string(), role)
+        })
+        .collect();
+    let iam = Enforcer::with_roles(roles).await;
+    let portal = portal::spawn(Behavior::Respond {
+        status: 503,
+        body: "down".into(),
+    })
+    .await;
+    register(&stack, &portal).await;
+    probe_an_outage(&stack, &iam).await;
+    evaluate_the_stream(&stack, &iam).await;
+    let pages_before = stack.pages().await.len();
+    let swept = sweep_at_month_start(&stack, &iam).await;
+    let denials = iam.denials();
+    let report = denial_report(&denials);
+    assert_eq!(denials.len(), 1, "{report}");
+    assert!(
+        report.contains("SweepFunction is NOT allowed dynamodb:Query on ")
+            && report.contains(&probes_table),
+        "the failure names the function, the action and the resource: {report}"
+    );
+    assert_eq!(swept["failed_duties"], json!(["reports"]), "{swept}");
+    let pages = stack.pages().await;
+    assert_eq!(
+        pages.len(),
+        pages_before + 1,
+        "the escalation page still went out"
+    );
+    assert!(pages
+        .last()
+        .expect("page")
+        .0
+        .starts_with("ESCALATION contoso"));
+    let emails = stack.emails().await;
+    assert!(
+        emails.iter().any(|e| e["subject"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Response overdue")),
+        "the overdue-response reminder still went out: {:?}",
+        emails
+            .iter()
+            .map(|e| e["subject"].clone())
+            .collect::<Vec<_>>()
+    );
+    // Nothing left half-done: contoso's state is intact.
+    let state = stack
+        .store()
+        .load_state(&livesite_core::OperatorId::new("contoso").expect("id"))
+        .await
+        .expect("state");
+    assert!(state.is_some());
+}
+
+#[test]
+fn iam_wildcards_match_as_aws_does() {
+    for (p, t, want) in [
+        (
+            "arn:aws:dynamodb:r:a:table/x",
+            "arn:aws:dynamodb:r:a:table/x",
+            true,
+        ),
+        (
+            "arn:aws:dynamodb:r:a:table/x",
+            "arn:aws:dynamodb:r:a:table/x/index/i",
+            false,
+        ),
+        (
+            "arn:aws:dynamodb:r:a:table/x/index/*",
+            "arn:aws:dynamodb:r:a:table/x/index/i",
+            true,
+        ),
+        (
+            "arn:aws:dynamodb:r:a:table/x/index/*",
+            "arn:aws:dynamodb:r:a:table/x",
+            false,
+        ),
+        ("*", "anything", true),
+        ("dynamodb:*", "dynamodb:query", true),
+        ("a?c", "abc", true),
+        ("a?c", "ac", false),
+        ("a*b*c", "aXbYc", true),
+        ("a*b*c", "aXbY", false),
+    ] {
+        assert_eq!(glob(p, t), want, "{p} vs {t}");
+    }
+}
