@@ -13,6 +13,7 @@ use livesite_prober::HttpProber;
 use livesite_tests::emulator::{lambda_event, Stack};
 use livesite_tests::fixtures::{operator, t0};
 use livesite_tests::portal::{self, Behavior};
+use livesite_tests::template::invocation_deadline;
 use livesite_tests::wrappers::Counting;
 use livesite_tests::{service_contract, store_contract};
 use serde_json::{json, Value};
@@ -79,7 +80,11 @@ impl Pipeline {
         for s in seconds {
             let out = self
                 .probe
-                .handle(&schedule_event(), t0() + Duration::seconds(s))
+                .handle(
+                    &schedule_event(),
+                    t0() + Duration::seconds(s),
+                    invocation_deadline("ProbeFunction"),
+                )
                 .await
                 .expect("probe round");
             assert_eq!(out["lost"], 0, "{out}");
@@ -191,21 +196,25 @@ async fn an_outage_pages_once_even_when_the_batch_is_redelivered_and_recovery_re
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_malformed_record_is_a_batch_item_failure_and_the_others_are_evaluated() {
+async fn records_that_can_never_be_valid_are_skipped_not_retried_and_the_others_are_evaluated() {
     let mut p = Pipeline::new("malformed").await;
-    p.probe_at([0, 30, 60]).await;
+    p.probe_at([0, 30, 60, 90]).await;
     let mut batch = p.next_batch().await;
-    let bad_seq = batch.records[1]
-        .change
-        .sequence_number
-        .clone()
-        .expect("sequence number");
+    // Unreadable, and readable but invalid (a status an older prober kept).
     batch.records[1].change.new_image.insert(
         "outcome".into(),
         serde_dynamo::AttributeValue::S("sideways".into()),
     );
+    batch.records[2].change.new_image.insert(
+        "status".into(),
+        serde_dynamo::AttributeValue::N("999".into()),
+    );
     let failures = p.evaluate(batch).await;
-    assert_eq!(failures, vec![bad_seq]);
+    assert_eq!(
+        failures,
+        Vec::<String>::new(),
+        "a retry would fail the same way and hold up the shard"
+    );
     let state = p
         .stack
         .store()
@@ -215,7 +224,7 @@ async fn a_malformed_record_is_a_batch_item_failure_and_the_others_are_evaluated
         .expect("state");
     assert_eq!(
         state.value.last_probe_at,
-        Some(t0() + Duration::seconds(60)),
+        Some(t0() + Duration::seconds(90)),
         "the good records were evaluated"
     );
     assert_eq!(state.value.down_since, Some(t0()));
@@ -236,7 +245,11 @@ async fn the_first_round_schedules_the_second_and_the_second_does_not() {
         concurrency: 8,
     };
     let first = f
-        .handle(&schedule_event(), t0())
+        .handle(
+            &schedule_event(),
+            t0(),
+            invocation_deadline("ProbeFunction"),
+        )
         .await
         .expect("first round");
     assert_eq!(
@@ -249,7 +262,11 @@ async fn the_first_round_schedules_the_second_and_the_second_does_not() {
     let sqs_event =
         json!({"Records": [{"messageId": "1", "eventSource": "aws:sqs", "body": "{\"round\":2}"}]});
     let second = f
-        .handle(&sqs_event, t0() + Duration::seconds(30))
+        .handle(
+            &sqs_event,
+            t0() + Duration::seconds(30),
+            invocation_deadline("ProbeFunction"),
+        )
         .await
         .expect("second round");
     assert_eq!(
@@ -311,11 +328,11 @@ fn the_sample_events_are_what_the_functions_expect() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_malformed_sample_batch_reports_exactly_its_bad_record() {
+async fn the_malformed_sample_batch_skips_its_bad_record_without_a_retry() {
     let p = Pipeline::new("sample").await;
     let event = serde_json::from_value(sample_event("stream-batch-malformed.json")).expect("event");
     let failures = p.evaluate(event).await;
-    assert_eq!(failures, vec!["1100000000017454423012".to_string()]);
+    assert_eq!(failures, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]

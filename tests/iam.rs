@@ -25,6 +25,7 @@ use livesite_tests::fixtures::{operator, t0};
 use livesite_tests::gateway::{admin, client, Call};
 use livesite_tests::iam::{denial_report, glob, Enforcer, Names, Role, FUNCTIONS};
 use livesite_tests::portal::{self, Behavior};
+use livesite_tests::template::invocation_deadline;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -65,7 +66,11 @@ async fn probe_an_outage(stack: &Stack, iam: &Enforcer) {
         concurrency: 8,
     };
     let first = f
-        .handle(&schedule_event(), t0())
+        .handle(
+            &schedule_event(),
+            t0(),
+            invocation_deadline("ProbeFunction"),
+        )
         .await
         .expect("first round");
     assert_eq!(first["second_round_scheduled"], true, "{first}");
@@ -87,7 +92,11 @@ async fn probe_an_outage(stack: &Stack, iam: &Enforcer) {
     let sqs_event = json!({"Records": [{"messageId": message.message_id(), "eventSource": "aws:sqs", "body": message.body()}]});
     for i in 1..=61 {
         let out = f
-            .handle(&sqs_event, t0() + Duration::seconds(30 * i))
+            .handle(
+                &sqs_event,
+                t0() + Duration::seconds(30 * i),
+                invocation_deadline("ProbeFunction"),
+            )
             .await
             .expect("second round");
         assert_eq!(out["lost"], 0, "{out}");

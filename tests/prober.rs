@@ -242,3 +242,79 @@ async fn huge_body_is_scanned_only_up_to_the_cap() {
 async fn user_agent_names_livesite() {
     assert!(USER_AGENT.starts_with("livesite/"), "{USER_AGENT}");
 }
+
+/// Whatever a portal answers, the record it makes is one a store keeps and
+/// the evaluator accepts: that is what stops one portal from stalling the
+/// shared stream or failing a shared batch write.
+fn assert_storable(r: Check) -> livesite_core::ProbeResult {
+    let p = r.into_probe(
+        livesite_core::OperatorId::new("contoso").expect("id"),
+        chrono::Utc::now(),
+    );
+    assert_eq!(p.validate(), Ok(()), "{p:?}");
+    p
+}
+
+#[tokio::test]
+async fn a_status_outside_http_is_a_protocol_failure_without_a_status() {
+    let p = portal::spawn(Behavior::Respond {
+        status: 999,
+        body: "MO Direct".into(),
+    })
+    .await;
+    let mut c = check_of(&p.http_url("/"));
+    c.expect_status = vec![200];
+    let r = probe(&c).await;
+    assert_eq!(
+        (r.outcome, r.reason, r.status),
+        (Outcome::Down, Some(FailureReason::Protocol), None),
+        "{r:?}"
+    );
+    assert_storable(r);
+}
+
+#[tokio::test]
+async fn a_huge_response_head_is_a_protocol_failure_and_the_record_stays_small() {
+    let p = portal::spawn(Behavior::LongRedirect { bytes: 300 * 1024 }).await;
+    let r = probe(&check_of(&p.http_url("/"))).await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Down, Some(FailureReason::Protocol)),
+        "{r:?}"
+    );
+    let stored = assert_storable(r);
+    let size = serde_json::to_string(&stored).expect("json").len();
+    assert!(size < 2048, "{size} bytes");
+}
+
+#[tokio::test]
+async fn a_long_redirect_under_the_head_cap_is_followed_and_its_url_cut_to_the_bound() {
+    let p = portal::spawn(Behavior::LongRedirect { bytes: 20 * 1024 }).await;
+    let r = probe(&check_of(&p.http_url("/"))).await;
+    assert_eq!((r.outcome, r.redirects), (Outcome::Up, 1), "{r:?}");
+    let stored = assert_storable(r);
+    let url = stored.url.expect("url");
+    assert_eq!(
+        url.len(),
+        livesite_core::probe::MAX_URL_BYTES,
+        "{}",
+        url.len()
+    );
+    assert!(url.ends_with('…'));
+}
+
+#[tokio::test]
+async fn expected_text_split_across_two_reads_is_found() {
+    let p = portal::spawn(Behavior::SplitBody {
+        first: format!("{}Welcome to MO Di", "x".repeat(10_000)),
+        second: "rect, subscriber".into(),
+    })
+    .await;
+    let mut c = check_of(&p.http_url("/"));
+    c.expect_body = Some("MO Direct".into());
+    let r = probe(&c).await;
+    assert_eq!(r.outcome, Outcome::Up, "{r:?}");
+    c.expect_body = Some("MO Directory".into());
+    let r = probe(&c).await;
+    assert_eq!(r.reason, Some(FailureReason::Body), "{r:?}");
+}

@@ -14,6 +14,10 @@
 //! in the template (`ProbeFunction`, ...). Requests signed with any other key
 //! (the test harness setting things up) pass unchecked.
 //!
+//! The proxy also holds DynamoDB's request limits that moto does not: an item
+//! over 400 KB, or a BatchWriteItem of more than 25 requests, is refused with
+//! the ValidationException AWS gives, for the whole request, as AWS does.
+//!
 //! Evaluation follows IAM's order for identity policies in one account:
 //! an explicit Deny wins, then any Allow, else the implicit deny. Action
 //! names match case-insensitively, resources case-sensitively, both with `*`
@@ -376,6 +380,8 @@ struct State {
     decisions: Vec<Decision>,
     /// Shard iterators handed out, and the stream each one reads.
     iterators: HashMap<String, String>,
+    /// Requests refused for breaking a service limit.
+    refusals: Vec<String>,
 }
 
 /// The enforcing proxy for one test stack.
@@ -453,6 +459,11 @@ impl Enforcer {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Requests refused for breaking a DynamoDB limit, with AWS's message.
+    pub fn refusals(&self) -> Vec<String> {
+        self.state.lock().expect("state").refusals.clone()
     }
 
     pub fn decisions(&self) -> Vec<Decision> {
@@ -657,6 +668,88 @@ fn dynamodb(op: &str, json: &Value) -> Vec<(String, String)> {
     }
 }
 
+/// DynamoDB's item size limit: 400 KB, names and values counted.
+pub const ITEM_LIMIT: usize = 400 * 1024;
+
+/// An attribute value's size as DynamoDB counts it (close enough to hold the
+/// limit: strings and binaries by their bytes, numbers by their digits,
+/// containers with their 3-byte overhead plus one byte an element).
+pub fn attribute_size(v: &Value) -> usize {
+    let Some((kind, x)) = v.as_object().and_then(|o| o.iter().next()) else {
+        return 0;
+    };
+    let text = |x: &Value| x.as_str().map_or(0, str::len);
+    match kind.as_str() {
+        "S" | "N" => text(x),
+        "B" => text(x) * 3 / 4,
+        "BOOL" | "NULL" => 1,
+        "SS" | "NS" | "BS" => x.as_array().map_or(0, |a| a.iter().map(text).sum()),
+        "L" => {
+            3 + x.as_array().map_or(0, |a| {
+                a.iter().map(|e| 1 + attribute_size(e)).sum::<usize>()
+            })
+        }
+        "M" => {
+            3 + x.as_object().map_or(0, |m| {
+                m.iter()
+                    .map(|(k, e)| 1 + k.len() + attribute_size(e))
+                    .sum::<usize>()
+            })
+        }
+        _ => 0,
+    }
+}
+
+pub fn item_size(item: &Value) -> usize {
+    item.as_object().map_or(0, |m| {
+        m.iter().map(|(k, v)| k.len() + attribute_size(v)).sum()
+    })
+}
+
+/// The DynamoDB limit a request breaks, if any.
+fn broken_limit(target: Option<&str>, body: &[u8]) -> Option<String> {
+    let op = target?.strip_prefix("DynamoDB_20120810.")?;
+    let json: Value = serde_json::from_slice(body).ok()?;
+    let mut items = Vec::new();
+    match op {
+        "PutItem" => items.push(&json["Item"]),
+        "BatchWriteItem" => {
+            let requests: Vec<&Value> = json["RequestItems"]
+                .as_object()?
+                .values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .collect();
+            if requests.len() > 25 {
+                return Some("Too many items requested for the BatchWriteItem call".into());
+            }
+            items.extend(requests.iter().map(|r| &r["PutRequest"]["Item"]));
+        }
+        "TransactWriteItems" => items.extend(
+            json["TransactItems"]
+                .as_array()?
+                .iter()
+                .map(|t| &t["Put"]["Item"]),
+        ),
+        _ => return None,
+    }
+    items
+        .into_iter()
+        .any(|i| item_size(i) > ITEM_LIMIT)
+        .then(|| "Item size has exceeded the maximum allowed size".to_string())
+}
+
+fn validation(message: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(400)
+        .header("content-type", "application/x-amz-json-1.0")
+        .body(Full::new(Bytes::from(
+            json!({"__type": "com.amazon.coral.validate#ValidationException", "message": message})
+                .to_string(),
+        )))
+        .expect("response")
+}
+
 fn denied(
     json_protocol: bool,
     function: &str,
@@ -727,6 +820,10 @@ async fn forward(
                 }
             }
         }
+    }
+    if let Some(message) = broken_limit(target.as_deref(), &body) {
+        state.lock().expect("state").refusals.push(message.clone());
+        return Ok(validation(&message));
     }
     let path = parts
         .uri

@@ -24,6 +24,12 @@ pub enum Behavior {
     Toggle(Arc<std::sync::atomic::AtomicBool>),
     /// A 200 with a body of this many bytes, the marker text at its very end.
     HugeBody { bytes: usize, marker: String },
+    /// A redirect whose Location is a path of this many bytes; that path
+    /// (any long path) answers 200 "MO Direct portal".
+    LongRedirect { bytes: usize },
+    /// A 200 whose body comes in two writes, some time apart, so the client
+    /// reads it as two frames.
+    SplitBody { first: String, second: String },
 }
 
 pub struct Portal {
@@ -234,6 +240,25 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 response(301, "location: /final\r\n", "")
             };
             let _ = s.write_all(r.as_bytes()).await;
+        }
+        Behavior::LongRedirect { bytes } => {
+            let r = if path.len() > 1 {
+                response(200, "", "MO Direct portal")
+            } else {
+                let location = format!("/{}", "l".repeat(bytes.saturating_sub(1)));
+                response(302, &format!("location: {location}\r\n"), "")
+            };
+            let _ = s.write_all(r.as_bytes()).await;
+        }
+        Behavior::SplitBody { first, second } => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{first}",
+                first.len() + second.len()
+            );
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.flush().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = s.write_all(second.as_bytes()).await;
         }
         Behavior::HugeBody { bytes, marker } => {
             let head = format!(

@@ -67,3 +67,17 @@ pub fn function_role(function: &str) -> (Vec<Value>, Vec<Value>) {
         .unwrap_or_default();
     (statements, managed)
 }
+
+/// A function's `Timeout` as deployed.
+pub fn function_timeout(function: &str) -> std::time::Duration {
+    let secs = resource(function)["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{function} has no numeric Timeout"));
+    std::time::Duration::from_secs(secs)
+}
+
+/// The deadline of an invocation of `function` starting now, as the Lambda
+/// context gives it.
+pub fn invocation_deadline(function: &str) -> std::time::Instant {
+    std::time::Instant::now() + function_timeout(function)
+}

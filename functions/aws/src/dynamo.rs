@@ -29,6 +29,42 @@ use std::time::Duration;
 
 type Item = HashMap<String, AttributeValue>;
 
+/// BatchWriteItem takes at most 25 requests.
+pub const BATCH_WRITE_LIMIT: usize = 25;
+/// Retries of throttled or failed batch writes (backoff 100 ms .. 1.6 s).
+const BATCH_WRITE_RETRIES: u32 = 4;
+
+/// How one BatchWriteItem request ended.
+enum Batch {
+    /// Accepted; these items stayed unprocessed through every retry.
+    Written {
+        unwritten: Vec<(ProbeResult, String)>,
+    },
+    /// Refused whole as invalid: retrying the same request cannot succeed.
+    Refused(String),
+}
+
+/// A client error the service will give again for the same request (a
+/// validation error), as opposed to throttling or a server fault.
+fn refused<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    match e {
+        SdkError::ServiceError(s) => !matches!(
+            s.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+            ) | None
+        ),
+        _ => false,
+    }
+}
+
 pub const INCIDENTS_BY_OPERATOR: &str = "by-operator";
 pub const PENDING_OUTBOX: &str = "pending";
 /// The `pending` index's partition for open incidents.
@@ -165,71 +201,97 @@ impl DynamoStore {
         Ok(item)
     }
 
-    /// Writes many probe results with BatchWriteItem (25 a call), retrying
-    /// unprocessed items with backoff. Returns the results that could not be
-    /// written after every retry, so the caller can log and count them: a
-    /// missing result shows up downstream as an unknown gap, never as down.
+    /// Writes many probe results with BatchWriteItem (25 a call, the
+    /// service's limit), retrying unprocessed items and throttled or failed
+    /// calls with backoff. DynamoDB refuses a whole request when one item is
+    /// invalid (over the 400 KB item limit, say): then each item of that
+    /// request is written on its own, so only the bad one is lost, never its
+    /// 24 neighbours. Returns the results that could not be written, with
+    /// why, so the caller can log and count them: a missing result shows up
+    /// downstream as an unknown gap, never as down.
     pub async fn append_many(&self, probes: &[ProbeResult]) -> Vec<(ProbeResult, String)> {
         let mut lost = Vec::new();
-        for chunk in probes.chunks(25) {
-            let mut requests = Vec::new();
-            let mut by_key = HashMap::new();
+        for chunk in probes.chunks(BATCH_WRITE_LIMIT) {
+            let mut batch = Vec::new();
             for p in chunk {
-                match self.probe_item(p) {
-                    Ok(item) => {
-                        by_key.insert(
-                            (p.operator.to_string(), p.probed_at.timestamp_millis()),
-                            p.clone(),
-                        );
-                        match PutRequest::builder().set_item(Some(item)).build() {
-                            Ok(put) => {
-                                requests.push(WriteRequest::builder().put_request(put).build())
-                            }
-                            Err(e) => lost.push((p.clone(), e.to_string())),
-                        }
-                    }
+                match self.probe_request(p) {
+                    Ok(r) => batch.push((p, r)),
                     Err(e) => lost.push((p.clone(), e.to_string())),
                 }
             }
-            let mut attempt = 0u32;
-            while !requests.is_empty() {
-                let result = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.tables.probes, requests.clone())
-                    .send()
-                    .await;
-                let (retry, error) = match result {
-                    Ok(out) => (
-                        out.unprocessed_items
-                            .and_then(|mut m| m.remove(&self.tables.probes))
-                            .unwrap_or_default(),
-                        "unprocessed after retries".to_string(),
-                    ),
-                    Err(e) => (
-                        requests.clone(),
-                        aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
-                    ),
-                };
-                requests = retry;
-                if requests.is_empty() {
-                    break;
-                }
-                attempt += 1;
-                if attempt > 4 {
-                    for r in &requests {
-                        let item = r.put_request.as_ref().map(|p| &p.item);
-                        let key = item.and_then(|i| Some((text(i, "operator")?, num(i, "at_ms")?)));
-                        if let Some(p) = key.and_then(|k| by_key.get(&k)) {
-                            lost.push((p.clone(), error.clone()));
+            match self.write_batch(&batch).await {
+                Batch::Written { unwritten } => lost.extend(unwritten),
+                Batch::Refused(why) if batch.len() > 1 => {
+                    tracing::warn!(error = %why, items = batch.len(), "batch refused; writing its items one by one");
+                    for one in &batch {
+                        match self.write_batch(std::slice::from_ref(one)).await {
+                            Batch::Written { unwritten } => lost.extend(unwritten),
+                            Batch::Refused(why) => lost.push((one.0.clone(), why)),
                         }
                     }
-                    break;
                 }
-                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                Batch::Refused(why) => {
+                    lost.extend(batch.iter().map(|(p, _)| ((*p).clone(), why.clone())))
+                }
             }
         }
         lost
+    }
+
+    fn probe_request(&self, p: &ProbeResult) -> Result<WriteRequest, StoreError> {
+        let put = PutRequest::builder()
+            .set_item(Some(self.probe_item(p)?))
+            .build()
+            .map_err(backend)?;
+        Ok(WriteRequest::builder().put_request(put).build())
+    }
+
+    /// One BatchWriteItem request, with its retries.
+    async fn write_batch(&self, batch: &[(&ProbeResult, WriteRequest)]) -> Batch {
+        let by_key: HashMap<(String, i64), &ProbeResult> = batch
+            .iter()
+            .map(|(p, _)| ((p.operator.to_string(), p.probed_at.timestamp_millis()), *p))
+            .collect();
+        let mut requests: Vec<WriteRequest> = batch.iter().map(|(_, r)| r.clone()).collect();
+        let mut error = String::new();
+        for attempt in 0..=BATCH_WRITE_RETRIES {
+            if requests.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            let result = self
+                .client
+                .batch_write_item()
+                .request_items(&self.tables.probes, requests.clone())
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    requests = out
+                        .unprocessed_items
+                        .and_then(|mut m| m.remove(&self.tables.probes))
+                        .unwrap_or_default();
+                    error = "unprocessed after retries".into();
+                }
+                Err(e) if refused(&e) => {
+                    return Batch::Refused(
+                        aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+                    )
+                }
+                Err(e) => error = aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+            }
+        }
+        let unwritten = requests
+            .iter()
+            .filter_map(|r| {
+                let item = &r.put_request.as_ref()?.item;
+                let p = by_key.get(&(text(item, "operator")?, num(item, "at_ms")?))?;
+                Some(((*p).clone(), error.clone()))
+            })
+            .collect();
+        Batch::Written { unwritten }
     }
 
     /// A strongly consistent read of one state-table item.

@@ -41,6 +41,13 @@ fn default_body_scan_bytes() -> usize {
 }
 
 impl PortalCheck {
+    /// The longest a probe may take. The probe function (30 s on AWS) must
+    /// finish every probe and still write the round's results: this leaves
+    /// the write margin (`livesite_probe_fn::WRITE_MARGIN`) inside the
+    /// function's timeout; tests/template.rs checks the sum against the
+    /// template.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(20);
+
     pub fn new(url: Url) -> Self {
         Self {
             url,
@@ -407,10 +414,13 @@ impl Operator {
                 "omit it rather than leaving it empty",
             ));
         }
-        if portal.timeout.is_zero() || portal.timeout > Duration::from_secs(60) {
+        if portal.timeout.is_zero() || portal.timeout > PortalCheck::MAX_TIMEOUT {
             return Err(err(
                 format!("{path}.portal.timeout"),
-                "must be between 1ms and 60s",
+                format!(
+                    "must be between 1ms and {}s (the probe function must finish every probe and write the round)",
+                    PortalCheck::MAX_TIMEOUT.as_secs()
+                ),
             ));
         }
         if portal.body_scan_bytes == 0 || portal.body_scan_bytes > 16 * 1024 * 1024 {
@@ -521,11 +531,22 @@ timeout = "5s"
                 "timeout = \"90s\"",
                 "operator[0].portal.timeout",
             ),
+            (
+                "timeout = \"5s\"",
+                "timeout = \"21s\"",
+                "operator[0].portal.timeout",
+            ),
         ];
         for (from, to, path) in cases {
             let c = parse(&GOOD.replace(from, to));
             assert_eq!(c.validate().unwrap_err().path, path, "{to}");
         }
+        // The bound itself is allowed.
+        assert!(
+            parse(&GOOD.replace("timeout = \"5s\"", "timeout = \"20s\""))
+                .validate()
+                .is_ok()
+        );
         let dup = format!("{GOOD}\n{}", &GOOD[GOOD.find("[[operator]]").unwrap()..]);
         assert_eq!(parse(&dup).validate().unwrap_err().path, "operator[1].id");
     }

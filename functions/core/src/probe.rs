@@ -110,6 +110,35 @@ pub enum ProbeRecordError {
     BadLatency,
     #[error("field `status`: {0} is not an HTTP status code (100-599)")]
     BadStatus(u16),
+    #[error("field `{field}`: {len} bytes, more than the {max} a probe record keeps")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+}
+
+/// The longest `url` a probe record keeps, in bytes. A portal chooses its
+/// redirect targets, so the final URL is bounded before it is stored: every
+/// probe item stays far below DynamoDB's 400 KB item limit (see
+/// docs/aws-limits.md), and one portal's answer can never make a shared
+/// batch write fail.
+pub const MAX_URL_BYTES: usize = 2048;
+/// The longest `detail` a probe record keeps, in bytes.
+pub const MAX_DETAIL_BYTES: usize = 512;
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
+fn truncate(s: &mut String, max: usize) {
+    const MARK: &str = "…";
+    if s.len() <= max {
+        return;
+    }
+    let mut end = max - MARK.len();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s.push_str(MARK);
 }
 
 impl ProbeResult {
@@ -130,7 +159,31 @@ impl ProbeResult {
                 return Err(ProbeRecordError::BadStatus(s));
             }
         }
+        for (field, value, max) in [
+            ("url", &self.url, MAX_URL_BYTES),
+            ("detail", &self.detail, MAX_DETAIL_BYTES),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| v.len() > max) {
+                return Err(ProbeRecordError::TooLong {
+                    field,
+                    len: v.len(),
+                    max,
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The record with its free-text fields cut to what a record keeps
+    /// (`MAX_URL_BYTES`, `MAX_DETAIL_BYTES`); the prober stores only these.
+    pub fn bounded(mut self) -> Self {
+        if let Some(u) = &mut self.url {
+            truncate(u, MAX_URL_BYTES);
+        }
+        if let Some(d) = &mut self.detail {
+            truncate(d, MAX_DETAIL_BYTES);
+        }
+        self
     }
 
     pub fn is_up(&self) -> bool {
@@ -152,6 +205,44 @@ pub fn meets_latency_sla(outcome: Outcome, latency_ms: Option<f64>, sla_ms: u64)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_cuts_url_and_detail_on_a_character_boundary_and_validates() {
+        let mut p: ProbeResult = serde_json::from_str(
+            r#"{"operator":"contoso","probed_at":"2026-11-27T10:00:00Z","outcome":"down","reason":"redirect"}"#,
+        )
+        .unwrap();
+        // Multi-byte characters straddle the cut.
+        p.url = Some(format!("https://x.example/{}", "é".repeat(300_000)));
+        p.detail = Some("ü".repeat(100_000));
+        assert!(matches!(
+            p.validate(),
+            Err(ProbeRecordError::TooLong { field: "url", .. })
+        ));
+        let b = p.bounded();
+        let (url, detail) = (b.url.clone().unwrap(), b.detail.clone().unwrap());
+        assert!(
+            url.len() <= MAX_URL_BYTES && url.len() > MAX_URL_BYTES - 4,
+            "{}",
+            url.len()
+        );
+        assert!(url.ends_with('…') && url.starts_with("https://x.example/é"));
+        assert!(detail.len() <= MAX_DETAIL_BYTES && detail.len() > MAX_DETAIL_BYTES - 4);
+        assert_eq!(b.validate(), Ok(()));
+        // Short values are kept as they are.
+        let mut short = b.clone();
+        short.url = Some("https://x.example/".into());
+        assert_eq!(
+            short.clone().bounded().url.as_deref(),
+            Some("https://x.example/")
+        );
+        short.detail = Some("x".repeat(MAX_DETAIL_BYTES));
+        assert_eq!(
+            short.clone().bounded().detail,
+            short.detail,
+            "exactly the bound is kept"
+        );
+    }
 
     #[test]
     fn minimal_record_parses_and_validates() {

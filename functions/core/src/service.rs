@@ -137,6 +137,19 @@ async fn record_event<S: Store>(store: &S, event: &Event) -> Result<(), StoreErr
 pub struct DeliveryReport {
     pub sent: Vec<Notification>,
     pub failed: Vec<(String, String)>,
+    /// When the oldest notification still unsent after this pass was
+    /// recorded: its age is what an alarm watches (a page stuck in the
+    /// outbox is a page nobody got).
+    pub oldest_unsent: Option<DateTime<Utc>>,
+}
+
+impl DeliveryReport {
+    /// Seconds the oldest unsent notification has waited at `now` (0 when
+    /// nothing waits).
+    pub fn oldest_unsent_age_seconds(&self, now: DateTime<Utc>) -> i64 {
+        self.oldest_unsent
+            .map_or(0, |t| (now - t).num_seconds().max(0))
+    }
 }
 
 /// Sends what the outbox holds: claim (a conditional write), send, mark sent.
@@ -152,7 +165,12 @@ pub async fn deliver_pending<O: Outbox, N: Notifier>(
     let mut report = DeliveryReport::default();
     for entry in outbox.pending(now, limit).await? {
         let key = entry.notification.key.clone();
+        let created = entry.notification.created_at;
+        let unsent = |r: &mut DeliveryReport| {
+            r.oldest_unsent = Some(r.oldest_unsent.map_or(created, |t| t.min(created)));
+        };
         if !outbox.claim(&key, now, now + lease).await? {
+            unsent(&mut report);
             continue;
         }
         match notifier.deliver(&entry.notification).await {
@@ -164,6 +182,7 @@ pub async fn deliver_pending<O: Outbox, N: Notifier>(
                 let msg = e.to_string();
                 outbox.release(&key, &msg).await?;
                 report.failed.push((key, msg));
+                unsent(&mut report);
             }
         }
     }

@@ -2,9 +2,14 @@
 //! outage rules applied, incidents and notifications recorded (each with a
 //! conditional write) and then delivered.
 //!
-//! A record that cannot be read, or whose operator's part of the batch failed,
-//! is reported as a batch item failure (partial batch response), so Lambda
-//! retries from it while the rest of the batch is not held back.
+//! A record whose operator's part of the batch failed (the store refused or
+//! was unavailable) is reported as a batch item failure (partial batch
+//! response), so Lambda retries from it while the rest of the batch is not
+//! held back. A record that can never be valid (unreadable, or failing the
+//! probe record's rules) is not retried: a retry would fail the same way, ten
+//! times, holding up the shard and every operator behind it. It is logged
+//! with its keys, counted (`InvalidProbeRecords`, alarmed) and skipped; the
+//! item itself stays in the probes table for inspection.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -47,6 +52,20 @@ pub fn probe_of(record: &EventRecord) -> Result<ProbeResult, String> {
     Ok(probe)
 }
 
+/// CloudWatch embedded metric format: counted without an API call.
+fn emit_invalid(count: usize, now: DateTime<Utc>) {
+    println!(
+        "{}",
+        serde_json::json!({
+            "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{
+                "Namespace": "livesite", "Dimensions": [[]],
+                "Metrics": [{"Name": "InvalidProbeRecords", "Unit": "Count"}]
+            }]},
+            "InvalidProbeRecords": count,
+        })
+    );
+}
+
 fn failure(seq: &Option<String>) -> DynamoDbBatchItemFailure {
     let mut f = DynamoDbBatchItemFailure::default();
     f.item_identifier = seq.clone();
@@ -63,6 +82,7 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
     let mut failures = Vec::new();
     let mut probes = Vec::new();
     let mut sequences = Vec::new();
+    let mut invalid = 0usize;
     for record in &event.records {
         match probe_of(record) {
             Ok(p) => {
@@ -70,10 +90,21 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
                 probes.push(p);
             }
             Err(error) => {
-                tracing::error!(sequence = ?record.change.sequence_number, event_id = %record.event_id, error, "malformed stream record");
-                failures.push(failure(&record.change.sequence_number));
+                invalid += 1;
+                let key = |k: &str| record.change.keys.get(k).map(|v| format!("{v:?}"));
+                tracing::error!(
+                    sequence = ?record.change.sequence_number,
+                    event_id = %record.event_id,
+                    operator = ?key("operator"),
+                    at_ms = ?key("at_ms"),
+                    error,
+                    "invalid probe record skipped: it can never be evaluated"
+                );
             }
         }
+    }
+    if invalid > 0 {
+        emit_invalid(invalid, now);
     }
     let ctx = match directory.context().await {
         Ok(c) => c,

@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use livesite_aws::DynamoStore;
 use livesite_core::ports::{OperatorRegistry, Prober};
-use livesite_core::ProbeResult;
+use livesite_core::{Operator, ProbeResult};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// Probes in flight at once. Lambda allows 1,024 open files; this leaves room
 /// for the SDK's own connections while covering 1,000 portals in about one
@@ -53,48 +55,47 @@ pub struct ProbeFunction<P> {
     pub concurrency: usize,
 }
 
+/// Time kept at the end of the invocation for the last results' write (and
+/// the second round's message). A probe whose own timeout would end past
+/// `deadline - WRITE_MARGIN` is not started: a late start could only be cut
+/// by the function's timeout, losing every result not yet written.
+pub const WRITE_MARGIN: Duration = Duration::from_secs(5);
+
+/// What one round did with its operators.
+#[derive(Debug, Default)]
+struct RoundOutcome {
+    written: usize,
+    down: usize,
+    lost: Vec<(ProbeResult, String)>,
+    /// Operators not probed this round: no time left to finish within the
+    /// invocation (they show as an unknown gap, never as down).
+    not_run: Vec<String>,
+}
+
 impl<P: Prober> ProbeFunction<P> {
-    /// One round. Returns a summary for the invocation's result and logs.
+    /// One round, to finish before `deadline` (the Lambda context's). Results
+    /// are written as they complete, so a hung portal delays nobody's write
+    /// and a round cut short keeps everything already probed.
     pub async fn handle(
         &self,
         event: &Value,
         now: DateTime<Utc>,
+        deadline: Instant,
     ) -> Result<Value, livesite_core::ports::StoreError> {
         let round = round_of(event);
         let operators = self.store.list_operators().await?;
-        let probes: Vec<ProbeResult> = stream::iter(&operators)
-            .map(|op| self.prober.probe(op, now))
-            .buffer_unordered(self.concurrency.max(1))
-            .collect()
-            .await;
-        let lost = self.store.append_many(&probes).await;
-        for (p, error) in &lost {
+        let outcome = self.probe_and_write(&operators, now, deadline).await;
+        for (p, error) in &outcome.lost {
             // Never silent: the evaluator will see a gap (unknown), not a failure.
             tracing::error!(operator = %p.operator, probed_at = %p.probed_at, error, "probe result could not be stored");
         }
-        let down = probes.iter().filter(|p| !p.is_up()).count();
-        for p in probes.iter().filter(|p| !p.is_up()) {
-            tracing::info!(operator = %p.operator, reason = ?p.reason, status = ?p.status, latency_ms = ?p.latency_ms, "portal down");
+        for op in &outcome.not_run {
+            tracing::error!(operator = %op, "not probed: the round had no time left to finish this probe");
         }
         let mut second_round_scheduled = false;
         if round == Round::First {
             if let Some(sr) = &self.second_round {
-                let body = json!({ "round": 2, "after": now }).to_string();
-                match sr
-                    .client
-                    .send_message()
-                    .queue_url(&sr.queue_url)
-                    .delay_seconds(sr.delay_seconds)
-                    .message_body(body)
-                    .send()
-                    .await
-                {
-                    Ok(_) => second_round_scheduled = true,
-                    Err(e) => tracing::error!(
-                        error = %aws_sdk_sqs::error::DisplayErrorContext(e),
-                        "second round not scheduled: this minute gets one probe"
-                    ),
-                }
+                second_round_scheduled = sr.schedule(now).await;
             }
         }
         // CloudWatch embedded metric format: counted without an API call.
@@ -103,18 +104,114 @@ impl<P: Prober> ProbeFunction<P> {
             json!({
                 "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{
                     "Namespace": "livesite", "Dimensions": [[]],
-                    "Metrics": [{"Name": "ProbesWritten", "Unit": "Count"}, {"Name": "ProbeWritesLost", "Unit": "Count"}, {"Name": "PortalsDown", "Unit": "Count"}]
+                    "Metrics": [{"Name": "ProbesWritten", "Unit": "Count"}, {"Name": "ProbeWritesLost", "Unit": "Count"}, {"Name": "PortalsDown", "Unit": "Count"}, {"Name": "ProbesNotRun", "Unit": "Count"}]
                 }]},
-                "ProbesWritten": probes.len() - lost.len(), "ProbeWritesLost": lost.len(), "PortalsDown": down,
+                "ProbesWritten": outcome.written, "ProbeWritesLost": outcome.lost.len(), "PortalsDown": outcome.down, "ProbesNotRun": outcome.not_run.len(),
             })
         );
         Ok(json!({
             "round": if round == Round::First { 1 } else { 2 },
             "operators": operators.len(),
-            "written": probes.len() - lost.len(),
-            "lost": lost.len(),
-            "down": down,
+            "written": outcome.written,
+            "lost": outcome.lost.len(),
+            "not_run": outcome.not_run.len(),
+            "down": outcome.down,
             "second_round_scheduled": second_round_scheduled,
         }))
+    }
+
+    /// Probes (bounded concurrency) and writes (as results complete, up to a
+    /// batch at a time) run side by side in this task.
+    async fn probe_and_write(
+        &self,
+        operators: &[Operator],
+        now: DateTime<Utc>,
+        deadline: Instant,
+    ) -> RoundOutcome {
+        let last_start = deadline.checked_sub(WRITE_MARGIN).unwrap_or(deadline);
+        let (tx, mut rx) = mpsc::channel::<ProbeResult>(operators.len().max(1));
+        let mut not_run = Vec::new();
+        let probing = async {
+            let mut results = stream::iter(operators)
+                .map(|op| async move {
+                    if Instant::now() + op.portal.timeout > last_start {
+                        return Err(op.id.to_string());
+                    }
+                    Ok(self.prober.probe(op, now).await)
+                })
+                .buffer_unordered(self.concurrency.max(1));
+            let mut accounted = std::collections::HashSet::new();
+            loop {
+                tokio::select! {
+                    next = results.next() => match next {
+                        None => break,
+                        Some(Ok(p)) => {
+                            accounted.insert(p.operator.to_string());
+                            let _ = tx.send(p).await;
+                        }
+                        Some(Err(op)) => {
+                            accounted.insert(op.clone());
+                            not_run.push(op);
+                        }
+                    },
+                    // A safety net: every probe's own timeout ends it first.
+                    _ = tokio::time::sleep_until(last_start.into()) => break,
+                }
+            }
+            // Probes still in flight at the safety net are dropped, unrun.
+            not_run.extend(
+                operators
+                    .iter()
+                    .map(|o| o.id.to_string())
+                    .filter(|id| !accounted.contains(id)),
+            );
+            drop(tx);
+        };
+        let mut out = RoundOutcome::default();
+        let writing = async {
+            let mut batch = Vec::with_capacity(livesite_aws::dynamo::BATCH_WRITE_LIMIT);
+            while rx
+                .recv_many(&mut batch, livesite_aws::dynamo::BATCH_WRITE_LIMIT)
+                .await
+                > 0
+            {
+                let lost = self.store.append_many(&batch).await;
+                out.written += batch.len() - lost.len();
+                out.down += batch.iter().filter(|p| !p.is_up()).count();
+                for p in batch.iter().filter(|p| !p.is_up()) {
+                    tracing::info!(operator = %p.operator, reason = ?p.reason, status = ?p.status, latency_ms = ?p.latency_ms, "portal down");
+                }
+                out.lost.extend(lost);
+                batch.clear();
+            }
+        };
+        tokio::join!(probing, writing);
+        out.not_run = not_run;
+        out
+    }
+}
+
+impl SecondRound {
+    /// Leaves the delayed message that runs the second round.
+    async fn schedule(&self, now: DateTime<Utc>) -> bool {
+        let body = json!({ "round": 2, "after": now }).to_string();
+        match self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .delay_seconds(self.delay_seconds)
+            .message_body(body)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(
+                    error = %aws_sdk_sqs::error::DisplayErrorContext(e),
+                    "second round not scheduled: this minute gets one probe"
+                );
+                false
+            }
+        }
     }
 }

@@ -24,7 +24,18 @@ async fn main() -> Result<(), Error> {
     };
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(function.handle(&event.payload, chrono::Utc::now()).await?)
+        // The invocation's deadline, as a monotonic instant for the round.
+        let left = event
+            .context
+            .deadline()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        let deadline = std::time::Instant::now() + left;
+        Ok::<Value, Error>(
+            function
+                .handle(&event.payload, chrono::Utc::now(), deadline)
+                .await?,
+        )
     }))
     .await
 }

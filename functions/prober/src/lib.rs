@@ -23,6 +23,12 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use url::Url;
 
+/// The most bytes of response head (status line and headers) read from a
+/// portal. hyper's default is about 400 KB; a portal needs a few hundred
+/// bytes. Past this the answer is a `protocol` failure, so a portal cannot
+/// make the prober hold (or store) a huge header.
+pub const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
+
 pub const USER_AGENT: &str = concat!(
     "livesite/",
     env!("CARGO_PKG_VERSION"),
@@ -57,6 +63,7 @@ impl Check {
             cert_expires_at: self.cert_expires_at,
             detail: self.detail,
         }
+        .bounded()
     }
 }
 
@@ -183,6 +190,14 @@ impl Run {
         loop {
             let response = self.hop(prober).await?;
             let status = response.status().as_u16();
+            // hyper accepts 100-999; HTTP defines 100-599. Anything else is a
+            // broken peer, recorded without a status the record can't hold.
+            if !(100..=599).contains(&status) {
+                return Err(fail(
+                    FailureReason::Protocol,
+                    format!("status {status} is not an HTTP status code"),
+                ));
+            }
             self.status = Some(status);
             let is_redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
             if is_redirect && !portal.expect_status.contains(&status) {
@@ -299,7 +314,9 @@ impl Run {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(MAX_RESPONSE_HEAD_BYTES)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| fail(FailureReason::Protocol, e))?;
         let task = AbortOnDrop(tokio::spawn(async move {
@@ -370,40 +387,57 @@ fn not_after(cert: &CertificateDer<'_>) -> Option<DateTime<Utc>> {
 }
 
 /// Reads at most `cap` bytes of the body, looking for `expect`; stops as soon
-/// as it is found, so a huge body costs only its prefix.
+/// as it is found, so a huge body costs only its prefix. Linear in the bytes
+/// read, and it keeps only the last `expect.len() - 1` bytes between frames
+/// (a match may straddle two), so memory does not grow with `cap`.
 async fn scan_body(mut body: Incoming, expect: Option<&str>, cap: usize) -> Result<(), Failure> {
-    let needle = expect.map(str::as_bytes);
-    let mut seen: Vec<u8> = Vec::new();
-    while seen.len() < cap {
+    let needle = expect.map(str::as_bytes).unwrap_or_default();
+    let keep = needle.len().saturating_sub(1);
+    let mut tail: Vec<u8> = Vec::with_capacity(keep * 2);
+    let mut read = 0usize;
+    // Without expected text the body is still read (to the cap): its
+    // download time is part of the latency, and a broken body is a failure.
+    while read < cap {
         match body.frame().await {
             None => break,
             Some(Err(e)) => return Err(fail(FailureReason::Protocol, format!("body: {e}"))),
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    let room = cap - seen.len();
-                    seen.extend_from_slice(&data[..data.len().min(room)]);
-                    if let Some(n) = needle {
-                        if contains(&seen, n) {
-                            return Ok(());
-                        }
+                    let take = &data[..data.len().min(cap - read)];
+                    read += take.len();
+                    // Search the carried tail plus the new bytes' head, then
+                    // the new bytes alone: each byte is compared O(needle) times.
+                    let head = &take[..take.len().min(keep)];
+                    tail.extend_from_slice(head);
+                    if !needle.is_empty() && (contains(&tail, needle) || contains(take, needle)) {
+                        return Ok(());
+                    }
+                    let rest = &take[head.len()..];
+                    if rest.len() >= keep {
+                        tail.clear();
+                        tail.extend_from_slice(&rest[rest.len() - keep..]);
+                    } else {
+                        tail.extend_from_slice(rest);
+                        let excess = tail.len().saturating_sub(keep);
+                        tail.drain(..excess);
                     }
                 }
             }
         }
     }
-    match needle {
-        Some(n) if !contains(&seen, n) => Err(fail(
-            FailureReason::Body,
-            format!(
-                "{:?} not found in the first {} bytes of the body",
-                String::from_utf8_lossy(n),
-                seen.len()
-            ),
-        )),
-        _ => Ok(()),
+    if needle.is_empty() {
+        return Ok(());
     }
+    Err(fail(
+        FailureReason::Body,
+        format!(
+            "{:?} not found in the first {read} bytes of the body",
+            String::from_utf8_lossy(needle)
+        ),
+    ))
 }
 
+/// Substring search (memchr's two-way search: linear in the haystack).
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }

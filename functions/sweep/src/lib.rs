@@ -59,10 +59,11 @@ where
         json!({
             "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{
                 "Namespace": "livesite", "Dimensions": [[]],
-                "Metrics": [{"Name": "SweepDutyFailures", "Unit": "Count"}, {"Name": "NotificationsFailed", "Unit": "Count"}]
+                "Metrics": [{"Name": "SweepDutyFailures", "Unit": "Count"}, {"Name": "NotificationsFailed", "Unit": "Count"}, {"Name": "OldestUnsentNotificationAge", "Unit": "Seconds"}]
             }]},
             "SweepDutyFailures": report.failed.len(),
             "NotificationsFailed": report.delivery.failed.len(),
+            "OldestUnsentNotificationAge": report.delivery.oldest_unsent_age_seconds(now),
             "failed_duties": failed,
         })
     );

@@ -1,0 +1,231 @@
+//! AWS's limits, held by the code. The functions run behind the enforcing
+//! proxy (tests/helpers/iam.rs), which refuses what AWS refuses and moto does
+//! not: calls outside the role, items over 400 KB, batches over 25. Each test
+//! here fails without the fix it names.
+
+use chrono::{Duration, Utc};
+use livesite_core::ports::OperatorRegistry;
+use livesite_core::{PortalCheck, ProbeResult};
+use livesite_evaluate_fn::RegistryDirectory;
+use livesite_probe_fn::ProbeFunction;
+use livesite_prober::HttpProber;
+use livesite_tests::emulator::{lambda_event, Stack};
+use livesite_tests::fixtures::{operator, probe, t0};
+use livesite_tests::iam::{item_size, Enforcer, ITEM_LIMIT};
+use livesite_tests::portal::{self, Behavior};
+use livesite_tests::template::{function_timeout, invocation_deadline};
+use serde_json::{json, Value};
+use std::time::Instant;
+
+fn schedule_event() -> Value {
+    json!({"version": "0", "source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+}
+
+/// Every probe item stored, as the emulator holds it (DynamoDB JSON).
+async fn stored_items(stack: &Stack) -> Vec<Value> {
+    stack
+        .stream_records(None)
+        .await
+        .into_iter()
+        .map(|r| r["dynamodb"]["NewImage"].clone())
+        .collect()
+}
+
+/// fix: `DynamoStore::append_many` writes the items of a refused batch one
+/// by one. Without it, one oversized record loses all 25.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_item_dynamodb_refuses_costs_only_itself_not_its_batch() {
+    let stack = Stack::new("batch-refusal").await;
+    let iam = Enforcer::start(&stack).await;
+    let store = stack.store_with(&iam.config("ProbeFunction").await);
+    let mut probes: Vec<ProbeResult> = (0..25)
+        .map(|i| probe(&format!("op{i:02}"), 0, i % 2 == 0))
+        .collect();
+    // A record from outside the prober, its detail far over the item limit.
+    probes[7].detail = Some("x".repeat(ITEM_LIMIT + 1));
+    let lost = store.append_many(&probes).await;
+    assert_eq!(
+        iam.refusals(),
+        vec!["Item size has exceeded the maximum allowed size".to_string(); 2],
+        "the batch, then the item alone, were refused as AWS refuses them"
+    );
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].0.operator.as_str(), "op07");
+    assert!(lost[0].1.contains("Item size"), "{}", lost[0].1);
+    assert_eq!(
+        stored_items(&stack).await.len(),
+        24,
+        "the other 24 are stored"
+    );
+    iam.assert_no_denials();
+}
+
+/// fixes: status codes outside 100-599 are `protocol` failures without a
+/// status; the response head is capped and the stored URL and detail
+/// bounded; the round writes results as they complete and carries the
+/// invocation's deadline; invalid records are skipped, never retried.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_round_stores_every_operators_result_in_time_and_evaluates_cleanly() {
+    let stack = Stack::new("hostile").await;
+    let iam = Enforcer::start(&stack).await;
+    let mut portals = Vec::new();
+    let behaviors = [
+        (
+            "healthy1",
+            Behavior::Respond {
+                status: 200,
+                body: "MO Direct".into(),
+            },
+        ),
+        (
+            "healthy2",
+            Behavior::Respond {
+                status: 200,
+                body: "MO Direct".into(),
+            },
+        ),
+        (
+            "healthy3",
+            Behavior::Respond {
+                status: 200,
+                body: "MO Direct".into(),
+            },
+        ),
+        (
+            "status999",
+            Behavior::Respond {
+                status: 999,
+                body: "MO Direct".into(),
+            },
+        ),
+        ("bigheader", Behavior::LongRedirect { bytes: 300 * 1024 }),
+        ("hangs", Behavior::Silent),
+    ];
+    for (id, behavior) in behaviors {
+        let p = portal::spawn(behavior).await;
+        let mut op = operator(id);
+        op.portal = PortalCheck::new(p.http_url("/").parse().expect("url"));
+        if id == "hangs" {
+            op.portal.timeout = PortalCheck::MAX_TIMEOUT;
+        }
+        stack.store().put_operator(&op).await.expect("register");
+        portals.push(p);
+    }
+    let f = ProbeFunction {
+        store: stack.store_with(&iam.config("ProbeFunction").await),
+        prober: HttpProber::new().expect("prober"),
+        second_round: None,
+        concurrency: 900,
+    };
+    let event = schedule_event();
+    let started = Instant::now();
+    let round = f.handle(&event, t0(), invocation_deadline("ProbeFunction"));
+    let early = async {
+        // While the hung portal holds its probe, the others are already stored.
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        stored_items(&stack).await.len()
+    };
+    let (out, stored_early) = tokio::join!(round, early);
+    let out = out.expect("round");
+    let took = started.elapsed();
+    assert_eq!(
+        stored_early, 5,
+        "written as they completed, not after the slowest"
+    );
+    assert!(
+        took < function_timeout("ProbeFunction"),
+        "{took:?}: the round must end within the function's timeout"
+    );
+    assert!(
+        took >= PortalCheck::MAX_TIMEOUT,
+        "the hung portal had its full timeout"
+    );
+    assert_eq!(
+        (
+            out["written"].as_u64(),
+            out["lost"].as_u64(),
+            out["not_run"].as_u64()
+        ),
+        (Some(6), Some(0), Some(0)),
+        "{out}"
+    );
+    let items = stored_items(&stack).await;
+    assert_eq!(items.len(), 6);
+    for item in &items {
+        assert!(item_size(item) < 2048, "{} bytes: {item}", item_size(item));
+    }
+    let reason = |id: &str| {
+        items
+            .iter()
+            .find(|i| i["operator"]["S"] == id)
+            .map(|i| (i["reason"]["S"].clone(), i.get("status").cloned()))
+            .expect("stored")
+    };
+    assert_eq!(
+        reason("status999"),
+        (json!("protocol"), Some(json!({"NULL": true})))
+    );
+    assert_eq!(reason("bigheader").0, json!("protocol"));
+    assert_eq!(reason("hangs").0, json!("timeout"));
+    // The evaluator takes all of them: no batch item failure holds the shard.
+    let cfg = iam.config("EvaluateFunction").await;
+    let store = stack.store_with(&cfg);
+    let directory = RegistryDirectory {
+        store: store.clone(),
+        policy: livesite_core::Policy::default(),
+        team: stack.team(),
+    };
+    let records = stack
+        .stream_records_as(iam.url(), "EvaluateFunction", None)
+        .await;
+    let response = livesite_evaluate_fn::handle(
+        &store,
+        &stack.notifier_with(&cfg),
+        &directory,
+        lambda_event(&records, &stack.stream_arn),
+        Utc::now(),
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty());
+    iam.assert_no_denials();
+    assert!(iam.refusals().is_empty(), "{:?}", iam.refusals());
+}
+
+/// fix: a probe whose timeout would end past the deadline less the write
+/// margin is not started (it would be cut by the function's timeout, taking
+/// the unwritten results with it); it is counted, never recorded as down.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_that_cannot_finish_before_the_deadline_is_not_started() {
+    let stack = Stack::new("deadline").await;
+    let quick = portal::spawn(Behavior::Respond {
+        status: 200,
+        body: "ok".into(),
+    })
+    .await;
+    let slow = portal::spawn(Behavior::Silent).await;
+    for (id, p, secs) in [("quick", &quick, 1), ("slow", &slow, 5)] {
+        let mut op = operator(id);
+        op.portal = PortalCheck::new(p.http_url("/").parse().expect("url"));
+        op.portal.timeout = std::time::Duration::from_secs(secs);
+        stack.store().put_operator(&op).await.expect("register");
+    }
+    let f = ProbeFunction {
+        store: stack.store(),
+        prober: HttpProber::new().expect("prober"),
+        second_round: None,
+        concurrency: 8,
+    };
+    // 8 s left: minus the 5 s write margin, only probes of up to 3 s start.
+    let deadline = Instant::now() + std::time::Duration::from_secs(8);
+    let out = f
+        .handle(&schedule_event(), t0() + Duration::seconds(30), deadline)
+        .await
+        .expect("round");
+    assert!(Instant::now() < deadline);
+    assert_eq!(
+        (out["written"].as_u64(), out["not_run"].as_u64()),
+        (Some(1), Some(1)),
+        "{out}"
+    );
+    assert_eq!(slow.hits(), 0, "never started");
+}

@@ -1,0 +1,144 @@
+//! What the template must hold for the system to work on AWS, read from the
+//! template as CloudFormation deploys it (the SAM transform's output), where
+//! neither cfn-lint nor the emulator would notice: alarms that can reach
+//! their topic, the alarms a live-site monitor needs on itself, and timeouts
+//! that leave the code the room it counts on.
+
+use livesite_tests::template::{function_timeout, resource, resources_of};
+use serde_json::{json, Value};
+
+fn props(name: &str) -> &'static Value {
+    &resource(name)["Properties"]
+}
+
+#[test]
+fn alarms_can_be_delivered_to_their_encrypted_topic() {
+    let topic = props("AlarmsTopic");
+    let key_ref = &topic["KmsMasterKeyId"];
+    assert_eq!(
+        key_ref,
+        &json!({"Ref": "AlarmsKey"}),
+        "the alarm topic needs a customer-managed key: an AWS-managed key's policy can't let CloudWatch in"
+    );
+    let key = props("AlarmsKey");
+    assert_eq!(key["EnableKeyRotation"], true);
+    let statements = key["KeyPolicy"]["Statement"]
+        .as_array()
+        .expect("statements");
+    let cloudwatch = statements
+        .iter()
+        .find(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+        .expect("a statement for CloudWatch alarms");
+    assert_eq!(cloudwatch["Effect"], "Allow");
+    let actions: Vec<&str> = cloudwatch["Action"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for needed in ["kms:Decrypt", "kms:GenerateDataKey*"] {
+        assert!(actions.contains(&needed), "{needed} missing: {actions:?}");
+    }
+    assert_eq!(
+        cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"],
+        json!({"Ref": "AWS::AccountId"}),
+        "only this account's alarms may use the key"
+    );
+    // Someone must be able to administer the key, or it can never change.
+    assert!(statements.iter().any(|s| s["Action"] == "kms:*"));
+}
+
+/// (namespace, metric) of every alarm a live-site monitor needs on itself.
+const NEEDED: &[(&str, &str, &str)] = &[
+    (
+        "AWS/Lambda",
+        "IteratorAge",
+        "stream lag: probe results wait to be evaluated",
+    ),
+    (
+        "livesite",
+        "OldestUnsentNotificationAge",
+        "a page or email stuck in the outbox",
+    ),
+    ("AWS/ApiGateway", "5xx", "the partner API failing"),
+    ("AWS/Lambda", "Duration", "the probe round near its timeout"),
+    ("AWS/SES", "Bounce", "email bounces"),
+    ("AWS/SES", "Complaint", "email complaints"),
+    (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "evaluate batches given up",
+    ),
+    ("livesite", "SweepDutyFailures", "a sweep duty failing"),
+    (
+        "livesite",
+        "InvalidProbeRecords",
+        "records skipped as never valid",
+    ),
+    ("livesite", "ProbeWritesLost", "probe results not stored"),
+    ("livesite", "ProbesNotRun", "probes a round had no time for"),
+];
+
+#[test]
+fn the_monitor_has_the_alarms_it_needs_and_each_reaches_the_alarm_topic() {
+    let alarms = resources_of("AWS::CloudWatch::Alarm");
+    for (namespace, metric, why) in NEEDED {
+        assert!(
+            alarms
+                .iter()
+                .any(|(_, a)| a["Properties"]["Namespace"] == *namespace
+                    && a["Properties"]["MetricName"] == *metric),
+            "no alarm on {namespace} {metric} ({why})"
+        );
+    }
+    for (name, a) in &alarms {
+        assert_eq!(
+            a["Properties"]["AlarmActions"],
+            json!([{"Ref": "AlarmsTopic"}]),
+            "{name} must notify the alarm topic"
+        );
+    }
+}
+
+#[test]
+fn the_probe_function_has_room_for_the_longest_probe_and_the_write() {
+    let timeout = function_timeout("ProbeFunction");
+    let needed = livesite_core::PortalCheck::MAX_TIMEOUT + livesite_probe_fn::WRITE_MARGIN;
+    assert!(
+        timeout >= needed,
+        "ProbeFunction Timeout {timeout:?} < the longest portal timeout plus the write margin {needed:?}"
+    );
+    // The duration alarm sits at 80% of the timeout.
+    let alarm = props("ProbeDurationAlarm");
+    assert_eq!(
+        alarm["Threshold"].as_f64(),
+        Some(timeout.as_millis() as f64 * 0.8),
+        "ProbeDurationAlarm's threshold must follow the function's timeout"
+    );
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"],
+        json!({"Ref": "ProbeFunction"})
+    );
+}
+
+#[test]
+fn every_email_goes_out_with_the_configuration_set_that_reports_bounces() {
+    let globals = &props("ProbeFunction")["Environment"]["Variables"];
+    assert_eq!(
+        globals["MAIL_CONFIGURATION_SET"],
+        json!({"Ref": "MailConfigurationSet"})
+    );
+    let events = props("MailEvents");
+    assert_eq!(
+        events["ConfigurationSetName"],
+        json!({"Ref": "MailConfigurationSet"})
+    );
+    let types = &events["EventDestination"]["MatchingEventTypes"];
+    for t in ["bounce", "complaint"] {
+        assert!(
+            types.as_array().expect("types").iter().any(|x| x == t),
+            "{t} events must be published: {types}"
+        );
+    }
+    assert!(events["EventDestination"]["CloudWatchDestination"].is_object());
+}
