@@ -12,10 +12,12 @@ export SAM_CLI_TELEMETRY=0
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-# The SAM template: sam's own validation and cfn-lint (pinned to a version that
-# still applies the SAM transform); any finding fails the run.
+# The SAM template: sam's own validation, cfn-lint (pinned to a version that
+# still applies the SAM transform) and checkov (each skip is justified next to
+# its resource); any finding fails the run.
 .venv/bin/sam validate --template-file infra/template.yaml --region us-east-1
 .venv/bin/cfn-lint infra/template.yaml
+.venv-checkov/bin/checkov -f infra/template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # One local AWS emulator for every test binary, on a free loopback port.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -77,6 +77,11 @@ const NEEDED: &[(&str, &str, &str)] = &[
     ),
     ("livesite", "ProbeWritesLost", "probe results not stored"),
     ("livesite", "ProbesNotRun", "probes a round had no time for"),
+    (
+        "livesite",
+        "SecondRoundsNotScheduled",
+        "a minute's second round lost",
+    ),
 ];
 
 #[test]
@@ -141,4 +146,42 @@ fn every_email_goes_out_with_the_configuration_set_that_reports_bounces() {
         );
     }
     assert!(events["EventDestination"]["CloudWatchDestination"].is_object());
+}
+
+/// Every metric the functions emit (embedded metric format, namespace
+/// `livesite`) is either alarmed or listed here as information only.
+#[test]
+fn every_metric_the_functions_emit_is_alarmed_or_declared_informational() {
+    const INFORMATIONAL: &[&str] = &["ProbesWritten", "PortalsDown", "NotificationsFailed"];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    let mut emitted = std::collections::BTreeSet::new();
+    for crate_dir in std::fs::read_dir(&root).expect("functions/") {
+        let src = crate_dir.expect("entry").path().join("src");
+        for file in std::fs::read_dir(&src).into_iter().flatten() {
+            let text = std::fs::read_to_string(file.expect("file").path()).unwrap_or_default();
+            for part in text.split(r#"{"Name": ""#).skip(1) {
+                if let Some(name) = part.split('"').next() {
+                    emitted.insert(name.to_string());
+                }
+            }
+        }
+    }
+    assert!(emitted.contains("SweepDutyFailures"), "{emitted:?}");
+    let alarmed: Vec<&str> = resources_of("AWS::CloudWatch::Alarm")
+        .iter()
+        .filter(|(_, a)| a["Properties"]["Namespace"] == "livesite")
+        .filter_map(|(_, a)| a["Properties"]["MetricName"].as_str())
+        .collect();
+    for m in &emitted {
+        assert!(
+            alarmed.contains(&m.as_str()) || INFORMATIONAL.contains(&m.as_str()),
+            "metric {m} is emitted but has no alarm in infra/template.yaml"
+        );
+    }
+    for a in &alarmed {
+        assert!(
+            emitted.contains(*a),
+            "alarm on {a}, which no function emits"
+        );
+    }
 }

@@ -104,9 +104,10 @@ impl<P: Prober> ProbeFunction<P> {
             json!({
                 "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{
                     "Namespace": "livesite", "Dimensions": [[]],
-                    "Metrics": [{"Name": "ProbesWritten", "Unit": "Count"}, {"Name": "ProbeWritesLost", "Unit": "Count"}, {"Name": "PortalsDown", "Unit": "Count"}, {"Name": "ProbesNotRun", "Unit": "Count"}]
+                    "Metrics": [{"Name": "ProbesWritten", "Unit": "Count"}, {"Name": "ProbeWritesLost", "Unit": "Count"}, {"Name": "PortalsDown", "Unit": "Count"}, {"Name": "ProbesNotRun", "Unit": "Count"}, {"Name": "SecondRoundsNotScheduled", "Unit": "Count"}]
                 }]},
                 "ProbesWritten": outcome.written, "ProbeWritesLost": outcome.lost.len(), "PortalsDown": outcome.down, "ProbesNotRun": outcome.not_run.len(),
+                "SecondRoundsNotScheduled": usize::from(round == Round::First && self.second_round.is_some() && !second_round_scheduled),
             })
         );
         Ok(json!({
