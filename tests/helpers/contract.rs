@@ -182,12 +182,36 @@ pub async fn outbox_claims_each_notification_once<S: Store>(s: &S) {
         "held by the first claimant"
     );
     assert_eq!(keys(s.pending(now, 10).await.expect("pending")), vec!["b"]);
-    s.release("a", "smtp said no").await.expect("release");
+    let retry = now + Duration::seconds(30);
+    s.release("a", "smtp said no", Some(retry))
+        .await
+        .expect("release");
     let a = s.get_entry("a").await.expect("get").expect("present");
     assert_eq!(
-        (a.status, a.attempts, a.last_error.as_deref()),
-        (DeliveryStatus::Pending, 1, Some("smtp said no"))
+        (
+            a.status,
+            a.attempts,
+            a.last_error.as_deref(),
+            a.next_attempt_at
+        ),
+        (
+            DeliveryStatus::Pending,
+            1,
+            Some("smtp said no"),
+            Some(retry)
+        )
     );
+    assert!(
+        !s.claim("a", now, now + lease).await.expect("claim"),
+        "not due before its retry time"
+    );
+    assert_eq!(keys(s.pending(now, 10).await.expect("pending")), vec!["b"]);
+    assert_eq!(
+        keys(s.pending(retry, 10).await.expect("pending")),
+        vec!["b", "a"],
+        "due entries by due time: b since its recording, a since its retry"
+    );
+    let now = retry;
     assert!(s
         .claim("a", now, now + lease)
         .await
@@ -213,6 +237,25 @@ pub async fn outbox_claims_each_notification_once<S: Store>(s: &S) {
     assert_eq!(a.notification, notification("a", 1), "first enqueue kept");
     assert_eq!(keys(s.pending(now, 10).await.expect("pending")), vec!["b"]);
     assert_eq!(s.pending(now, 0).await.expect("pending").len(), 0);
+    // Given up: dead, never pending again, never claimable.
+    assert!(s.claim("b", now, now + lease).await.expect("claim"));
+    s.release("b", "address refused", None)
+        .await
+        .expect("release");
+    let b = s.get_entry("b").await.expect("get").expect("present");
+    assert_eq!(
+        (b.status, b.last_error.as_deref()),
+        (DeliveryStatus::Dead, Some("address refused"))
+    );
+    assert!(s
+        .pending(now + Duration::days(1), 10)
+        .await
+        .expect("pending")
+        .is_empty());
+    assert!(!s
+        .claim("b", now + Duration::days(1), now + Duration::days(2))
+        .await
+        .expect("claim"));
 }
 
 pub async fn records_are_created_once_and_listed_by_operator<
@@ -367,10 +410,10 @@ pub async fn redelivered_batch_pages_once<S: Store>(s: &S) {
     assert_eq!(again.stale, batch.len());
     let rec = Recorder::default();
     let now = t0() + Duration::hours(1);
-    deliver_pending(s, &rec, now, Duration::minutes(5), 100)
+    deliver_pending(s, &rec, &ctx.team, now, Duration::minutes(5), 100)
         .await
         .expect("deliver");
-    deliver_pending(s, &rec, now, Duration::minutes(5), 100)
+    deliver_pending(s, &rec, &ctx.team, now, Duration::minutes(5), 100)
         .await
         .expect("deliver again");
     assert_eq!(rec.keys().len(), 2, "{:?}", rec.keys());
@@ -426,21 +469,31 @@ pub async fn batch_costs_one_state_read_and_write_per_operator<S: Store>(s: S) {
     assert_eq!(s.saves.load(Ordering::SeqCst), 3);
 }
 
-/// A failed send stays in the outbox and goes out on a later pass, once.
+/// A failed send stays in the outbox and goes out on a later pass, once,
+/// after its backoff.
 pub async fn failed_send_is_retried_not_dropped<S: Store>(s: &S) {
     let ctx = context(&["contoso"]);
     evaluate_batch(s, &ctx, &failures("contoso", 0, 1830)).await;
     let rec = Recorder::failing(1);
     let now = t0() + Duration::hours(1);
-    let first = deliver_pending(s, &rec, now, Duration::minutes(5), 100)
+    let first = deliver_pending(s, &rec, &ctx.team, now, Duration::minutes(5), 100)
         .await
         .expect("deliver");
     assert_eq!((first.sent.len(), first.failed.len()), (1, 1));
-    let second = deliver_pending(s, &rec, now, Duration::minutes(5), 100)
+    let early = deliver_pending(s, &rec, &ctx.team, now, Duration::minutes(5), 100)
+        .await
+        .expect("deliver");
+    assert_eq!(
+        (early.sent.len(), early.failed.len()),
+        (0, 0),
+        "not retried before its backoff"
+    );
+    let later = now + livesite_core::notify::RETRY_FIRST;
+    let second = deliver_pending(s, &rec, &ctx.team, later, Duration::minutes(5), 100)
         .await
         .expect("deliver");
     assert_eq!((second.sent.len(), second.failed.len()), (1, 0));
-    let third = deliver_pending(s, &rec, now, Duration::minutes(5), 100)
+    let third = deliver_pending(s, &rec, &ctx.team, later, Duration::minutes(5), 100)
         .await
         .expect("deliver");
     assert!(third.sent.is_empty());
@@ -451,6 +504,98 @@ pub async fn failed_send_is_retried_not_dropped<S: Store>(s: &S) {
     let retried = first.failed[0].0.clone();
     let entry = s.get_entry(&retried).await.expect("get").expect("present");
     assert_eq!(entry.attempts, 2);
+}
+
+/// An entry that can never be sent backs off, then dies with one notice to
+/// the team, and at no point delays a new page: the poison entries are due
+/// later and later while a new page is due at once.
+pub async fn a_poison_notification_never_delays_a_new_page<S: Store>(s: &S) {
+    use livesite_core::notify::{MAX_ATTEMPTS, UNDELIVERABLE};
+    let ctx = context(&["contoso", "fabrikam"]);
+    // More poison than a delivery pass takes (the limit is 3 here).
+    for i in 0..5 {
+        let mut n = notification(&format!("poison-{i}"), 0);
+        n.to = vec![livesite_core::EmailAddress::parse("refused@contoso.example").expect("email")];
+        assert!(s.enqueue(&n).await.expect("enqueue"));
+    }
+    let rec = Recorder::refusing("refused@contoso.example");
+    let mut now = t0() + Duration::hours(1);
+    let mut waits = Vec::new();
+    for attempt in 1..=MAX_ATTEMPTS {
+        // A new page every round of passes.
+        let mut page = notification(&format!("page-{attempt}"), 0);
+        page.channel = livesite_core::Channel::Page;
+        page.created_at = now;
+        s.enqueue(&page).await.expect("enqueue");
+        let mut first_pass = Vec::new();
+        for pass in 0.. {
+            let r = deliver_pending(s, &rec, &ctx.team, now, Duration::minutes(5), 3)
+                .await
+                .expect("deliver");
+            if pass == 0 {
+                first_pass = r.sent.iter().map(|n| n.key.clone()).collect();
+            }
+            if r.sent.is_empty() && r.failed.is_empty() && r.dead.is_empty() {
+                break;
+            }
+            assert!(pass < 10, "the passes end");
+        }
+        if attempt > 1 {
+            // Once the poison has failed, it is due after the new page.
+            assert!(
+                first_pass.contains(&format!("page-{attempt}")),
+                "attempt {attempt}: the new page went out in the first pass: {first_pass:?}"
+            );
+        }
+        let e = s
+            .get_entry("poison-0")
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(e.attempts, attempt);
+        if attempt == MAX_ATTEMPTS {
+            assert_eq!(e.status, DeliveryStatus::Dead);
+            break;
+        }
+        let next = e.next_attempt_at.expect("a retry time");
+        waits.push((next - now).num_seconds());
+        now = next;
+    }
+    assert_eq!(
+        waits,
+        vec![30, 60, 120, 240, 480, 960, 1800],
+        "the documented backoff: 30 s doubling, at most 30 min"
+    );
+    for i in 0..5 {
+        let e = s
+            .get_entry(&format!("poison-{i}"))
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(
+            (e.status, e.attempts),
+            (DeliveryStatus::Dead, MAX_ATTEMPTS),
+            "poison-{i}"
+        );
+    }
+    // The team was told once per dead entry, and the notices went out.
+    let notices: Vec<String> = rec
+        .keys()
+        .into_iter()
+        .filter(|k| k.ends_with(&format!("#{UNDELIVERABLE}")))
+        .collect();
+    assert_eq!(notices.len(), 5, "{notices:?}");
+    let later = deliver_pending(
+        s,
+        &rec,
+        &ctx.team,
+        now + Duration::days(1),
+        Duration::minutes(5),
+        100,
+    )
+    .await
+    .expect("deliver");
+    assert!(later.sent.is_empty() && later.failed.is_empty() && later.dead.is_empty());
 }
 
 #[macro_export]
@@ -471,6 +616,10 @@ macro_rules! service_contract {
         #[tokio::test]
         async fn service_failed_send_is_retried_not_dropped() {
             $crate::contract::failed_send_is_retried_not_dropped(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_a_poison_notification_never_delays_a_new_page() {
+            $crate::contract::a_poison_notification_never_delays_a_new_page(&$make).await;
         }
     };
 }

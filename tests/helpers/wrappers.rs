@@ -121,26 +121,39 @@ impl<S: Outbox> Outbox for Counting<S> {
     async fn mark_sent(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.inner.mark_sent(key, at).await
     }
-    async fn release(&self, key: &str, error: &str) -> Result<(), StoreError> {
-        self.inner.release(key, error).await
+    async fn release(
+        &self,
+        key: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.inner.release(key, error, retry_at).await
     }
     async fn get_entry(&self, key: &str) -> Result<Option<OutboxEntry>, StoreError> {
         self.inner.get_entry(key).await
     }
 }
 
-/// Records what it delivers; fails the first `fail_first` deliveries.
+/// Records what it delivers; fails the first `fail_first` deliveries, and
+/// every delivery to `refused` (an address the mail service never accepts).
 #[derive(Default)]
 pub struct Recorder {
     pub sent: Mutex<Vec<Notification>>,
     pub fail_first: AtomicUsize,
+    pub refused: Option<String>,
 }
 
 impl Recorder {
     pub fn failing(n: usize) -> Self {
         Self {
-            sent: Mutex::new(Vec::new()),
             fail_first: AtomicUsize::new(n),
+            ..Self::default()
+        }
+    }
+    pub fn refusing(address: &str) -> Self {
+        Self {
+            refused: Some(address.to_string()),
+            ..Self::default()
         }
     }
     pub fn keys(&self) -> Vec<String> {
@@ -155,6 +168,16 @@ impl Recorder {
 
 impl Notifier for Recorder {
     async fn deliver(&self, n: &Notification) -> Result<(), NotifyError> {
+        let refused = self
+            .refused
+            .as_deref()
+            .is_some_and(|r| n.to.iter().chain(&n.cc).any(|a| a.as_str() == r));
+        if refused {
+            return Err(NotifyError {
+                key: n.key.clone(),
+                source: "Email address is not verified (refused)".into(),
+            });
+        }
         if self
             .fail_first
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |k| k.checked_sub(1))

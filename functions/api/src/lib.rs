@@ -363,9 +363,15 @@ where
                     }
                 }
                 // Stored first, then sent: a failed send stays in the outbox.
-                if let Err(e) =
-                    deliver_pending(&self.store, &self.notifier, now, Duration::minutes(2), 100)
-                        .await
+                if let Err(e) = deliver_pending(
+                    &self.store,
+                    &self.notifier,
+                    &self.team,
+                    now,
+                    Duration::minutes(2),
+                    100,
+                )
+                .await
                 {
                     tracing::error!(error = %e, "outbox unavailable; notifications wait for the next pass");
                 }

@@ -593,15 +593,16 @@ fn entry_from(item: &Item) -> Result<OutboxEntry, StoreError> {
     let key = text(item, "pk").unwrap_or_default();
     Ok(OutboxEntry {
         notification: from_doc(&key, item)?,
-        status: if text(item, "status").as_deref() == Some("sent") {
-            DeliveryStatus::Sent
-        } else {
-            DeliveryStatus::Pending
+        status: match text(item, "status").as_deref() {
+            Some("sent") => DeliveryStatus::Sent,
+            Some("dead") => DeliveryStatus::Dead,
+            _ => DeliveryStatus::Pending,
         },
         attempts: num(item, "attempts").unwrap_or(0) as u32,
         claimed_until: num(item, "claimed_until_ms").and_then(DateTime::from_timestamp_millis),
         sent_at: num(item, "sent_at_ms").and_then(DateTime::from_timestamp_millis),
         last_error: text(item, "last_error"),
+        next_attempt_at: num(item, "next_attempt_ms").and_then(DateTime::from_timestamp_millis),
     })
 }
 
@@ -639,14 +640,18 @@ impl Outbox for DynamoStore {
         if limit == 0 {
             return Ok(vec![]);
         }
+        // The index's sort key starts with the time an entry is due, so the
+        // due entries are a key range, earliest first; a retry moves its
+        // entry later in it.
         let q = self
             .client
             .query()
             .table_name(&self.tables.state)
             .index_name(PENDING_OUTBOX)
-            .key_condition_expression("pending_pk = :p")
+            .key_condition_expression("pending_pk = :p AND pending_sk < :due")
             .filter_expression("attribute_not_exists(claimed_until_ms) OR claimed_until_ms <= :now")
             .expression_attribute_values(":p", s("PENDING"))
+            .expression_attribute_values(":due", s(padded(now.timestamp_millis() + 1)))
             .expression_attribute_values(":now", n(now.timestamp_millis()));
         let mut out = Vec::new();
         let mut pages = q.into_paginator().items().send();
@@ -674,7 +679,8 @@ impl Outbox for DynamoStore {
             .key("sk", sk)
             .update_expression("SET claimed_until_ms = :until, attempts = attempts + :one")
             .condition_expression(
-                "#st = :pending AND (attribute_not_exists(claimed_until_ms) OR claimed_until_ms <= :now)",
+                "#st = :pending AND (attribute_not_exists(claimed_until_ms) OR claimed_until_ms <= :now) \
+                 AND (attribute_not_exists(next_attempt_ms) OR next_attempt_ms <= :now)",
             )
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":until", n(until.timestamp_millis()))
@@ -709,22 +715,43 @@ impl Outbox for DynamoStore {
         Ok(())
     }
 
-    async fn release(&self, key: &str, error: &str) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        key: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
         let (pk, sk) = outbox_key(key);
-        let r = self
+        let error = s(error.chars().take(1000).collect::<String>());
+        let req = self
             .client
             .update_item()
             .table_name(&self.tables.state)
             .key("pk", pk)
             .key("sk", sk)
-            .update_expression("SET last_error = :e REMOVE claimed_until_ms")
             .condition_expression("#st = :pending")
             .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":e", s(error.chars().take(1000).collect::<String>()))
-            .expression_attribute_values(":pending", s("pending"))
-            .send()
-            .await;
-        match r {
+            .expression_attribute_values(":e", error)
+            .expression_attribute_values(":pending", s("pending"));
+        let req = match retry_at {
+            // Due again later: its place in the pending index moves with it.
+            Some(at) => req
+                .update_expression("SET last_error = :e, next_attempt_ms = :at, pending_sk = :due REMOVE claimed_until_ms")
+                .expression_attribute_values(":at", n(at.timestamp_millis()))
+                .expression_attribute_values(
+                    ":due",
+                    s(format!("{}#9#{key}", padded(at.timestamp_millis()))),
+                ),
+            // Given up: out of the pending index, kept as long as sent ones.
+            None => req
+                .update_expression("SET #st = :dead, last_error = :e, expires_at = :ttl REMOVE claimed_until_ms, pending_pk, pending_sk")
+                .expression_attribute_values(":dead", s("dead"))
+                .expression_attribute_values(
+                    ":ttl",
+                    n((Utc::now() + SENT_OUTBOX_KEPT).timestamp()),
+                ),
+        };
+        match req.send().await {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failed(&e) => Ok(()),
             Err(e) => Err(sdk(e)),

@@ -104,6 +104,7 @@ impl<P: Prober> LocalMonitor<P> {
         let report = deliver_pending(
             &self.store,
             &self.notifier,
+            &self.ctx.team,
             at,
             chrono::Duration::minutes(5),
             500,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod evaluate;
 pub mod ids;
 pub mod incident;
+pub mod metrics;
 pub mod notify;
 pub mod partner;
 pub mod ports;

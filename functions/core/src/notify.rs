@@ -51,6 +51,67 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
+/// Delivery retries: a failed send is tried again 30 s later, then after
+/// twice the previous wait, at most 30 minutes apart; the 8th failed attempt
+/// gives up (about an hour of trying). Failures are usually permanent (an
+/// address SES refuses) or an outage of SES or SNS that an hour covers; the
+/// backoff keeps a failing entry from being retried at every pass.
+pub const RETRY_FIRST: chrono::Duration = chrono::Duration::seconds(30);
+pub const RETRY_CAP: chrono::Duration = chrono::Duration::minutes(30);
+pub const MAX_ATTEMPTS: u32 = 8;
+/// The topic of the team's notice about a notification given up.
+pub const UNDELIVERABLE: &str = "undeliverable";
+
+/// When to try again after the `attempts`-th failed send at `failed_at`;
+/// `None` once the attempts are spent.
+pub fn next_attempt(attempts: u32, failed_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if attempts >= MAX_ATTEMPTS {
+        return None;
+    }
+    let doubling = 2i32.saturating_pow(attempts.saturating_sub(1).min(20));
+    Some(failed_at + (RETRY_FIRST * doubling).min(RETRY_CAP))
+}
+
+/// The team's notice that a notification could not be sent: once per
+/// notification (its key), by email to the team alone.
+pub fn undeliverable(
+    original: &Notification,
+    attempts: u32,
+    error: &str,
+    team: &Team,
+    at: DateTime<Utc>,
+) -> Notification {
+    let recipients: Vec<String> = original
+        .to
+        .iter()
+        .chain(&original.cc)
+        .map(|a| a.to_string())
+        .collect();
+    Notification {
+        key: format!("{}#{UNDELIVERABLE}", original.key),
+        channel: Channel::Email,
+        operator: original.operator.clone(),
+        incident_id: original.incident_id.clone(),
+        severity: original.severity,
+        topic: UNDELIVERABLE.into(),
+        to: team.emails.clone(),
+        cc: vec![],
+        from: Some(team.sender.clone()),
+        subject: header_safe(&format!("[UNDELIVERABLE] {}", original.subject)),
+        text: format!(
+            "This {} could not be sent after {attempts} attempts and will not be retried.\n\nKey: {}\nRecipients: {}\nLast error: {}\nRecorded: {}\n\n--- The message ---\n{}\n",
+            original.channel.as_str(),
+            original.key,
+            if recipients.is_empty() { "(the page topic)".to_string() } else { recipients.join(", ") },
+            error.chars().take(500).collect::<String>(),
+            ts(original.created_at),
+            original.text,
+        ),
+        html: None,
+        created_at: at,
+    }
+}
+
 /// Keeps header values single-line and bounded, so nothing a partner typed can
 /// add a header or break the subject.
 pub fn header_safe(raw: &str) -> String {

@@ -49,6 +49,8 @@ pub struct Versioned<T> {
 pub enum DeliveryStatus {
     Pending,
     Sent,
+    /// Given up after `notify::MAX_ATTEMPTS` failed sends; the team was told.
+    Dead,
 }
 
 /// A notification as the outbox holds it.
@@ -61,6 +63,8 @@ pub struct OutboxEntry {
     pub claimed_until: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// When a failed send is due again (absent: due since it was recorded).
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 pub trait ProbeLog: Send + Sync {
@@ -121,7 +125,10 @@ pub trait Outbox: Send + Sync {
         &self,
         notification: &Notification,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Pending entries not claimed at `now`, oldest first.
+    /// Pending entries due at `now` (recorded, or their retry time reached)
+    /// and not claimed, earliest due first, pages before emails of the same
+    /// moment. An entry that keeps failing is due later and later, so it
+    /// never stands in front of a new page.
     fn pending(
         &self,
         now: DateTime<Utc>,
@@ -140,11 +147,13 @@ pub trait Outbox: Send + Sync {
         key: &str,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Gives a claimed entry back after a failed send, so a later pass retries it.
+    /// Gives a claimed entry back after a failed send: due again at
+    /// `retry_at`, or, with `None`, given up for good (`Dead`).
     fn release(
         &self,
         key: &str,
         error: &str,
+        retry_at: Option<DateTime<Utc>>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn get_entry(
         &self,

@@ -136,7 +136,10 @@ async fn record_event<S: Store>(store: &S, event: &Event) -> Result<(), StoreErr
 #[derive(Debug, Default)]
 pub struct DeliveryReport {
     pub sent: Vec<Notification>,
+    /// Failed sends that will be retried (key, error).
     pub failed: Vec<(String, String)>,
+    /// Failed sends given up for good (key, error); the team is told once.
+    pub dead: Vec<(String, String)>,
     /// When the oldest notification still unsent after this pass was
     /// recorded: its age is what an alarm watches (a page stuck in the
     /// outbox is a page nobody got).
@@ -153,11 +156,14 @@ impl DeliveryReport {
 }
 
 /// Sends what the outbox holds: claim (a conditional write), send, mark sent.
-/// A failed send gives the claim back so a later pass retries it; a sender that
-/// dies mid-send loses its claim when the lease ends.
+/// A failed send gives the claim back, due again after a backoff
+/// (`notify::next_attempt`); after the last attempt the entry is dead and the
+/// team gets one notice. A sender that dies mid-send loses its claim when the
+/// lease ends.
 pub async fn deliver_pending<O: Outbox, N: Notifier>(
     outbox: &O,
     notifier: &N,
+    team: &Team,
     now: DateTime<Utc>,
     lease: Duration,
     limit: usize,
@@ -180,9 +186,21 @@ pub async fn deliver_pending<O: Outbox, N: Notifier>(
             }
             Err(e) => {
                 let msg = e.to_string();
-                outbox.release(&key, &msg).await?;
-                report.failed.push((key, msg));
-                unsent(&mut report);
+                // The claim counted this attempt.
+                let attempts = entry.attempts + 1;
+                let retry_at = crate::notify::next_attempt(attempts, now);
+                outbox.release(&key, &msg, retry_at).await?;
+                if retry_at.is_some() {
+                    unsent(&mut report);
+                    report.failed.push((key, msg));
+                    continue;
+                }
+                let n = &entry.notification;
+                if n.topic != crate::notify::UNDELIVERABLE {
+                    let notice = crate::notify::undeliverable(n, attempts, &msg, team, now);
+                    outbox.enqueue(&notice).await?;
+                }
+                report.dead.push((key, msg));
             }
         }
     }
@@ -353,7 +371,7 @@ where
             Err(e) => report.fail(duty, e),
         }
     }
-    match deliver_pending(store, notifier, now, Duration::minutes(2), 500).await {
+    match deliver_pending(store, notifier, team, now, Duration::minutes(2), 500).await {
         Ok(delivery) => report.delivery = delivery,
         Err(e) => report.fail(Duty::Delivery, e),
     }

@@ -15,6 +15,7 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, Duration, Utc};
 use livesite_aws::DynamoStore;
+use livesite_core::metrics::emf_line;
 use livesite_core::ports::{Notifier, OperatorRegistry, Store, StoreError};
 use livesite_core::service::{deliver_pending, evaluate_batch, Context};
 use livesite_core::{Policy, ProbeResult, Team};
@@ -50,20 +51,6 @@ pub fn probe_of(record: &EventRecord) -> Result<ProbeResult, String> {
         .map_err(|e| format!("unreadable probe record: {e}"))?;
     probe.validate().map_err(|e| e.to_string())?;
     Ok(probe)
-}
-
-/// CloudWatch embedded metric format: counted without an API call.
-fn emit_invalid(count: usize, now: DateTime<Utc>) {
-    println!(
-        "{}",
-        serde_json::json!({
-            "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{
-                "Namespace": "livesite", "Dimensions": [[]],
-                "Metrics": [{"Name": "InvalidProbeRecords", "Unit": "Count"}]
-            }]},
-            "InvalidProbeRecords": count,
-        })
-    );
 }
 
 fn failure(seq: &Option<String>) -> DynamoDbBatchItemFailure {
@@ -103,9 +90,7 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
             }
         }
     }
-    if invalid > 0 {
-        emit_invalid(invalid, now);
-    }
+
     let ctx = match directory.context().await {
         Ok(c) => c,
         Err(e) => {
@@ -135,8 +120,17 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
     for e in &outcome.events {
         tracing::info!(event = ?e, "decision");
     }
-    match deliver_pending(store, notifier, now, Duration::minutes(2), 200).await {
+    let mut dead = 0usize;
+    match deliver_pending(store, notifier, &ctx.team, now, Duration::minutes(2), 200).await {
         Ok(report) => {
+            dead = report.dead.len();
+            for (key, error) in &report.dead {
+                tracing::error!(
+                    key,
+                    error,
+                    "notification given up after every retry; the team is told"
+                );
+            }
             for n in &report.sent {
                 tracing::info!(key = %n.key, operator = %n.operator, incident_id = ?n.incident_id, channel = n.channel.as_str(), "notification sent");
             }
@@ -149,6 +143,17 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
             tracing::error!(error = %e, "outbox unavailable; pending notifications wait for the next invocation")
         }
     }
+    println!(
+        "{}",
+        emf_line(
+            now,
+            &[
+                ("InvalidProbeRecords", "Count", invalid as f64),
+                ("NotificationsDead", "Count", dead as f64),
+            ],
+            serde_json::json!({}),
+        )
+    );
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = failures;
     response

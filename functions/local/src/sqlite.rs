@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     claimed_until_ms INTEGER,
     sent_at_ms INTEGER,
     last_error TEXT,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    next_attempt_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, created_ms, priority);
 CREATE TABLE IF NOT EXISTS records (
@@ -115,6 +116,19 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        // Databases made before retries had a backoff lack the column.
+        let has_next: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'next_attempt_ms'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(backend)?
+            > 0;
+        if !has_next {
+            conn.execute_batch("ALTER TABLE outbox ADD COLUMN next_attempt_ms INTEGER")
+                .map_err(backend)?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -165,18 +179,20 @@ fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
     let sent: Option<i64> = r.get(4)?;
     let last_error: Option<String> = r.get(5)?;
     let doc: String = r.get(6)?;
+    let next: Option<i64> = r.get(7)?;
     Ok(
         from_doc::<Notification>(&key, &doc).map(|notification| OutboxEntry {
             notification,
-            status: if status == "sent" {
-                DeliveryStatus::Sent
-            } else {
-                DeliveryStatus::Pending
+            status: match status.as_str() {
+                "sent" => DeliveryStatus::Sent,
+                "dead" => DeliveryStatus::Dead,
+                _ => DeliveryStatus::Pending,
             },
             attempts,
             claimed_until: from_millis(claimed),
             sent_at: from_millis(sent),
             last_error,
+            next_attempt_at: from_millis(next),
         }),
     )
 }
@@ -363,9 +379,10 @@ impl Outbox for SqliteStore {
         self.with(|c| {
             let mut stmt = c
                 .prepare(
-                    "SELECT key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc FROM outbox
-                     WHERE status = 'pending' AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?1)
-                     ORDER BY created_ms, priority, key LIMIT ?2",
+                    "SELECT key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc, next_attempt_ms FROM outbox
+                     WHERE status = 'pending' AND COALESCE(next_attempt_ms, created_ms) <= ?1
+                       AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?1)
+                     ORDER BY COALESCE(next_attempt_ms, created_ms), priority, key LIMIT ?2",
                 )
                 .map_err(backend)?;
             let rows = stmt
@@ -385,7 +402,8 @@ impl Outbox for SqliteStore {
             let n = c
                 .execute(
                     "UPDATE outbox SET claimed_until_ms = ?3, attempts = attempts + 1
-                     WHERE key = ?1 AND status = 'pending' AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?2)",
+                     WHERE key = ?1 AND status = 'pending' AND COALESCE(next_attempt_ms, created_ms) <= ?2
+                       AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?2)",
                     params![key, millis(now), millis(until)],
                 )
                 .map_err(backend)?;
@@ -404,11 +422,18 @@ impl Outbox for SqliteStore {
         })
     }
 
-    async fn release(&self, key: &str, error: &str) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        key: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
-                "UPDATE outbox SET claimed_until_ms = NULL, last_error = ?2 WHERE key = ?1 AND status = 'pending'",
-                params![key, error],
+                "UPDATE outbox SET claimed_until_ms = NULL, last_error = ?2, next_attempt_ms = ?3,
+                    status = CASE WHEN ?3 IS NULL THEN 'dead' ELSE 'pending' END
+                 WHERE key = ?1 AND status = 'pending'",
+                params![key, error, retry_at.map(millis)],
             )
             .map_err(backend)?;
             Ok(())
@@ -419,7 +444,7 @@ impl Outbox for SqliteStore {
         self.with(|c| {
             let row = c
                 .query_row(
-                    "SELECT key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc FROM outbox WHERE key = ?1",
+                    "SELECT key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc, next_attempt_ms FROM outbox WHERE key = ?1",
                     params![key],
                     row_to_entry,
                 )

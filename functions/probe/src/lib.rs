@@ -7,6 +7,7 @@ use aws_sdk_sqs::Client as SqsClient;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use livesite_aws::DynamoStore;
+use livesite_core::metrics::emf_line;
 use livesite_core::ports::{OperatorRegistry, Prober};
 use livesite_core::{Operator, ProbeResult};
 use serde_json::{json, Value};
@@ -98,17 +99,25 @@ impl<P: Prober> ProbeFunction<P> {
                 second_round_scheduled = sr.schedule(now).await;
             }
         }
-        // CloudWatch embedded metric format: counted without an API call.
+        let not_scheduled =
+            round == Round::First && self.second_round.is_some() && !second_round_scheduled;
         println!(
             "{}",
-            json!({
-                "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{
-                    "Namespace": "livesite", "Dimensions": [[]],
-                    "Metrics": [{"Name": "ProbesWritten", "Unit": "Count"}, {"Name": "ProbeWritesLost", "Unit": "Count"}, {"Name": "PortalsDown", "Unit": "Count"}, {"Name": "ProbesNotRun", "Unit": "Count"}, {"Name": "SecondRoundsNotScheduled", "Unit": "Count"}]
-                }]},
-                "ProbesWritten": outcome.written, "ProbeWritesLost": outcome.lost.len(), "PortalsDown": outcome.down, "ProbesNotRun": outcome.not_run.len(),
-                "SecondRoundsNotScheduled": usize::from(round == Round::First && self.second_round.is_some() && !second_round_scheduled),
-            })
+            emf_line(
+                now,
+                &[
+                    ("ProbesWritten", "Count", outcome.written as f64),
+                    ("ProbeWritesLost", "Count", outcome.lost.len() as f64),
+                    ("PortalsDown", "Count", outcome.down as f64),
+                    ("ProbesNotRun", "Count", outcome.not_run.len() as f64),
+                    (
+                        "SecondRoundsNotScheduled",
+                        "Count",
+                        f64::from(u8::from(not_scheduled))
+                    ),
+                ],
+                json!({}),
+            )
         );
         Ok(json!({
             "round": if round == Round::First { 1 } else { 2 },

@@ -4,6 +4,7 @@
 //! others keep the contract's clocks.
 
 use chrono::{DateTime, Utc};
+use livesite_core::metrics::emf_line;
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
 use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Policy, Team};
@@ -52,20 +53,38 @@ where
         );
     }
     let failed: Vec<&str> = report.failed.iter().map(|(d, _)| d.as_str()).collect();
-    // CloudWatch embedded metric format: the alarm on SweepDutyFailures
-    // fires on any failed duty; the log line says which.
+    for (key, error) in &report.delivery.dead {
+        tracing::error!(
+            key,
+            error,
+            "notification given up after every retry; the team is told"
+        );
+    }
+    // The alarm on SweepDutyFailures fires on any failed duty; the line says which.
     println!(
         "{}",
-        json!({
-            "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{
-                "Namespace": "livesite", "Dimensions": [[]],
-                "Metrics": [{"Name": "SweepDutyFailures", "Unit": "Count"}, {"Name": "NotificationsFailed", "Unit": "Count"}, {"Name": "OldestUnsentNotificationAge", "Unit": "Seconds"}]
-            }]},
-            "SweepDutyFailures": report.failed.len(),
-            "NotificationsFailed": report.delivery.failed.len(),
-            "OldestUnsentNotificationAge": report.delivery.oldest_unsent_age_seconds(now),
-            "failed_duties": failed,
-        })
+        emf_line(
+            now,
+            &[
+                ("SweepDutyFailures", "Count", report.failed.len() as f64),
+                (
+                    "NotificationsFailed",
+                    "Count",
+                    report.delivery.failed.len() as f64
+                ),
+                (
+                    "NotificationsDead",
+                    "Count",
+                    report.delivery.dead.len() as f64
+                ),
+                (
+                    "OldestUnsentNotificationAge",
+                    "Seconds",
+                    report.delivery.oldest_unsent_age_seconds(now) as f64,
+                ),
+            ],
+            json!({ "failed_duties": failed }),
+        )
     );
     json!({
         "due": report.enqueued.len(),
