@@ -756,14 +756,26 @@ async fn bug_reports_follow_their_lifecycle_and_refuse_invalid_transitions() {
 #[tokio::test]
 async fn information_requests_are_low_incidents_emailed_to_the_team() {
     let api = api().await;
-    let a = call(
-        &api,
+    let ask = |contact: &str| {
         Call::new("POST", "/v1/information-requests")
             .claims(client("client-fabrikam"))
-            .json(json!({"subject": "xDR format", "question": "Which TDR fields are mandatory?", "contact": "oncall@fabrikam.example"})),
-        now(),
-    )
-    .await;
+            .json(json!({"subject": "xDR format", "question": "Which TDR fields are mandatory?", "contact": contact}))
+    };
+    // The contact is copied on the email: only a registered one is accepted
+    // (another operator's, or any other address, is refused).
+    for stranger in ["oncall@fabrikam.example", "noc@contoso.example"] {
+        let refused = call(&api, ask(stranger), now()).await;
+        assert_eq!(
+            (refused.status, refused.body["errors"][0]["field"].as_str()),
+            (422, Some("contact")),
+            "{stranger}: {}",
+            refused.body
+        );
+    }
+    assert!(api.notifier.sent.lock().expect("lock").is_empty());
+    let a = call(&api, ask("NOC@Fabrikam.Example"), now()).await;
+    assert_eq!(a.status, 422, "the local part is case-sensitive");
+    let a = call(&api, ask("noc@FABRIKAM.example"), now()).await;
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(
         (a.body["severity"].as_str(), a.body["kind"].as_str()),
@@ -986,12 +998,13 @@ async fn the_whole_authorization_matrix() {
         [u16; 3],
     );
     let rows: Vec<Row> = vec![
+        // fabrikam may not name contoso's contact (copied on the email).
         (
             "POST",
             "/v1/outage-reports",
             Some(report),
             "reported",
-            [403, 201, 201],
+            [403, 201, 422],
         ),
         ("GET", "/v1/incidents", None, "reported", [200, 200, 200]),
         (
@@ -1078,7 +1091,7 @@ async fn the_whole_authorization_matrix() {
             "/v1/information-requests",
             Some(info),
             "reported",
-            [403, 201, 201],
+            [403, 201, 422],
         ),
         (
             "GET",

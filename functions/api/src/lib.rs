@@ -929,6 +929,7 @@ where
     async fn information_request(&self, who: &Principal, body: &[u8], now: DateTime<Utc>) -> Reply {
         let op = self.operator(self.operator_only(who)?).await?;
         let input: InformationRequestInput = parse(body)?;
+        partner::registered_contact(&op, &input.contact).map_err(Problem::invalid)?;
         if input.subject.trim().is_empty() || input.subject.chars().count() > 200 {
             return Err(Problem::invalid(FieldError {
                 field: "subject".into(),

@@ -64,22 +64,21 @@ impl fmt::Display for OperatorId {
 pub struct EmailAddress(String);
 
 impl EmailAddress {
+    /// An address the mail service (SES) will accept as a recipient: a plain
+    /// `local@domain` (no display name, comment or quoting), 7-bit ASCII, the
+    /// local part at most 64 characters of the dot-atom set without leading,
+    /// trailing or doubled dots, the domain a host name (letters, digits and
+    /// hyphens in labels of 1 to 63, no label starting or ending with a hyphen,
+    /// at least two labels, a top-level label of letters or `xn--`), 254
+    /// characters in all. Anything else would be refused at send time, and a
+    /// refused message is a message nobody gets.
     pub fn parse(raw: impl Into<String>) -> Result<Self, IdError> {
         let raw = raw.into();
-        let valid = match raw.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !domain.contains('@')
-                    && raw.len() <= 254
-                    && raw.chars().all(|c| {
-                        c.is_ascii_graphic() && !matches!(c, '<' | '>' | ',' | ';' | '"' | '\\')
-                    })
-            }
-            None => false,
-        };
+        let valid = raw.len() <= 254
+            && match raw.split_once('@') {
+                Some((local, domain)) => local_part_ok(local) && domain_ok(domain),
+                None => false,
+            };
         if valid {
             Ok(Self(raw))
         } else {
@@ -87,9 +86,44 @@ impl EmailAddress {
         }
     }
 
+    /// Same mailbox: the domain compares case-insensitively.
+    pub fn same_mailbox(&self, other: &EmailAddress) -> bool {
+        match (self.0.split_once('@'), other.0.split_once('@')) {
+            (Some((l1, d1)), Some((l2, d2))) => l1 == l2 && d1.eq_ignore_ascii_case(d2),
+            _ => false,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+fn local_part_ok(local: &str) -> bool {
+    const SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~.";
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || SPECIALS.contains(c))
+}
+
+fn domain_ok(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let tld_ok = labels.last().is_some_and(|t| {
+        t.starts_with("xn--") || (t.len() >= 2 && t.chars().all(|c| c.is_ascii_alphabetic()))
+    });
+    domain.len() <= 253 && labels.len() >= 2 && labels.iter().all(label_ok) && tld_ok
 }
 
 impl TryFrom<String> for EmailAddress {
@@ -143,8 +177,35 @@ mod tests {
             ("a@b.example\r\nBcc: evil@x.example", false),
             ("A <a@b.example>", false),
             ("a@b.example,c@d.example", false),
+            // What SES refuses, though it looks like an address.
+            ("a@b..example", false),
+            ("a@-b.example", false),
+            ("a@b-.example", false),
+            ("a@b_c.example", false),
+            ("a@b.c0m", false),
+            ("a@b.c", false),
+            (".a@b.example", false),
+            ("a.@b.example", false),
+            ("a..b@c.example", false),
+            ("\"a b\"@c.example", false),
+            ("a(comment)@b.example", false),
+            ("ü@b.example", false),
+            ("a@bü.example", false),
+            ("a@b.example.", false),
+            ("a@[127.0.0.1]", false),
+            ("a@127.0.0.1", false),
+            (&format!("{}@b.example", "a".repeat(65)), false),
+            (&format!("{}@b.example", "a".repeat(64)), true),
+            (&format!("a@{}.example", "b".repeat(64)), false),
+            // What it accepts.
+            ("o'brien+noc_1@sub.contoso-mobile.example", true),
+            ("noc@xn--mller-kva.example", true),
+            ("noc@contoso.xn--p1ai", true),
         ] {
             assert_eq!(EmailAddress::parse(raw).is_ok(), ok, "{raw:?}");
         }
+        let a = EmailAddress::parse("NOC@Contoso.Example").unwrap();
+        assert!(a.same_mailbox(&EmailAddress::parse("NOC@contoso.example").unwrap()));
+        assert!(!a.same_mailbox(&EmailAddress::parse("noc@contoso.example").unwrap()));
     }
 }

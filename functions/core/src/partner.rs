@@ -19,6 +19,24 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// A contact an operator names on a message is copied on the email, so it
+/// must be one of its registered contacts: an operator can't have the team's
+/// mail sent to anyone (or to an address the mail service refuses, which
+/// would never be delivered).
+pub fn registered_contact(operator: &Operator, contact: &EmailAddress) -> Result<(), FieldError> {
+    if operator.contacts.iter().any(|c| c.same_mailbox(contact)) {
+        Ok(())
+    } else {
+        Err(field(
+            "contact",
+            format!(
+                "{contact} is not one of {}'s registered contacts",
+                operator.id
+            ),
+        ))
+    }
+}
+
 fn field(field: &str, message: impl Into<String>) -> FieldError {
     FieldError {
         field: field.into(),
@@ -101,6 +119,7 @@ pub fn outage_report(
     team: &Team,
 ) -> Result<(OutageReport, Incident, Vec<Notification>), FieldError> {
     input.validate(now)?;
+    registered_contact(operator, &input.contact)?;
     let on_time = now - input.aware_at <= OUTAGE_NOTICE_WITHIN;
     let id = format!(
         "{}-{}-report",
@@ -625,6 +644,28 @@ impl Bug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_registered_contact_may_be_named() {
+        let mut op = crate::testing::madrid_operator("contoso");
+        op.contacts = vec![
+            EmailAddress::parse("noc@contoso.example").unwrap(),
+            EmailAddress::parse("ops@contoso.example").unwrap(),
+        ];
+        for (contact, ok) in [
+            ("noc@contoso.example", true),
+            ("ops@CONTOSO.example", true),
+            ("NOC@contoso.example", false),
+            ("noc@fabrikam.example", false),
+            ("noc@contoso.example.evil", false),
+        ] {
+            let r = registered_contact(&op, &EmailAddress::parse(contact).unwrap());
+            assert_eq!(r.is_ok(), ok, "{contact}");
+            if let Err(e) = r {
+                assert_eq!(e.field, "contact");
+            }
+        }
+    }
     use crate::testing::team;
 
     fn utc(s: &str) -> DateTime<Utc> {
