@@ -55,7 +55,7 @@ impl Pipeline {
             .expect("register operator");
         let probe = ProbeFunction {
             store: stack.store(),
-            prober: HttpProber::new().expect("prober"),
+            prober: portal::local_prober(),
             second_round: None,
             concurrency: 8,
         };
@@ -236,7 +236,7 @@ async fn the_first_round_schedules_the_second_and_the_second_does_not() {
     let sqs = aws_sdk_sqs::Client::new(&stack.config);
     let f = ProbeFunction {
         store: stack.store(),
-        prober: HttpProber::new().expect("prober"),
+        prober: portal::local_prober(),
         second_round: Some(SecondRound {
             client: sqs.clone(),
             queue_url: stack.queue_url.clone(),

@@ -19,7 +19,6 @@ use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Policy, PortalCheck};
 use livesite_evaluate_fn::RegistryDirectory;
 use livesite_probe_fn::{ProbeFunction, SecondRound};
-use livesite_prober::HttpProber;
 use livesite_tests::emulator::{lambda_event, Stack};
 use livesite_tests::fixtures::{operator, t0};
 use livesite_tests::gateway::{admin, client, Call};
@@ -57,7 +56,7 @@ async fn probe_an_outage(stack: &Stack, iam: &Enforcer) {
     let sqs = aws_sdk_sqs::Client::new(&cfg);
     let f = ProbeFunction {
         store: stack.store_with(&cfg),
-        prober: HttpProber::new().expect("prober"),
+        prober: portal::local_prober(),
         second_round: Some(SecondRound {
             client: sqs.clone(),
             queue_url: stack.queue_url.clone(),

@@ -8,7 +8,6 @@ use livesite_core::ports::OperatorRegistry;
 use livesite_core::{PortalCheck, ProbeResult};
 use livesite_evaluate_fn::RegistryDirectory;
 use livesite_probe_fn::ProbeFunction;
-use livesite_prober::HttpProber;
 use livesite_tests::emulator::{lambda_event, Stack};
 use livesite_tests::fixtures::{operator, probe, t0};
 use livesite_tests::iam::{item_size, Enforcer, ITEM_LIMIT};
@@ -113,7 +112,7 @@ async fn a_hostile_round_stores_every_operators_result_in_time_and_evaluates_cle
     }
     let f = ProbeFunction {
         store: stack.store_with(&iam.config("ProbeFunction").await),
-        prober: HttpProber::new().expect("prober"),
+        prober: portal::local_prober(),
         second_round: None,
         concurrency: 900,
     };
@@ -211,7 +210,7 @@ async fn a_probe_that_cannot_finish_before_the_deadline_is_not_started() {
     }
     let f = ProbeFunction {
         store: stack.store(),
-        prober: HttpProber::new().expect("prober"),
+        prober: portal::local_prober(),
         second_round: None,
         concurrency: 8,
     };

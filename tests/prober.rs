@@ -13,7 +13,7 @@ fn check_of(url: &str) -> PortalCheck {
 }
 
 async fn probe(c: &PortalCheck) -> Check {
-    HttpProber::new().expect("prober").check(c).await
+    portal::local_prober().check(c).await
 }
 
 fn ok(body: &str) -> Behavior {
@@ -196,7 +196,9 @@ async fn self_signed_certificate_is_down_tls() {
 async fn trusted_tls_is_up_with_tls_time_and_certificate_expiry() {
     let pki = TestPki::new();
     let p = portal::spawn_tls(ok("MO Direct over TLS"), &pki).await;
-    let prober = HttpProber::with_extra_roots(vec![pki.ca.clone()]).expect("prober");
+    let prober = HttpProber::with_extra_roots(vec![pki.ca.clone()])
+        .expect("prober")
+        .trusting(portal::loopback());
     let mut c = check_of(&p.https_url("/"));
     c.expect_body = Some("over TLS".into());
     let r = prober.check(&c).await;
@@ -317,4 +319,74 @@ async fn expected_text_split_across_two_reads_is_found() {
     c.expect_body = Some("MO Directory".into());
     let r = probe(&c).await;
     assert_eq!(r.reason, Some(FailureReason::Body), "{r:?}");
+}
+
+/// The prober goes only where a public portal may be: every hop (the first
+/// URL and each redirect) is checked before any connection.
+#[tokio::test]
+async fn a_portal_cannot_point_the_prober_at_internal_addresses() {
+    let public_only = HttpProber::new().expect("prober");
+    let target = portal::spawn(ok("internal secret")).await;
+    // The URL itself, an IP literal or a name that resolves to loopback.
+    for url in [
+        target.http_url("/"),
+        format!("http://localhost:{}/", target.port),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://[::1]:9001/2018-06-01/runtime/invocation/next".to_string(),
+        "http://10.0.0.1/".to_string(),
+        "http://[::ffff:127.0.0.1]/".to_string(),
+    ] {
+        let r = public_only.check(&check_of(&url)).await;
+        assert_eq!(
+            (r.outcome, r.reason),
+            (Outcome::Down, Some(FailureReason::Connect)),
+            "{url}: {r:?}"
+        );
+        assert!(
+            r.detail.as_deref().unwrap_or("").contains("refused"),
+            "{url}: {:?}",
+            r.detail
+        );
+    }
+    // A public address on a port other than 80/443 (no connection is tried).
+    let r = public_only
+        .check(&check_of("http://93.184.216.34:9001/"))
+        .await;
+    assert!(
+        r.detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("not a portal port"),
+        "{r:?}"
+    );
+    assert_eq!(target.hits(), 0, "nothing reached the internal server");
+
+    // A trusted portal that redirects into an untrusted internal address.
+    let trusting_one = HttpProber::new()
+        .expect("prober")
+        .trusting(["127.0.0.1".parse().expect("cidr")]);
+    let redirector = portal::spawn(Behavior::RedirectTo(
+        "http://169.254.169.254/latest/meta-data/".into(),
+    ))
+    .await;
+    let r = trusting_one
+        .check(&check_of(&redirector.http_url("/")))
+        .await;
+    assert_eq!(r.reason, Some(FailureReason::Connect), "{r:?}");
+    assert_eq!((r.redirects, redirector.hits()), (1, 1));
+    assert!(
+        r.detail.as_deref().unwrap_or("").contains("link-local"),
+        "{r:?}"
+    );
+    // And into 127.0.0.2, outside the one trusted address.
+    let redirector = portal::spawn(Behavior::RedirectTo(format!(
+        "http://127.0.0.2:{}/",
+        target.port
+    )))
+    .await;
+    let r = trusting_one
+        .check(&check_of(&redirector.http_url("/")))
+        .await;
+    assert_eq!(r.reason, Some(FailureReason::Connect), "{r:?}");
+    assert_eq!(target.hits(), 0);
 }

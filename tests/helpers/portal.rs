@@ -20,6 +20,8 @@ pub enum Behavior {
     RedirectLoop,
     /// Redirect once to `/final`, which answers 200 with the body.
     RedirectOnce { body: String },
+    /// Redirect to this absolute URL.
+    RedirectTo(String),
     /// 200 "MO Direct portal" while the flag is up, 503 while it is down.
     Toggle(Arc<std::sync::atomic::AtomicBool>),
     /// A 200 with a body of this many bytes, the marker text at its very end.
@@ -241,6 +243,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             };
             let _ = s.write_all(r.as_bytes()).await;
         }
+        Behavior::RedirectTo(location) => {
+            let _ = s
+                .write_all(response(302, &format!("location: {location}\r\n"), "").as_bytes())
+                .await;
+        }
         Behavior::LongRedirect { bytes } => {
             let r = if path.len() > 1 {
                 response(200, "", "MO Direct portal")
@@ -281,4 +288,20 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     let _ = s.shutdown().await;
+}
+
+/// The networks the local portals live on: the prober refuses them unless
+/// trusted, as it refuses every non-public address in production.
+pub fn loopback() -> [livesite_core::net::Cidr; 2] {
+    [
+        "127.0.0.0/8".parse().expect("cidr"),
+        "::1".parse().expect("cidr"),
+    ]
+}
+
+/// A prober that may reach the local portals.
+pub fn local_prober() -> livesite_prober::HttpProber {
+    livesite_prober::HttpProber::new()
+        .expect("prober")
+        .trusting(loopback())
 }

@@ -39,6 +39,10 @@ pub struct Args {
     /// Also trust the CA certificates in this PEM file.
     #[arg(long = "ca-cert")]
     ca_cert: Option<PathBuf>,
+    /// A network (CIDR) the probe may reach besides public portals on ports
+    /// 80 and 443, e.g. 127.0.0.0/8 for a portal on this machine; repeatable.
+    #[arg(long = "trust-net")]
+    trust_net: Vec<livesite_core::net::Cidr>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -87,7 +91,9 @@ pub async fn run(args: Args) -> Result<u8, Failure> {
                 ))
             })?,
     };
-    let prober = HttpProber::with_extra_roots(extra).map_err(Failure::input)?;
+    let prober = HttpProber::with_extra_roots(extra)
+        .map_err(Failure::input)?
+        .trusting(args.trust_net.iter().copied());
     let probed_at = Utc::now();
     let check = prober.check(&portal).await;
     if args.json {

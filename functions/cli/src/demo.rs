@@ -58,6 +58,10 @@ async fn serve_portal(listener: TcpListener, start: DateTime<Utc>, clock: Arc<At
 }
 
 const CONFIG: &str = r#"
+# The simulated portal runs on this machine: a network probes may reach.
+[prober]
+trusted = ["127.0.0.1"]
+
 [team]
 sender = "livesite@dynamo.example"
 emails = ["osoc@dynamo.example"]
@@ -85,7 +89,9 @@ pub async fn run(pace_ms: u64) -> Result<u8, Failure> {
 
     let config = config_file::parse(&CONFIG.replace("PORT", &port.to_string()), "demo config")?;
     let store = SqliteStore::in_memory().map_err(Failure::runtime)?;
-    let prober = HttpProber::new().map_err(Failure::runtime)?;
+    let prober = HttpProber::new()
+        .map_err(Failure::runtime)?
+        .trusting(config.prober.trusted.iter().copied());
     let mut monitor = LocalMonitor::new(config, store, prober, ConsoleNotifier::default()).await?;
     println!(
         "livesite demo: a simulated MO Direct portal on 127.0.0.1:{port} fails from minute {FAIL_FROM_MIN} for {FAIL_FOR_MIN} minutes.\n\

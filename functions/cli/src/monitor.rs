@@ -205,7 +205,9 @@ pub async fn run(config_path: &Path, db: &Path, rounds: Option<u64>) -> Result<(
     let interval = config.policy.probe_interval;
     let store =
         SqliteStore::open(db).map_err(|e| Failure::runtime(anyhow!("{}: {e}", db.display())))?;
-    let prober = HttpProber::new().map_err(Failure::runtime)?;
+    let prober = HttpProber::new()
+        .map_err(Failure::runtime)?
+        .trusting(config.prober.trusted.iter().copied());
     let mut monitor = LocalMonitor::new(config, store, prober, ConsoleNotifier::default()).await?;
     println!(
         "livesite: monitoring {} portal(s) every {}s; store {}",

@@ -59,6 +59,7 @@ fn default_operator(id: &OperatorId) -> Operator {
 fn default_config() -> Config {
     Config {
         policy: Default::default(),
+        prober: Default::default(),
         team: Team {
             sender: EmailAddress::parse("livesite@localhost.localdomain").expect("static address"),
             emails: vec![

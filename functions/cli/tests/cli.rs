@@ -40,6 +40,8 @@ async fn check_json_reports_up_with_phases_and_sla() {
     .await;
     let out = livesite_async(vec![
         "check".into(),
+        "--trust-net".into(),
+        "127.0.0.0/8".into(),
         p.http_url("/modirect"),
         "--expect-body".into(),
         "data plan".into(),
@@ -58,6 +60,27 @@ async fn check_json_reports_up_with_phases_and_sla() {
     assert_eq!(v["latency_ms"], v["phases"]["total_ms"]);
 }
 
+/// A portal's address is untrusted input: without `--trust-net`, a probe of
+/// this machine is refused before any connection (the same rule keeps the
+/// Lambdas off 127.0.0.1 and 169.254.169.254).
+#[tokio::test(flavor = "multi_thread")]
+async fn check_refuses_a_local_address_unless_its_network_is_trusted() {
+    let p = portal::spawn(Behavior::Respond {
+        status: 200,
+        body: "ok".into(),
+    })
+    .await;
+    let out = livesite_async(vec!["check".into(), p.http_url("/"), "--json".into()]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(v["reason"], "connect");
+    assert!(
+        v["detail"].as_str().unwrap_or("").contains("loopback"),
+        "{v}"
+    );
+    assert_eq!(p.hits(), 0, "never connected");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn check_exits_1_when_the_expected_response_is_missing() {
     let p = portal::spawn(Behavior::Respond {
@@ -65,7 +88,14 @@ async fn check_exits_1_when_the_expected_response_is_missing() {
         body: "down".into(),
     })
     .await;
-    let out = livesite_async(vec!["check".into(), p.http_url("/"), "--json".into()]).await;
+    let out = livesite_async(vec![
+        "check".into(),
+        "--trust-net".into(),
+        "127.0.0.0/8".into(),
+        p.http_url("/"),
+        "--json".into(),
+    ])
+    .await;
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(
@@ -78,6 +108,8 @@ async fn check_exits_1_when_the_expected_response_is_missing() {
     );
     let text = livesite_async(vec![
         "check".into(),
+        "--trust-net".into(),
+        "127.0.0.0/8".into(),
         p.http_url("/"),
         "--expect-status".into(),
         "503".into(),
@@ -209,6 +241,9 @@ fn replay_errors_name_the_file_line_and_field() {
 }
 
 const CONFIG: &str = r#"
+[prober]
+trusted = ["127.0.0.0/8"]
+
 [team]
 sender = "livesite@dynamo.example"
 emails = ["osoc@dynamo.example"]

@@ -47,6 +47,13 @@ impl PortalCheck {
     /// function's timeout; tests/template.rs checks the sum against the
     /// template.
     pub const MAX_TIMEOUT: Duration = Duration::from_secs(20);
+    /// Redirects a probe may follow: each is a fresh connection, and a portal
+    /// needs one or two.
+    pub const MAX_REDIRECTS: u8 = 10;
+    /// Body bytes a probe may read looking for the expected text. The scan
+    /// keeps only the text's length in memory, so this bounds time, not
+    /// memory (docs/aws-limits.md has the round's memory arithmetic).
+    pub const MAX_BODY_SCAN: usize = 1024 * 1024;
 
     pub fn new(url: Url) -> Self {
         Self {
@@ -296,6 +303,10 @@ pub struct Config {
     #[serde(default)]
     pub policy: Policy,
     pub team: Team,
+    /// Networks probes may reach besides public portals (`[prober] trusted`):
+    /// for a portal on this machine or a lab network; empty by default.
+    #[serde(default)]
+    pub prober: crate::net::Reach,
     #[serde(default, rename = "operator")]
     pub operators: Vec<Operator>,
 }
@@ -423,10 +434,16 @@ impl Operator {
                 ),
             ));
         }
-        if portal.body_scan_bytes == 0 || portal.body_scan_bytes > 16 * 1024 * 1024 {
+        if portal.body_scan_bytes == 0 || portal.body_scan_bytes > PortalCheck::MAX_BODY_SCAN {
             return Err(err(
                 format!("{path}.portal.body_scan_bytes"),
-                "must be between 1 and 16 MiB",
+                "must be between 1 and 1 MiB",
+            ));
+        }
+        if portal.max_redirects > PortalCheck::MAX_REDIRECTS {
+            return Err(err(
+                format!("{path}.portal.max_redirects"),
+                format!("at most {}", PortalCheck::MAX_REDIRECTS),
             ));
         }
         if self.contacts.is_empty() {

@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod ids;
 pub mod incident;
 pub mod metrics;
+pub mod net;
 pub mod notify;
 pub mod partner;
 pub mod ports;

@@ -34,7 +34,9 @@ async fn main() {
             });
         }
     });
-    let prober = HttpProber::new().expect("prober");
+    let prober = HttpProber::new()
+        .expect("prober")
+        .trusting(["127.0.0.0/8".parse().expect("cidr")]);
     let portals: Vec<PortalCheck> = (0..PORTALS)
         .map(|i| {
             let mut c = PortalCheck::new(

@@ -10,6 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use livesite_core::net::{Cidr, Reach};
 use livesite_core::ports::Prober;
 use livesite_core::{
     FailureReason, Operator, OperatorId, Outcome, Phases, PortalCheck, ProbeResult,
@@ -70,6 +71,9 @@ impl Check {
 #[derive(Clone)]
 pub struct HttpProber {
     tls: TlsConnector,
+    /// Where a probe may connect: public portals only unless a network is
+    /// trusted (every hop, the first and each redirect, is checked).
+    reach: Reach,
 }
 
 impl std::fmt::Debug for HttpProber {
@@ -107,7 +111,17 @@ impl HttpProber {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
             tls: TlsConnector::from(Arc::new(config)),
+            reach: Reach::public_only(),
         })
+    }
+
+    /// The same prober, also connecting to these trusted networks (any port):
+    /// for local runs and tests; the Lambdas trust none.
+    pub fn trusting(mut self, networks: impl IntoIterator<Item = Cidr>) -> Self {
+        for n in networks {
+            self.reach = self.reach.trusting(n);
+        }
+        self
     }
 
     /// Checks a portal once, within its overall time limit.
@@ -276,6 +290,20 @@ impl Run {
                 addrs
             }
         };
+        // Only the addresses checked here are connected to: the name is
+        // never resolved again, so a rebinding answer can't slip through.
+        let (addrs, refused): (Vec<_>, Vec<_>) = addrs
+            .into_iter()
+            .map(|a| prober.reach.check(a).map(|()| a))
+            .partition(Result::is_ok);
+        let addrs: Vec<SocketAddr> = addrs.into_iter().flatten().collect();
+        if addrs.is_empty() {
+            let why = refused
+                .into_iter()
+                .find_map(Result::err)
+                .unwrap_or_else(|| "no address".into());
+            return Err(fail(FailureReason::Connect, format!("{host}: {why}")));
+        }
 
         let t = Instant::now();
         let tcp = connect(&addrs).await?;
