@@ -26,6 +26,7 @@ pub fn incident(op: &str, minutes: i64) -> Incident {
         acknowledged_at: None,
         last_update_at: None,
         next_update_due: None,
+        version: 0,
     }
 }
 
@@ -155,6 +156,79 @@ pub async fn incidents_are_created_once<S: Store>(s: &S) {
         s.put_incident(&incident("nobody", 0)).await.is_err(),
         "put needs an existing incident"
     );
+}
+
+/// Every incident write is conditional on the version it read: of two
+/// writers that read the same incident, the second is refused.
+pub async fn incident_writes_are_conditional_on_the_version_read<S: Store>(s: &S) {
+    let cal = livesite_core::BusinessCalendar::default();
+    let i = incident("contoso", 0);
+    assert!(s.create_incident(&i).await.expect("create"));
+    let read = s.get_incident(&i.id).await.expect("get").expect("present");
+    assert_eq!(read.version, 0);
+    let (mut api, mut evaluator) = (read.clone(), read);
+    api.acknowledge(t0() + Duration::minutes(5), &cal);
+    s.put_incident(&api).await.expect("the first writer wins");
+    evaluator.resolve(t0() + Duration::minutes(6));
+    assert!(
+        matches!(
+            s.put_incident(&evaluator).await,
+            Err(livesite_core::ports::StoreError::Conflict(_))
+        ),
+        "the second writer read a stale version"
+    );
+    let stored = s.get_incident(&i.id).await.expect("get").expect("present");
+    assert_eq!(
+        (
+            stored.version,
+            stored.is_open(),
+            stored.acknowledged_at.is_some()
+        ),
+        (1, true, true)
+    );
+}
+
+/// An acknowledgement racing a resolution: the evaluator resolves the
+/// incident between the API's read and its write. The change is tried again
+/// on the fresh incident, sees it resolved and is refused; the incident stays
+/// resolved (before versions, the acknowledgement wrote it back open and its
+/// reminders never stopped).
+pub async fn an_acknowledgement_racing_a_resolution_never_reopens_it<S: Store>(s: &S) {
+    use livesite_core::service::{change_incident, Change};
+    let cal = livesite_core::BusinessCalendar::default();
+    let i = incident("contoso", 0);
+    assert!(s.create_incident(&i).await.expect("create"));
+    let racing = crate::wrappers::ResolvedMidway::new(s, t0() + Duration::minutes(7));
+    let changed = change_incident(&racing, &i.id, |inc| {
+        if inc.is_open() {
+            inc.acknowledge(t0() + Duration::minutes(8), &cal);
+            Ok(())
+        } else {
+            Err("resolved")
+        }
+    })
+    .await
+    .expect("change");
+    assert_eq!(changed, Change::Refused("resolved"));
+    assert_eq!(racing.reads(), 2, "read, conflict, read again");
+    let stored = s.get_incident(&i.id).await.expect("get").expect("present");
+    assert!(!stored.is_open(), "still resolved");
+    assert!(stored.acknowledged_at.is_none());
+    // Without a race the same change goes through at once.
+    let j = incident("contoso", 60);
+    assert!(s.create_incident(&j).await.expect("create"));
+    let done = change_incident(s, &j.id, |inc| {
+        inc.acknowledge(t0() + Duration::minutes(70), &cal);
+        Ok::<_, ()>(inc.version)
+    })
+    .await
+    .expect("change");
+    match done {
+        Change::Done(stored, read_version) => {
+            assert_eq!((read_version, stored.version), (0, 1));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 pub async fn outbox_claims_each_notification_once<S: Store>(s: &S) {
@@ -360,6 +434,14 @@ macro_rules! store_contract {
         #[tokio::test]
         async fn contract_incidents() {
             $crate::contract::incidents_are_created_once(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_incident_versions() {
+            $crate::contract::incident_writes_are_conditional_on_the_version_read(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_acknowledgement_races_resolution() {
+            $crate::contract::an_acknowledgement_racing_a_resolution_never_reopens_it(&$make).await;
         }
         #[tokio::test]
         async fn contract_outbox() {

@@ -192,3 +192,50 @@ impl Notifier for Recorder {
         Ok(())
     }
 }
+
+/// An incident store where someone else resolves the incident right after
+/// the first read: the evaluator writing between the API's read and write.
+pub struct ResolvedMidway<'a, S> {
+    inner: &'a S,
+    at: DateTime<Utc>,
+    reads: AtomicUsize,
+}
+
+impl<'a, S> ResolvedMidway<'a, S> {
+    pub fn new(inner: &'a S, at: DateTime<Utc>) -> Self {
+        Self {
+            inner,
+            at,
+            reads: AtomicUsize::new(0),
+        }
+    }
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: IncidentStore> IncidentStore for ResolvedMidway<'_, S> {
+    async fn create_incident(&self, i: &Incident) -> Result<bool, StoreError> {
+        self.inner.create_incident(i).await
+    }
+    async fn put_incident(&self, i: &Incident) -> Result<(), StoreError> {
+        self.inner.put_incident(i).await
+    }
+    async fn get_incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let read = self.inner.get_incident(id).await?;
+        if self.reads.fetch_add(1, Ordering::SeqCst) == 0 {
+            if let Some(mut other) = read.clone() {
+                other.resolve(self.at);
+                self.inner.put_incident(&other).await?;
+            }
+        }
+        Ok(read)
+    }
+    async fn list_incidents(
+        &self,
+        operator: Option<&OperatorId>,
+        open_only: bool,
+    ) -> Result<Vec<Incident>, StoreError> {
+        self.inner.list_incidents(operator, open_only).await
+    }
+}

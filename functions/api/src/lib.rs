@@ -17,7 +17,7 @@ use livesite_core::partner::{
     self, Announcer, Bug, BugInput, FieldError, Maintenance, MaintenanceInput, Triage,
 };
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store, StoreError};
-use livesite_core::service::deliver_pending;
+use livesite_core::service::{change_incident, deliver_pending, Change};
 use livesite_core::{BusinessCalendar, EmailAddress, Operator, OperatorId, Policy, Team};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -604,14 +604,25 @@ where
 
     async fn acknowledge(&self, who: &Principal, id: &str, now: DateTime<Utc>) -> Reply {
         let op_id = self.operator_only(who)?.clone();
-        let mut incident = self.own_incident(who, id).await?;
-        if !incident.is_open() {
-            return Err(Problem::conflict(format!("incident {id} is resolved")));
-        }
-        let first = incident.acknowledged_at.is_none();
-        let op = self.operator(&op_id).await?;
-        incident.acknowledge(now, &op.calendar());
-        self.store.put_incident(&incident).await?;
+        self.own_incident(who, id).await?;
+        let calendar = self.operator(&op_id).await?.calendar();
+        // Race-free: decided on the incident as stored at the write.
+        let changed = change_incident(&self.store, id, |incident| {
+            if !incident.is_open() {
+                return Err(());
+            }
+            let first = incident.acknowledged_at.is_none();
+            incident.acknowledge(now, &calendar);
+            Ok(first)
+        })
+        .await?;
+        let (incident, first) = match changed {
+            Change::Done(incident, first) => (incident, first),
+            Change::Missing => return Err(Problem::not_found()),
+            Change::Refused(()) => {
+                return Err(Problem::conflict(format!("incident {id} is resolved")))
+            }
+        };
         let late = incident.initial_response_overdue(now);
         Ok((
             200,
@@ -628,11 +639,25 @@ where
                 message: "1 to 4000 characters".into(),
             }));
         }
-        let mut incident = self.own_incident(who, id).await?;
-        let op = self.operator(&op_id).await?;
-        let overdue = incident.next_update_due.is_some_and(|d| now > d);
-        incident.record_update(now, &op.calendar());
-        self.store.put_incident(&incident).await?;
+        self.own_incident(who, id).await?;
+        let calendar = self.operator(&op_id).await?.calendar();
+        // A resolved incident takes no more updates; race-free as above.
+        let changed = change_incident(&self.store, id, |incident| {
+            if !incident.is_open() {
+                return Err(());
+            }
+            let overdue = incident.next_update_due.is_some_and(|d| now > d);
+            incident.record_update(now, &calendar);
+            Ok(overdue)
+        })
+        .await?;
+        let (incident, overdue) = match changed {
+            Change::Done(incident, overdue) => (incident, overdue),
+            Change::Missing => return Err(Problem::not_found()),
+            Change::Refused(()) => {
+                return Err(Problem::conflict(format!("incident {id} is resolved")))
+            }
+        };
         let update_id = format!("{id}#{}", now.format("%Y%m%dT%H%M%S%3fZ"));
         self.store
             .create_record(
@@ -967,6 +992,7 @@ where
             acknowledged_at: None,
             last_update_at: None,
             next_update_due: None,
+            version: 0,
         };
         self.store.create_incident(&incident).await?;
         self.record_and_enqueue(vec![Notification {

@@ -501,6 +501,7 @@ fn incident_item(i: &Incident) -> Result<Item, StoreError> {
             )),
         ),
         ("open".to_string(), AttributeValue::Bool(i.is_open())),
+        ("version".to_string(), n(i.version as i64)),
         ("doc".to_string(), doc(i)?),
     ]);
     if i.is_open() {
@@ -526,16 +527,30 @@ impl IncidentStore for DynamoStore {
     }
 
     async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-        if self
-            .put_state_item_if(incident_item(incident)?, "attribute_exists(pk)")
-            .await?
-        {
-            Ok(())
+        let mut next = incident.clone();
+        next.version = incident.version + 1;
+        // Items written before versions carry none: they are version 0.
+        let condition = if incident.version == 0 {
+            "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :v)"
         } else {
-            Err(StoreError::Conflict(format!(
-                "incident {} does not exist",
+            "version = :v"
+        };
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .set_item(Some(incident_item(&next)?))
+            .condition_expression(condition)
+            .expression_attribute_values(":v", n(incident.version as i64))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!(
+                "incident {} changed since it was read (or does not exist)",
                 incident.id
-            )))
+            ))),
+            Err(e) => Err(sdk(e)),
         }
     }
 

@@ -502,6 +502,7 @@ fn open_incident(
         acknowledged_at: None,
         last_update_at: None,
         next_update_due: None,
+        version: 0,
     }
 }
 

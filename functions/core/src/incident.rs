@@ -78,6 +78,12 @@ pub struct Incident {
     /// Next update due once acknowledged; `None` before the acknowledgement
     /// (the initial response clock runs instead) and after resolution.
     pub next_update_due: Option<DateTime<Utc>>,
+    /// Optimistic concurrency: every write is conditional on the version it
+    /// read and stores the next one, so an acknowledgement racing a
+    /// resolution can never write the resolved incident back open. Absent in
+    /// records written before versions: 0.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// Builds the deterministic id shared by every store and every retry.
@@ -187,6 +193,7 @@ mod tests {
             acknowledged_at: None,
             last_update_at: None,
             next_update_due: None,
+            version: 0,
         }
     }
 

@@ -394,6 +394,7 @@ mod tests {
             acknowledged_at: None,
             last_update_at: None,
             next_update_due: None,
+            version: 0,
         }
     }
 

@@ -151,6 +151,7 @@ pub fn outage_report(
         acknowledged_at: None,
         last_update_at: None,
         next_update_due: None,
+        version: 0,
     };
     let late = if on_time {
         String::new()

@@ -100,7 +100,10 @@ pub trait IncidentStore: Send + Sync {
         &self,
         incident: &Incident,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Replaces an existing incident.
+    /// Replaces an existing incident if it is still at `incident.version`
+    /// (nobody wrote it since it was read), storing it as the next version;
+    /// `StoreError::Conflict` otherwise. `service::change_incident` is the
+    /// read-modify-write loop over this.
     fn put_incident(
         &self,
         incident: &Incident,

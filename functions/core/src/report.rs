@@ -475,6 +475,7 @@ mod tests {
             acknowledged_at: ack.map(utc),
             last_update_at: None,
             next_update_due: None,
+            version: 0,
         };
         let incidents = [
             incident("a", "2026-02-10T10:30:30Z", Some("2026-02-10T10:50:00Z")),

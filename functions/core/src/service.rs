@@ -5,6 +5,7 @@
 use crate::config::{Operator, Policy, Team};
 use crate::evaluate::{evaluate, Evaluation, Event, MonitorState};
 use crate::ids::OperatorId;
+use crate::incident::Incident;
 use crate::notify::{render, Notification};
 use crate::ports::{Notifier, Outbox, Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -121,16 +122,72 @@ async fn record_event<S: Store>(store: &S, event: &Event) -> Result<(), StoreErr
             resolved_at,
             ..
         } => {
-            if let Some(mut stored) = store.get_incident(&incident.id).await? {
+            // Already resolved (a redelivered batch): nothing to write.
+            change_incident(store, &incident.id, |stored| {
                 if stored.is_open() {
                     stored.resolve(*resolved_at);
-                    store.put_incident(&stored).await?;
+                    Ok(())
+                } else {
+                    Err(())
                 }
-            }
+            })
+            .await?;
         }
         Event::PageSuppressed { .. } | Event::MonitorGap { .. } | Event::BudgetBurn { .. } => {}
     }
     Ok(())
+}
+
+/// What a race-free change of an incident came to.
+#[derive(Debug, PartialEq)]
+pub enum Change<T, E> {
+    /// Written; the incident as stored, and what the change returned.
+    Done(Incident, T),
+    /// No such incident.
+    Missing,
+    /// The change refused the incident as it was (resolved, say).
+    Refused(E),
+}
+
+/// How often a change is tried again on the fresh incident after a
+/// concurrent write before giving up with `StoreError::Conflict`.
+const CHANGE_TRIES: usize = 5;
+
+/// Read, change, write back only if nobody wrote in between (the incident's
+/// version); after a conflict, `change` is applied again to the fresh
+/// incident, so it decides on what is really stored: an acknowledgement
+/// racing a resolution sees the resolution and is refused, and never writes
+/// the incident back open.
+pub async fn change_incident<S, T, E>(
+    store: &S,
+    id: &str,
+    mut change: impl FnMut(&mut Incident) -> Result<T, E> + Send,
+) -> Result<Change<T, E>, StoreError>
+where
+    S: crate::ports::IncidentStore,
+    T: Send,
+    E: Send,
+{
+    for _ in 0..CHANGE_TRIES {
+        let Some(mut incident) = store.get_incident(id).await? else {
+            return Ok(Change::Missing);
+        };
+        let out = match change(&mut incident) {
+            Ok(t) => t,
+            Err(e) => return Ok(Change::Refused(e)),
+        };
+        match store.put_incident(&incident).await {
+            Ok(()) => {
+                incident.version += 1;
+                return Ok(Change::Done(incident, out));
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "incident {id}: still contended after {CHANGE_TRIES} tries"
+    )))
 }
 
 #[derive(Debug, Default)]

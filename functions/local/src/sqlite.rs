@@ -148,7 +148,9 @@ impl SqliteStore {
     pub fn outbox_entries(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         self.with(|c| {
             let mut stmt = c
-                .prepare("SELECT key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc FROM outbox ORDER BY created_ms, priority, key")
+                .prepare(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY created_ms, priority, key"
+                ))
                 .map_err(backend)?;
             let rows = stmt.query_map([], row_to_entry).map_err(backend)?;
             rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
@@ -170,6 +172,10 @@ impl SqliteStore {
 }
 
 type EntryRow = Result<OutboxEntry, StoreError>;
+
+/// The columns `row_to_entry` reads, in its order.
+const ENTRY_COLUMNS: &str =
+    "key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc, next_attempt_ms";
 
 fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
     let key: String = r.get(0)?;
@@ -303,17 +309,21 @@ impl IncidentStore for SqliteStore {
     }
 
     async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-        let doc = to_doc(incident)?;
+        let mut next = incident.clone();
+        next.version = incident.version + 1;
+        let doc = to_doc(&next)?;
         self.with(|c| {
+            // Records written before versions carry none: they are version 0.
             let n = c
                 .execute(
-                    "UPDATE incidents SET open = ?2, doc = ?3 WHERE id = ?1",
-                    params![incident.id, incident.is_open(), doc],
+                    "UPDATE incidents SET open = ?2, doc = ?3
+                     WHERE id = ?1 AND COALESCE(json_extract(doc, '$.version'), 0) = ?4",
+                    params![incident.id, next.is_open(), doc, incident.version as i64],
                 )
                 .map_err(backend)?;
             if n == 0 {
                 return Err(StoreError::Conflict(format!(
-                    "incident {} does not exist",
+                    "incident {} changed since it was read (or does not exist)",
                     incident.id
                 )));
             }
@@ -378,12 +388,12 @@ impl Outbox for SqliteStore {
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         self.with(|c| {
             let mut stmt = c
-                .prepare(
-                    "SELECT key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc, next_attempt_ms FROM outbox
+                .prepare(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM outbox
                      WHERE status = 'pending' AND COALESCE(next_attempt_ms, created_ms) <= ?1
                        AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?1)
-                     ORDER BY COALESCE(next_attempt_ms, created_ms), priority, key LIMIT ?2",
-                )
+                     ORDER BY COALESCE(next_attempt_ms, created_ms), priority, key LIMIT ?2"
+                ))
                 .map_err(backend)?;
             let rows = stmt
                 .query_map(params![millis(now), limit as i64], row_to_entry)
@@ -444,7 +454,7 @@ impl Outbox for SqliteStore {
         self.with(|c| {
             let row = c
                 .query_row(
-                    "SELECT key, status, attempts, claimed_until_ms, sent_at_ms, last_error, doc, next_attempt_ms FROM outbox WHERE key = ?1",
+                    &format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE key = ?1"),
                     params![key],
                     row_to_entry,
                 )
