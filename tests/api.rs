@@ -161,6 +161,69 @@ async fn a_high_outage_report_pages_once_and_a_retried_post_returns_the_first_an
     assert_eq!(api.notifier.keys().len(), 2);
 }
 
+/// An Idempotency-Key is taken with one conditional write before the request
+/// acts: a second request with the key while the first still acts is told
+/// to retry (it used to act too); a request that failed frees its key; a key
+/// is remembered for 24 hours.
+#[tokio::test]
+async fn idempotency_keys_are_reserved_before_acting_released_on_failure_and_expire() {
+    use livesite_core::ports::RecordStore;
+    let api = api().await;
+    let post = |key: &'static str, aware: &str| {
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(high_report(aware))
+            .key(key)
+    };
+    // Another request holds the key (reserved, no answer yet).
+    let held = json!({"request": "another request's", "expires_at": (now() + Duration::hours(24)).timestamp()});
+    assert!(api
+        .store
+        .reserve_record(
+            "idempotency",
+            "contoso#/v1/outage-reports#busy",
+            &held,
+            now()
+        )
+        .await
+        .expect("reserve"));
+    let busy = call(&api, post("busy", "2026-11-27T09:30:00Z"), now()).await;
+    assert_eq!(busy.status, 409, "{}", busy.body);
+    assert!(api.notifier.keys().is_empty(), "nothing acted");
+    assert!(api
+        .store
+        .list_incidents(None, false)
+        .await
+        .expect("list")
+        .is_empty());
+
+    // A refused request frees its key: the corrected retry acts.
+    let bad = Call::new("POST", "/v1/outage-reports")
+        .claims(client("client-contoso"))
+        .json(json!({"severity": "high"}))
+        .key("fix-me");
+    assert_eq!(call(&api, bad, now()).await.status, 422);
+    let fixed = call(&api, post("fix-me", "2026-11-27T09:30:00Z"), now()).await;
+    assert_eq!(
+        (fixed.status, fixed.replayed),
+        (201, false),
+        "{}",
+        fixed.body
+    );
+
+    // Within 24 hours the key replays; after, it is free again.
+    let again = call(
+        &api,
+        post("fix-me", "2026-11-27T09:30:00Z"),
+        now() + Duration::hours(23),
+    )
+    .await;
+    assert_eq!((again.status, again.replayed), (201, true));
+    let later = now() + Duration::hours(24);
+    let anew = call(&api, post("fix-me", "2026-11-28T09:50:00Z"), later).await;
+    assert_eq!((anew.status, anew.replayed), (201, false), "{}", anew.body);
+}
+
 #[tokio::test]
 async fn outage_reports_say_whether_they_came_within_30_minutes_and_route_by_severity() {
     let api = api().await;

@@ -158,6 +158,68 @@ pub async fn incidents_are_created_once<S: Store>(s: &S) {
     );
 }
 
+/// A reservation is one conditional write: taken once while live, free
+/// again once expired (before the store's TTL removes it) or deleted.
+pub async fn records_are_reserved_once_until_they_expire<
+    S: Store + livesite_core::ports::RecordStore,
+>(
+    s: &S,
+) {
+    use serde_json::json;
+    let now = t0();
+    let doc = |by: &str, minutes: i64| json!({"by": by, "expires_at": (now + Duration::minutes(minutes)).timestamp()});
+    assert!(s
+        .reserve_record("idempotency", "k", &doc("first", 10), now)
+        .await
+        .expect("reserve"));
+    assert!(
+        !s.reserve_record(
+            "idempotency",
+            "k",
+            &doc("second", 10),
+            now + Duration::minutes(9)
+        )
+        .await
+        .expect("reserve"),
+        "live: the second request may not act"
+    );
+    assert_eq!(
+        s.get_record("idempotency", "k")
+            .await
+            .expect("get")
+            .expect("present")["by"],
+        "first"
+    );
+    assert!(
+        s.reserve_record(
+            "idempotency",
+            "k",
+            &doc("third", 30),
+            now + Duration::minutes(10)
+        )
+        .await
+        .expect("reserve"),
+        "expired at its expiry time: free again"
+    );
+    assert_eq!(
+        s.get_record("idempotency", "k")
+            .await
+            .expect("get")
+            .expect("present")["by"],
+        "third"
+    );
+    s.delete_record("idempotency", "k").await.expect("delete");
+    assert!(s
+        .get_record("idempotency", "k")
+        .await
+        .expect("get")
+        .is_none());
+    assert!(s
+        .reserve_record("idempotency", "k", &doc("fourth", 10), now)
+        .await
+        .expect("reserve"));
+}
+
 /// Every incident write is conditional on the version it read: of two
 /// writers that read the same incident, the second is refused.
 pub async fn incident_writes_are_conditional_on_the_version_read<S: Store>(s: &S) {
@@ -450,6 +512,10 @@ macro_rules! store_contract {
         #[tokio::test]
         async fn contract_records() {
             $crate::contract::records_are_created_once_and_listed_by_operator(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_reservations() {
+            $crate::contract::records_are_reserved_once_until_they_expire(&$make).await;
         }
         #[tokio::test]
         async fn contract_registry() {

@@ -189,14 +189,28 @@ struct ScheduleInput {
     tentative_deployment: NaiveDate,
 }
 
+/// An idempotency key's record: reserved (`answer` absent) while its first
+/// request acts, then the answer every retry gets.
 #[derive(Serialize, Deserialize)]
 struct Stored {
-    status: u16,
-    body: Value,
     /// Fingerprint of the request body the key was first used with.
     #[serde(default)]
     request: String,
+    /// The first request's answer (status, body); absent while it acts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answer: Option<(u16, Value)>,
+    /// Seconds since the epoch; the store's TTL removes the record after.
+    #[serde(default)]
+    expires_at: i64,
+    // Records written before reservations kept the answer at the top.
+    #[serde(default, skip_serializing)]
+    status: Option<u16>,
+    #[serde(default, skip_serializing)]
+    body: Option<Value>,
 }
+
+/// How long an idempotency key is remembered.
+const IDEMPOTENCY_KEPT: chrono::Duration = chrono::Duration::hours(24);
 
 /// FNV-1a: stable across builds, enough to tell two request bodies apart.
 fn fingerprint(body: &[u8]) -> String {
@@ -310,27 +324,10 @@ where
                     Principal::Operator(o) => o.to_string(),
                 };
                 let id = format!("{who}#{path}#{k}");
-                match self.store.get_record("idempotency", &id).await {
-                    Ok(Some(v)) => {
-                        if let Ok(stored) = serde_json::from_value::<Stored>(v) {
-                            if stored.request != fingerprint(body) {
-                                return problem_response(&Problem::invalid(FieldError {
-                                    field: "Idempotency-Key".into(),
-                                    message: "already used with a different request body".into(),
-                                }));
-                            }
-                            let mut r =
-                                json_response(stored.status, &stored.body, "application/json");
-                            r.headers_mut().insert(
-                                "idempotent-replayed",
-                                lambda_http::http::HeaderValue::from_static("true"),
-                            );
-                            return r;
-                        }
-                        None
-                    }
+                match self.reserve_key(&id, body, now).await {
                     Ok(None) => Some(id),
-                    Err(e) => return problem_response(&Problem::from(e)),
+                    Ok(Some(early)) => return early,
+                    Err(p) => return problem_response(&p),
                 }
             }
             _ => None,
@@ -350,13 +347,15 @@ where
             Ok((status, value)) => {
                 if let Some(id) = idem_id {
                     let stored = to_value(&Stored {
-                        status,
-                        body: value.clone(),
                         request: fingerprint(body),
+                        answer: Some((status, value.clone())),
+                        expires_at: (now + IDEMPOTENCY_KEPT).timestamp(),
+                        status: None,
+                        body: None,
                     });
                     if let Err(e) = self
                         .store
-                        .create_record("idempotency", &id, None, &stored)
+                        .put_record("idempotency", &id, None, &stored)
                         .await
                     {
                         tracing::warn!(error = %e, "idempotency record not kept");
@@ -377,8 +376,75 @@ where
                 }
                 json_response(status, &value, "application/json")
             }
-            Err(p) => problem_response(&p),
+            Err(p) => {
+                // Nothing was done: free the key, so a retry acts afresh.
+                if let Some(id) = idem_id {
+                    if let Err(e) = self.store.delete_record("idempotency", &id).await {
+                        tracing::warn!(error = %e, "idempotency reservation not released");
+                    }
+                }
+                problem_response(&p)
+            }
         }
+    }
+
+    /// Takes an idempotency key before its request acts, with one
+    /// conditional write: two concurrent requests with one key can't both
+    /// act. `None`: taken, go on; `Some`: the answer to give instead (the
+    /// first answer replayed, 409 while the first request still acts, 422
+    /// for a key reused with another body).
+    async fn reserve_key(
+        &self,
+        id: &str,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Response<Body>>, Problem> {
+        let reservation = to_value(&Stored {
+            request: fingerprint(body),
+            answer: None,
+            expires_at: (now + IDEMPOTENCY_KEPT).timestamp(),
+            status: None,
+            body: None,
+        });
+        if self
+            .store
+            .reserve_record("idempotency", id, &reservation, now)
+            .await?
+        {
+            return Ok(None);
+        }
+        let Some(v) = self.store.get_record("idempotency", id).await? else {
+            // Released between the two calls: the caller may simply retry.
+            return Err(Problem::conflict(
+                "this Idempotency-Key is being released; retry",
+            ));
+        };
+        let stored: Stored = serde_json::from_value(v).map_err(|e| {
+            Problem::from(StoreError::Corrupt {
+                key: format!("idempotency {id}"),
+                message: e.to_string(),
+            })
+        })?;
+        let answer = stored
+            .answer
+            .or_else(|| Some((stored.status?, stored.body?)));
+        let Some((status, value)) = answer else {
+            return Err(Problem::conflict(
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            ));
+        };
+        if stored.request != fingerprint(body) {
+            return Err(Problem::invalid(FieldError {
+                field: "Idempotency-Key".into(),
+                message: "already used with a different request body".into(),
+            }));
+        }
+        let mut r = json_response(status, &value, "application/json");
+        r.headers_mut().insert(
+            "idempotent-replayed",
+            lambda_http::http::HeaderValue::from_static("true"),
+        );
+        Ok(Some(r))
     }
 
     async fn principal(&self, req: &Request) -> Result<Principal, Problem> {

@@ -854,6 +854,10 @@ fn record_item(
         item.insert("gsi1pk".into(), s(format!("OPREC#{kind}#{op}")));
         item.insert("gsi1sk".into(), s(id));
     }
+    // A record that expires leaves the table by its TTL.
+    if let Some(at) = value.get("expires_at").and_then(serde_json::Value::as_i64) {
+        item.insert("expires_at".into(), n(at));
+    }
     Ok(item)
 }
 
@@ -890,6 +894,42 @@ impl RecordStore for DynamoStore {
         } else {
             Err(StoreError::Conflict(format!("{kind} {id} does not exist")))
         }
+    }
+
+    async fn reserve_record(
+        &self,
+        kind: &str,
+        id: &str,
+        value: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .set_item(Some(record_item(kind, id, None, value)?))
+            // TTL deletes lazily: an expired record still there is free.
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn delete_record(&self, kind: &str, id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.state)
+            .key("pk", s(format!("REC#{kind}#{id}")))
+            .key("sk", s("REC"))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
     }
 
     async fn get_record(

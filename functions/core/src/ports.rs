@@ -228,6 +228,25 @@ pub trait RecordStore: Send + Sync {
         kind: &str,
         operator: Option<&OperatorId>,
     ) -> impl Future<Output = Result<Vec<serde_json::Value>, StoreError>> + Send;
+    /// Creates the record unless a live one with its kind and id exists, in
+    /// one conditional write. A record whose `expires_at` (seconds since the
+    /// epoch, in the document) is at or before `now` counts as absent: the
+    /// store's TTL removes such records, but only eventually. `false` when a
+    /// live record exists. This is how an idempotency key is taken before
+    /// its request acts.
+    fn reserve_record(
+        &self,
+        kind: &str,
+        id: &str,
+        doc: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Removes a record (a reservation whose request could not act).
+    fn delete_record(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Who is monitored: the registry the probe reads and the API manages.

@@ -525,6 +525,38 @@ impl RecordStore for SqliteStore {
         })
     }
 
+    async fn reserve_record(
+        &self,
+        kind: &str,
+        id: &str,
+        doc: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let doc = to_doc(doc)?;
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "INSERT INTO records (kind, id, operator, doc) VALUES (?1, ?2, NULL, ?3)
+                     ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc
+                     WHERE json_extract(records.doc, '$.expires_at') <= ?4",
+                    params![kind, id, doc, now.timestamp()],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+    }
+
+    async fn delete_record(&self, kind: &str, id: &str) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM records WHERE kind = ?1 AND id = ?2",
+                params![kind, id],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
     async fn list_records(
         &self,
         kind: &str,
