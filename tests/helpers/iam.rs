@@ -382,6 +382,8 @@ struct State {
     iterators: HashMap<String, String>,
     /// Requests refused for breaking a service limit.
     refusals: Vec<String>,
+    /// The SES sandbox: when set, mail to any other recipient is rejected.
+    ses_verified: Option<Vec<String>>,
 }
 
 /// The enforcing proxy for one test stack.
@@ -459,6 +461,14 @@ impl Enforcer {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Puts the account in the SES sandbox: sending to a recipient that is not
+    /// one of `verified` is rejected (MessageRejected), as SES does.
+    pub fn with_ses_sandbox(self, verified: &[&str]) -> Self {
+        self.state.lock().expect("state").ses_verified =
+            Some(verified.iter().map(|v| v.to_string()).collect());
+        self
     }
 
     /// Requests refused for breaking a DynamoDB limit, with AWS's message.
@@ -668,6 +678,25 @@ fn dynamodb(op: &str, json: &Value) -> Vec<(String, String)> {
     }
 }
 
+/// The first recipient of an SES send that the sandbox does not allow.
+fn sandboxed(state: &Mutex<State>, target: Option<&str>, body: &[u8]) -> Option<String> {
+    if target.is_some() {
+        return None;
+    }
+    let verified = state.lock().expect("state").ses_verified.clone()?;
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let is_send = form
+        .iter()
+        .any(|(k, v)| k == "Action" && (v == "SendEmail" || v == "SendRawEmail"));
+    if !is_send {
+        return None;
+    }
+    form.into_iter()
+        .filter(|(k, _)| k.starts_with("Destination."))
+        .map(|(_, v)| v)
+        .find(|address| !verified.iter().any(|ok| ok.eq_ignore_ascii_case(address)))
+}
+
 /// DynamoDB's item size limit: 400 KB, names and values counted.
 pub const ITEM_LIMIT: usize = 400 * 1024;
 
@@ -820,6 +849,15 @@ async fn forward(
                 }
             }
         }
+    }
+    if let Some(unverified) = sandboxed(&state, target.as_deref(), &body) {
+        let message = format!("Email address is not verified. The following identities failed the check in region US-EAST-1: {unverified}");
+        state.lock().expect("state").refusals.push(message.clone());
+        return Ok(Response::builder()
+            .status(400)
+            .header("content-type", "text/xml")
+            .body(Full::new(Bytes::from(format!("<ErrorResponse><Error><Type>Sender</Type><Code>MessageRejected</Code><Message>{message}</Message></Error><RequestId>sandbox</RequestId></ErrorResponse>"))))
+            .expect("response"));
     }
     if let Some(message) = broken_limit(target.as_deref(), &body) {
         state.lock().expect("state").refusals.push(message.clone());

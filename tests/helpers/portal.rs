@@ -22,6 +22,8 @@ pub enum Behavior {
     RedirectOnce { body: String },
     /// Redirect to this absolute URL.
     RedirectTo(String),
+    /// A 200 whose body comes one byte every `every`, never finishing.
+    Trickle { every: Duration },
     /// 200 "MO Direct portal" while the flag is up, 503 while it is down.
     Toggle(Arc<std::sync::atomic::AtomicBool>),
     /// A 200 with a body of this many bytes, the marker text at its very end.
@@ -35,6 +37,7 @@ pub enum Behavior {
 }
 
 pub struct Portal {
+    pub ip: String,
     pub port: u16,
     pub hits: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
@@ -48,7 +51,7 @@ impl Drop for Portal {
 
 impl Portal {
     pub fn http_url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://{}:{}{path}", self.ip, self.port)
     }
     pub fn https_url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.port)
@@ -129,12 +132,18 @@ impl Default for TestPki {
 
 /// Starts a plain HTTP portal.
 pub async fn spawn(behavior: Behavior) -> Portal {
-    start(behavior, None).await
+    start(behavior, None, "127.0.0.1").await
+}
+
+/// Starts a plain HTTP portal on another loopback address (127.0.0.2, say),
+/// so a test can trust the portals' address and not 127.0.0.1.
+pub async fn spawn_on(ip: &str, behavior: Behavior) -> Portal {
+    start(behavior, None, ip).await
 }
 
 /// Starts an HTTPS portal presenting the given certificate.
 pub async fn spawn_tls(behavior: Behavior, pki: &TestPki) -> Portal {
-    start(behavior, Some(pki.acceptor())).await
+    start(behavior, Some(pki.acceptor()), "127.0.0.1").await
 }
 
 /// A port with nothing listening on it.
@@ -145,8 +154,8 @@ pub async fn refused_port() -> u16 {
     port
 }
 
-async fn start(behavior: Behavior, tls: Option<tokio_rustls::TlsAcceptor>) -> Portal {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+async fn start(behavior: Behavior, tls: Option<tokio_rustls::TlsAcceptor>, ip: &str) -> Portal {
+    let listener = TcpListener::bind((ip, 0)).await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
@@ -170,7 +179,12 @@ async fn start(behavior: Behavior, tls: Option<tokio_rustls::TlsAcceptor>) -> Po
             });
         }
     });
-    Portal { port, hits, task }
+    Portal {
+        ip: ip.to_string(),
+        port,
+        hits,
+        task,
+    }
 }
 
 async fn read_request<S: AsyncRead + Unpin>(s: &mut S) -> Option<String> {
@@ -242,6 +256,19 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 response(301, "location: /final\r\n", "")
             };
             let _ = s.write_all(r.as_bytes()).await;
+        }
+        Behavior::Trickle { every } => {
+            let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\nconnection: close\r\n\r\n";
+            if s.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            // Bounded: a minute of trickling at most, then the server gives up.
+            for _ in 0..(60_000 / every.as_millis().max(1)) {
+                if s.write_all(b"x").await.is_err() || s.flush().await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(every).await;
+            }
         }
         Behavior::RedirectTo(location) => {
             let _ = s

@@ -67,6 +67,14 @@ where
 
 pub const INCIDENTS_BY_OPERATOR: &str = "by-operator";
 pub const PENDING_OUTBOX: &str = "pending";
+/// The `pending` index's partition of a channel's unsent notifications.
+fn pending_partition(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Page => "PENDING#PAGE",
+        Channel::Email => "PENDING#EMAIL",
+    }
+}
+
 /// The `pending` index's partition for open incidents.
 const OPEN_INCIDENTS: &str = "OPEN_INCIDENT";
 /// Sent notifications leave the table after this long (DynamoDB TTL); stream
@@ -624,19 +632,22 @@ fn entry_from(item: &Item) -> Result<OutboxEntry, StoreError> {
 impl Outbox for DynamoStore {
     async fn enqueue(&self, notification: &Notification) -> Result<bool, StoreError> {
         let (pk, sk) = outbox_key(&notification.key);
-        // Pages before emails of the same moment: the phone call comes first.
-        let priority = u8::from(notification.channel != Channel::Page);
         let item = HashMap::from([
             ("pk".to_string(), pk),
             ("sk".to_string(), sk),
             ("entity".to_string(), s("outbox")),
             ("status".to_string(), s("pending")),
             ("attempts".to_string(), n(0)),
-            ("pending_pk".to_string(), s("PENDING")),
+            // Pages and emails wait apart: every due page goes before any
+            // email, so no number of failing emails can hold back a page.
+            (
+                "pending_pk".to_string(),
+                s(pending_partition(notification.channel)),
+            ),
             (
                 "pending_sk".to_string(),
                 s(format!(
-                    "{}#{priority}#{}",
+                    "{}#{}",
                     padded(notification.created_at.timestamp_millis()),
                     notification.key
                 )),
@@ -655,25 +666,29 @@ impl Outbox for DynamoStore {
         if limit == 0 {
             return Ok(vec![]);
         }
-        // The index's sort key starts with the time an entry is due, so the
-        // due entries are a key range, earliest first; a retry moves its
-        // entry later in it.
-        let q = self
-            .client
-            .query()
-            .table_name(&self.tables.state)
-            .index_name(PENDING_OUTBOX)
-            .key_condition_expression("pending_pk = :p AND pending_sk < :due")
-            .filter_expression("attribute_not_exists(claimed_until_ms) OR claimed_until_ms <= :now")
-            .expression_attribute_values(":p", s("PENDING"))
-            .expression_attribute_values(":due", s(padded(now.timestamp_millis() + 1)))
-            .expression_attribute_values(":now", n(now.timestamp_millis()));
+        // In each channel's partition the sort key starts with the time an
+        // entry is due, so the due entries are a key range, earliest first;
+        // a retry moves its entry later in it. Pages first.
         let mut out = Vec::new();
-        let mut pages = q.into_paginator().items().send();
-        while let Some(item) = pages.next().await {
-            out.push(entry_from(&item.map_err(sdk)?)?);
-            if out.len() >= limit {
-                break;
+        for channel in [Channel::Page, Channel::Email] {
+            let q = self
+                .client
+                .query()
+                .table_name(&self.tables.state)
+                .index_name(PENDING_OUTBOX)
+                .key_condition_expression("pending_pk = :p AND pending_sk < :due")
+                .filter_expression(
+                    "attribute_not_exists(claimed_until_ms) OR claimed_until_ms <= :now",
+                )
+                .expression_attribute_values(":p", s(pending_partition(channel)))
+                .expression_attribute_values(":due", s(padded(now.timestamp_millis() + 1)))
+                .expression_attribute_values(":now", n(now.timestamp_millis()));
+            let mut pages = q.into_paginator().items().send();
+            while out.len() < limit {
+                let Some(item) = pages.next().await else {
+                    break;
+                };
+                out.push(entry_from(&item.map_err(sdk)?)?);
             }
         }
         Ok(out)
@@ -755,7 +770,7 @@ impl Outbox for DynamoStore {
                 .expression_attribute_values(":at", n(at.timestamp_millis()))
                 .expression_attribute_values(
                     ":due",
-                    s(format!("{}#9#{key}", padded(at.timestamp_millis()))),
+                    s(format!("{}#{key}", padded(at.timestamp_millis()))),
                 ),
             // Given up: out of the pending index, kept as long as sent ones.
             None => req

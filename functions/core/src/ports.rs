@@ -129,9 +129,9 @@ pub trait Outbox: Send + Sync {
         notification: &Notification,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Pending entries due at `now` (recorded, or their retry time reached)
-    /// and not claimed, earliest due first, pages before emails of the same
-    /// moment. An entry that keeps failing is due later and later, so it
-    /// never stands in front of a new page.
+    /// and not claimed: every due page before any email, each channel
+    /// earliest due first. No number of emails can hold back a page, and an
+    /// entry that keeps failing is due later and later behind new ones.
     fn pending(
         &self,
         now: DateTime<Utc>,
