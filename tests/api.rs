@@ -224,6 +224,45 @@ async fn idempotency_keys_are_reserved_before_acting_released_on_failure_and_exp
     assert_eq!((anew.status, anew.replayed), (201, false), "{}", anew.body);
 }
 
+/// A slow mail service doesn't make a slow answer: the request records its
+/// messages, sends for at most the inline budget, and leaves the rest in the
+/// outbox for the next pass (it used to send up to 100 inline, inside the
+/// function's 15 s).
+#[tokio::test]
+async fn a_slow_mail_service_does_not_slow_the_answer() {
+    use livesite_api_fn::INLINE_DELIVERY_BUDGET;
+    use livesite_core::ports::Outbox;
+    let mut api = api().await;
+    api.notifier = Recorder::slow(std::time::Duration::from_millis(700));
+    for i in 0..10 {
+        let mut n = livesite_tests::contract::notification(&format!("waiting-{i}"), 0);
+        n.created_at = now() - Duration::minutes(1);
+        api.store.enqueue(&n).await.expect("enqueue");
+    }
+    let started = std::time::Instant::now();
+    let a = call(
+        &api,
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(high_report("2026-11-27T09:30:00Z")),
+        now(),
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert!(
+        took < INLINE_DELIVERY_BUDGET + std::time::Duration::from_millis(900),
+        "{took:?}: the budget plus at most one send in flight"
+    );
+    let sent = api.notifier.keys();
+    assert!(
+        sent.len() < 12 && sent[0].ends_with("#page-report"),
+        "the page first, then what the budget allowed: {sent:?}"
+    );
+    let left = api.store.pending(now(), 100).await.expect("pending");
+    assert_eq!(left.len(), 12 - sent.len(), "nothing lost: the rest waits");
+}
+
 #[tokio::test]
 async fn outage_reports_say_whether_they_came_within_30_minutes_and_route_by_severity() {
     let api = api().await;

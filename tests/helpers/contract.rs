@@ -654,6 +654,26 @@ pub async fn failed_send_is_retried_not_dropped<S: Store>(s: &S) {
     assert_eq!(entry.attempts, 2);
 }
 
+/// Every due page comes before any email, however much older the emails.
+pub async fn due_pages_come_before_any_email<S: Store>(s: &S) {
+    for i in 0..3 {
+        s.enqueue(&notification(&format!("email-{i}"), i))
+            .await
+            .expect("enqueue");
+    }
+    let mut page = notification("page", 50);
+    page.channel = livesite_core::Channel::Page;
+    s.enqueue(&page).await.expect("enqueue");
+    let keys: Vec<String> = s
+        .pending(t0() + Duration::hours(1), 2)
+        .await
+        .expect("pending")
+        .into_iter()
+        .map(|e| e.notification.key)
+        .collect();
+    assert_eq!(keys, vec!["page", "email-0"]);
+}
+
 /// An entry that can never be sent backs off, then dies with one notice to
 /// the team, and at no point delays a new page: the poison entries are due
 /// later and later while a new page is due at once.
@@ -764,6 +784,10 @@ macro_rules! service_contract {
         #[tokio::test]
         async fn service_failed_send_is_retried_not_dropped() {
             $crate::contract::failed_send_is_retried_not_dropped(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_due_pages_come_before_any_email() {
+            $crate::contract::due_pages_come_before_any_email(&$make).await;
         }
         #[tokio::test]
         async fn service_a_poison_notification_never_delays_a_new_page() {

@@ -141,12 +141,20 @@ pub struct Recorder {
     pub sent: Mutex<Vec<Notification>>,
     pub fail_first: AtomicUsize,
     pub refused: Option<String>,
+    /// Each delivery takes this long (a slow mail service).
+    pub delay: Option<std::time::Duration>,
 }
 
 impl Recorder {
     pub fn failing(n: usize) -> Self {
         Self {
             fail_first: AtomicUsize::new(n),
+            ..Self::default()
+        }
+    }
+    pub fn slow(delay: std::time::Duration) -> Self {
+        Self {
+            delay: Some(delay),
             ..Self::default()
         }
     }
@@ -168,6 +176,9 @@ impl Recorder {
 
 impl Notifier for Recorder {
     async fn deliver(&self, n: &Notification) -> Result<(), NotifyError> {
+        if let Some(d) = self.delay {
+            tokio::time::sleep(d).await;
+        }
         let refused = self
             .refused
             .as_deref()

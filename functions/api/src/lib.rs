@@ -17,7 +17,7 @@ use livesite_core::partner::{
     self, Announcer, Bug, BugInput, FieldError, Maintenance, MaintenanceInput, Triage,
 };
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store, StoreError};
-use livesite_core::service::{change_incident, deliver_pending, Change};
+use livesite_core::service::{change_incident, deliver_pending_while, Change};
 use livesite_core::{BusinessCalendar, EmailAddress, Operator, OperatorId, Policy, Team};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -209,6 +209,11 @@ struct Stored {
     body: Option<Value>,
 }
 
+/// The most time a request spends sending what it recorded. The function's
+/// timeout is 15 s; with the SDK's own per-send limit (3 s) an answer never
+/// waits much longer than this on a slow mail service.
+pub const INLINE_DELIVERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How long an idempotency key is remembered.
 const IDEMPOTENCY_KEPT: chrono::Duration = chrono::Duration::hours(24);
 
@@ -361,19 +366,7 @@ where
                         tracing::warn!(error = %e, "idempotency record not kept");
                     }
                 }
-                // Stored first, then sent: a failed send stays in the outbox.
-                if let Err(e) = deliver_pending(
-                    &self.store,
-                    &self.notifier,
-                    &self.team,
-                    now,
-                    Duration::minutes(2),
-                    100,
-                )
-                .await
-                {
-                    tracing::error!(error = %e, "outbox unavailable; notifications wait for the next pass");
-                }
+                self.deliver_inline(now).await;
                 json_response(status, &value, "application/json")
             }
             Err(p) => {
@@ -384,6 +377,55 @@ where
                     }
                 }
                 problem_response(&p)
+            }
+        }
+    }
+
+    /// Sends what the request recorded (and anything else due), for at most
+    /// `INLINE_DELIVERY_BUDGET`: stored first, then sent, so what a slow or
+    /// failing mail service leaves waits in the outbox for the evaluator's
+    /// or the sweep's pass instead of turning into a slow answer or a 5xx.
+    async fn deliver_inline(&self, now: DateTime<Utc>) {
+        let started = std::time::Instant::now();
+        let within = || started.elapsed() < INLINE_DELIVERY_BUDGET;
+        let report = deliver_pending_while(
+            &self.store,
+            &self.notifier,
+            &self.team,
+            now,
+            Duration::minutes(2),
+            100,
+            &within,
+        )
+        .await;
+        match report {
+            Ok(report) => {
+                for (key, error) in &report.dead {
+                    tracing::error!(
+                        key,
+                        error,
+                        "notification given up after every retry; the team is told"
+                    );
+                }
+                if !report.dead.is_empty() {
+                    println!(
+                        "{}",
+                        livesite_core::metrics::emf_line(
+                            now,
+                            &[("NotificationsDead", "Count", report.dead.len() as f64)],
+                            json!({}),
+                        )
+                    );
+                }
+                if report.deferred > 0 {
+                    tracing::warn!(
+                        deferred = report.deferred,
+                        "delivery budget spent; the rest waits for the next pass"
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "outbox unavailable; notifications wait for the next pass")
             }
         }
     }

@@ -91,12 +91,35 @@ pub fn store(config: &aws_config::SdkConfig, settings: &Settings) -> DynamoStore
     )
 }
 
+/// One send, all SDK attempts included, may take this long: a slow mail or
+/// page service costs a caller at most this per notification (the callers
+/// also bound their whole delivery pass in time).
+#[cfg(feature = "notify")]
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[cfg(feature = "notify")]
 pub fn notifier(config: &aws_config::SdkConfig, settings: &Settings) -> AwsNotifier {
+    let sns = aws_sdk_sns::config::Builder::from(config)
+        .timeout_config(
+            aws_sdk_sns::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(SEND_TIMEOUT)
+                .build(),
+        )
+        .build();
+    let ses = aws_sdk_ses::config::Builder::from(config)
+        .timeout_config(
+            aws_sdk_ses::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(SEND_TIMEOUT)
+                .build(),
+        )
+        .build();
     AwsNotifier {
-        pager: SnsPager::new(aws_sdk_sns::Client::new(config), settings.topic_arn.clone()),
+        pager: SnsPager::new(
+            aws_sdk_sns::Client::from_conf(sns),
+            settings.topic_arn.clone(),
+        ),
         mailer: SesMailer::new(
-            aws_sdk_ses::Client::new(config),
+            aws_sdk_ses::Client::from_conf(ses),
             settings.team.sender.to_string(),
         )
         .with_configuration_set(settings.mail_configuration_set.clone()),

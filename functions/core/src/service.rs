@@ -197,6 +197,8 @@ pub struct DeliveryReport {
     pub failed: Vec<(String, String)>,
     /// Failed sends given up for good (key, error); the team is told once.
     pub dead: Vec<(String, String)>,
+    /// Due entries left for a later pass when the time budget ran out.
+    pub deferred: usize,
     /// When the oldest notification still unsent after this pass was
     /// recorded: its age is what an alarm watches (a page stuck in the
     /// outbox is a page nobody got).
@@ -225,6 +227,21 @@ pub async fn deliver_pending<O: Outbox, N: Notifier>(
     lease: Duration,
     limit: usize,
 ) -> Result<DeliveryReport, StoreError> {
+    deliver_pending_while(outbox, notifier, team, now, lease, limit, &|| true).await
+}
+
+/// The same, claiming no further entry once `keep_going` says no: the caller's
+/// time budget (the API answers its client, the evaluator keeps its shard
+/// moving; what is left waits, recorded, for the next pass).
+pub async fn deliver_pending_while<O: Outbox, N: Notifier>(
+    outbox: &O,
+    notifier: &N,
+    team: &Team,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: usize,
+    keep_going: &(dyn Fn() -> bool + Sync),
+) -> Result<DeliveryReport, StoreError> {
     let mut report = DeliveryReport::default();
     for entry in outbox.pending(now, limit).await? {
         let key = entry.notification.key.clone();
@@ -232,6 +249,11 @@ pub async fn deliver_pending<O: Outbox, N: Notifier>(
         let unsent = |r: &mut DeliveryReport| {
             r.oldest_unsent = Some(r.oldest_unsent.map_or(created, |t| t.min(created)));
         };
+        if !keep_going() {
+            report.deferred += 1;
+            unsent(&mut report);
+            continue;
+        }
         if !outbox.claim(&key, now, now + lease).await? {
             unsent(&mut report);
             continue;

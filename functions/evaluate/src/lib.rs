@@ -17,9 +17,12 @@ use chrono::{DateTime, Duration, Utc};
 use livesite_aws::DynamoStore;
 use livesite_core::metrics::emf_line;
 use livesite_core::ports::{Notifier, OperatorRegistry, Store, StoreError};
-use livesite_core::service::{deliver_pending, evaluate_batch, Context};
+use livesite_core::service::{deliver_pending_while, evaluate_batch, Context};
 use livesite_core::{Policy, ProbeResult, Team};
 use std::collections::HashSet;
+
+/// The most time an invocation spends delivering (its timeout is 60 s).
+pub const DELIVERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Where the evaluator learns who is monitored and under which policy.
 pub trait Directory: Send + Sync {
@@ -121,7 +124,21 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
         tracing::info!(event = ?e, "decision");
     }
     let mut dead = 0usize;
-    match deliver_pending(store, notifier, &ctx.team, now, Duration::minutes(2), 200).await {
+    // Bounded in time: a slow mail service must not hold the shard; what is
+    // left waits, recorded, for the next invocation or the sweep.
+    let started = std::time::Instant::now();
+    let within = || started.elapsed() < DELIVERY_BUDGET;
+    let delivered = deliver_pending_while(
+        store,
+        notifier,
+        &ctx.team,
+        now,
+        Duration::minutes(2),
+        200,
+        &within,
+    )
+    .await;
+    match delivered {
         Ok(report) => {
             dead = report.dead.len();
             for (key, error) in &report.dead {

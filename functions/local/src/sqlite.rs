@@ -392,7 +392,7 @@ impl Outbox for SqliteStore {
                     "SELECT {ENTRY_COLUMNS} FROM outbox
                      WHERE status = 'pending' AND COALESCE(next_attempt_ms, created_ms) <= ?1
                        AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?1)
-                     ORDER BY COALESCE(next_attempt_ms, created_ms), priority, key LIMIT ?2"
+                     ORDER BY priority, COALESCE(next_attempt_ms, created_ms), key LIMIT ?2"
                 ))
                 .map_err(backend)?;
             let rows = stmt
