@@ -42,6 +42,7 @@ async fn api() -> Api<SqliteStore, Recorder> {
         team: team(),
         team_calendar: BusinessCalendar::default(),
         local_claims: None,
+        team_clients: vec!["dynamo-team".into()],
     }
 }
 
@@ -101,6 +102,85 @@ async fn requests_without_verified_claims_or_from_unknown_clients_are_refused() 
     )
     .await;
     assert_eq!(a.status, 403);
+}
+
+/// Tenant-safe authorization: the admin scope counts only on the team's own
+/// client (it used to be granted on the scope alone), and an API client id
+/// acts for exactly one operator (two operators could list the same one, and
+/// the first by id won).
+#[tokio::test]
+async fn admin_needs_the_team_client_and_a_client_id_belongs_to_one_operator() {
+    use livesite_core::ports::OperatorRegistry;
+    let api = api().await;
+    // A partner's client that was given the admin scope by mistake.
+    let forged = json!({"scope": "livesite/admin", "client_id": "client-contoso"});
+    for (method, path) in [("GET", "/v1/operators"), ("GET", "/v1/incidents")] {
+        let a = call(&api, Call::new(method, path).claims(forged.clone()), now()).await;
+        assert_eq!(a.status, 403, "{method} {path}: {}", a.body);
+    }
+    let team = call(
+        &api,
+        Call::new("GET", "/v1/operators").claims(admin()),
+        now(),
+    )
+    .await;
+    assert_eq!(team.status, 200);
+
+    // Onboarding refuses a client id another operator (or the team) holds.
+    for (client_id, holder) in [("client-contoso", "contoso"), ("dynamo-team", "team")] {
+        let mut northwind = serde_json::to_value(operator("northwind")).expect("json");
+        northwind["api_clients"] = json!([client_id]);
+        let a = call(
+            &api,
+            Call::new("PUT", "/v1/operators/northwind")
+                .claims(admin())
+                .json(northwind),
+            now(),
+        )
+        .await;
+        assert_eq!(a.status, 409, "{client_id}: {}", a.body);
+        assert!(
+            a.body["detail"].as_str().unwrap_or("").contains(holder),
+            "{}",
+            a.body
+        );
+    }
+    assert!(api
+        .store
+        .get_operator(&livesite_core::OperatorId::new("northwind").expect("id"))
+        .await
+        .expect("get")
+        .is_none());
+    // The same operator keeping its own client is fine.
+    let mut contoso = api
+        .store
+        .get_operator(&livesite_core::OperatorId::new("contoso").expect("id"))
+        .await
+        .expect("get")
+        .expect("contoso");
+    contoso.name = "Contoso Mobile S.A.".into();
+    let a = call(
+        &api,
+        Call::new("PUT", "/v1/operators/contoso")
+            .claims(admin())
+            .json(serde_json::to_value(&contoso).expect("json")),
+        now(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    // A registry that lists one client twice (written around the API) makes
+    // that client act for nobody, not for whichever comes first.
+    let mut twin = operator("aardvark");
+    twin.api_clients = vec!["client-fabrikam".into()];
+    api.store.put_operator(&twin).await.expect("register");
+    let a = call(
+        &api,
+        Call::new("GET", "/v1/incidents").claims(client("client-fabrikam")),
+        now(),
+    )
+    .await;
+    assert_eq!(a.status, 403, "{}", a.body);
 }
 
 #[tokio::test]

@@ -349,6 +349,7 @@ async fn a_high_outage_report_through_the_api_pages_once_even_when_the_post_is_r
         team: stack.team(),
         team_calendar: livesite_core::BusinessCalendar::default(),
         local_claims: None,
+        team_clients: vec!["dynamo-team".into()],
     };
     let now: chrono::DateTime<chrono::Utc> = "2026-11-27T10:00:00Z".parse().expect("time");
     let report = json!({

@@ -139,6 +139,7 @@ async fn flood(w: &World) {
         team: w.stack.team(),
         team_calendar: livesite_core::BusinessCalendar::default(),
         local_claims: None,
+        team_clients: vec!["dynamo-team".into()],
     };
     // Eight at a time, as concurrent clients would.
     let answers: Vec<u16> = futures::stream::iter(0..FLOOD)

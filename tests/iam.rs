@@ -158,6 +158,7 @@ async fn walk_the_api(stack: &Stack, iam: &Enforcer) {
         team: stack.team(),
         team_calendar: livesite_core::BusinessCalendar::default(),
         local_claims: None,
+        team_clients: vec!["dynamo-team".into()],
     };
     let now = utc("2026-11-27T10:00:00Z");
     let contoso = client("client-contoso");

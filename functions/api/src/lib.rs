@@ -159,6 +159,10 @@ pub struct Api<S, N> {
     /// Claims to assume when a request carries none: only for local runs
     /// (`cargo lambda watch`), where no authorizer exists. Never set in AWS.
     pub local_claims: Option<(Vec<String>, Option<String>)>,
+    /// The DYNAMO team's API client ids (the stack's team client). The admin
+    /// scope is honoured only on their tokens: a partner's client given the
+    /// scope by mistake does not become the team.
+    pub team_clients: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -490,32 +494,50 @@ where
     }
 
     async fn principal(&self, req: &Request) -> Result<Principal, Problem> {
-        let Some((scopes, client)) = principal_claims(req).or_else(|| self.local_claims.clone())
-        else {
+        let verified = principal_claims(req);
+        let local = verified.is_none();
+        let Some((scopes, client)) = verified.or_else(|| self.local_claims.clone()) else {
             return Err(Problem::new(
                 401,
                 "Unauthorized",
                 "no verified token claims on the request",
             ));
         };
+        let team_client = client
+            .as_ref()
+            .is_some_and(|c| self.team_clients.iter().any(|t| t == c));
         if scopes.iter().any(|s| s == ADMIN_SCOPE) {
-            return Ok(Principal::Admin);
+            // The local stand-in for the authorizer names no client.
+            if team_client || local {
+                return Ok(Principal::Admin);
+            }
+            return Err(Problem::new(
+                403,
+                "Forbidden",
+                "the admin scope is honoured only on the DYNAMO team's client",
+            ));
         }
         let Some(client) = client else {
             return Err(Problem::new(403, "Forbidden", "the token names no client"));
         };
         let operators = self.store.list_operators().await?;
-        operators
+        let mut owners = operators
             .into_iter()
-            .find(|o| o.api_clients.iter().any(|c| c == &client))
-            .map(|o| Principal::Operator(o.id))
-            .ok_or_else(|| {
-                Problem::new(
-                    403,
-                    "Forbidden",
-                    "this client acts for no registered operator",
-                )
-            })
+            .filter(|o| o.api_clients.iter().any(|c| c == &client));
+        match (owners.next(), owners.next()) {
+            (Some(o), None) => Ok(Principal::Operator(o.id)),
+            // Never "the first one wins": a client acts for one operator.
+            (Some(_), Some(_)) => Err(Problem::new(
+                403,
+                "Forbidden",
+                "this client is listed by more than one operator; the team must fix the registry",
+            )),
+            _ => Err(Problem::new(
+                403,
+                "Forbidden",
+                "this client acts for no registered operator",
+            )),
+        }
     }
 
     async fn route(
@@ -1201,6 +1223,28 @@ where
                 message: e.message,
             })
         })?;
+        // A client id acts for one operator, and never for the team.
+        for other in self.store.list_operators().await? {
+            if let Some(c) = other
+                .api_clients
+                .iter()
+                .find(|c| other.id != op.id && op.api_clients.contains(c))
+            {
+                return Err(Problem::conflict(format!(
+                    "API client {c} already acts for operator {}",
+                    other.id
+                )));
+            }
+        }
+        if let Some(c) = op
+            .api_clients
+            .iter()
+            .find(|c| self.team_clients.contains(c))
+        {
+            return Err(Problem::conflict(format!(
+                "API client {c} is the DYNAMO team's"
+            )));
+        }
         let existed = self.store.get_operator(&op.id).await?.is_some();
         self.store.put_operator(&op).await?;
         Ok((if existed { 200 } else { 201 }, to_value(&op)))

@@ -20,12 +20,29 @@ async fn main() -> Result<(), Error> {
         team: settings.team.clone(),
         team_calendar: BusinessCalendar::new(team_timezone, []),
         local_claims: local_claims(),
+        team_clients: team_clients(),
     };
     let api = &api;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(api.handle(req, chrono::Utc::now()).await)
     }))
     .await
+}
+
+/// `TEAM_CLIENT_IDS`: the team's Cognito app client ids (comma-separated),
+/// the only clients whose admin scope is honoured. Unset: no admin at all.
+fn team_clients() -> Vec<String> {
+    let ids: Vec<String> = std::env::var("TEAM_CLIENT_IDS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        tracing::warn!("TEAM_CLIENT_IDS is not set: no client can act as the DYNAMO team");
+    }
+    ids
 }
 
 /// `LIVESITE_LOCAL_PRINCIPAL` (`admin` or `client:<id>`) stands in for the

@@ -77,6 +77,8 @@ async fn build(common: &Common) -> Result<Api<SqliteStore, ConsoleNotifier>, Fai
         team: config.team,
         team_calendar: BusinessCalendar::default(),
         local_claims: None,
+        // `--as admin` acts as this client.
+        team_clients: vec!["local-admin".into()],
     })
 }
 
