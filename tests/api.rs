@@ -687,6 +687,88 @@ fn window(start: &str, hours: i64) -> Value {
     json!({"start": start, "end": (utc(start) + Duration::hours(hours)).to_rfc3339(), "description": "core upgrade", "services": ["core_network_services"]})
 }
 
+/// The operator's registry entry holds the windows the evaluator honours.
+/// It used to be rewritten whole by every announcement and every team edit
+/// (each undoing the other) and to keep every window ever announced.
+#[tokio::test]
+async fn a_team_edit_keeps_announced_windows_and_ended_windows_leave_the_registry() {
+    use livesite_core::ports::OperatorRegistry;
+    let api = api().await;
+    let contoso = livesite_core::OperatorId::new("contoso").expect("id");
+    // The team reads the entry, then contoso announces, then the team saves
+    // what it read (with a new name).
+    let read = call(
+        &api,
+        Call::new("GET", "/v1/operators/contoso").claims(admin()),
+        now(),
+    )
+    .await;
+    let announce = |start: &str, at: DateTime<Utc>| {
+        let api = &api;
+        let body = window(start, 2);
+        async move {
+            call(
+                api,
+                Call::new("POST", "/v1/maintenance")
+                    .claims(client("client-contoso"))
+                    .json(body),
+                at,
+            )
+            .await
+        }
+    };
+    assert_eq!(announce("2026-12-10T08:00:00Z", now()).await.status, 201);
+    let mut edited = read.body.clone();
+    edited["name"] = json!("Contoso Mobile S.A.");
+    let put = call(
+        &api,
+        Call::new("PUT", "/v1/operators/contoso")
+            .claims(admin())
+            .json(edited),
+        now(),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    let stored = api
+        .store
+        .get_operator(&contoso)
+        .await
+        .expect("get")
+        .expect("contoso");
+    assert_eq!(stored.name, "Contoso Mobile S.A.");
+    assert_eq!(
+        stored.maintenance.len(),
+        1,
+        "the announcement survived the edit"
+    );
+
+    // Long after that window ended, a new announcement: the registry keeps
+    // only the window that can still matter, the records keep both.
+    let later = utc("2027-01-04T09:00:00Z");
+    assert_eq!(announce("2027-01-12T08:00:00Z", later).await.status, 201);
+    let stored = api
+        .store
+        .get_operator(&contoso)
+        .await
+        .expect("get")
+        .expect("contoso");
+    assert_eq!(
+        stored
+            .maintenance
+            .iter()
+            .map(|w| w.start)
+            .collect::<Vec<_>>(),
+        vec![utc("2027-01-12T08:00:00Z")]
+    );
+    let listed = call(
+        &api,
+        Call::new("GET", "/v1/maintenance").claims(admin()),
+        later,
+    )
+    .await;
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(2));
+}
+
 #[tokio::test]
 async fn maintenance_lead_time_is_counted_in_business_days_and_feeds_page_suppression() {
     let api = api().await;

@@ -220,6 +220,80 @@ pub async fn records_are_reserved_once_until_they_expire<
         .expect("reserve"));
 }
 
+/// Registry entries have versions: a conditional write of a stale read is
+/// refused, and `change_operator` applies its change to the fresh entry, so
+/// two concurrent changes of one operator both survive.
+pub async fn operator_entries_change_race_free<
+    S: Store + livesite_core::ports::OperatorRegistry,
+>(
+    s: &S,
+) {
+    use livesite_core::ports::{OperatorRegistry, StoreError, Version};
+    use livesite_core::service::change_operator;
+    let mut op = operator("contoso");
+    assert_eq!(
+        s.put_operator_if(&op, None).await.expect("create"),
+        Version(1)
+    );
+    assert!(
+        matches!(
+            s.put_operator_if(&op, None).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "create only once"
+    );
+    let read = s
+        .get_operator_versioned(&op.id)
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(read.version, Version(1));
+    // Someone else changes it after our read (the team edits the name).
+    let renamed = change_operator(s, &op.id, |o| o.name = "Contoso S.A.".into())
+        .await
+        .expect("change")
+        .expect("present");
+    assert_eq!(renamed.name, "Contoso S.A.");
+    // Our write of the stale read is refused ...
+    op.maintenance = vec![livesite_core::MaintenanceWindow {
+        start: t0(),
+        end: t0() + Duration::hours(1),
+        announced_at: None,
+        description: None,
+    }];
+    assert!(matches!(
+        s.put_operator_if(&op, Some(read.version)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // ... and the same change made race-free keeps both.
+    let windows = op.maintenance.clone();
+    change_operator(s, &op.id, |o| o.maintenance = windows.clone())
+        .await
+        .expect("change");
+    let stored = s.get_operator(&op.id).await.expect("get").expect("present");
+    assert_eq!(
+        (stored.name.as_str(), stored.maintenance.len()),
+        ("Contoso S.A.", 1)
+    );
+    // An unconditional registration moves the version on too.
+    let before = s
+        .get_operator_versioned(&op.id)
+        .await
+        .expect("get")
+        .expect("present");
+    s.put_operator(&stored).await.expect("put");
+    assert!(matches!(
+        s.put_operator_if(&stored, Some(before.version)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        change_operator(s, &OperatorId::new("nobody").expect("id"), |_| {})
+            .await
+            .expect("change")
+            .is_none()
+    );
+}
+
 /// Every incident write is conditional on the version it read: of two
 /// writers that read the same incident, the second is refused.
 pub async fn incident_writes_are_conditional_on_the_version_read<S: Store>(s: &S) {
@@ -516,6 +590,10 @@ macro_rules! store_contract {
         #[tokio::test]
         async fn contract_reservations() {
             $crate::contract::records_are_reserved_once_until_they_expire(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_registry_versions() {
+            $crate::contract::operator_entries_change_race_free(&$make).await;
         }
         #[tokio::test]
         async fn contract_registry() {

@@ -17,7 +17,7 @@ use livesite_core::partner::{
     self, Announcer, Bug, BugInput, FieldError, Maintenance, MaintenanceInput, Triage,
 };
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store, StoreError};
-use livesite_core::service::{change_incident, deliver_pending_while, Change};
+use livesite_core::service::{change_incident, change_operator, deliver_pending_while, Change};
 use livesite_core::{BusinessCalendar, EmailAddress, Operator, OperatorId, Policy, Team};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,11 @@ impl Problem {
 
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Conflict(what) = &e {
+            // Lost a race every retry: the client may simply try again.
+            tracing::warn!(error = %e, "write conflict");
+            return Self::conflict(format!("{what}; retry"));
+        }
         tracing::error!(error = %e, "store failure");
         Self::new(
             503,
@@ -855,7 +860,7 @@ where
             .collect();
         self.record_and_enqueue(notes).await?;
         if let Some(op) = &owner {
-            self.sync_windows(op).await?;
+            self.sync_windows(op, now).await?;
         }
         Ok((
             201,
@@ -863,17 +868,23 @@ where
         ))
     }
 
-    /// The operator's announced windows are what the evaluator suppresses pages in.
-    async fn sync_windows(&self, op: &OperatorId) -> Result<(), Problem> {
-        let mut operator = self.operator(op).await?;
+    /// The operator's announced windows are what the evaluator suppresses
+    /// pages in. Only windows that can still matter are copied into the
+    /// registry entry (the records keep every one, for the reports), and the
+    /// entry is changed race-free: a concurrent edit by the team survives.
+    async fn sync_windows(&self, op: &OperatorId, now: DateTime<Utc>) -> Result<(), Problem> {
         let records = self.store.list_records("maintenance", Some(op)).await?;
         let mut windows = Vec::new();
         for r in records {
             let m: Maintenance = from_value(r)?;
-            windows.extend(m.suppression_window());
+            windows.extend(
+                m.suppression_window()
+                    .filter(|w| w.end > now - partner::WINDOWS_KEPT),
+            );
         }
-        operator.maintenance = windows;
-        self.store.put_operator(&operator).await?;
+        change_operator(&self.store, op, |o| o.maintenance = windows.clone())
+            .await?
+            .ok_or_else(Problem::not_found)?;
         Ok(())
     }
 
@@ -951,7 +962,7 @@ where
         };
         self.record_and_enqueue(notes).await?;
         if let Some(op) = &owner {
-            self.sync_windows(op).await?;
+            self.sync_windows(op, now).await?;
         }
         Ok((200, to_value(&m)))
     }
@@ -1245,8 +1256,19 @@ where
                 "API client {c} is the DYNAMO team's"
             )));
         }
-        let existed = self.store.get_operator(&op.id).await?.is_some();
-        self.store.put_operator(&op).await?;
+        // The windows announced through /v1/maintenance stay the registry's:
+        // an edit of the operator must not undo an announcement made since.
+        let changed = change_operator(&self.store, &op.id, |stored| {
+            let windows = std::mem::take(&mut stored.maintenance);
+            *stored = op.clone();
+            stored.maintenance = windows;
+        })
+        .await?;
+        let existed = changed.is_some();
+        if !existed {
+            self.store.put_operator_if(&op, None).await?;
+        }
+        let op = changed.unwrap_or(op);
         Ok((if existed { 200 } else { 201 }, to_value(&op)))
     }
 }

@@ -19,6 +19,12 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// How long after its end a maintenance window stays in the operator's
+/// registry entry, where the evaluator looks: late stream records (an hour at
+/// most) and replays of the last day still see it. The maintenance records
+/// keep every window for the reports.
+pub const WINDOWS_KEPT: chrono::Duration = chrono::Duration::days(1);
+
 /// A contact an operator names on a message is copied on the email, so it
 /// must be one of its registered contacts: an operator can't have the team's
 /// mail sent to anyone (or to an address the mail service refuses, which

@@ -256,10 +256,27 @@ pub trait OperatorRegistry: Send + Sync {
         &self,
         id: &OperatorId,
     ) -> impl Future<Output = Result<Option<Operator>, StoreError>> + Send;
+    /// Registers or replaces the operator unconditionally (a configuration
+    /// file being applied); its version moves on, so a conditional writer
+    /// that read before this is refused.
     fn put_operator(
         &self,
         operator: &Operator,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The operator with the version of its registry entry.
+    fn get_operator_versioned(
+        &self,
+        id: &OperatorId,
+    ) -> impl Future<Output = Result<Option<Versioned<Operator>>, StoreError>> + Send;
+    /// Writes the operator only if its entry is still at `expected` (`None`:
+    /// only if there is none), returning the new version;
+    /// `StoreError::Conflict` otherwise. `service::change_operator` is the
+    /// read-modify-write loop over this.
+    fn put_operator_if(
+        &self,
+        operator: &Operator,
+        expected: Option<Version>,
+    ) -> impl Future<Output = Result<Version, StoreError>> + Send;
     /// Removes the operator from monitoring; its records stay.
     fn retire_operator(
         &self,

@@ -190,6 +190,35 @@ where
     )))
 }
 
+/// Read, change, write back only if the registry entry is unchanged; after
+/// a conflict the change is applied again to the fresh entry. `None` when
+/// the operator is not registered. An operator's announcement and the team's
+/// edit of the same operator can't undo each other.
+pub async fn change_operator<S: crate::ports::OperatorRegistry>(
+    store: &S,
+    id: &OperatorId,
+    mut change: impl FnMut(&mut Operator) + Send,
+) -> Result<Option<Operator>, StoreError> {
+    for _ in 0..CHANGE_TRIES {
+        let Some(current) = store.get_operator_versioned(id).await? else {
+            return Ok(None);
+        };
+        let mut operator = current.value;
+        change(&mut operator);
+        match store
+            .put_operator_if(&operator, Some(current.version))
+            .await
+        {
+            Ok(_) => return Ok(Some(operator)),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "operator {id}: still contended after {CHANGE_TRIES} tries"
+    )))
+}
+
 #[derive(Debug, Default)]
 pub struct DeliveryReport {
     pub sent: Vec<Notification>,

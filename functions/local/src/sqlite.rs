@@ -98,6 +98,22 @@ fn from_millis(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.and_then(DateTime::from_timestamp_millis)
 }
 
+/// Adds a column that a database made by an older livesite lacks.
+fn add_column(conn: &Connection, table: &str, column: &str, kind: &str) -> Result<(), StoreError> {
+    let present: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+            params![table, column],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if present == 0 {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(backend)?;
@@ -117,18 +133,9 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         // Databases made before retries had a backoff lack the column.
-        let has_next: bool = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'next_attempt_ms'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(backend)?
-            > 0;
-        if !has_next {
-            conn.execute_batch("ALTER TABLE outbox ADD COLUMN next_attempt_ms INTEGER")
-                .map_err(backend)?;
-        }
+        add_column(&conn, "outbox", "next_attempt_ms", "INTEGER")?;
+        // Before registry entries had versions.
+        add_column(&conn, "operators", "version", "INTEGER NOT NULL DEFAULT 0")?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -608,11 +615,69 @@ impl OperatorRegistry for SqliteStore {
         let doc = to_doc(operator)?;
         self.with(|c| {
             c.execute(
-                "INSERT INTO operators (id, doc) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                "INSERT INTO operators (id, doc, version) VALUES (?1, ?2, 1)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, version = version + 1",
                 params![operator.id.as_str(), doc],
             )
             .map_err(backend)?;
             Ok(())
+        })
+    }
+
+    async fn get_operator_versioned(
+        &self,
+        id: &OperatorId,
+    ) -> Result<Option<Versioned<Operator>>, StoreError> {
+        self.with(|c| {
+            let row: Option<(String, i64)> = c
+                .query_row(
+                    "SELECT doc, version FROM operators WHERE id = ?1",
+                    params![id.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            row.map(|(d, v)| {
+                from_doc(id.as_str(), &d).map(|value| Versioned {
+                    value,
+                    version: Version(v as u64),
+                })
+            })
+            .transpose()
+        })
+    }
+
+    async fn put_operator_if(
+        &self,
+        operator: &Operator,
+        expected: Option<Version>,
+    ) -> Result<Version, StoreError> {
+        let doc = to_doc(operator)?;
+        self.with(|c| {
+            let (n, next) = match expected {
+                None => (
+                    c.execute(
+                        "INSERT OR IGNORE INTO operators (id, doc, version) VALUES (?1, ?2, 1)",
+                        params![operator.id.as_str(), doc],
+                    ),
+                    1,
+                ),
+                Some(Version(v)) => (
+                    c.execute(
+                        "UPDATE operators SET doc = ?2, version = ?3 WHERE id = ?1 AND version = ?4",
+                        params![operator.id.as_str(), doc, (v + 1) as i64, v as i64],
+                    ),
+                    v + 1,
+                ),
+            };
+            if n.map_err(backend)? == 1 {
+                Ok(Version(next))
+            } else {
+                Err(StoreError::Conflict(format!(
+                    "operator {} changed since it was read",
+                    operator.id
+                )))
+            }
         })
     }
 

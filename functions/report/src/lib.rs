@@ -40,8 +40,16 @@ where
         notices.push(m);
     }
     // The windows in force: the registry's (config or API), which already
-    // reflect completions and cancellations.
-    let windows = operator.maintenance.clone();
+    // reflect completions and cancellations, and those of the announced
+    // records (the registry keeps only recent ones).
+    let mut windows = operator.maintenance.clone();
+    for m in &notices {
+        if let Some(w) = m.suppression_window() {
+            if !windows.iter().any(|x| x.start == w.start && x.end == w.end) {
+                windows.push(w);
+            }
+        }
+    }
     Ok(monthly(ReportInput {
         operator: operator.id.clone(),
         month,
