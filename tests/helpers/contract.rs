@@ -228,7 +228,7 @@ pub async fn operator_entries_change_race_free<
 >(
     s: &S,
 ) {
-    use livesite_core::ports::{OperatorRegistry, StoreError, Version};
+    use livesite_core::ports::{StoreError, Version};
     use livesite_core::service::change_operator;
     let mut op = operator("contoso");
     assert_eq!(
