@@ -384,6 +384,74 @@ struct State {
     refusals: Vec<String>,
     /// The SES sandbox: when set, mail to any other recipient is rejected.
     ses_verified: Option<Vec<String>>,
+    /// Faults to inject, first match first.
+    faults: Vec<Fault>,
+    /// Faults injected so far: (action, resource).
+    injected: Vec<(String, String)>,
+}
+
+/// What an injected fault answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// DynamoDB's ThrottlingException (400, retryable).
+    Throttle,
+    /// A server error (500; InternalServerError / InternalError).
+    ServerError,
+    /// A refusal no retry can change (400 ValidationException).
+    Invalid,
+}
+
+/// A fault injected into the next `count` calls of `action` on a resource
+/// containing `resource` whose request body contains `body` (if given).
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub action: String,
+    pub resource: String,
+    pub body: Option<String>,
+    pub count: usize,
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    pub fn new(action: &str, resource: &str, count: usize, kind: FaultKind) -> Self {
+        Self {
+            action: action.into(),
+            resource: resource.into(),
+            body: None,
+            count,
+            kind,
+        }
+    }
+
+    pub fn when_body_has(mut self, text: &str) -> Self {
+        self.body = Some(text.into());
+        self
+    }
+}
+
+fn fault_response(kind: FaultKind, json_protocol: bool) -> Response<Full<Bytes>> {
+    let (status, code) = match kind {
+        FaultKind::Throttle => (400, "ThrottlingException"),
+        FaultKind::ServerError if json_protocol => (500, "InternalServerError"),
+        FaultKind::ServerError => (500, "InternalError"),
+        FaultKind::Invalid => (400, "ValidationException"),
+    };
+    let (content_type, body) = if json_protocol {
+        (
+            "application/x-amz-json-1.0",
+            json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": "injected fault"}).to_string(),
+        )
+    } else {
+        (
+            "text/xml",
+            format!("<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>injected fault</Message></Error><RequestId>fault</RequestId></ErrorResponse>"),
+        )
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("response")
 }
 
 /// The enforcing proxy for one test stack.
@@ -461,6 +529,16 @@ impl Enforcer {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Injects a fault (see `Fault`).
+    pub fn inject(&self, fault: Fault) {
+        self.state.lock().expect("state").faults.push(fault);
+    }
+
+    /// The faults injected so far, as (action, resource).
+    pub fn injected(&self) -> Vec<(String, String)> {
+        self.state.lock().expect("state").injected.clone()
     }
 
     /// Puts the account in the SES sandbox: sending to a recipient that is not
@@ -836,6 +914,22 @@ async fn forward(
         let mut s = state.lock().expect("state");
         if let Some(role) = s.roles.get(key).cloned() {
             let checks = authorizations(service, target.as_deref(), &body, &s.iterators);
+            let text = String::from_utf8_lossy(&body).to_string();
+            let hit = checks.iter().find_map(|(action, resource)| {
+                let i = s.faults.iter().position(|f| {
+                    f.count > 0
+                        && f.action == *action
+                        && resource.contains(&f.resource)
+                        && f.body.as_ref().is_none_or(|b| text.contains(b.as_str()))
+                })?;
+                Some((i, action.clone(), resource.clone()))
+            });
+            if let Some((i, action, resource)) = hit {
+                s.faults[i].count -= 1;
+                let kind = s.faults[i].kind;
+                s.injected.push((action, resource));
+                return Ok(fault_response(kind, target.is_some()));
+            }
             for (action, resource) in checks {
                 let allowed = role.allows(&action, &resource);
                 s.decisions.push(Decision {
