@@ -183,6 +183,41 @@ async fn admin_needs_the_team_client_and_a_client_id_belongs_to_one_operator() {
     assert_eq!(a.status, 403, "{}", a.body);
 }
 
+/// One operator looping requests is cut off at its per-minute limit (429
+/// with Retry-After), and only that operator: the others and the team go on.
+#[tokio::test]
+async fn one_operator_over_its_request_rate_does_not_starve_the_others() {
+    let mut api = api().await;
+    api.policy.api_requests_per_minute = 5;
+    let list = |who: Value| Call::new("GET", "/v1/incidents").claims(who);
+    let at = utc("2026-11-27T10:00:20Z");
+    for i in 0..5 {
+        let a = call(&api, list(client("client-contoso")), at).await;
+        assert_eq!(a.status, 200, "request {i}");
+    }
+    let r = api
+        .handle(list(client("client-contoso")).request(), at)
+        .await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(
+        r.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"40"[..]),
+        "until the next minute"
+    );
+    assert_eq!(
+        call(&api, list(client("client-fabrikam")), at).await.status,
+        200
+    );
+    assert_eq!(call(&api, list(admin()), at).await.status, 200);
+    let next_minute = utc("2026-11-27T10:01:00Z");
+    assert_eq!(
+        call(&api, list(client("client-contoso")), next_minute)
+            .await
+            .status,
+        200
+    );
+}
+
 #[tokio::test]
 async fn a_high_outage_report_pages_once_and_a_retried_post_returns_the_first_answer() {
     let api = api().await;

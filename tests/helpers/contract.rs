@@ -294,6 +294,35 @@ pub async fn operator_entries_change_race_free<
     );
 }
 
+/// A rate window counts up to its limit and no further; windows and keys
+/// are counted apart.
+pub async fn rates_count_to_their_limit_per_window<S: Store + livesite_core::ports::RateLimiter>(
+    s: &S,
+) {
+    let w = t0();
+    for _ in 0..3 {
+        assert!(s.take("api#contoso", w, 3).await.expect("take"));
+    }
+    assert!(
+        !s.take("api#contoso", w, 3).await.expect("take"),
+        "over the limit"
+    );
+    assert!(
+        !s.take("api#contoso", w, 3).await.expect("take"),
+        "and stays over"
+    );
+    assert!(
+        s.take("api#fabrikam", w, 3).await.expect("take"),
+        "another key"
+    );
+    assert!(
+        s.take("api#contoso", w + Duration::minutes(1), 3)
+            .await
+            .expect("take"),
+        "the next window"
+    );
+}
+
 /// Every incident write is conditional on the version it read: of two
 /// writers that read the same incident, the second is refused.
 pub async fn incident_writes_are_conditional_on_the_version_read<S: Store>(s: &S) {
@@ -594,6 +623,10 @@ macro_rules! store_contract {
         #[tokio::test]
         async fn contract_registry_versions() {
             $crate::contract::operator_entries_change_race_free(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_rates() {
+            $crate::contract::rates_count_to_their_limit_per_window(&$make).await;
         }
         #[tokio::test]
         async fn contract_registry() {

@@ -16,7 +16,9 @@ use livesite_core::notify::{header_safe, Channel, Notification};
 use livesite_core::partner::{
     self, Announcer, Bug, BugInput, FieldError, Maintenance, MaintenanceInput, Triage,
 };
-use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store, StoreError};
+use livesite_core::ports::{
+    Notifier, OperatorRegistry, RateLimiter, RecordStore, Store, StoreError,
+};
 use livesite_core::service::{change_incident, change_operator, deliver_pending_while, Change};
 use livesite_core::{BusinessCalendar, EmailAddress, Operator, OperatorId, Policy, Team};
 use serde::de::DeserializeOwned;
@@ -90,6 +92,19 @@ impl From<StoreError> for Problem {
 }
 
 type Reply = Result<(u16, Value), Problem>;
+
+/// 429 with the seconds until the next window.
+fn too_many(wait: u64) -> Response<Body> {
+    let mut r = problem_response(&Problem::new(
+        429,
+        "Too Many Requests",
+        format!("this operator's request rate is over its limit; retry in {wait} s"),
+    ));
+    if let Ok(v) = lambda_http::http::HeaderValue::from_str(&wait.to_string()) {
+        r.headers_mut().insert("retry-after", v);
+    }
+    r
+}
 
 fn json_response(status: u16, body: &Value, content_type: &str) -> Response<Body> {
     Response::builder()
@@ -277,7 +292,7 @@ fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, Problem> {
 
 impl<S, N> Api<S, N>
 where
-    S: Store + RecordStore + OperatorRegistry,
+    S: Store + RecordStore + OperatorRegistry + RateLimiter,
     N: Notifier,
 {
     pub async fn handle(&self, req: Request, now: DateTime<Utc>) -> Response<Body> {
@@ -292,6 +307,9 @@ where
             Ok(p) => p,
             Err(p) => return problem_response(&p),
         };
+        if let Some(wait) = self.over_rate(&principal, now).await {
+            return too_many(wait);
+        }
         let body: &[u8] = match req.body() {
             Body::Empty => b"",
             Body::Text(t) => t.as_bytes(),
@@ -386,6 +404,31 @@ where
                     }
                 }
                 problem_response(&p)
+            }
+        }
+    }
+
+    /// An operator's requests are counted per minute across every instance;
+    /// past `policy.api_requests_per_minute` the answer is 429 until the next
+    /// minute. The team is not limited here (the stage's throttling applies
+    /// to all). If the count can't be kept, the request goes on: a store
+    /// fault must not lock partners out.
+    async fn over_rate(&self, who: &Principal, now: DateTime<Utc>) -> Option<u64> {
+        let Principal::Operator(op) = who else {
+            return None;
+        };
+        let minute = now.timestamp() - now.timestamp().rem_euclid(60);
+        let window = DateTime::from_timestamp(minute, 0)?;
+        let limit = self.policy.api_requests_per_minute;
+        match self.store.take(&format!("api#{op}"), window, limit).await {
+            Ok(true) => None,
+            Ok(false) => {
+                tracing::warn!(operator = %op, limit, "request rate over the limit");
+                Some((minute + 60 - now.timestamp()).max(1) as u64)
+            }
+            Err(e) => {
+                tracing::error!(operator = %op, error = %e, "request rate not counted");
+                None
             }
         }
     }

@@ -240,6 +240,12 @@ pub struct Policy {
     /// Probes the long window needs before a burn rate means anything.
     #[serde(default = "default_burn_min_probes")]
     pub burn_min_probes: u32,
+    /// Partner API requests one operator may make per minute, counted across
+    /// every instance of the function; the next one answers 429. One operator
+    /// looping a listing can't starve the others (the stage's throttling is
+    /// shared by all).
+    #[serde(default = "default_api_requests_per_minute")]
+    pub api_requests_per_minute: u32,
 }
 
 fn default_outage_after() -> Duration {
@@ -269,6 +275,9 @@ fn default_one() -> u32 {
 fn default_lead_days() -> u32 {
     5
 }
+fn default_api_requests_per_minute() -> u32 {
+    120
+}
 
 impl Default for Policy {
     fn default() -> Self {
@@ -285,6 +294,7 @@ impl Default for Policy {
             maintenance_lead_business_days: default_lead_days(),
             burn_tiers: default_burn_tiers(),
             burn_min_probes: default_burn_min_probes(),
+            api_requests_per_minute: default_api_requests_per_minute(),
         }
     }
 }
@@ -330,6 +340,12 @@ fn err(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
 impl Policy {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let p = "policy";
+        if self.api_requests_per_minute == 0 {
+            return Err(err(
+                format!("{p}.api_requests_per_minute"),
+                "must be at least 1",
+            ));
+        }
         if self.outage_after.is_zero() {
             return Err(err(format!("{p}.outage_after"), "must be longer than zero"));
         }

@@ -283,3 +283,16 @@ pub trait OperatorRegistry: Send + Sync {
         id: &OperatorId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
+
+/// Request counting shared by every instance of a function.
+pub trait RateLimiter: Send + Sync {
+    /// Counts one request of `key` in the window that starts at `window`,
+    /// unless `limit` were already counted there: then `false`, and nothing
+    /// is counted. One conditional write; windows expire on their own.
+    fn take(
+        &self,
+        key: &str,
+        window: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}

@@ -9,8 +9,8 @@ use livesite_core::ids::OperatorId;
 use livesite_core::incident::Incident;
 use livesite_core::notify::{Channel, Notification};
 use livesite_core::ports::{
-    DeliveryStatus, IncidentStore, OperatorRegistry, Outbox, OutboxEntry, ProbeLog, RecordStore,
-    StateStore, StoreError, Version, Versioned,
+    DeliveryStatus, IncidentStore, OperatorRegistry, Outbox, OutboxEntry, ProbeLog, RateLimiter,
+    RecordStore, StateStore, StoreError, Version, Versioned,
 };
 use livesite_core::probe::ProbeResult;
 use livesite_core::Operator;
@@ -58,6 +58,12 @@ CREATE TABLE IF NOT EXISTS records (
     operator TEXT,
     doc TEXT NOT NULL,
     PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rates (
+    key TEXT NOT NULL,
+    window_ms INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (key, window_ms)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS operators (
     id TEXT PRIMARY KEY,
@@ -686,6 +692,27 @@ impl OperatorRegistry for SqliteStore {
             let n = c
                 .execute("DELETE FROM operators WHERE id = ?1", params![id.as_str()])
                 .map_err(backend)?;
+            Ok(n == 1)
+        })
+    }
+}
+
+impl RateLimiter for SqliteStore {
+    async fn take(&self, key: &str, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "INSERT INTO rates (key, window_ms, n) VALUES (?1, ?2, 1)
+                     ON CONFLICT (key, window_ms) DO UPDATE SET n = n + 1 WHERE n < ?3",
+                    params![key, millis(window), i64::from(limit)],
+                )
+                .map_err(backend)?;
+            // Old windows are of no use: keep the table to the last hour.
+            c.execute(
+                "DELETE FROM rates WHERE window_ms < ?1",
+                params![millis(window) - 3_600_000],
+            )
+            .map_err(backend)?;
             Ok(n == 1)
         })
     }
