@@ -218,6 +218,91 @@ async fn one_operator_over_its_request_rate_does_not_starve_the_others() {
     );
 }
 
+/// Listings come in pages (default 100, at most 500) with the next page in a
+/// `Link` header; following it sees every item once, in the listing's order.
+#[tokio::test]
+async fn listings_are_paged_and_the_link_header_walks_them_whole() {
+    let api = api().await;
+    // Seven incidents of contoso, opened at four different times.
+    for i in 0..7 {
+        let at = utc("2026-11-20T10:00:00Z") + Duration::hours(i % 4) + Duration::minutes(i);
+        let mut inc = livesite_tests::contract::incident("contoso", 0);
+        inc.id = format!("contoso-inc-{i}");
+        inc.opened_at = at;
+        api.store.create_incident(&inc).await.expect("create");
+    }
+    let all = call(
+        &api,
+        Call::new("GET", "/v1/incidents").claims(admin()),
+        now(),
+    )
+    .await;
+    let everything: Vec<String> = all
+        .body
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|i| i["id"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(everything.len(), 7, "one page by default");
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut c = Call::new("GET", "/v1/incidents")
+            .claims(admin())
+            .query("limit", "3");
+        if let Some(next) = &cursor {
+            c = c.query("cursor", next);
+        }
+        let r = api.handle(c.request(), now()).await;
+        assert_eq!(r.status(), 200);
+        let body: Value = match r.body() {
+            lambda_http::Body::Text(t) => serde_json::from_str(t).expect("json"),
+            _ => Value::Null,
+        };
+        let ids = body.as_array().expect("array");
+        assert!(ids.len() <= 3);
+        seen.extend(
+            ids.iter()
+                .map(|i| i["id"].as_str().unwrap_or("").to_string()),
+        );
+        pages += 1;
+        let Some(link) = r.headers().get("link").and_then(|v| v.to_str().ok()) else {
+            break;
+        };
+        assert!(
+            link.starts_with("</v1/incidents?limit=3&cursor=") && link.ends_with(">; rel=\"next\""),
+            "{link}"
+        );
+        let next = link
+            .split("cursor=")
+            .nth(1)
+            .and_then(|r| r.split('>').next())
+            .expect("cursor");
+        cursor = Some(next.to_string());
+        assert!(pages < 10);
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, everything, "every item once, newest first");
+    for bad in ["limit=0", "limit=501", "cursor=zz"] {
+        let (k, v) = bad.split_once('=').expect("pair");
+        let a = call(
+            &api,
+            Call::new("GET", "/v1/incidents")
+                .claims(admin())
+                .query(k, v),
+            now(),
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.body["errors"][0]["field"].as_str()),
+            (422, Some(k)),
+            "{bad}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_high_outage_report_pages_once_and_a_retried_post_returns_the_first_answer() {
     let api = api().await;

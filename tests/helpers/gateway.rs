@@ -15,7 +15,7 @@ pub enum Format {
 pub struct Call<'a> {
     pub method: &'a str,
     pub path: &'a str,
-    pub query: Option<(&'a str, &'a str)>,
+    pub query: Vec<(&'a str, &'a str)>,
     pub claims: Option<Value>,
     pub body: Option<String>,
     pub idempotency_key: Option<&'a str>,
@@ -27,7 +27,7 @@ impl<'a> Call<'a> {
         Self {
             method,
             path,
-            query: None,
+            query: Vec::new(),
             claims: None,
             body: None,
             idempotency_key: None,
@@ -56,7 +56,7 @@ impl<'a> Call<'a> {
     }
 
     pub fn query(mut self, k: &'a str, v: &'a str) -> Self {
-        self.query = Some((k, v));
+        self.query.push((k, v));
         self
     }
 
@@ -84,8 +84,8 @@ impl<'a> Call<'a> {
                 }
                 json!({
                     "version": "2.0", "routeKey": "$default", "rawPath": self.path,
-                    "rawQueryString": self.query.map(|(k, v)| format!("{k}={v}")).unwrap_or_default(),
-                    "queryStringParameters": self.query.map(|(k, v)| json!({k: v})),
+                    "rawQueryString": self.query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"),
+                    "queryStringParameters": (!self.query.is_empty()).then(|| self.query.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>()),
                     "headers": headers, "requestContext": ctx,
                     "body": self.body, "isBase64Encoded": false,
                 })
@@ -106,8 +106,8 @@ impl<'a> Call<'a> {
                 json!({
                     "resource": "/{proxy+}", "path": self.path, "httpMethod": self.method,
                     "headers": headers, "multiValueHeaders": multi,
-                    "queryStringParameters": self.query.map(|(k, v)| json!({k: v})),
-                    "multiValueQueryStringParameters": self.query.map(|(k, v)| json!({k: [v]})),
+                    "queryStringParameters": (!self.query.is_empty()).then(|| self.query.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>()),
+                    "multiValueQueryStringParameters": (!self.query.is_empty()).then(|| self.query.iter().map(|(k, v)| (k.to_string(), json!([v]))).collect::<serde_json::Map<_, _>>()),
                     "pathParameters": null, "stageVariables": null,
                     "requestContext": ctx, "body": self.body, "isBase64Encoded": false,
                 })

@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+mod paging;
 pub const ADMIN_SCOPE: &str = "livesite/admin";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,6 +343,17 @@ where
         }
         let query = req.query_string_parameters();
         let operator_filter = query.first("operator").map(str::to_string);
+        let listing = (method.as_str() == "GET")
+            .then(|| paging::listing(&path))
+            .flatten();
+        let paging = match paging::Paging::parse(query.first("limit"), query.first("cursor")) {
+            Ok(p) => p,
+            Err(e) if listing.is_some() => return problem_response(&Problem::invalid(e)),
+            Err(_) => paging::Paging::parse(None, None).unwrap_or(paging::Paging {
+                limit: paging::DEFAULT_LIMIT,
+                after: None,
+            }),
+        };
 
         // A retried POST with the same key gets the first answer.
         let idem_id = match (&idem, method.as_str()) {
@@ -394,7 +407,25 @@ where
                     }
                 }
                 self.deliver_inline(now).await;
-                json_response(status, &value, "application/json")
+                match (listing, value) {
+                    (Some(resource), Value::Array(items)) => {
+                        let (items, next) = paging::page(resource, items, &paging);
+                        let mut r = json_response(status, &Value::Array(items), "application/json");
+                        if let Some(cursor) = next {
+                            let link = paging::next_link(
+                                &path,
+                                operator_filter.as_deref(),
+                                paging.limit,
+                                &cursor,
+                            );
+                            if let Ok(v) = lambda_http::http::HeaderValue::from_str(&link) {
+                                r.headers_mut().insert("link", v);
+                            }
+                        }
+                        r
+                    }
+                    (_, value) => json_response(status, &value, "application/json"),
+                }
             }
             Err(p) => {
                 // Nothing was done: free the key, so a retry acts afresh.

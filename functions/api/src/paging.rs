@@ -1,0 +1,125 @@
+//! Listings in pages. A listing of every incident or window ever recorded
+//! grows without bound, and a Lambda answer can't exceed 6 MB: listings are
+//! answered `limit` items at a time (default 100, at most 500), in a stable
+//! order, with the next page's address in a `Link: <…>; rel="next"` header
+//! (RFC 8288), so the body stays the plain array it always was.
+//!
+//! The cursor is the last item's order key, hex-encoded (opaque to clients):
+//! the next page starts after it, so items added or removed meanwhile shift
+//! nothing already seen.
+
+use livesite_core::partner::FieldError;
+use serde_json::Value;
+
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 500;
+
+/// The listings that page: the first path segment after `/v1`.
+pub const LISTINGS: [&str; 3] = ["incidents", "maintenance", "operators"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paging {
+    pub limit: usize,
+    /// The order key of the last item already seen.
+    pub after: Option<String>,
+}
+
+fn invalid(field: &str, message: &str) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl Paging {
+    pub fn parse(limit: Option<&str>, cursor: Option<&str>) -> Result<Self, FieldError> {
+        let limit = match limit {
+            None => DEFAULT_LIMIT,
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| invalid("limit", "an integer from 1 to 500"))?,
+        };
+        let after = match cursor {
+            None => None,
+            Some(c) => Some(decode(c).ok_or_else(|| {
+                invalid(
+                    "cursor",
+                    "not a cursor this API gave (use the Link header's)",
+                )
+            })?),
+        };
+        Ok(Self { limit, after })
+    }
+}
+
+fn decode(hex: &str) -> Option<String> {
+    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 1024 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+fn encode(key: &str) -> String {
+    key.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An item's place in its listing: incidents newest first (then by id),
+/// the others by id.
+fn key(resource: &str, item: &Value) -> String {
+    let id = item["id"].as_str().unwrap_or_default();
+    if resource == "incidents" {
+        let opened = item["opened_at"]
+            .as_str()
+            .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+            .map_or(0, |t| t.timestamp_millis());
+        // Inverted, so that ascending keys are newest first.
+        return format!("{:020}|{id}", i64::MAX - opened);
+    }
+    id.to_string()
+}
+
+/// The listing a GET of `path` is, if it is one (`/v1/incidents`, ...).
+pub fn listing(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let v1 = segments.iter().position(|s| *s == "v1")?;
+    match &segments[v1 + 1..] {
+        [one] => LISTINGS.iter().find(|l| *l == one).copied(),
+        _ => None,
+    }
+}
+
+/// The `Link` header to the next page (a relative reference, resolved
+/// against the request's own address).
+pub fn next_link(path: &str, operator: Option<&str>, limit: usize, cursor: &str) -> String {
+    let mut query = format!("limit={limit}&cursor={cursor}");
+    // Operator ids are [a-z0-9-]: nothing to escape; anything else was
+    // refused by the listing already and is not echoed.
+    if let Some(op) = operator.and_then(|o| livesite_core::OperatorId::new(o).ok()) {
+        query = format!("operator={op}&{query}");
+    }
+    format!("<{path}?{query}>; rel=\"next\"")
+}
+
+/// One page of `items`, and the cursor of the next page if there is one.
+pub fn page(
+    resource: &str,
+    mut items: Vec<Value>,
+    paging: &Paging,
+) -> (Vec<Value>, Option<String>) {
+    items.sort_by_cached_key(|i| key(resource, i));
+    if let Some(after) = &paging.after {
+        items.retain(|i| key(resource, i).as_str() > after.as_str());
+    }
+    let more = items.len() > paging.limit;
+    items.truncate(paging.limit);
+    let next = more
+        .then(|| items.last().map(|i| encode(&key(resource, i))))
+        .flatten();
+    (items, next)
+}
