@@ -55,7 +55,7 @@ impl Paging {
 }
 
 fn decode(hex: &str) -> Option<String> {
-    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 1024 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > 1024 {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..hex.len())
