@@ -58,6 +58,7 @@ impl Pipeline {
             prober: portal::local_prober(),
             second_round: None,
             concurrency: 8,
+            spread: std::time::Duration::ZERO,
         };
         let directory = RegistryDirectory {
             store: stack.store(),
@@ -243,6 +244,7 @@ async fn the_first_round_schedules_the_second_and_the_second_does_not() {
             delay_seconds: 30,
         }),
         concurrency: 8,
+        spread: std::time::Duration::ZERO,
     };
     let first = f
         .handle(

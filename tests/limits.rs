@@ -115,6 +115,7 @@ async fn a_hostile_round_stores_every_operators_result_in_time_and_evaluates_cle
         prober: portal::local_prober(),
         second_round: None,
         concurrency: 900,
+        spread: std::time::Duration::ZERO,
     };
     let event = schedule_event();
     let started = Instant::now();
@@ -213,6 +214,7 @@ async fn a_probe_that_cannot_finish_before_the_deadline_is_not_started() {
         prober: portal::local_prober(),
         second_round: None,
         concurrency: 8,
+        spread: std::time::Duration::ZERO,
     };
     // 8 s left: minus the 5 s write margin, only probes of up to 3 s start.
     let deadline = Instant::now() + std::time::Duration::from_secs(8);
@@ -227,4 +229,53 @@ async fn a_probe_that_cannot_finish_before_the_deadline_is_not_started() {
         "{out}"
     );
     assert_eq!(slow.hits(), 0, "never started");
+}
+
+/// fix: a round's probes start spread over `spread` (each operator at its
+/// stable place), so that on the function's CPU share they don't queue
+/// behind each other's TLS handshakes (docs/measurements.md); but a probe
+/// whose place is too late to finish within the invocation starts early
+/// enough instead, never not at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paced_round_spreads_its_starts_but_never_past_what_a_probe_needs() {
+    let stack = Stack::new("paced").await;
+    let spread = std::time::Duration::from_secs(20);
+    // Operators whose places in a 20 s spread are after 6 s.
+    let late: Vec<String> = (0..)
+        .map(|i| format!("late-{i}"))
+        .filter(|id| livesite_core::probe::spread_fraction(id) > 0.3)
+        .take(3)
+        .collect();
+    let silent = portal::spawn(Behavior::Silent).await;
+    for id in &late {
+        let mut op = operator(id);
+        op.portal = PortalCheck::new(silent.http_url("/").parse().expect("url"));
+        op.portal.timeout = std::time::Duration::from_secs(3);
+        stack.store().put_operator(&op).await.expect("register");
+    }
+    let f = ProbeFunction {
+        store: stack.store(),
+        prober: portal::local_prober(),
+        second_round: None,
+        concurrency: 8,
+        spread,
+    };
+    // 12 s left: the last start that still ends 5 s before the deadline is
+    // at 7 s less each probe's 3 s timeout: 4 s.
+    let started = Instant::now();
+    let deadline = started + std::time::Duration::from_secs(12);
+    let out = f
+        .handle(&schedule_event(), t0(), deadline)
+        .await
+        .expect("round");
+    let took = started.elapsed();
+    assert_eq!(
+        (out["written"].as_u64(), out["not_run"].as_u64()),
+        (Some(3), Some(0)),
+        "{out}"
+    );
+    assert!(
+        took >= std::time::Duration::from_secs(3) && took < std::time::Duration::from_secs(8),
+        "{took:?}: started by 4 s, timed out 3 s later"
+    );
 }

@@ -127,6 +127,24 @@ pub const MAX_URL_BYTES: usize = 2048;
 /// The longest `detail` a probe record keeps, in bytes.
 pub const MAX_DETAIL_BYTES: usize = 512;
 
+/// An operator's stable place in [0, 1) within a round's spread of probe
+/// starts: FNV-1a of its id, then MurmurHash3's finaliser (FNV alone leaves
+/// ids that differ in their last characters in one clump). The same on every
+/// build and instance, so an operator keeps its place round after round.
+pub fn spread_fraction(id: &str) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
 fn truncate(s: &mut String, max: usize) {
     const MARK: &str = "…";
@@ -205,6 +223,20 @@ pub fn meets_latency_sla(outcome: Outcome, latency_ms: Option<f64>, sla_ms: u64)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spread_places_are_stable_and_cover_the_round() {
+        assert_eq!(spread_fraction("contoso"), spread_fraction("contoso"));
+        assert_ne!(spread_fraction("contoso"), spread_fraction("fabrikam"));
+        // 1,000 operators fill the spread: every tenth of it gets 60 to 140.
+        let mut tenths = [0usize; 10];
+        for i in 0..1000 {
+            let f = spread_fraction(&format!("operator-{i}"));
+            assert!((0.0..1.0).contains(&f));
+            tenths[(f * 10.0) as usize] += 1;
+        }
+        assert!(tenths.iter().all(|n| (60..=140).contains(n)), "{tenths:?}");
+    }
 
     #[test]
     fn bounded_cuts_url_and_detail_on_a_character_boundary_and_validates() {

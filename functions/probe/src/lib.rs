@@ -53,8 +53,20 @@ pub struct ProbeFunction<P> {
     pub store: DynamoStore,
     pub prober: P,
     pub second_round: Option<SecondRound>,
+    /// Probes holding a connection at once.
     pub concurrency: usize,
+    /// How long the round's starts are spread over (`ROUND_SPREAD` on AWS).
+    pub spread: Duration,
 }
+
+/// The probes of a round start spread over this long. On the function's
+/// CPU share (256 MB: 0.145 of a vCPU), 1,000 TLS probes started at once
+/// queue behind each other's handshakes and record a 100 ms portal at
+/// 2.3 s (p50); spread over 10 s, the error is 2 ms (p50) and 3 ms (p99)
+/// (docs/measurements.md, `bench/round-share.sh`). 10 s plus the default
+/// 10 s portal timeout plus the write margin fit the 30 s function; a
+/// portal with a longer timeout starts earlier (`start_of`).
+pub const ROUND_SPREAD: Duration = Duration::from_secs(10);
 
 /// Time kept at the end of the invocation for the last results' write (and
 /// the second round's message). A probe whose own timeout would end past
@@ -139,17 +151,25 @@ impl<P: Prober> ProbeFunction<P> {
         deadline: Instant,
     ) -> RoundOutcome {
         let last_start = deadline.checked_sub(WRITE_MARGIN).unwrap_or(deadline);
+        let round_start = Instant::now();
         let (tx, mut rx) = mpsc::channel::<ProbeResult>(operators.len().max(1));
         let mut not_run = Vec::new();
+        // At most `concurrency` probes hold a connection at once; a probe
+        // waiting for its start holds nothing.
+        let slots = tokio::sync::Semaphore::new(self.concurrency.max(1));
+        let slots = &slots;
         let probing = async {
             let mut results = stream::iter(operators)
                 .map(|op| async move {
+                    let start = self.start_of(op, round_start, last_start);
+                    tokio::time::sleep_until(start.into()).await;
+                    let _slot = slots.acquire().await;
                     if Instant::now() + op.portal.timeout > last_start {
                         return Err(op.id.to_string());
                     }
                     Ok(self.prober.probe(op, now).await)
                 })
-                .buffer_unordered(self.concurrency.max(1));
+                .buffer_unordered(operators.len().max(1));
             let mut accounted = std::collections::HashSet::new();
             loop {
                 tokio::select! {
@@ -198,6 +218,28 @@ impl<P: Prober> ProbeFunction<P> {
         tokio::join!(probing, writing);
         out.not_run = not_run;
         out
+    }
+}
+
+impl<P> ProbeFunction<P> {
+    /// When an operator's probe starts: its stable place in the round's
+    /// spread (a hash of its id, as Prometheus spreads scrapes), but never
+    /// so late that its own timeout would run past `last_start`.
+    fn start_of(&self, op: &Operator, round_start: Instant, last_start: Instant) -> Instant {
+        // A little before the last moment, so that waking up late is no
+        // reason to skip it.
+        let slack = Duration::from_millis(250);
+        let latest = last_start
+            .checked_sub(op.portal.timeout + slack)
+            .unwrap_or(round_start)
+            .max(round_start);
+        round_start
+            .checked_add(
+                self.spread
+                    .mul_f64(livesite_core::probe::spread_fraction(op.id.as_str())),
+            )
+            .unwrap_or(round_start)
+            .min(latest)
     }
 }
 

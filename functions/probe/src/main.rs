@@ -1,5 +1,5 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use livesite_probe_fn::{ProbeFunction, SecondRound, DEFAULT_CONCURRENCY};
+use livesite_probe_fn::{ProbeFunction, SecondRound, DEFAULT_CONCURRENCY, ROUND_SPREAD};
 use serde_json::Value;
 
 #[tokio::main]
@@ -21,6 +21,7 @@ async fn main() -> Result<(), Error> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_CONCURRENCY),
+        spread: ROUND_SPREAD,
     };
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
