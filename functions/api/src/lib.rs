@@ -108,7 +108,7 @@ fn too_many(wait: u64) -> Response<Body> {
     r
 }
 
-fn json_response(status: u16, body: &Value, content_type: &str) -> Response<Body> {
+pub(crate) fn json_response(status: u16, body: &Value, content_type: &str) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", content_type)
@@ -409,20 +409,8 @@ where
                 self.deliver_inline(now).await;
                 match (listing, value) {
                     (Some(resource), Value::Array(items)) => {
-                        let (items, next) = paging::page(resource, items, &paging);
-                        let mut r = json_response(status, &Value::Array(items), "application/json");
-                        if let Some(cursor) = next {
-                            let link = paging::next_link(
-                                &path,
-                                operator_filter.as_deref(),
-                                paging.limit,
-                                &cursor,
-                            );
-                            if let Ok(v) = lambda_http::http::HeaderValue::from_str(&link) {
-                                r.headers_mut().insert("link", v);
-                            }
-                        }
-                        r
+                        let filter = operator_filter.as_deref();
+                        paging::answer(resource, &path, filter, items, &paging)
                     }
                     (_, value) => json_response(status, &value, "application/json"),
                 }

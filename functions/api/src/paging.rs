@@ -123,3 +123,22 @@ pub fn page(
         .flatten();
     (items, next)
 }
+
+/// The 200 answer of a listing: one page, and the `Link` to the next.
+pub fn answer(
+    resource: &str,
+    path: &str,
+    operator: Option<&str>,
+    items: Vec<Value>,
+    paging: &Paging,
+) -> lambda_http::Response<lambda_http::Body> {
+    let (items, next) = page(resource, items, paging);
+    let mut r = crate::json_response(200, &Value::Array(items), "application/json");
+    if let Some(cursor) = next {
+        let link = next_link(path, operator, paging.limit, &cursor);
+        if let Ok(v) = lambda_http::http::HeaderValue::from_str(&link) {
+            r.headers_mut().insert("link", v);
+        }
+    }
+    r
+}

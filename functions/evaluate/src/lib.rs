@@ -56,6 +56,43 @@ pub fn probe_of(record: &EventRecord) -> Result<ProbeResult, String> {
     Ok(probe)
 }
 
+/// Sends what the outbox holds, bounded in time: a slow mail service must not
+/// hold the shard; what is left waits, recorded, for the next invocation or
+/// the sweep. Returns how many notifications were given up for good.
+async fn deliver<S: Store, N: Notifier>(
+    store: &S,
+    notifier: &N,
+    team: &Team,
+    now: DateTime<Utc>,
+) -> usize {
+    let started = std::time::Instant::now();
+    let within = || started.elapsed() < DELIVERY_BUDGET;
+    let lease = Duration::minutes(2);
+    match deliver_pending_while(store, notifier, team, now, lease, 200, &within).await {
+        Ok(report) => {
+            for (key, error) in &report.dead {
+                tracing::error!(
+                    key,
+                    error,
+                    "notification given up after every retry; the team is told"
+                );
+            }
+            for n in &report.sent {
+                tracing::info!(key = %n.key, operator = %n.operator, incident_id = ?n.incident_id, channel = n.channel.as_str(), "notification sent");
+            }
+            for (key, error) in &report.failed {
+                // Left pending in the outbox: the next invocation retries it.
+                tracing::error!(key, error, "notification not sent; will retry");
+            }
+            report.dead.len()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "outbox unavailable; pending notifications wait for the next invocation");
+            0
+        }
+    }
+}
+
 fn failure(seq: &Option<String>) -> DynamoDbBatchItemFailure {
     let mut f = DynamoDbBatchItemFailure::default();
     f.item_identifier = seq.clone();
@@ -123,43 +160,7 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
     for e in &outcome.events {
         tracing::info!(event = ?e, "decision");
     }
-    let mut dead = 0usize;
-    // Bounded in time: a slow mail service must not hold the shard; what is
-    // left waits, recorded, for the next invocation or the sweep.
-    let started = std::time::Instant::now();
-    let within = || started.elapsed() < DELIVERY_BUDGET;
-    let delivered = deliver_pending_while(
-        store,
-        notifier,
-        &ctx.team,
-        now,
-        Duration::minutes(2),
-        200,
-        &within,
-    )
-    .await;
-    match delivered {
-        Ok(report) => {
-            dead = report.dead.len();
-            for (key, error) in &report.dead {
-                tracing::error!(
-                    key,
-                    error,
-                    "notification given up after every retry; the team is told"
-                );
-            }
-            for n in &report.sent {
-                tracing::info!(key = %n.key, operator = %n.operator, incident_id = ?n.incident_id, channel = n.channel.as_str(), "notification sent");
-            }
-            for (key, error) in &report.failed {
-                // Left pending in the outbox: the next invocation retries it.
-                tracing::error!(key, error, "notification not sent; will retry");
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "outbox unavailable; pending notifications wait for the next invocation")
-        }
-    }
+    let dead = deliver(store, notifier, &ctx.team, now).await;
     println!(
         "{}",
         emf_line(

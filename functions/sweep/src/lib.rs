@@ -35,31 +35,8 @@ where
         now,
     ))
     .await;
-    for n in &report.enqueued {
-        tracing::info!(key = %n.key, operator = %n.operator, topic = %n.topic, "due");
-    }
-    for (key, error) in &report.delivery.failed {
-        tracing::error!(
-            key,
-            error,
-            "notification not sent; the next sweep retries it"
-        );
-    }
-    for (duty, error) in &report.failed {
-        tracing::error!(
-            duty = duty.as_str(),
-            error,
-            "sweep duty failed; the other duties ran"
-        );
-    }
+    log(&report);
     let failed: Vec<&str> = report.failed.iter().map(|(d, _)| d.as_str()).collect();
-    for (key, error) in &report.delivery.dead {
-        tracing::error!(
-            key,
-            error,
-            "notification given up after every retry; the team is told"
-        );
-    }
     // The alarm on SweepDutyFailures fires on any failed duty; the line says which.
     println!(
         "{}",
@@ -93,4 +70,33 @@ where
         "failed": report.delivery.failed.len(),
         "failed_duties": failed,
     })
+}
+
+/// One log line per notification due, failed or given up, and per failed
+/// duty, with its key or its name.
+fn log(report: &livesite_core::service::SweepReport) {
+    for n in &report.enqueued {
+        tracing::info!(key = %n.key, operator = %n.operator, topic = %n.topic, "due");
+    }
+    for (key, error) in &report.delivery.failed {
+        tracing::error!(
+            key,
+            error,
+            "notification not sent; the next sweep retries it"
+        );
+    }
+    for (duty, error) in &report.failed {
+        tracing::error!(
+            duty = duty.as_str(),
+            error,
+            "sweep duty failed; the other duties ran"
+        );
+    }
+    for (key, error) in &report.delivery.dead {
+        tracing::error!(
+            key,
+            error,
+            "notification given up after every retry; the team is told"
+        );
+    }
 }
