@@ -479,3 +479,42 @@ async fn an_unacknowledged_high_incident_is_escalated_once_after_an_hour_and_sil
         "the team, not the operator"
     );
 }
+
+/// The functions' SDK client trusts the compiled-in roots, handed to it as
+/// PEM: every one must decode to the certificate it came from, or every AWS
+/// call would fail its TLS handshake in production.
+#[test]
+fn the_sdk_trusts_every_compiled_in_root() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let pems = livesite_aws::settings::root_pems();
+    assert!(pems.len() > 100, "{}", pems.len());
+    let mut store = rustls::RootCertStore::empty();
+    for pem in &pems {
+        let der = CertificateDer::from_pem_slice(pem).expect("valid PEM");
+        store.add(der).expect("a valid root certificate");
+    }
+    assert_eq!(store.len(), pems.len());
+}
+
+/// The functions' own configuration (their HTTPS client included) talks to
+/// the emulator like the tests' does.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_functions_sdk_configuration_reaches_the_emulator() {
+    let stack = Stack::new("own-config").await;
+    // Only this configuration reads these: the tests' own set theirs.
+    std::env::set_var("AWS_ENDPOINT_URL", livesite_tests::emulator::endpoint());
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    let config = livesite_aws::settings::aws_config().await;
+    let tables = aws_sdk_dynamodb::Client::new(&config)
+        .list_tables()
+        .send()
+        .await
+        .expect("list tables");
+    assert!(tables
+        .table_names()
+        .iter()
+        .any(|t| t == &stack.tables.state));
+}

@@ -80,8 +80,67 @@ impl Settings {
 
 /// Loads the AWS configuration once (region, credentials, and
 /// `AWS_ENDPOINT_URL` when set, which is how local runs reach an emulator).
+///
+/// The SDK's HTTPS client trusts the Mozilla roots compiled into the binary
+/// (webpki-root-certs) instead of the system's: the default loader opens and
+/// parses every file under the system's certificate directory at start-up,
+/// most of the functions' init time (docs/measurements.md), and what a
+/// function trusts no longer depends on the image it runs on.
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let mut roots = TrustStore::empty().with_native_roots(false);
+    for pem in root_pems() {
+        roots = roots.with_pem_certificate(pem);
+    }
+    let builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+    match TlsContext::builder().with_trust_store(roots).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Never expected (the roots are compiled in); the SDK's own roots then.
+        Err(_) => builder.build_https(),
+    }
+}
+
+/// The compiled-in roots, each as PEM (what the SDK's trust store takes).
+pub fn root_pems() -> Vec<Vec<u8>> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| pem(der.as_ref()))
+        .collect()
+}
+
+fn pem(der: &[u8]) -> Vec<u8> {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut body = Vec::with_capacity(der.len() * 4 / 3 + 4);
+    for chunk in der.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            body.push(if i <= chunk.len() {
+                B64[(n >> (18 - 6 * i) & 63) as usize]
+            } else {
+                b'='
+            });
+        }
+    }
+    let mut out = b"-----BEGIN CERTIFICATE-----\n".to_vec();
+    for line in body.chunks(64) {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    out
 }
 
 pub fn store(config: &aws_config::SdkConfig, settings: &Settings) -> DynamoStore {
