@@ -88,6 +88,16 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so a closed stdout (`livesite check … | head -c 100`)
+    // made every print panic ("failed printing to stdout: Broken pipe", exit
+    // 101). With the default disposition the command ends quietly, as a Unix
+    // tool does when its reader has gone.
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any thread exists; only resets the
+    // disposition of SIGPIPE to the default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -387,3 +387,37 @@ fn demo_shows_the_page_and_the_resolution() {
         "one page to open, one to resolve"
     );
 }
+
+/// `livesite check … --json | head -c 100`: a reader that goes away ends the
+/// command quietly (it used to panic with "failed printing to stdout: Broken
+/// pipe" and exit 101).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let port = portal::refused_port().await;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_livesite"))
+            .args([
+                "check",
+                "--trust-net",
+                "127.0.0.0/8",
+                &format!("http://127.0.0.1:{port}/"),
+                "--json",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The reader leaves before the command has written anything.
+        drop(child.stdout.take());
+        child.wait_with_output().expect("wait")
+    })
+    .await
+    .expect("join");
+    let err = stderr(&out);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}
