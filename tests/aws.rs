@@ -517,4 +517,23 @@ async fn the_functions_sdk_configuration_reaches_the_emulator() {
         .table_names()
         .iter()
         .any(|t| t == &stack.tables.state));
+    // The notifier the functions build makes its SNS and SES clients on first
+    // use: a page and an email through it arrive.
+    use livesite_core::ports::Notifier;
+    let settings = livesite_aws::Settings {
+        tables: stack.tables.clone(),
+        topic_arn: stack.topic_arn.clone(),
+        mail_configuration_set: Some(stack.configuration_set.clone()),
+        team: stack.team(),
+        policy: Policy::default(),
+    };
+    let notifier = livesite_aws::settings::notifier(&config, &settings);
+    let mut n = livesite_tests::contract::notification("own-config", 0);
+    n.to = stack.team().emails;
+    notifier.deliver(&n).await.expect("email");
+    n.channel = livesite_core::Channel::Page;
+    n.key = "own-config-page".into();
+    notifier.deliver(&n).await.expect("page");
+    assert_eq!(stack.pages().await.len(), 1);
+    assert_eq!(stack.emails().await.len(), 1);
 }

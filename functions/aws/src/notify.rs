@@ -16,14 +16,86 @@ fn failed(key: &str, e: impl std::fmt::Display) -> NotifyError {
 /// can filter and deduplicate on (`dedup_key` is stable across retries).
 #[derive(Debug, Clone)]
 pub struct SnsPager {
-    client: aws_sdk_sns::Client,
+    client: Lazy<aws_sdk_sns::Client>,
     topic_arn: String,
+}
+
+/// A client made on first use: most invocations of the evaluator and the
+/// API send nothing, so they don't pay for building it at start-up.
+#[derive(Debug, Clone)]
+struct Lazy<C> {
+    cell: std::sync::Arc<std::sync::OnceLock<C>>,
+    make: Option<fn(&aws_config::SdkConfig) -> C>,
+    config: Option<aws_config::SdkConfig>,
+}
+
+impl<C> Lazy<C> {
+    fn ready(client: C) -> Self {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(client);
+        Self {
+            cell: std::sync::Arc::new(cell),
+            make: None,
+            config: None,
+        }
+    }
+
+    fn later(config: &aws_config::SdkConfig, make: fn(&aws_config::SdkConfig) -> C) -> Self {
+        Self {
+            cell: std::sync::Arc::new(std::sync::OnceLock::new()),
+            make: Some(make),
+            config: Some(config.clone()),
+        }
+    }
+
+    fn get(&self) -> &C {
+        self.cell.get_or_init(|| match (self.make, &self.config) {
+            (Some(make), Some(config)) => make(config),
+            // `ready` filled the cell; `later` set both.
+            _ => unreachable!("a lazy client has its maker"),
+        })
+    }
+}
+
+/// One send, all SDK attempts included, may take this long: a slow mail or
+/// page service costs a caller at most this per notification (the callers
+/// also bound their whole delivery pass in time).
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn sns_client(config: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
+    let conf = aws_sdk_sns::config::Builder::from(config)
+        .timeout_config(
+            aws_sdk_sns::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(SEND_TIMEOUT)
+                .build(),
+        )
+        .build();
+    aws_sdk_sns::Client::from_conf(conf)
+}
+
+fn ses_client(config: &aws_config::SdkConfig) -> aws_sdk_ses::Client {
+    let conf = aws_sdk_ses::config::Builder::from(config)
+        .timeout_config(
+            aws_sdk_ses::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(SEND_TIMEOUT)
+                .build(),
+        )
+        .build();
+    aws_sdk_ses::Client::from_conf(conf)
 }
 
 impl SnsPager {
     pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
         Self {
-            client,
+            client: Lazy::ready(client),
+            topic_arn: topic_arn.into(),
+        }
+    }
+
+    /// Builds its client (with `SEND_TIMEOUT`) on the first page.
+    pub fn on_first_use(config: &aws_config::SdkConfig, topic_arn: impl Into<String>) -> Self {
+        Self {
+            client: Lazy::later(config, sns_client),
             topic_arn: topic_arn.into(),
         }
     }
@@ -39,6 +111,7 @@ impl SnsPager {
         let severity = n.severity.map_or("none".to_string(), |s| s.to_string());
         let mut req = self
             .client
+            .get()
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(sns_subject(&n.subject))
@@ -75,7 +148,7 @@ fn sns_subject(raw: &str) -> String {
 /// Email with a plain-text and an HTML part.
 #[derive(Debug, Clone)]
 pub struct SesMailer {
-    client: aws_sdk_ses::Client,
+    client: Lazy<aws_sdk_ses::Client>,
     /// Used when a notification names no sender.
     default_sender: String,
     /// The configuration set whose event destination reports bounces and
@@ -84,9 +157,18 @@ pub struct SesMailer {
 }
 
 impl SesMailer {
+    /// Builds its client (with `SEND_TIMEOUT`) on the first email.
+    pub fn on_first_use(config: &aws_config::SdkConfig, default_sender: impl Into<String>) -> Self {
+        Self {
+            client: Lazy::later(config, ses_client),
+            default_sender: default_sender.into(),
+            configuration_set: None,
+        }
+    }
+
     pub fn new(client: aws_sdk_ses::Client, default_sender: impl Into<String>) -> Self {
         Self {
-            client,
+            client: Lazy::ready(client),
             default_sender: default_sender.into(),
             configuration_set: None,
         }
@@ -128,6 +210,7 @@ impl SesMailer {
             .as_ref()
             .map_or(self.default_sender.clone(), |a| a.to_string());
         self.client
+            .get()
             .send_email()
             .source(from)
             .destination(destination)

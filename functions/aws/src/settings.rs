@@ -87,10 +87,20 @@ impl Settings {
 /// most of the functions' init time (docs/measurements.md), and what a
 /// function trusts no longer depends on the image it runs on.
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client())
-        .load()
-        .await
+    let loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
+    // On Lambda the region and the role's credentials are in the
+    // environment: naming them skips building the whole provider chains
+    // (profile files, SSO, IMDS), most of what is left of load()'s time.
+    let loader = match std::env::var("AWS_REGION") {
+        Ok(region) if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() => loader
+            .region(aws_config::Region::new(region))
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            ),
+        _ => loader,
+    };
+    loader.load().await
 }
 
 fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
@@ -150,37 +160,11 @@ pub fn store(config: &aws_config::SdkConfig, settings: &Settings) -> DynamoStore
     )
 }
 
-/// One send, all SDK attempts included, may take this long: a slow mail or
-/// page service costs a caller at most this per notification (the callers
-/// also bound their whole delivery pass in time).
-#[cfg(feature = "notify")]
-pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
-
 #[cfg(feature = "notify")]
 pub fn notifier(config: &aws_config::SdkConfig, settings: &Settings) -> AwsNotifier {
-    let sns = aws_sdk_sns::config::Builder::from(config)
-        .timeout_config(
-            aws_sdk_sns::config::timeout::TimeoutConfig::builder()
-                .operation_timeout(SEND_TIMEOUT)
-                .build(),
-        )
-        .build();
-    let ses = aws_sdk_ses::config::Builder::from(config)
-        .timeout_config(
-            aws_sdk_ses::config::timeout::TimeoutConfig::builder()
-                .operation_timeout(SEND_TIMEOUT)
-                .build(),
-        )
-        .build();
     AwsNotifier {
-        pager: SnsPager::new(
-            aws_sdk_sns::Client::from_conf(sns),
-            settings.topic_arn.clone(),
-        ),
-        mailer: SesMailer::new(
-            aws_sdk_ses::Client::from_conf(ses),
-            settings.team.sender.to_string(),
-        )
-        .with_configuration_set(settings.mail_configuration_set.clone()),
+        pager: SnsPager::on_first_use(config, settings.topic_arn.clone()),
+        mailer: SesMailer::on_first_use(config, settings.team.sender.to_string())
+            .with_configuration_set(settings.mail_configuration_set.clone()),
     }
 }
