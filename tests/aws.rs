@@ -537,3 +537,68 @@ async fn the_functions_sdk_configuration_reaches_the_emulator() {
     assert_eq!(stack.pages().await.len(), 1);
     assert_eq!(stack.emails().await.len(), 1);
 }
+
+/// The second round is scheduled when the first starts, not when its
+/// paced probes have all finished: otherwise a round that takes its 10 s
+/// spread puts the second 40 s after the first and the next first 20 s after
+/// that, instead of every 30 s.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_second_round_is_scheduled_as_the_first_starts() {
+    let stack = Stack::new("schedule-first").await;
+    let up = portal::spawn(Behavior::Respond {
+        status: 200,
+        body: "MO Direct".into(),
+    })
+    .await;
+    // An operator whose place in a 3 s spread is after 2.4 s.
+    let id = (0..)
+        .map(|i| format!("late-{i}"))
+        .find(|id| livesite_core::probe::spread_fraction(id) > 0.8)
+        .expect("an id");
+    let mut op = operator(&id);
+    op.portal = PortalCheck::new(up.http_url("/").parse().expect("url"));
+    stack.store().put_operator(&op).await.expect("register");
+    let sqs = aws_sdk_sqs::Client::new(&stack.config);
+    let f = ProbeFunction {
+        store: stack.store(),
+        prober: portal::local_prober(),
+        second_round: Some(SecondRound {
+            client: sqs.clone(),
+            queue_url: stack.queue_url.clone(),
+            delay_seconds: 0,
+        }),
+        concurrency: 8,
+        spread: std::time::Duration::from_secs(5),
+    };
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    f.handle(
+        &schedule_event(),
+        t0(),
+        invocation_deadline("ProbeFunction"),
+    )
+    .await
+    .expect("round");
+    let got = sqs
+        .receive_message()
+        .queue_url(&stack.queue_url)
+        .message_system_attribute_names(
+            aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp,
+        )
+        .send()
+        .await
+        .expect("receive");
+    let sent: i64 = got.messages()[0]
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp))
+        .and_then(|v| v.parse().ok())
+        .expect("sent timestamp");
+    // Before this, it went out after the probe, 4.5 s and more into the round.
+    assert!(
+        sent - started < 3000,
+        "sent {} ms after the round started",
+        sent - started
+    );
+}

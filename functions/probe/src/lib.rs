@@ -97,6 +97,14 @@ impl<P: Prober> ProbeFunction<P> {
     ) -> Result<Value, livesite_core::ports::StoreError> {
         let round = round_of(event);
         let operators = self.store.list_operators().await?;
+        // Before probing: the round takes its spread (10 s) and more, and the
+        // second round must start 30 s after this one does, not after it ends.
+        let mut second_round_scheduled = false;
+        if round == Round::First {
+            if let Some(sr) = &self.second_round {
+                second_round_scheduled = sr.schedule(now).await;
+            }
+        }
         let outcome = self.probe_and_write(&operators, now, deadline).await;
         for (p, error) in &outcome.lost {
             // Never silent: the evaluator will see a gap (unknown), not a failure.
@@ -104,12 +112,6 @@ impl<P: Prober> ProbeFunction<P> {
         }
         for op in &outcome.not_run {
             tracing::error!(operator = %op, "not probed: the round had no time left to finish this probe");
-        }
-        let mut second_round_scheduled = false;
-        if round == Round::First {
-            if let Some(sr) = &self.second_round {
-                second_round_scheduled = sr.schedule(now).await;
-            }
         }
         let not_scheduled =
             round == Round::First && self.second_round.is_some() && !second_round_scheduled;
