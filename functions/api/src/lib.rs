@@ -410,7 +410,7 @@ where
                 match (listing, value) {
                     (Some(resource), Value::Array(items)) => {
                         let filter = operator_filter.as_deref();
-                        paging::answer(resource, &path, filter, items, &paging)
+                        paging::answer(resource, filter, items, &paging)
                     }
                     (_, value) => json_response(status, &value, "application/json"),
                 }

@@ -94,16 +94,16 @@ pub fn listing(path: &str) -> Option<&'static str> {
     }
 }
 
-/// The `Link` header to the next page (a relative reference, resolved
-/// against the request's own address).
-pub fn next_link(path: &str, operator: Option<&str>, limit: usize, cursor: &str) -> String {
+/// The `Link` header to the next page (a relative reference to the
+/// listing's own path, never an echo of the request's).
+pub fn next_link(resource: &str, operator: Option<&str>, limit: usize, cursor: &str) -> String {
     let mut query = format!("limit={limit}&cursor={cursor}");
     // Operator ids are [a-z0-9-]: nothing to escape; anything else was
     // refused by the listing already and is not echoed.
     if let Some(op) = operator.and_then(|o| livesite_core::OperatorId::new(o).ok()) {
         query = format!("operator={op}&{query}");
     }
-    format!("<{path}?{query}>; rel=\"next\"")
+    format!("</v1/{resource}?{query}>; rel=\"next\"")
 }
 
 /// One page of `items`, and the cursor of the next page if there is one.
@@ -127,7 +127,6 @@ pub fn page(
 /// The 200 answer of a listing: one page, and the `Link` to the next.
 pub fn answer(
     resource: &str,
-    path: &str,
     operator: Option<&str>,
     items: Vec<Value>,
     paging: &Paging,
@@ -135,7 +134,7 @@ pub fn answer(
     let (items, next) = page(resource, items, paging);
     let mut r = crate::json_response(200, &Value::Array(items), "application/json");
     if let Some(cursor) = next {
-        let link = next_link(path, operator, paging.limit, &cursor);
+        let link = next_link(resource, operator, paging.limit, &cursor);
         if let Ok(v) = lambda_http::http::HeaderValue::from_str(&link) {
             r.headers_mut().insert("link", v);
         }

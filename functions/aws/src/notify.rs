@@ -22,38 +22,39 @@ pub struct SnsPager {
 
 /// A client made on first use: most invocations of the evaluator and the
 /// API send nothing, so they don't pay for building it at start-up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Lazy<C> {
     cell: std::sync::Arc<std::sync::OnceLock<C>>,
-    make: Option<fn(&aws_config::SdkConfig) -> C>,
-    config: Option<aws_config::SdkConfig>,
+    make: std::sync::Arc<dyn Fn() -> C + Send + Sync>,
 }
 
-impl<C> Lazy<C> {
+impl<C: std::fmt::Debug> std::fmt::Debug for Lazy<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lazy")
+            .field("client", &self.cell.get())
+            .finish()
+    }
+}
+
+impl<C: Clone + Send + Sync + 'static> Lazy<C> {
     fn ready(client: C) -> Self {
-        let cell = std::sync::OnceLock::new();
-        let _ = cell.set(client);
-        Self {
-            cell: std::sync::Arc::new(cell),
-            make: None,
-            config: None,
-        }
+        Self::with(move || client.clone())
     }
 
     fn later(config: &aws_config::SdkConfig, make: fn(&aws_config::SdkConfig) -> C) -> Self {
+        let config = config.clone();
+        Self::with(move || make(&config))
+    }
+
+    fn with(make: impl Fn() -> C + Send + Sync + 'static) -> Self {
         Self {
             cell: std::sync::Arc::new(std::sync::OnceLock::new()),
-            make: Some(make),
-            config: Some(config.clone()),
+            make: std::sync::Arc::new(make),
         }
     }
 
     fn get(&self) -> &C {
-        self.cell.get_or_init(|| match (self.make, &self.config) {
-            (Some(make), Some(config)) => make(config),
-            // `ready` filled the cell; `later` set both.
-            _ => unreachable!("a lazy client has its maker"),
-        })
+        self.cell.get_or_init(|| (self.make)())
     }
 }
 
