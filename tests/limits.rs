@@ -152,7 +152,7 @@ async fn a_hostile_round_stores_every_operators_result_in_time_and_evaluates_cle
     let items = stored_items(&stack).await;
     assert_eq!(items.len(), 6);
     for item in &items {
-        assert!(item_size(item) < 2048, "{} bytes: {item}", item_size(item));
+        assert!(item_size(item) <= 1024, "{} bytes: {item}", item_size(item));
     }
     let reason = |id: &str| {
         items
@@ -278,4 +278,68 @@ async fn a_paced_round_spreads_its_starts_but_never_past_what_a_probe_needs() {
         took >= std::time::Duration::from_secs(3) && took < std::time::Duration::from_secs(8),
         "{took:?}: started by 4 s, timed out 3 s later"
     );
+}
+
+/// One DynamoDB write unit is 1 KB: the two writes made for every probe of
+/// every operator (its probe item, its monitor state) are billed by it, and
+/// the cost model (docs/cost.md) counts one unit each. Both are measured
+/// here as the real store sends them, at their largest: the longest
+/// operator id, every field set, free text at its bound, the worst day of
+/// windows with both incidents open.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hot_writes_fit_one_write_unit_each() {
+    use livesite_core::evaluate::fixtures::worst_day_state;
+    use livesite_core::ports::StateStore;
+    use livesite_core::probe::{MAX_DETAIL_BYTES, MAX_URL_BYTES};
+    use livesite_core::{FailureReason, OperatorId, Outcome, Phases};
+    const WRITE_UNIT: usize = 1024;
+    let stack = Stack::new("write-units").await;
+    let iam = Enforcer::start(&stack).await;
+
+    let state = worst_day_state(t0());
+    let evaluator = stack.store_with(&iam.config("EvaluateFunction").await);
+    evaluator.save_state(&state, None).await.expect("save");
+    let loaded = evaluator
+        .load_state(&state.operator)
+        .await
+        .expect("load")
+        .expect("stored");
+    assert_eq!(loaded.value, state, "the compact form reads back whole");
+
+    let id = OperatorId::new("o".repeat(OperatorId::MAX_LEN)).expect("id");
+    let worst_probe = ProbeResult {
+        operator: id,
+        probed_at: t0(),
+        outcome: Outcome::Down,
+        reason: Some(FailureReason::Protocol),
+        status: Some(599),
+        latency_ms: Some(19_999.999),
+        phases: Some(Phases {
+            dns_ms: 1_999.999,
+            connect_ms: 1_999.999,
+            tls_ms: 1_999.999,
+            ttfb_ms: 9_999.999,
+            total_ms: 19_999.999,
+        }),
+        url: Some(format!("https://{}", "u".repeat(MAX_URL_BYTES * 2))),
+        redirects: 10,
+        cert_expires_at: Some(t0()),
+        detail: Some("d".repeat(MAX_DETAIL_BYTES * 2)),
+        cpu_wait_ms: Some(9_999.999),
+    }
+    .bounded();
+    let prober = stack.store_with(&iam.config("ProbeFunction").await);
+    assert!(prober.append_many(&[worst_probe]).await.is_empty());
+
+    for (table, what) in [
+        (&stack.tables.state, "state"),
+        (&stack.tables.probes, "probe"),
+    ] {
+        let items = iam.items_written_to(table);
+        assert_eq!(items.len(), 1, "{what}");
+        let size = item_size(&items[0]);
+        eprintln!("the largest {what} item: {size} bytes");
+        assert!(size <= WRITE_UNIT, "{what}: {size} bytes: {}", items[0]);
+    }
+    iam.assert_no_denials();
 }

@@ -49,6 +49,7 @@ pub fn probe(op: &str, secs: i64, up: bool) -> ProbeResult {
         redirects: 0,
         cert_expires_at: None,
         detail: None,
+        cpu_wait_ms: None,
     }
 }
 

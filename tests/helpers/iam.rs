@@ -388,6 +388,9 @@ struct State {
     faults: Vec<Fault>,
     /// Faults injected so far: (action, resource).
     injected: Vec<(String, String)>,
+    /// Items sent to DynamoDB writes (whether or not they were then
+    /// written): (table, item in the wire format).
+    written: Vec<(String, Value)>,
 }
 
 /// What an injected fault answers.
@@ -550,6 +553,17 @@ impl Enforcer {
     }
 
     /// Requests refused for breaking a DynamoDB limit, with AWS's message.
+    /// The items write requests put into `table`, as sent (DynamoDB JSON):
+    /// what the write units are billed by.
+    pub fn items_written_to(&self, table: &str) -> Vec<Value> {
+        let s = self.state.lock().expect("state");
+        s.written
+            .iter()
+            .filter(|(t, _)| t == table)
+            .map(|(_, i)| i.clone())
+            .collect()
+    }
+
     pub fn refusals(&self) -> Vec<String> {
         self.state.lock().expect("state").refusals.clone()
     }
@@ -813,37 +827,49 @@ pub fn item_size(item: &Value) -> usize {
     })
 }
 
-/// The DynamoDB limit a request breaks, if any.
-fn broken_limit(target: Option<&str>, body: &[u8]) -> Option<String> {
-    let op = target?.strip_prefix("DynamoDB_20120810.")?;
-    let json: Value = serde_json::from_slice(body).ok()?;
-    let mut items = Vec::new();
+/// The items a DynamoDB write request puts, with their tables; or the
+/// limit the request breaks.
+fn written_items(target: Option<&str>, body: &[u8]) -> Result<Vec<(String, Value)>, String> {
+    let Some(op) = target.and_then(|t| t.strip_prefix("DynamoDB_20120810.")) else {
+        return Ok(Vec::new());
+    };
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        return Ok(Vec::new());
+    };
+    let table = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut items: Vec<(String, Value)> = Vec::new();
     match op {
-        "PutItem" => items.push(&json["Item"]),
+        "PutItem" => items.push((table(&json["TableName"]), json["Item"].clone())),
         "BatchWriteItem" => {
-            let requests: Vec<&Value> = json["RequestItems"]
-                .as_object()?
+            let empty = serde_json::Map::new();
+            let by_table = json["RequestItems"].as_object().unwrap_or(&empty);
+            if by_table
                 .values()
                 .filter_map(Value::as_array)
                 .flatten()
-                .collect();
-            if requests.len() > 25 {
-                return Some("Too many items requested for the BatchWriteItem call".into());
+                .count()
+                > 25
+            {
+                return Err("Too many items requested for the BatchWriteItem call".into());
             }
-            items.extend(requests.iter().map(|r| &r["PutRequest"]["Item"]));
+            for (name, requests) in by_table {
+                for r in requests.as_array().into_iter().flatten() {
+                    items.push((name.clone(), r["PutRequest"]["Item"].clone()));
+                }
+            }
         }
-        "TransactWriteItems" => items.extend(
-            json["TransactItems"]
-                .as_array()?
-                .iter()
-                .map(|t| &t["Put"]["Item"]),
-        ),
-        _ => return None,
+        "TransactWriteItems" => {
+            for t in json["TransactItems"].as_array().into_iter().flatten() {
+                items.push((table(&t["Put"]["TableName"]), t["Put"]["Item"].clone()));
+            }
+        }
+        _ => {}
     }
-    items
-        .into_iter()
-        .any(|i| item_size(i) > ITEM_LIMIT)
-        .then(|| "Item size has exceeded the maximum allowed size".to_string())
+    items.retain(|(_, i)| !i.is_null());
+    if items.iter().any(|(_, i)| item_size(i) > ITEM_LIMIT) {
+        return Err("Item size has exceeded the maximum allowed size".to_string());
+    }
+    Ok(items)
 }
 
 fn validation(message: &str) -> Response<Full<Bytes>> {
@@ -953,9 +979,12 @@ async fn forward(
             .body(Full::new(Bytes::from(format!("<ErrorResponse><Error><Type>Sender</Type><Code>MessageRejected</Code><Message>{message}</Message></Error><RequestId>sandbox</RequestId></ErrorResponse>"))))
             .expect("response"));
     }
-    if let Some(message) = broken_limit(target.as_deref(), &body) {
-        state.lock().expect("state").refusals.push(message.clone());
-        return Ok(validation(&message));
+    match written_items(target.as_deref(), &body) {
+        Ok(items) => state.lock().expect("state").written.extend(items),
+        Err(message) => {
+            state.lock().expect("state").refusals.push(message.clone());
+            return Ok(validation(&message));
+        }
     }
     let path = parts
         .uri

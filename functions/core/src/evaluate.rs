@@ -40,24 +40,45 @@ pub struct OpenRef {
 }
 
 /// Everything the evaluator remembers about one operator's portal.
+///
+/// Its serde form is compact (module `compact`): the state is written on
+/// every batch and billed by the KB. `remote = "Self"` lets `Deserialize`
+/// finish what the fields alone cannot: the open incidents' ids, which are
+/// the operator's and so are not stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct MonitorState {
     pub operator: OperatorId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_probe_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_outcome: Option<Outcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reason: Option<FailureReason>,
     /// First failed probe of the current unbroken run of failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub down_since: Option<DateTime<Utc>>,
     pub consecutive_successes: u32,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "compact::open_ref"
+    )]
     pub outage: Option<OpenRef>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "compact::open_ref"
+    )]
     pub flapping: Option<OpenRef>,
     /// The run (by its start) whose page maintenance already suppressed, so the
     /// suppression is reported once, not at every probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed_run: Option<DateTime<Utc>>,
     #[serde(default, with = "compact::samples")]
     pub recent: Vec<Sample>,
     /// The portal certificate's expiry, as the last TLS probe saw it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_expires_at: Option<DateTime<Utc>>,
     /// Probe counts outside maintenance, 15 minutes a bucket, 24 hours kept.
     #[serde(default, with = "compact::buckets")]
@@ -66,6 +87,27 @@ pub struct MonitorState {
     /// a day later.
     #[serde(default)]
     pub burn_warned: Vec<Option<DateTime<Utc>>>,
+}
+
+impl Serialize for MonitorState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        MonitorState::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for MonitorState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut state = MonitorState::deserialize(d)?;
+        for open in [&mut state.outage, &mut state.flapping]
+            .into_iter()
+            .flatten()
+        {
+            if open.id.is_empty() {
+                open.id = incident_id(&state.operator, open.started_at, open.kind);
+            }
+        }
+        Ok(state)
+    }
 }
 
 impl MonitorState {
@@ -88,83 +130,7 @@ impl MonitorState {
     }
 }
 
-/// The state is written on every batch, and DynamoDB bills writes by the KB:
-/// the two windows are stored as compact strings rather than lists of maps
-/// (about a third of the size).
-mod compact {
-    use super::{Bucket, Sample};
-    use chrono::DateTime;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub mod samples {
-        use super::*;
-
-        /// `epoch-seconds` + `u`/`d`, comma-separated.
-        pub fn serialize<S: Serializer>(v: &[Sample], s: S) -> Result<S::Ok, S::Error> {
-            let text: Vec<String> = v
-                .iter()
-                .map(|x| format!("{}{}", x.at.timestamp(), if x.up { 'u' } else { 'd' }))
-                .collect();
-            s.serialize_str(&text.join(","))
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Sample>, D::Error> {
-            let text = String::deserialize(d)?;
-            text.split(',')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (secs, flag) = p.split_at(p.len().saturating_sub(1));
-                    let at = secs
-                        .parse::<i64>()
-                        .ok()
-                        .and_then(|t| DateTime::from_timestamp(t, 0))
-                        .ok_or_else(|| D::Error::custom(format!("bad sample {p:?}")))?;
-                    match flag {
-                        "u" => Ok(Sample { at, up: true }),
-                        "d" => Ok(Sample { at, up: false }),
-                        _ => Err(D::Error::custom(format!("bad sample {p:?}"))),
-                    }
-                })
-                .collect()
-        }
-    }
-
-    pub mod buckets {
-        use super::*;
-
-        /// `epoch-seconds:good:bad`, comma-separated.
-        pub fn serialize<S: Serializer>(v: &[Bucket], s: S) -> Result<S::Ok, S::Error> {
-            let text: Vec<String> = v
-                .iter()
-                .map(|b| format!("{}:{}:{}", b.start.timestamp(), b.good, b.bad))
-                .collect();
-            s.serialize_str(&text.join(","))
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Bucket>, D::Error> {
-            let text = String::deserialize(d)?;
-            text.split(',')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let mut it = p.split(':');
-                    let bad = || D::Error::custom(format!("bad bucket {p:?}"));
-                    let start = it
-                        .next()
-                        .and_then(|t| t.parse::<i64>().ok())
-                        .and_then(|t| DateTime::from_timestamp(t, 0))
-                        .ok_or_else(bad)?;
-                    let good = it.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
-                    let badn = it.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
-                    Ok(Bucket {
-                        start,
-                        good,
-                        bad: badn,
-                    })
-                })
-                .collect()
-        }
-    }
-}
+mod compact;
 
 /// What happened, in domain terms. Notifications are derived from these by
 /// `notify::render`.
@@ -506,6 +472,57 @@ fn open_incident(
     }
 }
 
+/// States for the tests of this crate and of the stores.
+#[cfg(any(test, feature = "testing"))]
+pub mod fixtures {
+    use super::*;
+    use crate::incident::incident_id;
+
+    /// The largest state a day can leave: the longest operator id, every
+    /// window entry unlike its neighbour, both incidents open, every field
+    /// set. The stores add their keys to it; tests/limits.rs measures the
+    /// stored item.
+    pub fn worst_day_state(day: DateTime<Utc>) -> MonitorState {
+        let at = |secs: i64| day + Duration::seconds(secs);
+        let id = OperatorId::new("o".repeat(OperatorId::MAX_LEN)).expect("a valid id");
+        let open = |kind| OpenRef {
+            id: incident_id(&id, at(0), kind),
+            severity: Severity::High,
+            kind,
+            started_at: at(0),
+            opened_at: at(1830),
+        };
+        MonitorState {
+            operator: id.clone(),
+            last_probe_at: Some(at(86_370)),
+            last_outcome: Some(Outcome::Down),
+            last_reason: Some(FailureReason::Redirect),
+            down_since: Some(at(84_000)),
+            consecutive_successes: 0,
+            outage: Some(open(IncidentKind::PortalDown)),
+            flapping: Some(open(IncidentKind::Flapping)),
+            suppressed_run: Some(at(84_000)),
+            // A flap window of alternating verdicts, one of them late.
+            recent: (0..60)
+                .map(|i| Sample {
+                    at: at(84_600 + i * 30 + i64::from(i == 30) * 7),
+                    up: i % 2 == 0,
+                })
+                .collect(),
+            cert_expires_at: Some(at(90 * 86_400)),
+            // 96 buckets, no two neighbours alike.
+            buckets: (0..96)
+                .map(|i| Bucket {
+                    start: at(i * BUCKET_MINUTES * 60),
+                    good: 30 - (i % 7) as u32 - 1,
+                    bad: (i % 7) as u32 + 1,
+                })
+                .collect(),
+            burn_warned: vec![Some(at(3600)), Some(at(7200))],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,6 +564,7 @@ mod tests {
             redirects: 0,
             cert_expires_at: None,
             detail: None,
+            cpu_wait_ms: None,
         }
     }
 
@@ -827,7 +845,36 @@ mod tests {
             "a day of probes keeps the state small: {} bytes",
             json.len()
         );
-        eprintln!("state after a day: {} bytes of JSON", json.len());
+        eprintln!("state after a day: {} bytes of JSON: {json}", json.len());
+    }
+
+    #[test]
+    fn a_state_in_the_first_format_still_reads() {
+        let old = r#"{"operator":"contoso","last_probe_at":"2026-11-27T10:30:30Z","last_outcome":"down","last_reason":"timeout","down_since":"2026-11-27T10:00:00Z","consecutive_successes":0,"outage":{"id":"contoso-20261127T100000Z-portal_down","severity":"high","kind":"portal_down","started_at":"2026-11-27T10:00:00Z","opened_at":"2026-11-27T10:30:30Z"},"flapping":null,"suppressed_run":null,"recent":"1795773600d,1795773630d","cert_expires_at":null,"buckets":"1795773600:0:2","burn_warned":[null,null]}"#;
+        let s: MonitorState = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            s.outage.as_ref().map(|o| o.id.as_str()),
+            Some("contoso-20261127T100000Z-portal_down")
+        );
+        assert_eq!(s.recent.len(), 2);
+        assert_eq!((s.buckets[0].good, s.buckets[0].bad), (0, 2));
+        // Written again, it takes the short form and reads back the same.
+        let again = serde_json::to_string(&s).unwrap();
+        assert!(
+            again.contains(r#""outage":"portal_down/high/1795773600/1795775430""#),
+            "{again}"
+        );
+        assert_eq!(serde_json::from_str::<MonitorState>(&again).unwrap(), s);
+    }
+
+    #[test]
+    fn the_worst_day_stays_within_a_write_unit() {
+        let s = fixtures::worst_day_state(at(0));
+        let json = serde_json::to_string(&s).unwrap();
+        let back: MonitorState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        assert!(json.len() <= 900, "{} bytes: {json}", json.len());
+        eprintln!("the worst day: {} bytes of JSON", json.len());
     }
 
     #[test]

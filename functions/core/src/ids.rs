@@ -12,16 +12,25 @@ pub enum IdError {
     Email(String),
 }
 
+/// How a time is written inside an id or key (`contoso-20261127T100000Z-…`):
+/// sortable, no separators that keys or URLs would need to escape.
+pub fn key_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
 /// An operator's id: short, lowercase, safe in keys, URLs, file names and log fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct OperatorId(String);
 
 impl OperatorId {
+    /// The longest id, in characters (all ASCII).
+    pub const MAX_LEN: usize = 64;
+
     pub fn new(raw: impl Into<String>) -> Result<Self, IdError> {
         let raw = raw.into();
         let ok = !raw.is_empty()
-            && raw.len() <= 64
+            && raw.len() <= Self::MAX_LEN
             && raw
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')

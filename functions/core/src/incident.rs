@@ -5,6 +5,7 @@
 //! the email, then an update every week.
 
 use crate::calendar::BusinessCalendar;
+use crate::ids::key_time;
 use crate::ids::OperatorId;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -88,12 +89,7 @@ pub struct Incident {
 
 /// Builds the deterministic id shared by every store and every retry.
 pub fn incident_id(operator: &OperatorId, started_at: DateTime<Utc>, kind: IncidentKind) -> String {
-    format!(
-        "{}-{}-{}",
-        operator,
-        started_at.format("%Y%m%dT%H%M%SZ"),
-        kind.as_str()
-    )
+    format!("{}-{}-{}", operator, key_time(started_at), kind.as_str())
 }
 
 /// The communication clocks, computed on the operator's calendar.

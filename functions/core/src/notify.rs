@@ -8,6 +8,7 @@
 
 use crate::config::{Operator, Team};
 use crate::evaluate::Event;
+use crate::ids::key_time;
 use crate::ids::{EmailAddress, OperatorId};
 use crate::incident::{IncidentKind, Severity};
 use chrono::{DateTime, Utc};
@@ -290,7 +291,7 @@ pub fn render(event: &Event, operator: &Operator, team: &Team) -> Vec<Notificati
             let minutes = (*to - *from).num_minutes();
             vec![Notification {
                 html: None,
-                key: format!("{}-{}#email-gap", operator.id, from.format("%Y%m%dT%H%M%SZ")),
+                key: format!("{}-{}#email-gap", operator.id, key_time(*from)),
                 channel: Channel::Email,
                 operator: operator.id.clone(),
                 incident_id: None,
@@ -322,7 +323,7 @@ pub fn render(event: &Event, operator: &Operator, team: &Team) -> Vec<Notificati
         } => {
             let hours = *long_minutes as f64 / 60.0;
             vec![email(
-                format!("{}#burn-{long_minutes}m-{}", operator.id, at.format("%Y%m%dT%H%M%SZ")),
+                format!("{}#burn-{long_minutes}m-{}", operator.id, key_time(*at)),
                 operator,
                 team,
                 None,

@@ -4,6 +4,7 @@
 //! turned into the record that is stored and the notifications that follow.
 
 use crate::calendar::BusinessCalendar;
+use crate::ids::key_time;
 use crate::ids::{EmailAddress, OperatorId};
 use crate::incident::{initial_response_due, Incident, IncidentKind, IncidentStatus, Severity};
 use crate::notify::{header_safe, page_text, Channel, Notification};
@@ -127,11 +128,7 @@ pub fn outage_report(
     input.validate(now)?;
     registered_contact(operator, &input.contact)?;
     let on_time = now - input.aware_at <= OUTAGE_NOTICE_WITHIN;
-    let id = format!(
-        "{}-{}-report",
-        operator.id,
-        input.aware_at.format("%Y%m%dT%H%M%SZ")
-    );
+    let id = format!("{}-{}-report", operator.id, key_time(input.aware_at));
     let calendar = operator.calendar();
     let incident = Incident {
         id: id.clone(),
@@ -318,7 +315,7 @@ pub fn announce_maintenance(
         Announcer::DynamoTeam => "dynamo".to_string(),
     };
     Ok(Maintenance {
-        id: format!("{who}-{}-maintenance", input.start.format("%Y%m%dT%H%M%SZ")),
+        id: format!("{who}-{}-maintenance", key_time(input.start)),
         lead_business_days: calendar.business_days_between(now, input.start),
         late: !calendar.gives_lead_time(now, input.start, required),
         announcer,
@@ -478,7 +475,7 @@ pub fn outage_notice(
         return Err(field("aware_at", "is in the future"));
     }
     Ok(OutageNotice {
-        id: format!("dynamo-{}-outage", input.aware_at.format("%Y%m%dT%H%M%SZ")),
+        id: format!("dynamo-{}-outage", key_time(input.aware_at)),
         within_30_minutes: now - input.aware_at <= OUTAGE_NOTICE_WITHIN,
         input,
         sent_at: now,

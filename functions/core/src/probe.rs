@@ -94,7 +94,17 @@ pub struct ProbeResult {
     /// Human-readable detail of a failure (the underlying error), never parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The longest the prober's own runtime was late to run a ready task
+    /// while this probe ran, in milliseconds (its CPU share used up, or
+    /// handshakes queued): the latency may be up to this much more than the
+    /// portal's. Above `MAX_CPU_WAIT_MS` the timing is not trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_wait_ms: Option<f64>,
 }
+
+/// The most CPU wait a probe's timing may include and still count in the
+/// latency figures: the error a latency against a 400 ms SLA can bear.
+pub const MAX_CPU_WAIT_MS: f64 = 10.0;
 
 fn is_zero(n: &u8) -> bool {
     *n == 0
@@ -108,6 +118,8 @@ pub enum ProbeRecordError {
     UpWithReason(FailureReason),
     #[error("field `latency_ms`: must be a finite, non-negative number of milliseconds")]
     BadLatency,
+    #[error("field `cpu_wait_ms`: must be a finite, non-negative number of milliseconds")]
+    BadCpuWait,
     #[error("field `status`: {0} is not an HTTP status code (100-599)")]
     BadStatus(u16),
     #[error("field `{field}`: {len} bytes, more than the {max} a probe record keeps")]
@@ -119,13 +131,14 @@ pub enum ProbeRecordError {
 }
 
 /// The longest `url` a probe record keeps, in bytes. A portal chooses its
-/// redirect targets, so the final URL is bounded before it is stored: every
-/// probe item stays far below DynamoDB's 400 KB item limit (see
-/// docs/aws-limits.md), and one portal's answer can never make a shared
-/// batch write fail.
-pub const MAX_URL_BYTES: usize = 2048;
+/// redirect targets, so the final URL is bounded before it is stored: one
+/// portal's answer can never make a shared batch write fail (DynamoDB's
+/// 400 KB item limit, docs/aws-limits.md), and with `MAX_DETAIL_BYTES` every
+/// probe item, whatever it holds, is one 1 KB write unit (test
+/// `the_hot_writes_fit_one_write_unit_each`). A cut URL ends in `…`.
+pub const MAX_URL_BYTES: usize = 384;
 /// The longest `detail` a probe record keeps, in bytes.
-pub const MAX_DETAIL_BYTES: usize = 512;
+pub const MAX_DETAIL_BYTES: usize = 256;
 
 /// An operator's stable place in [0, 1) within a round's spread of probe
 /// starts: FNV-1a of its id, then MurmurHash3's finaliser (FNV alone leaves
@@ -172,6 +185,9 @@ impl ProbeResult {
                 return Err(ProbeRecordError::BadLatency);
             }
         }
+        if self.cpu_wait_ms.is_some_and(|w| !w.is_finite() || w < 0.0) {
+            return Err(ProbeRecordError::BadCpuWait);
+        }
         if let Some(s) = self.status {
             if !(100..=599).contains(&s) {
                 return Err(ProbeRecordError::BadStatus(s));
@@ -208,6 +224,13 @@ impl ProbeResult {
         self.outcome == Outcome::Up
     }
 
+    /// The latency, when it can be trusted: measured, and with no more than
+    /// `MAX_CPU_WAIT_MS` of the prober's own CPU wait in it.
+    pub fn trusted_latency_ms(&self) -> Option<f64> {
+        let reliable = self.cpu_wait_ms.is_none_or(|w| w <= MAX_CPU_WAIT_MS);
+        self.latency_ms.filter(|_| reliable)
+    }
+
     /// Up and no slower than the latency SLA. A probe without a measured
     /// latency cannot be shown to meet it.
     pub fn within_latency_sla(&self, sla_ms: u64) -> bool {
@@ -223,6 +246,40 @@ pub fn meets_latency_sla(outcome: Outcome, latency_ms: Option<f64>, sla_ms: u64)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timing_with_too_much_cpu_wait_is_not_trusted() {
+        let mut p = ProbeResult {
+            operator: OperatorId::new("contoso").unwrap(),
+            probed_at: "2026-11-27T10:00:00Z".parse().unwrap(),
+            outcome: Outcome::Up,
+            reason: None,
+            status: Some(200),
+            latency_ms: Some(120.0),
+            phases: None,
+            url: None,
+            redirects: 0,
+            cert_expires_at: None,
+            detail: None,
+            cpu_wait_ms: None,
+        };
+        let table = [
+            (None, Some(120.0)),
+            (Some(0.0), Some(120.0)),
+            (Some(MAX_CPU_WAIT_MS), Some(120.0)),
+            (Some(MAX_CPU_WAIT_MS + 0.001), None),
+            (Some(300.0), None),
+        ];
+        for (wait, trusted) in table {
+            p.cpu_wait_ms = wait;
+            assert_eq!(p.trusted_latency_ms(), trusted, "{wait:?}");
+            assert_eq!(p.validate(), Ok(()));
+        }
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            p.cpu_wait_ms = Some(bad);
+            assert_eq!(p.validate(), Err(ProbeRecordError::BadCpuWait), "{bad}");
+        }
+    }
 
     #[test]
     fn spread_places_are_stable_and_cover_the_round() {

@@ -115,6 +115,11 @@ pub struct Latency {
     pub p99_ms: Option<f64>,
     /// Share of up probes slower than the latency SLA, in percent.
     pub over_sla_percent: f64,
+    /// Up probes whose timing held more than `MAX_CPU_WAIT_MS` of the
+    /// prober's own CPU wait: left out of the figures above, so the
+    /// monitor's slowness is never charged to the operator.
+    #[serde(default)]
+    pub untrusted: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,11 +194,12 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
 }
 
 fn latency(probes: &[&ProbeResult], sla_ms: u64) -> Latency {
-    let mut v: Vec<f64> = probes
+    let up: Vec<&&ProbeResult> = probes.iter().filter(|p| p.is_up()).collect();
+    let mut v: Vec<f64> = up.iter().filter_map(|p| p.trusted_latency_ms()).collect();
+    let untrusted = up
         .iter()
-        .filter(|p| p.is_up())
-        .filter_map(|p| p.latency_ms)
-        .collect();
+        .filter(|p| p.latency_ms.is_some() && p.trusted_latency_ms().is_none())
+        .count();
     v.sort_by(|a, b| a.total_cmp(b));
     let over = v.iter().filter(|l| **l > sla_ms as f64).count();
     Latency {
@@ -206,6 +212,7 @@ fn latency(probes: &[&ProbeResult], sla_ms: u64) -> Latency {
         } else {
             over as f64 * 100.0 / v.len() as f64
         },
+        untrusted,
     }
 }
 
@@ -404,6 +411,7 @@ mod tests {
             redirects: 0,
             cert_expires_at: None,
             detail: None,
+            cpu_wait_ms: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! deadline it is about, so the outbox's conditional write sends it once.
 
 use crate::evaluate::MonitorState;
+use crate::ids::key_time;
 use crate::incident::{Incident, Severity};
 use crate::notify::{header_safe, page_text, Channel, Notification};
 use crate::partner::{Announcer, Maintenance, MaintenanceStatus};
@@ -42,10 +43,6 @@ impl Default for SweepPolicy {
 
 fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
-fn key_time(t: DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
 #[allow(clippy::too_many_arguments)]

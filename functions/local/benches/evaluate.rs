@@ -40,6 +40,7 @@ fn probe(op: &str, t: DateTime<Utc>, up: bool) -> ProbeResult {
         redirects: 0,
         cert_expires_at: None,
         detail: None,
+        cpu_wait_ms: None,
     }
 }
 

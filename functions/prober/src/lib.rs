@@ -24,6 +24,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use url::Url;
 
+mod cpu_wait;
+pub use cpu_wait::CpuWait;
+
 /// The most bytes of response head (status line and headers) read from a
 /// portal. hyper's default is about 400 KB; a portal needs a few hundred
 /// bytes. Past this the answer is a `protocol` failure, so a portal cannot
@@ -47,6 +50,9 @@ pub struct Check {
     pub final_url: Url,
     pub cert_expires_at: Option<DateTime<Utc>>,
     pub detail: Option<String>,
+    /// The worst the process's runtime was late while this check ran: how
+    /// much of `phases` may be our own CPU queue, not the portal.
+    pub cpu_wait: Duration,
 }
 
 impl Check {
@@ -63,6 +69,7 @@ impl Check {
             redirects: self.redirects,
             cert_expires_at: self.cert_expires_at,
             detail: self.detail,
+            cpu_wait_ms: Some(ms(self.cpu_wait)),
         }
         .bounded()
     }
@@ -74,6 +81,9 @@ pub struct HttpProber {
     /// Where a probe may connect: public portals only unless a network is
     /// trusted (every hop, the first and each redirect, is checked).
     reach: Reach,
+    /// The CPU-wait heartbeat, started by the first check (it needs the
+    /// runtime) and shared by every clone.
+    cpu_wait: Arc<std::sync::OnceLock<CpuWait>>,
 }
 
 impl std::fmt::Debug for HttpProber {
@@ -112,6 +122,7 @@ impl HttpProber {
         Ok(Self {
             tls: TlsConnector::from(Arc::new(config)),
             reach: Reach::public_only(),
+            cpu_wait: Arc::default(),
         })
     }
 
@@ -126,6 +137,7 @@ impl HttpProber {
 
     /// Checks a portal once, within its overall time limit.
     pub async fn check(&self, portal: &PortalCheck) -> Check {
+        let cpu_wait = self.cpu_wait.get_or_init(CpuWait::start);
         let start = Instant::now();
         let mut run = Run {
             phases: Phases::default(),
@@ -147,7 +159,8 @@ impl HttpProber {
                 )),
             ),
         };
-        run.phases.total_ms = ms(start.elapsed());
+        let end = Instant::now();
+        run.phases.total_ms = ms(end - start);
         Check {
             outcome: if reason.is_none() {
                 Outcome::Up
@@ -161,6 +174,7 @@ impl HttpProber {
             final_url: run.url,
             cert_expires_at: run.cert_expires_at,
             detail,
+            cpu_wait: cpu_wait.worst_between(start, end),
         }
     }
 }

@@ -501,6 +501,7 @@ mod tests {
                 redirects: 0,
                 cert_expires_at: None,
                 detail: None,
+                cpu_wait_ms: None,
             });
             t += Duration::minutes(5);
         }
