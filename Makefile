@@ -32,5 +32,14 @@ emulator:
 	tests/setup-venv.sh
 	.venv/bin/moto_server -H 127.0.0.1 -p 5000 & sleep 3; .venv/bin/python infra/emulator-resources.py
 
+## Side by side, one run: the prober against prometheus-blackbox-exporter and
+## curl on the same loopback HTTP and HTTPS portals (CPU per probe, latency),
+## then the evaluator's decisions a second. Not part of `make test`: numbers,
+## not verdicts (docs/measurements.md). The round on the probe function's CPU
+## share is `sudo bench/round-share.sh`, init times `bench/init-times.py`.
+bench:
+	tests/setup-bench.sh
+	python3 bench/side-by-side.py
+
 clean:
 	$(CARGO) clean

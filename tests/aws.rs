@@ -58,7 +58,7 @@ impl Pipeline {
             prober: portal::local_prober(),
             second_round: None,
             concurrency: 8,
-            spread: std::time::Duration::ZERO,
+            pacing: livesite_probe_fn::Pacing::fixed(std::time::Duration::ZERO),
         };
         let directory = RegistryDirectory {
             store: stack.store(),
@@ -244,7 +244,7 @@ async fn the_first_round_schedules_the_second_and_the_second_does_not() {
             delay_seconds: 30,
         }),
         concurrency: 8,
-        spread: std::time::Duration::ZERO,
+        pacing: livesite_probe_fn::Pacing::fixed(std::time::Duration::ZERO),
     };
     let first = f
         .handle(
@@ -568,7 +568,7 @@ async fn the_second_round_is_scheduled_as_the_first_starts() {
             delay_seconds: 0,
         }),
         concurrency: 8,
-        spread: std::time::Duration::from_secs(5),
+        pacing: livesite_probe_fn::Pacing::fixed(std::time::Duration::from_secs(5)),
     };
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -81,7 +81,7 @@ impl Scenario {
             prober: portal::local_prober(),
             second_round: None,
             concurrency: 8,
-            spread: std::time::Duration::ZERO,
+            pacing: livesite_probe_fn::Pacing::fixed(std::time::Duration::ZERO),
         };
         for i in rounds {
             f.handle(

@@ -216,7 +216,7 @@ async fn hostile_tenants_do_not_delay_a_healthy_operators_page() {
             .trusting([PORTALS.parse().expect("cidr")]),
         second_round: None,
         concurrency: 900,
-        spread: std::time::Duration::ZERO,
+        pacing: livesite_probe_fn::Pacing::fixed(std::time::Duration::ZERO),
     };
     // Rounds every 30 s from 10:00:00 to 10:30:00: down, but not yet 30 minutes.
     for i in 0..=60 {

@@ -63,7 +63,7 @@ async fn probe_an_outage(stack: &Stack, iam: &Enforcer) {
             delay_seconds: 0,
         }),
         concurrency: 8,
-        spread: std::time::Duration::ZERO,
+        pacing: livesite_probe_fn::Pacing::fixed(std::time::Duration::ZERO),
     };
     let first = f
         .handle(

@@ -115,7 +115,7 @@ async fn a_hostile_round_stores_every_operators_result_in_time_and_evaluates_cle
         prober: portal::local_prober(),
         second_round: None,
         concurrency: 900,
-        spread: std::time::Duration::ZERO,
+        pacing: livesite_probe_fn::Pacing::fixed(std::time::Duration::ZERO),
     };
     let event = schedule_event();
     let started = Instant::now();
@@ -191,6 +191,26 @@ async fn a_hostile_round_stores_every_operators_result_in_time_and_evaluates_cle
     assert!(iam.refusals().is_empty(), "{:?}", iam.refusals());
 }
 
+/// The Lambda's pacing spreads a round 10 ms a portal, up to 10 s: the
+/// measured density (docs/measurements.md) at any fleet size, and no more
+/// waiting billed than the fleet needs (docs/cost.md).
+#[test]
+fn the_round_spread_grows_with_the_fleet_up_to_ten_seconds() {
+    use livesite_probe_fn::Pacing;
+    use std::time::Duration as D;
+    for (portals, spread) in [
+        (0, D::ZERO),
+        (1, D::from_millis(10)),
+        (100, D::from_secs(1)),
+        (1000, D::from_secs(10)),
+        (5000, D::from_secs(10)),
+        (usize::MAX, D::from_secs(10)),
+    ] {
+        assert_eq!(Pacing::LAMBDA.spread(portals), spread, "{portals}");
+    }
+    assert_eq!(Pacing::fixed(D::from_secs(3)).spread(2), D::from_secs(3));
+}
+
 /// fix: a probe whose timeout would end past the deadline less the write
 /// margin is not started (it would be cut by the function's timeout, taking
 /// the unwritten results with it); it is counted, never recorded as down.
@@ -214,7 +234,7 @@ async fn a_probe_that_cannot_finish_before_the_deadline_is_not_started() {
         prober: portal::local_prober(),
         second_round: None,
         concurrency: 8,
-        spread: std::time::Duration::ZERO,
+        pacing: livesite_probe_fn::Pacing::fixed(std::time::Duration::ZERO),
     };
     // 8 s left: minus the 5 s write margin, only probes of up to 3 s start.
     let deadline = Instant::now() + std::time::Duration::from_secs(8);
@@ -258,7 +278,7 @@ async fn a_paced_round_spreads_its_starts_but_never_past_what_a_probe_needs() {
         prober: portal::local_prober(),
         second_round: None,
         concurrency: 8,
-        spread,
+        pacing: livesite_probe_fn::Pacing::fixed(spread),
     };
     // 12 s left: the last start that still ends 5 s before the deadline is
     // at 7 s less each probe's 3 s timeout: 4 s.
@@ -341,5 +361,105 @@ async fn the_hot_writes_fit_one_write_unit_each() {
         eprintln!("the largest {what} item: {size} bytes");
         assert!(size <= WRITE_UNIT, "{what}: {size} bytes: {}", items[0]);
     }
+
+    // What storage is billed by: a usual healthy HTTPS probe (docs/cost.md).
+    let usual = ProbeResult {
+        operator: OperatorId::new("contoso-mobile").expect("id"),
+        probed_at: t0(),
+        outcome: Outcome::Up,
+        reason: None,
+        status: Some(200),
+        latency_ms: Some(182.437),
+        phases: Some(Phases {
+            dns_ms: 12.345,
+            connect_ms: 20.123,
+            tls_ms: 45.678,
+            ttfb_ms: 98.765,
+            total_ms: 182.437,
+        }),
+        url: Some("https://modirect.contoso-mobile.example/portal".into()),
+        redirects: 0,
+        cert_expires_at: Some(t0() + Duration::days(60)),
+        detail: None,
+        cpu_wait_ms: Some(1.234),
+    };
+    assert!(prober.append_many(&[usual]).await.is_empty());
+    let items = iam.items_written_to(&stack.tables.probes);
+    let size = item_size(&items[1]);
+    eprintln!("a usual probe item: {size} bytes");
+    assert!(size <= 512, "{size} bytes: {}", items[1]);
+    iam.assert_no_denials();
+}
+
+/// What an evaluate batch costs in store calls: the monitor state of each
+/// operator is read once and written once a batch, however many of its
+/// probes the batch holds, and the registry is read once (docs/cost.md
+/// counts these). Two rounds of 10 operators in one batch.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_evaluate_batch_reads_and_writes_each_state_once() {
+    let stack = Stack::new("batch-calls").await;
+    let iam = Enforcer::start(&stack).await;
+    let mut probes = Vec::new();
+    for i in 0..10 {
+        let id = format!("op{i:02}");
+        stack
+            .store()
+            .put_operator(&operator(&id))
+            .await
+            .expect("register");
+        probes.push(probe(&id, 0, true));
+        probes.push(probe(&id, 30, true));
+    }
+    assert!(stack.store().append_many(&probes).await.is_empty());
+    let records = stack.stream_records(None).await;
+    assert_eq!(records.len(), 20);
+    let cfg = iam.config("EvaluateFunction").await;
+    let store = stack.store_with(&cfg);
+    let directory = RegistryDirectory {
+        store: store.clone(),
+        policy: livesite_core::Policy::default(),
+        team: stack.team(),
+    };
+    let response = livesite_evaluate_fn::handle(
+        &store,
+        &stack.notifier_with(&cfg),
+        &directory,
+        lambda_event(&records, &stack.stream_arn),
+        Utc::now(),
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty());
+    let mut calls = std::collections::BTreeMap::<String, usize>::new();
+    for d in iam.decisions() {
+        // The outbox index (pending notifications) apart from the table.
+        let on = if d.resource.contains("/index/") {
+            " (index)"
+        } else {
+            ""
+        };
+        *calls.entry(format!("{}{on}", d.action)).or_default() += 1;
+    }
+    eprintln!("store calls for 10 operators, 20 records: {calls:?}");
+    assert_eq!(
+        calls.get("dynamodb:GetItem"),
+        Some(&10),
+        "one state read an operator: {calls:?}"
+    );
+    assert_eq!(
+        calls.get("dynamodb:PutItem"),
+        Some(&10),
+        "one state write an operator: {calls:?}"
+    );
+    assert_eq!(
+        calls.get("dynamodb:Query"),
+        Some(&1),
+        "one registry read: {calls:?}"
+    );
+    assert_eq!(
+        calls.get("dynamodb:Query (index)"),
+        Some(&2),
+        "the outbox looked at once for due pages, once for due emails: {calls:?}"
+    );
+    assert_eq!(calls.len(), 4, "nothing else: {calls:?}");
     iam.assert_no_denials();
 }

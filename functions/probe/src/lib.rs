@@ -55,18 +55,47 @@ pub struct ProbeFunction<P> {
     pub second_round: Option<SecondRound>,
     /// Probes holding a connection at once.
     pub concurrency: usize,
-    /// How long the round's starts are spread over (`ROUND_SPREAD` on AWS).
-    pub spread: Duration,
+    /// How the round's starts are spread (`Pacing::LAMBDA` on AWS).
+    pub pacing: Pacing,
 }
 
-/// The probes of a round start spread over this long. On the function's
-/// CPU share (256 MB: 0.145 of a vCPU), 1,000 TLS probes started at once
-/// queue behind each other's handshakes and record a 100 ms portal at
-/// 2.3 s (p50); spread over 10 s, the error is 2 ms (p50) and 3 ms (p99)
-/// (docs/measurements.md, `bench/round-share.sh`). 10 s plus the default
-/// 10 s portal timeout plus the write margin fit the 30 s function; a
-/// portal with a longer timeout starts earlier (`start_of`).
-pub const ROUND_SPREAD: Duration = Duration::from_secs(10);
+/// How a round's probe starts are spread: `per_portal` apart on average,
+/// over at most `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    pub per_portal: Duration,
+    pub max: Duration,
+}
+
+impl Pacing {
+    /// On the function's CPU share (256 MB: 0.145 of a vCPU), 1,000 TLS
+    /// probes started at once queue behind each other's handshakes and
+    /// record a 100 ms portal at 2.3 s (p50); 10 ms apart, the error is
+    /// 2 ms (p50) and 4 ms (p99) (docs/measurements.md,
+    /// `bench/round-share.sh`). The spread grows with the fleet, so a small
+    /// fleet's invocation is not billed for 10 s of waiting (docs/cost.md):
+    /// 100 portals take 1 s. 10 s plus the default 10 s portal timeout plus
+    /// the write margin fit the 30 s function; a portal with a longer
+    /// timeout starts earlier (`start_of`).
+    pub const LAMBDA: Pacing = Pacing {
+        per_portal: Duration::from_millis(10),
+        max: Duration::from_secs(10),
+    };
+
+    /// Every round spread over `d`, whatever its size (tests).
+    pub const fn fixed(d: Duration) -> Pacing {
+        Pacing {
+            per_portal: d,
+            max: d,
+        }
+    }
+
+    /// What a round of `portals` is spread over.
+    pub fn spread(&self, portals: usize) -> Duration {
+        let n = u32::try_from(portals).unwrap_or(u32::MAX);
+        self.per_portal.saturating_mul(n).min(self.max)
+    }
+}
 
 /// Time kept at the end of the invocation for the last results' write (and
 /// the second round's message). A probe whose own timeout would end past
@@ -97,7 +126,7 @@ impl<P: Prober> ProbeFunction<P> {
     ) -> Result<Value, livesite_core::ports::StoreError> {
         let round = round_of(event);
         let operators = self.store.list_operators().await?;
-        // Before probing: the round takes its spread (10 s) and more, and the
+        // Before probing: the round takes its spread (up to 10 s) and more, and the
         // second round must start 30 s after this one does, not after it ends.
         let mut second_round_scheduled = false;
         if round == Round::First {
@@ -154,6 +183,7 @@ impl<P: Prober> ProbeFunction<P> {
     ) -> RoundOutcome {
         let last_start = deadline.checked_sub(WRITE_MARGIN).unwrap_or(deadline);
         let round_start = Instant::now();
+        let spread = self.pacing.spread(operators.len());
         let (tx, mut rx) = mpsc::channel::<ProbeResult>(operators.len().max(1));
         let mut not_run = Vec::new();
         // At most `concurrency` probes hold a connection at once; a probe
@@ -163,7 +193,7 @@ impl<P: Prober> ProbeFunction<P> {
         let probing = async {
             let mut results = stream::iter(operators)
                 .map(|op| async move {
-                    let start = self.start_of(op, round_start, last_start);
+                    let start = start_of(op, spread, round_start, last_start);
                     tokio::time::sleep_until(start.into()).await;
                     let _slot = slots.acquire().await;
                     if Instant::now() + op.portal.timeout > last_start {
@@ -223,26 +253,21 @@ impl<P: Prober> ProbeFunction<P> {
     }
 }
 
-impl<P> ProbeFunction<P> {
-    /// When an operator's probe starts: its stable place in the round's
-    /// spread (a hash of its id, as Prometheus spreads scrapes), but never
-    /// so late that its own timeout would run past `last_start`.
-    fn start_of(&self, op: &Operator, round_start: Instant, last_start: Instant) -> Instant {
-        // A little before the last moment, so that waking up late is no
-        // reason to skip it.
-        let slack = Duration::from_millis(250);
-        let latest = last_start
-            .checked_sub(op.portal.timeout + slack)
-            .unwrap_or(round_start)
-            .max(round_start);
-        round_start
-            .checked_add(
-                self.spread
-                    .mul_f64(livesite_core::probe::spread_fraction(op.id.as_str())),
-            )
-            .unwrap_or(round_start)
-            .min(latest)
-    }
+/// When an operator's probe starts: its stable place in the round's
+/// spread (a hash of its id, as Prometheus spreads scrapes), but never so
+/// late that its own timeout would run past `last_start`.
+fn start_of(op: &Operator, spread: Duration, round_start: Instant, last_start: Instant) -> Instant {
+    // A little before the last moment, so that waking up late is no
+    // reason to skip it.
+    let slack = Duration::from_millis(250);
+    let latest = last_start
+        .checked_sub(op.portal.timeout + slack)
+        .unwrap_or(round_start)
+        .max(round_start);
+    round_start
+        .checked_add(spread.mul_f64(livesite_core::probe::spread_fraction(op.id.as_str())))
+        .unwrap_or(round_start)
+        .min(latest)
 }
 
 impl SecondRound {

@@ -1,5 +1,5 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use livesite_probe_fn::{ProbeFunction, SecondRound, DEFAULT_CONCURRENCY, ROUND_SPREAD};
+use livesite_probe_fn::{Pacing, ProbeFunction, SecondRound, DEFAULT_CONCURRENCY};
 use serde_json::Value;
 
 #[tokio::main]
@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_CONCURRENCY),
-        spread: ROUND_SPREAD,
+        pacing: Pacing::LAMBDA,
     };
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

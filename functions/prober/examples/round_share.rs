@@ -3,7 +3,11 @@
 //! a process of its own so that `bench/round-share.sh` can hold it to the
 //! function's CPU share and memory while the portals run outside.
 //!
-//!   round_share serve DELAY_MS DIR      portals on 127.0.0.1; writes DIR/port, DIR/ca.pem
+//!   round_share serve DELAY_MS DIR      portals on 127.0.0.1; writes DIR/port (HTTPS),
+//!                                       DIR/http_port (plain HTTP), DIR/ca.pem
+//!   round_share sequential DIR N SCHEME one probe at a time, N of them, over http or
+//!                                       https; prints the process CPU time per probe
+//!                                       and the latencies (bench/side-by-side.py)
 //!   round_share probe DIR N CONCURRENCY [SPREAD_MS]
 //!                                       one round of N probes, their starts spread
 //!                                       over SPREAD_MS as the probe function spreads
@@ -36,7 +40,14 @@ fn main() {
             args[4].parse().expect("concurrency"),
             args.get(5).map_or(0, |s| s.parse().expect("spread ms")),
         )),
-        _ => eprintln!("usage: round_share serve DELAY_MS DIR | probe DIR N CONCURRENCY"),
+        Some("sequential") => rt.block_on(sequential(
+            &args[2],
+            args[3].parse().expect("probes"),
+            &args[4],
+        )),
+        _ => eprintln!(
+            "usage: round_share serve DELAY_MS DIR | probe DIR N CONCURRENCY [SPREAD_MS] | sequential DIR N SCHEME"
+        ),
     }
 }
 
@@ -44,10 +55,19 @@ async fn serve(delay_ms: u64, dir: &str) {
     let ca_key = rcgen::KeyPair::generate().expect("key");
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // Names of their own: with rcgen's default name on both, OpenSSL (curl)
+    // takes the leaf for self-signed.
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "livesite bench CA");
     let ca = ca_params.self_signed(&ca_key).expect("ca");
     let leaf_key = rcgen::KeyPair::generate().expect("key");
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .expect("params")
+    let mut leaf_params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let leaf = leaf_params
         .signed_by(&leaf_key, &ca, &ca_key)
         .expect("leaf");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -69,8 +89,17 @@ async fn serve(delay_ms: u64, dir: &str) {
     let listener = socket.listen(4096).expect("listen");
     let port = listener.local_addr().expect("addr").port();
     std::fs::write(format!("{dir}/ca.pem"), ca.pem()).expect("write ca");
-    std::fs::write(format!("{dir}/port"), port.to_string()).expect("write port");
     let delay = Duration::from_millis(delay_ms);
+    let plain = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    std::fs::write(
+        format!("{dir}/http_port"),
+        plain.local_addr().expect("addr").port().to_string(),
+    )
+    .expect("write port");
+    tokio::spawn(serve_plain(plain, delay));
+    std::fs::write(format!("{dir}/port"), port.to_string()).expect("write port");
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
@@ -93,9 +122,89 @@ async fn serve(delay_ms: u64, dir: &str) {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// `None` (null in the output) for no samples: at 0 s spread on a small
+/// share, every timing can be untrusted.
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+    sorted.get(i.min(sorted.len().saturating_sub(1))).copied()
+}
+
+/// The same portal over plain HTTP.
+async fn serve_plain(listener: tokio::net::TcpListener, delay: Duration) {
+    loop {
+        let Ok((mut tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            let _ = tcp.read(&mut buf).await;
+            tokio::time::sleep(delay).await;
+            let _ = tcp
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\nconnection: close\r\n\r\nMO Direct",
+                )
+                .await;
+            let _ = tcp.shutdown().await;
+        });
+    }
+}
+
+/// User plus system CPU time of this process, from /proc.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 after ") ".
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+async fn sequential(dir: &str, n: usize, scheme: &str) {
+    let port_file = if scheme == "https" {
+        "port"
+    } else {
+        "http_port"
+    };
+    let port = std::fs::read_to_string(format!("{dir}/{port_file}")).expect("port");
+    let ca = CertificateDer::from_pem_file(format!("{dir}/ca.pem")).expect("ca");
+    let prober = HttpProber::with_extra_roots(vec![ca])
+        .expect("prober")
+        .trusting(["127.0.0.0/8".parse().expect("cidr")]);
+    let host = if scheme == "https" {
+        "localhost"
+    } else {
+        "127.0.0.1"
+    };
+    let mut c = PortalCheck::new(
+        format!("{scheme}://{host}:{}/", port.trim())
+            .parse()
+            .expect("url"),
+    );
+    c.expect_body = Some("MO Direct".into());
+    // Warm-up: the heartbeat and the resolver's first use are not per probe.
+    prober.check(&c).await;
+    let before = cpu_time();
+    let mut latencies = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = prober.check(&c).await;
+        assert_eq!(r.outcome, livesite_core::Outcome::Up, "{r:?}");
+        latencies.push(r.phases.total_ms);
+    }
+    let cpu = cpu_time() - before;
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        serde_json::json!({
+            "scheme": scheme, "probes": n,
+            "cpu_ms_per_probe": cpu.as_secs_f64() * 1000.0 / n as f64,
+            "latency_p50_ms": percentile(&latencies, 0.5),
+            "latency_p90_ms": percentile(&latencies, 0.9),
+        })
+    );
 }
 
 fn peak_rss_kb() -> u64 {
