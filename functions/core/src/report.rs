@@ -416,6 +416,52 @@ mod tests {
     }
 
     #[test]
+    fn timings_holding_our_own_cpu_wait_are_left_out_of_the_latency_figures() {
+        let t = utc("2026-02-10T10:00:00Z");
+        let at = |i: i64| t + chrono::Duration::seconds(30 * i);
+        let with_wait = |i, latency, wait| ProbeResult {
+            cpu_wait_ms: wait,
+            ..probe(at(i), true, latency)
+        };
+        let probes = [
+            with_wait(0, 100.0, None),
+            with_wait(1, 200.0, Some(0.5)),
+            with_wait(2, 300.0, Some(crate::probe::MAX_CPU_WAIT_MS)),
+            // Slow only because the prober could not run: not the operator's.
+            with_wait(3, 900.0, Some(250.0)),
+            with_wait(4, 950.0, Some(10.5)),
+            // Down probes never count for latency, trusted or not.
+            ProbeResult {
+                cpu_wait_ms: Some(99.0),
+                ..probe(at(5), false, 5.0)
+            },
+        ];
+        let refs: Vec<&ProbeResult> = probes.iter().collect();
+        let l = latency(&refs, 400);
+        assert_eq!(
+            (
+                l.samples,
+                l.untrusted,
+                l.p50_ms,
+                l.p99_ms,
+                l.over_sla_percent
+            ),
+            (3, 2, Some(200.0), Some(300.0), 0.0)
+        );
+        // Counting them would have put 40% of the month over the SLA.
+        let all: Vec<ProbeResult> = probes
+            .iter()
+            .map(|p| ProbeResult {
+                cpu_wait_ms: None,
+                ..p.clone()
+            })
+            .collect();
+        let refs: Vec<&ProbeResult> = all.iter().collect();
+        let l = latency(&refs, 400);
+        assert_eq!((l.samples, l.untrusted, l.over_sla_percent), (5, 0, 40.0));
+    }
+
+    #[test]
     fn months_parse_and_bound() {
         let m: Month = "2026-02".parse().unwrap();
         assert_eq!(

@@ -100,6 +100,13 @@ pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
         sla_ms = r.latency_sla_ms,
         over = r.latency.over_sla_percent,
     );
+    if r.latency.untrusted > 0 {
+        s += &format!(
+            "  {} timings left out of the latency figures: the monitor's own CPU wait was over {} ms\n",
+            r.latency.untrusted,
+            livesite_core::probe::MAX_CPU_WAIT_MS
+        );
+    }
     s += &format!("\nIncidents: {}\n", r.incidents.len());
     for i in &r.incidents {
         s += &format!(
@@ -301,7 +308,7 @@ pub fn html(r: &MonthlyReport, operator: &Operator) -> String {
          <tr><td>Downtime counted</td><td>{down:.1} min of a {budget:.1} min error budget ({left:.1} min left)</td></tr>\
          <tr><td>Announced maintenance</td><td>{mt:.1} min ({dm:.1} min down inside it, not counted)</td></tr>\
          <tr><td>Unknown (no probes)</td><td>{unk:.1} min, not counted</td></tr>\
-         <tr><td>Latency p50 / p95 / p99</td><td>{p50} / {p95} / {p99}; {over:.2}% of probes over {sla_ms} ms</td></tr>\
+         <tr><td>Latency p50 / p95 / p99</td><td>{p50} / {p95} / {p99}; {over:.2}% of probes over {sla_ms} ms{untrusted}</td></tr>\
          </table>\
          <div id=\"availability-chart\">{chart_a}</div>\
          <div id=\"latency-chart\">{chart_l}</div>\
@@ -326,6 +333,15 @@ pub fn html(r: &MonthlyReport, operator: &Operator) -> String {
         p99 = ms(r.latency.p99_ms),
         over = r.latency.over_sla_percent,
         sla_ms = r.latency_sla_ms,
+        untrusted = if r.latency.untrusted > 0 {
+            format!(
+                "; {} timings left out (the monitor's own CPU wait over {} ms)",
+                r.latency.untrusted,
+                livesite_core::probe::MAX_CPU_WAIT_MS
+            )
+        } else {
+            String::new()
+        },
         chart_a = availability_chart(r),
         chart_l = latency_chart(r),
         ni = r.incidents.len(),
@@ -501,7 +517,10 @@ mod tests {
                 redirects: 0,
                 cert_expires_at: None,
                 detail: None,
-                cpu_wait_ms: None,
+                // Two slow timings that were our own CPU queue.
+                cpu_wait_ms: (t.format("%d %H:%M").to_string() == "05 10:00"
+                    || t.format("%d %H:%M").to_string() == "05 11:00")
+                    .then_some(80.0),
             });
             t += Duration::minutes(5);
         }
@@ -538,8 +557,13 @@ mod tests {
         );
         assert!(h.contains("Contoso &lt;Mobile&gt;") && !h.contains("Contoso <Mobile>"));
         assert!(h.contains("MISSED"));
+        assert!(h.contains("; 2 timings left out (the monitor's own CPU wait over 10 ms)"));
         let t = text(&r, &operator());
         assert!(t.contains("MISSED") && t.contains("p99"), "{t}");
+        assert!(
+            t.contains("2 timings left out of the latency figures: the monitor's own CPU wait was over 10 ms"),
+            "{t}"
+        );
         let n = email(
             &r,
             &operator(),
