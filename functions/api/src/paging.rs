@@ -14,9 +14,6 @@ use serde_json::Value;
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 500;
 
-/// The listings that page: the first path segment after `/v1`.
-pub const LISTINGS: [&str; 3] = ["incidents", "maintenance", "operators"];
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paging {
     pub limit: usize,
@@ -84,16 +81,6 @@ fn key(resource: &str, item: &Value) -> String {
     id.to_string()
 }
 
-/// The listing a GET of `path` is, if it is one (`/v1/incidents`, ...).
-pub fn listing(path: &str) -> Option<&'static str> {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let v1 = segments.iter().position(|s| *s == "v1")?;
-    match &segments[v1 + 1..] {
-        [one] => LISTINGS.iter().find(|l| *l == one).copied(),
-        _ => None,
-    }
-}
-
 /// The `Link` header to the next page (a relative reference to the
 /// listing's own path, never an echo of the request's).
 pub fn next_link(resource: &str, operator: Option<&str>, limit: usize, cursor: &str) -> String {
@@ -132,7 +119,7 @@ pub fn answer(
     paging: &Paging,
 ) -> lambda_http::Response<lambda_http::Body> {
     let (items, next) = page(resource, items, paging);
-    let mut r = crate::json_response(200, &Value::Array(items), "application/json");
+    let mut r = crate::problem::json_response(200, &Value::Array(items), "application/json");
     if let Some(cursor) = next {
         let link = next_link(resource, operator, paging.limit, &cursor);
         if let Ok(v) = lambda_http::http::HeaderValue::from_str(&link) {

@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use livesite_api_fn::{Api, MAX_BODY_BYTES};
+use livesite_api_fn::{Api, ApiRequest, Claims, MAX_BODY_BYTES};
 use livesite_core::BusinessCalendar;
 use livesite_local::{ConsoleNotifier, SqliteStore};
 use serde_json::{json, Value};
@@ -51,13 +51,15 @@ pub struct Common {
     principal: String,
 }
 
-fn claims(principal: &str) -> Result<Value, Failure> {
+/// The claims a verified token of `--as` would carry.
+fn claims(principal: &str) -> Result<Claims, Failure> {
     match principal.split_once(':') {
-        None if principal == "admin" => {
-            Ok(json!({"scope": "livesite/admin", "client_id": "local-admin"}))
-        }
+        None if principal == "admin" => Ok((
+            vec![livesite_api_fn::ADMIN_SCOPE.to_string()],
+            Some("local-admin".to_string()),
+        )),
         Some(("client", id)) if !id.is_empty() => {
-            Ok(json!({"scope": "livesite/partner", "client_id": id}))
+            Ok((vec!["livesite/partner".to_string()], Some(id.to_string())))
         }
         _ => Err(Failure::input(anyhow!(
             "--as: expected `admin` or `client:<client_id>`, got {principal:?}"
@@ -82,44 +84,34 @@ async fn build(common: &Common) -> Result<Api<SqliteStore, ConsoleNotifier>, Fai
     })
 }
 
-/// An API Gateway HTTP API (2.0) event carrying the given claims.
-fn event(
+/// A request for the API, as `livesite api` sends it.
+fn request(
     method: &str,
     path_and_query: &str,
     headers: &[(String, String)],
-    body: Option<String>,
-    claims: &Value,
-) -> Value {
+    body: Vec<u8>,
+    claims: &Claims,
+) -> ApiRequest {
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
-    let mut h = serde_json::Map::new();
-    for (k, v) in headers {
-        h.insert(k.to_ascii_lowercase(), json!(v));
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    ApiRequest {
+        method: method.to_ascii_uppercase(),
+        path: path.to_string(),
+        query: url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        content_type: header("content-type"),
+        idempotency_key: header("idempotency-key"),
+        body,
+        claims: Some(claims.clone()),
     }
-    let qs: serde_json::Map<String, Value> = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect();
-    json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-        "queryStringParameters": if qs.is_empty() { Value::Null } else { Value::Object(qs) },
-        "headers": h,
-        "requestContext": {
-            "accountId": "local", "apiId": "local", "domainName": "localhost", "domainPrefix": "localhost",
-            "requestId": "local", "routeKey": "$default", "stage": "$default",
-            "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "livesite"},
-            "authorizer": {"jwt": {"claims": claims, "scopes": null}},
-        },
-        "body": body, "isBase64Encoded": false,
-    })
-}
-
-fn to_request(e: &Value) -> Result<lambda_http::Request, Failure> {
-    lambda_http::request::from_str(&e.to_string())
-        .map_err(|err| Failure::input(anyhow!("request: {err}")))
 }
 
 fn body_text(b: &lambda_http::Body) -> String {
@@ -152,14 +144,14 @@ pub async fn run(cmd: Command) -> Result<u8, Failure> {
             if let Some(k) = idempotency_key {
                 headers.push(("idempotency-key".into(), k));
             }
-            let req = to_request(&event(
-                &method.to_ascii_uppercase(),
+            let req = request(
+                &method,
                 &path,
                 &headers,
-                body,
+                body.map(String::into_bytes).unwrap_or_default(),
                 &claims,
-            ))?;
-            let resp = api.handle(req, chrono::Utc::now()).await;
+            );
+            let resp = api.call(req, chrono::Utc::now()).await;
             let status = resp.status().as_u16();
             let text = body_text(resp.body());
             let pretty = serde_json::from_str::<Value>(&text)
@@ -205,7 +197,7 @@ pub async fn run(cmd: Command) -> Result<u8, Failure> {
 
 async fn answer(
     api: &Api<SqliteStore, ConsoleNotifier>,
-    claims: &Value,
+    claims: &Claims,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let method = req.method().as_str().to_string();
@@ -241,15 +233,8 @@ async fn answer(
             return reply(413, "application/problem+json", p.to_string());
         }
     };
-    let text = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
-    let request = match to_request(&event(&method, &path, &headers, text, claims)) {
-        Ok(r) => r,
-        Err(f) => {
-            let p = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": f.error.to_string(), "errors": []});
-            return reply(400, "application/problem+json", p.to_string());
-        }
-    };
-    let resp = api.handle(request, chrono::Utc::now()).await;
+    let request = request(&method, &path, &headers, body.to_vec(), claims);
+    let resp = api.call(request, chrono::Utc::now()).await;
     let mut out = hyper::Response::new(Full::new(Bytes::from(body_text(resp.body()))));
     *out.status_mut() = resp.status();
     for (k, v) in resp.headers() {

@@ -51,7 +51,11 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
-const MAX_TEXT: usize = 4000;
+/// The longest free text a partner sends (a description, an update, a
+/// question), in characters.
+pub const MAX_TEXT: usize = 4000;
+/// The longest subject or title, in characters.
+pub const MAX_SUBJECT: usize = 200;
 
 fn text(name: &str, value: &str, required: bool) -> Result<(), FieldError> {
     if required && value.trim().is_empty() {
@@ -61,6 +65,11 @@ fn text(name: &str, value: &str, required: bool) -> Result<(), FieldError> {
         return Err(field(name, format!("at most {MAX_TEXT} characters")));
     }
     Ok(())
+}
+
+/// An incident update's message: not empty, at most `MAX_TEXT` characters.
+pub fn update_message(message: &str) -> Result<(), FieldError> {
+    text("message", message, true)
 }
 
 /// The services of the seed's SLA table.
@@ -335,6 +344,15 @@ pub fn announce_maintenance(
 pub struct TransitionError(pub String);
 
 impl Maintenance {
+    /// An operator sees its own windows and the DYNAMO team's; the team sees
+    /// every one.
+    pub fn visible_to(&self, operator: Option<&OperatorId>) -> bool {
+        match (&self.announcer, operator) {
+            (_, None) | (Announcer::DynamoTeam, _) => true,
+            (Announcer::Operator(owner), Some(op)) => owner == op,
+        }
+    }
+
     pub fn complete(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
         match self.status {
             MaintenanceStatus::Announced => {
@@ -482,6 +500,127 @@ pub fn outage_notice(
     })
 }
 
+impl OutageNotice {
+    /// The notice to every operator, the team in copy.
+    pub fn emails(&self, operators: &[Operator], team: &Team) -> Vec<Notification> {
+        let late = if self.within_30_minutes {
+            String::new()
+        } else {
+            format!(
+                " (later than the {} minutes the contract sets)",
+                OUTAGE_NOTICE_WITHIN.num_minutes()
+            )
+        };
+        operators
+            .iter()
+            .map(|o| Notification {
+                html: None,
+                key: format!("{}#{}#email", self.id, o.id),
+                channel: Channel::Email,
+                operator: o.id.clone(),
+                incident_id: None,
+                severity: Some(Severity::High),
+                topic: "outage_notice".into(),
+                to: o.contacts.clone(),
+                cc: team.emails.clone(),
+                from: Some(team.sender.clone()),
+                subject: header_safe(&format!(
+                    "[OUTAGE] {}: {}",
+                    self.input.service, self.input.description
+                )),
+                text: format!(
+                    "The DYNAMO team reports an outage.\n\nService: {}\nStarted: {}\nTeam aware: {}\nSent: {}{late}\n\n{}\n",
+                    self.input.service,
+                    self.input.started_at.to_rfc3339(),
+                    self.input.aware_at.to_rfc3339(),
+                    self.sent_at.to_rfc3339(),
+                    self.input.description
+                ),
+                created_at: self.sent_at,
+            })
+            .collect()
+    }
+}
+
+// ---- Information requests from an operator ------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InformationRequestInput {
+    pub subject: String,
+    pub question: String,
+    pub contact: EmailAddress,
+}
+
+/// An operator's information request: a Low incident whose answer the team
+/// owes (its clock on the team's calendar), and the email that tells the
+/// team, the operator's named contact in copy.
+pub fn information_request(
+    operator: &Operator,
+    input: InformationRequestInput,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    team: &Team,
+    team_calendar: &BusinessCalendar,
+) -> Result<(Incident, Notification), FieldError> {
+    registered_contact(operator, &input.contact)?;
+    if input.subject.trim().is_empty() || input.subject.chars().count() > MAX_SUBJECT {
+        return Err(field("subject", format!("1 to {MAX_SUBJECT} characters")));
+    }
+    if input.question.trim().is_empty() || input.question.chars().count() > MAX_TEXT {
+        return Err(field("question", format!("1 to {MAX_TEXT} characters")));
+    }
+    let id = format!(
+        "{}-{}-information_request",
+        operator.id,
+        now.format("%Y%m%dT%H%M%S%3fZ")
+    );
+    let incident = Incident {
+        id: id.clone(),
+        operator: operator.id.clone(),
+        severity: Severity::Low,
+        kind: IncidentKind::InformationRequest,
+        status: IncidentStatus::Open,
+        started_at: now,
+        opened_at: now,
+        resolved_at: None,
+        summary: header_safe(&input.subject),
+        initial_response_due: initial_response_due(
+            Severity::Low,
+            now,
+            policy.high_initial_response,
+            policy.low_initial_response_business_days,
+            team_calendar,
+        ),
+        acknowledged_at: None,
+        last_update_at: None,
+        next_update_due: None,
+        version: 0,
+    };
+    let email = Notification {
+        html: None,
+        key: format!("{id}#email"),
+        channel: Channel::Email,
+        operator: operator.id.clone(),
+        incident_id: Some(id.clone()),
+        severity: Some(Severity::Low),
+        topic: "information_request".into(),
+        to: team.emails.clone(),
+        cc: vec![input.contact.clone()],
+        from: Some(team.sender.clone()),
+        subject: header_safe(&format!(
+            "[LOW] Information request from {}: {}",
+            operator.name, input.subject
+        )),
+        text: format!(
+            "{} ({}) asks:\n\n{}\n\nContact: {}\nReference: {id}\n",
+            operator.name, operator.id, input.question, input.contact
+        ),
+        created_at: now,
+    };
+    Ok((incident, email))
+}
+
 // ---- Bug reports --------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -536,8 +675,8 @@ pub fn report_bug(
     now: DateTime<Utc>,
 ) -> Result<Bug, FieldError> {
     text("title", &input.title, true)?;
-    if input.title.chars().count() > 200 {
-        return Err(field("title", "at most 200 characters"));
+    if input.title.chars().count() > MAX_SUBJECT {
+        return Err(field("title", format!("at most {MAX_SUBJECT} characters")));
     }
     text("description", &input.description, true)?;
     Ok(Bug {
@@ -621,9 +760,15 @@ impl Bug {
                 self.deployed_at.map_or("-".into(), |d| d.to_rfc3339())
             ),
         };
+        // A rescheduled date is a new notice: the date is in its key.
+        let key = match (event, self.tentative_deployment) {
+            ("scheduled", Some(d)) => format!("{}#email-{event}#{d}", self.id),
+            ("scheduled", None) => format!("{}#email-{event}#", self.id),
+            _ => format!("{}#email-{event}", self.id),
+        };
         Notification {
             html: None,
-            key: format!("{}#email-{event}", self.id),
+            key,
             channel: Channel::Email,
             operator: self.operator.clone(),
             incident_id: None,

@@ -1,0 +1,108 @@
+//! `/v1/bugs`: report → triage → scheduled → deployed.
+
+use crate::auth::{team_only, Principal};
+use crate::http::Ctx;
+use crate::problem::{from_value, parse, to_value, Problem, Reply};
+use crate::Api;
+use chrono::NaiveDate;
+use livesite_core::partner::{self, Bug, BugInput, Triage};
+use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
+use livesite_core::OperatorId;
+use serde::Deserialize;
+
+/// The team reports a bug for an operator.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamBugInput {
+    operator: OperatorId,
+    #[serde(flatten)]
+    bug: BugInput,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleInput {
+    tentative_deployment: NaiveDate,
+}
+
+impl<S, N> Api<S, N>
+where
+    S: Store + RecordStore + OperatorRegistry,
+    N: Notifier,
+{
+    /// A bug the caller may see: a foreign one answers like a missing one.
+    async fn own_bug(&self, who: &Principal, id: &str) -> Result<Bug, Problem> {
+        let bug: Bug = from_value(
+            self.store
+                .get_record("bug", id)
+                .await?
+                .ok_or_else(Problem::not_found)?,
+        )?;
+        match who {
+            Principal::Operator(op) if &bug.operator != op => Err(Problem::not_found()),
+            _ => Ok(bug),
+        }
+    }
+
+    pub(crate) async fn get_bug(&self, ctx: &Ctx<'_>) -> Reply {
+        Ok((200, to_value(&self.own_bug(ctx.who, ctx.id()).await?)))
+    }
+
+    pub(crate) async fn report_bug(&self, ctx: &Ctx<'_>) -> Reply {
+        let (op, by_team, input) = match ctx.who {
+            Principal::Operator(op) => (op.clone(), false, parse::<BugInput>(ctx.body)?),
+            Principal::Admin => {
+                let t: TeamBugInput = parse(ctx.body)?;
+                self.operator(&t.operator).await?;
+                (t.operator, true, t.bug)
+            }
+        };
+        let bug = partner::report_bug(&op, by_team, input, ctx.now).map_err(Problem::invalid)?;
+        self.store
+            .create_record("bug", &bug.id, Some(&op), &to_value(&bug))
+            .await?;
+        Ok((201, to_value(&bug)))
+    }
+
+    pub(crate) async fn triage(&self, ctx: &Ctx<'_>) -> Reply {
+        let mut bug = self.movable_bug(ctx).await?;
+        let t: Triage = parse(ctx.body)?;
+        bug.triage(t, ctx.now).map_err(|e| Problem::conflict(e.0))?;
+        self.save_bug(bug, None).await
+    }
+
+    pub(crate) async fn schedule(&self, ctx: &Ctx<'_>) -> Reply {
+        let mut bug = self.movable_bug(ctx).await?;
+        let s: ScheduleInput = parse(ctx.body)?;
+        bug.schedule(s.tentative_deployment, ctx.now)
+            .map_err(|e| Problem::conflict(e.0))?;
+        self.save_bug(bug, Some("scheduled")).await
+    }
+
+    pub(crate) async fn deploy(&self, ctx: &Ctx<'_>) -> Reply {
+        let mut bug = self.movable_bug(ctx).await?;
+        bug.deploy(ctx.now).map_err(|e| Problem::conflict(e.0))?;
+        self.save_bug(bug, Some("deployed")).await
+    }
+
+    /// The team moves a bug along; to an operator, a foreign bug is missing
+    /// (404) before its own is forbidden (403).
+    async fn movable_bug(&self, ctx: &Ctx<'_>) -> Result<Bug, Problem> {
+        let bug = self.own_bug(ctx.who, ctx.id()).await?;
+        team_only(ctx.who)?;
+        Ok(bug)
+    }
+
+    /// Stores the bug and tells its operator of `event`, if any.
+    async fn save_bug(&self, bug: Bug, event: Option<&str>) -> Reply {
+        self.store
+            .put_record("bug", &bug.id, Some(&bug.operator), &to_value(&bug))
+            .await?;
+        if let Some(event) = event {
+            let op = self.operator(&bug.operator).await?;
+            self.enqueue(vec![bug.notice(event, op.contacts.clone(), &self.team)])
+                .await?;
+        }
+        Ok((200, to_value(&bug)))
+    }
+}

@@ -1,0 +1,204 @@
+//! One request, start to end: who calls, how often, what it sends, which
+//! route, idempotency, the handler, and what it recorded delivered. The
+//! Lambda (`Api::handle`, either API Gateway payload format), `livesite api`
+//! and the tests all come in through `Api::call`.
+
+use crate::auth::{principal_claims, Claims, Principal};
+use crate::idempotency::{self, Reservation};
+use crate::paging::{self, Paging};
+use crate::problem::{json_response, problem_response, Problem};
+use crate::routes::{self, Access, Route};
+use crate::Api;
+use chrono::{DateTime, Utc};
+use lambda_http::{Body, Request, RequestExt, Response};
+use livesite_core::ports::{Notifier, OperatorRegistry, RateLimiter, RecordStore, Store};
+use serde_json::Value;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A request as the API reads it, whatever carried it.
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequest {
+    pub method: String,
+    /// The path, `/v1/...` (a stage prefix before `/v1` is ignored).
+    pub path: String,
+    /// Query parameters, first value of each name first.
+    pub query: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub body: Vec<u8>,
+    /// Claims the authorizer verified; `None` when none ran.
+    pub claims: Option<Claims>,
+}
+
+impl ApiRequest {
+    fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// From API Gateway (REST or HTTP API payload).
+    pub fn from_gateway(req: &Request) -> Self {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let params = req.query_string_parameters();
+        let query = ["operator", "limit", "cursor"]
+            .iter()
+            .filter_map(|k| params.first(k).map(|v| (k.to_string(), v.to_string())))
+            .collect();
+        let body = match req.body() {
+            Body::Text(t) => t.as_bytes().to_vec(),
+            Body::Binary(b) => b.clone(),
+            _ => Vec::new(),
+        };
+        Self {
+            method: req.method().as_str().to_string(),
+            path: req.uri().path().to_string(),
+            query,
+            content_type: header("content-type"),
+            idempotency_key: header("idempotency-key"),
+            body,
+            claims: principal_claims(req),
+        }
+    }
+
+    /// 413 and 415: a body is at most `MAX_BODY_BYTES` of JSON.
+    fn check_body(&self) -> Result<(), Problem> {
+        if self.body.len() > MAX_BODY_BYTES {
+            return Err(Problem::new(
+                413,
+                "Content Too Large",
+                format!("bodies are capped at {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        let json = self.content_type.as_deref().is_some_and(|ct| {
+            ct.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+        if !self.body.is_empty() && !json {
+            return Err(Problem::new(
+                415,
+                "Unsupported Media Type",
+                "send the body as application/json",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<S, N> Api<S, N>
+where
+    S: Store + RecordStore + OperatorRegistry + RateLimiter,
+    N: Notifier,
+{
+    /// The Lambda's entry: an API Gateway request.
+    pub async fn handle(&self, req: Request, now: DateTime<Utc>) -> Response<Body> {
+        self.call(ApiRequest::from_gateway(&req), now).await
+    }
+
+    /// Every request's way through the API.
+    pub async fn call(&self, req: ApiRequest, now: DateTime<Utc>) -> Response<Body> {
+        match self.answer(&req, now).await {
+            Ok(r) => r,
+            Err(p) => problem_response(&p),
+        }
+    }
+
+    async fn answer(
+        &self,
+        req: &ApiRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let who = self.principal(req.claims.clone()).await?;
+        self.over_rate(&who, now).await?;
+        req.check_body()?;
+        let (route, params) = routes::find(&req.method, &req.path)?;
+        let paging = match route.listing {
+            Some(_) => {
+                Paging::parse(req.query("limit"), req.query("cursor")).map_err(Problem::invalid)?
+            }
+            None => Paging {
+                limit: paging::DEFAULT_LIMIT,
+                after: None,
+            },
+        };
+        if route.body && req.body.is_empty() {
+            return Err(Problem::field("body", "a JSON body is required"));
+        }
+        allow(route, &who)?;
+        // A retried POST with the same key gets the first answer.
+        let reserved = match (&req.idempotency_key, req.method.as_str()) {
+            (Some(key), "POST") => {
+                let scope = match &who {
+                    Principal::Admin => format!("admin#{}", req.path),
+                    Principal::Operator(o) => format!("{o}#{}", req.path),
+                };
+                match idempotency::reserve(&self.store, &scope, key, &req.body, now).await? {
+                    Reservation::Taken(r) => Some(r),
+                    Reservation::Replay(answer) => return Ok(answer),
+                }
+            }
+            _ => None,
+        };
+        let ctx = Ctx {
+            who: &who,
+            params: &params,
+            body: &req.body,
+            operator: req.query("operator"),
+            now,
+        };
+        let (status, value) = match self.dispatch(route, &ctx).await {
+            Ok(answer) => answer,
+            Err(p) => {
+                if let Some(r) = reserved {
+                    r.release(&self.store).await;
+                }
+                return Err(p);
+            }
+        };
+        if let Some(r) = reserved {
+            r.keep(&self.store, &req.body, (status, value.clone()), now)
+                .await;
+        }
+        self.deliver_inline(now).await;
+        Ok(match (route.listing, value) {
+            (Some(resource), Value::Array(items)) => {
+                paging::answer(resource, ctx.operator, items, &paging)
+            }
+            (_, value) => json_response(status, &value, "application/json"),
+        })
+    }
+}
+
+/// Who may call the route, as the table says.
+fn allow(route: &Route, who: &Principal) -> Result<(), Problem> {
+    match route.access {
+        Access::Team => crate::auth::team_only(who),
+        Access::Operator => crate::auth::operator_only(who).map(|_| ()),
+        Access::Both => Ok(()),
+    }
+}
+
+/// What a handler gets: the caller, the path parameters, the body, the
+/// `?operator=` filter, and the time.
+pub struct Ctx<'a> {
+    pub who: &'a Principal,
+    pub params: &'a [&'a str],
+    pub body: &'a [u8],
+    pub operator: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+impl Ctx<'_> {
+    /// The path's one parameter (every route has at most one).
+    pub fn id(&self) -> &str {
+        self.params.first().copied().unwrap_or_default()
+    }
+}

@@ -1,0 +1,146 @@
+//! `Idempotency-Key`: a retried POST with the same key gets the first
+//! answer, without acting twice.
+
+use crate::problem::{json_response, to_value, Problem};
+use chrono::{DateTime, Utc};
+use lambda_http::{Body, Response};
+use livesite_core::ports::{RecordStore, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How long an idempotency key is remembered.
+const KEPT: chrono::Duration = chrono::Duration::hours(24);
+/// The longest key accepted.
+const MAX_KEY: usize = 200;
+
+/// An idempotency key's record: reserved (`answer` absent) while its first
+/// request acts, then the answer every retry gets.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    /// Fingerprint of the request body the key was first used with.
+    #[serde(default)]
+    request: String,
+    /// The first request's answer (status, body); absent while it acts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answer: Option<(u16, Value)>,
+    /// Seconds since the epoch; the store's TTL removes the record after.
+    #[serde(default)]
+    expires_at: i64,
+    // Records written before reservations kept the answer at the top.
+    #[serde(default, skip_serializing)]
+    status: Option<u16>,
+    #[serde(default, skip_serializing)]
+    body: Option<Value>,
+}
+
+impl Stored {
+    fn record(body: &[u8], answer: Option<(u16, Value)>, now: DateTime<Utc>) -> Value {
+        to_value(&Stored {
+            request: fingerprint(body),
+            answer,
+            expires_at: (now + KEPT).timestamp(),
+            status: None,
+            body: None,
+        })
+    }
+}
+
+/// FNV-1a: stable across builds, enough to tell two request bodies apart.
+fn fingerprint(body: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in body {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// A key taken by its request; `keep` or `release` it when that is done.
+pub struct Reserved(String);
+
+pub enum Reservation {
+    /// Taken: the request goes on.
+    Taken(Reserved),
+    /// The answer to give instead: the first answer, replayed.
+    Replay(Response<Body>),
+}
+
+/// Takes a key before its request acts, with one conditional write: two
+/// concurrent requests with one key can't both act. 409 while the first
+/// request still acts, 422 for a key reused with another body.
+pub async fn reserve<S: RecordStore>(
+    store: &S,
+    scope: &str,
+    key: &str,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Reservation, Problem> {
+    if key.is_empty() || key.len() > MAX_KEY {
+        return Err(Problem::field("Idempotency-Key", "1 to 200 characters"));
+    }
+    let id = format!("{scope}#{key}");
+    if store
+        .reserve_record("idempotency", &id, &Stored::record(body, None, now), now)
+        .await?
+    {
+        return Ok(Reservation::Taken(Reserved(id)));
+    }
+    let Some(v) = store.get_record("idempotency", &id).await? else {
+        // Released between the two calls: the caller may simply retry.
+        return Err(Problem::conflict(
+            "this Idempotency-Key is being released; retry",
+        ));
+    };
+    let stored: Stored = serde_json::from_value(v).map_err(|e| {
+        Problem::from(StoreError::Corrupt {
+            key: format!("idempotency {id}"),
+            message: e.to_string(),
+        })
+    })?;
+    let answer = stored
+        .answer
+        .or_else(|| Some((stored.status?, stored.body?)));
+    let Some((status, value)) = answer else {
+        return Err(Problem::conflict(
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+        ));
+    };
+    if stored.request != fingerprint(body) {
+        return Err(Problem::field(
+            "Idempotency-Key",
+            "already used with a different request body",
+        ));
+    }
+    let mut r = json_response(status, &value, "application/json");
+    r.headers_mut().insert(
+        "idempotent-replayed",
+        lambda_http::http::HeaderValue::from_static("true"),
+    );
+    Ok(Reservation::Replay(r))
+}
+
+impl Reserved {
+    /// Keeps the answer for the key's retries.
+    pub async fn keep<S: RecordStore>(
+        self,
+        store: &S,
+        body: &[u8],
+        answer: (u16, Value),
+        now: DateTime<Utc>,
+    ) {
+        let stored = Stored::record(body, Some(answer), now);
+        if let Err(e) = store
+            .put_record("idempotency", &self.0, None, &stored)
+            .await
+        {
+            tracing::warn!(error = %e, "idempotency record not kept");
+        }
+    }
+
+    /// Nothing was done: frees the key, so a retry acts afresh.
+    pub async fn release<S: RecordStore>(self, store: &S) {
+        if let Err(e) = store.delete_record("idempotency", &self.0).await {
+            tracing::warn!(error = %e, "idempotency reservation not released");
+        }
+    }
+}
