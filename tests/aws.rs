@@ -526,6 +526,12 @@ async fn the_functions_sdk_configuration_reaches_the_emulator() {
         mail_configuration_set: Some(stack.configuration_set.clone()),
         team: stack.team(),
         policy: Policy::default(),
+        team_calendar: livesite_core::BusinessCalendar::default(),
+        team_clients: vec![],
+        local_principal: None,
+        second_round_queue_url: None,
+        probe_concurrency: None,
+        sweep_policy: Default::default(),
     };
     let notifier = livesite_aws::settings::notifier(&config, &settings);
     let mut n = livesite_tests::contract::notification("own-config", 0);
@@ -601,4 +607,70 @@ async fn the_second_round_is_scheduled_as_the_first_starts() {
         "sent {} ms after the round started",
         sent - started
     );
+}
+
+/// Every variable the four functions read is read by `Settings`, in one
+/// place; a bad value stops the start with its name, a blank one is unset.
+#[test]
+fn settings_read_every_variable_and_name_the_bad_one() {
+    use livesite_aws::settings::LocalPrincipal;
+    use livesite_aws::Settings;
+    let base = [
+        ("PROBES_TABLE", "p"),
+        ("STATE_TABLE", "s"),
+        ("PAGE_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
+        ("MAIL_SENDER", "livesite@dynamo.example"),
+        ("TEAM_EMAILS", "osoc@dynamo.example, noc@dynamo.example"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let vars: std::collections::HashMap<&str, &str> =
+            base.iter().chain(extra).copied().collect();
+        Settings::from_lookup(&move |name| vars.get(name).map(|v| v.to_string()))
+    };
+    let s = with(&[]).expect("the required ones suffice");
+    assert_eq!(
+        (
+            s.team.emails.len(),
+            s.team_clients.len(),
+            s.local_principal.clone(),
+            s.probe_concurrency,
+            s.second_round_queue_url.clone()
+        ),
+        (2, 0, None, None, None)
+    );
+    let s = with(&[
+        ("TEAM_TIMEZONE", "Europe/Madrid"),
+        ("TEAM_CLIENT_IDS", "a, b,,"),
+        ("LIVESITE_LOCAL_PRINCIPAL", "client:abc"),
+        ("PROBE_CONCURRENCY", "64"),
+        ("SECOND_ROUND_QUEUE_URL", "https://sqs/q"),
+        ("SWEEP_POLICY_JSON", "  "),
+    ])
+    .expect("valid");
+    assert_eq!(s.team_clients, ["a", "b"]);
+    assert_eq!(
+        s.local_principal,
+        Some(LocalPrincipal::Client("abc".into()))
+    );
+    assert_eq!(s.probe_concurrency, Some(64));
+    assert_eq!(s.second_round_queue_url.as_deref(), Some("https://sqs/q"));
+    assert_eq!(
+        s.team_calendar.timezone,
+        "Europe/Madrid".parse::<livesite_core::Tz>().expect("tz")
+    );
+    for (name, value) in [
+        ("TEAM_TIMEZONE", "Mars/Olympus"),
+        ("LIVESITE_LOCAL_PRINCIPAL", "root"),
+        ("PROBE_CONCURRENCY", "many"),
+        ("SWEEP_POLICY_JSON", "{\"nope\": 1}"),
+        ("POLICY_JSON", "{\"outage_after\": 5}"),
+        ("MAIL_SENDER", "not an address"),
+    ] {
+        let e = with(&[(name, value)]).expect_err(name).to_string();
+        assert!(e.contains(name), "{name}: {e}");
+    }
+    let e = Settings::from_lookup(&|_| None)
+        .expect_err("nothing set")
+        .to_string();
+    assert!(e.contains("is not set"), "{e}");
 }

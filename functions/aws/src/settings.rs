@@ -3,7 +3,9 @@
 use crate::dynamo::{DynamoStore, Tables};
 #[cfg(feature = "notify")]
 use crate::notify::{AwsNotifier, SesMailer, SnsPager};
-use livesite_core::{EmailAddress, Policy, Team};
+use livesite_core::sweep::SweepPolicy;
+use livesite_core::{BusinessCalendar, EmailAddress, Policy, Team, Tz};
+use serde::de::DeserializeOwned;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -13,13 +15,49 @@ pub enum SettingsError {
     Invalid { name: &'static str, message: String },
 }
 
-fn var(name: &'static str) -> Result<String, SettingsError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or(SettingsError::Missing(name))
+/// Where settings are read from: the environment, or a table in tests.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn optional(&self, name: &'static str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn var(&self, name: &'static str) -> Result<String, SettingsError> {
+        self.optional(name).ok_or(SettingsError::Missing(name))
+    }
+
+    /// An optional variable holding JSON, or the type's default.
+    fn json_or_default<T: DeserializeOwned + Default>(
+        &self,
+        name: &'static str,
+    ) -> Result<T, SettingsError> {
+        self.optional(name).map_or(Ok(T::default()), |json| {
+            serde_json::from_str(&json).map_err(|e| invalid(name, e))
+        })
+    }
+
+    /// A comma-separated list, blanks dropped.
+    fn list(&self, name: &'static str) -> Vec<String> {
+        self.optional(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
 }
 
+fn invalid(name: &'static str, e: impl std::fmt::Display) -> SettingsError {
+    SettingsError::Invalid {
+        name,
+        message: e.to_string(),
+    }
+}
+
+/// Everything the four functions read from their environment, read in one
+/// place at start-up; each uses what it needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub tables: Tables,
@@ -29,18 +67,85 @@ pub struct Settings {
     pub mail_configuration_set: Option<String>,
     pub team: Team,
     pub policy: Policy,
+    /// `TEAM_TIMEZONE` (IANA name, default UTC): the DYNAMO team's calendar.
+    pub team_calendar: BusinessCalendar,
+    /// `TEAM_CLIENT_IDS`: the team's Cognito app client ids, the only
+    /// clients whose admin scope the API honours. Empty: no admin at all.
+    pub team_clients: Vec<String>,
+    /// `LIVESITE_LOCAL_PRINCIPAL` (`admin` or `client:<id>`): stands in for
+    /// the JWT authorizer under `cargo lambda watch`; the template never
+    /// sets it.
+    pub local_principal: Option<LocalPrincipal>,
+    /// `SECOND_ROUND_QUEUE_URL`: the delay queue of the second probe round.
+    pub second_round_queue_url: Option<String>,
+    /// `PROBE_CONCURRENCY`: probes holding a connection at once.
+    pub probe_concurrency: Option<usize>,
+    /// `SWEEP_POLICY_JSON`: the sweep's reminders and escalation.
+    pub sweep_policy: SweepPolicy,
+}
+
+/// Who a request without claims acts as, in a local run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalPrincipal {
+    Team,
+    Client(String),
 }
 
 impl Settings {
     /// `PROBES_TABLE`, `STATE_TABLE`, `PAGE_TOPIC_ARN`, `MAIL_SENDER`,
-    /// `TEAM_EMAILS` (comma-separated) and optionally `POLICY_JSON`.
+    /// `TEAM_EMAILS` (comma-separated), and the optional ones of the fields.
     pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// The same, from any lookup of a variable by name.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let env = Env(lookup);
+        let (team, policy) = Self::team_and_policy(&env)?;
+        let team_timezone = env
+            .optional("TEAM_TIMEZONE")
+            .map(|tz| tz.parse::<Tz>().map_err(|e| invalid("TEAM_TIMEZONE", e)))
+            .transpose()?
+            .unwrap_or(Tz::UTC);
+        let local_principal =
+            env.optional("LIVESITE_LOCAL_PRINCIPAL")
+                .map(|p| match p.split_once(':') {
+                    Some(("client", id)) if !id.is_empty() => Ok(LocalPrincipal::Client(id.into())),
+                    _ if p == "admin" => Ok(LocalPrincipal::Team),
+                    _ => Err(invalid(
+                        "LIVESITE_LOCAL_PRINCIPAL",
+                        "expected admin or client:<id>",
+                    )),
+                });
+        Ok(Self {
+            tables: Tables {
+                probes: env.var("PROBES_TABLE")?,
+                state: env.var("STATE_TABLE")?,
+            },
+            topic_arn: env.var("PAGE_TOPIC_ARN")?,
+            mail_configuration_set: env.optional("MAIL_CONFIGURATION_SET"),
+            team,
+            policy,
+            team_calendar: BusinessCalendar::new(team_timezone, []),
+            team_clients: env.list("TEAM_CLIENT_IDS"),
+            local_principal: local_principal.transpose()?,
+            second_round_queue_url: env.optional("SECOND_ROUND_QUEUE_URL"),
+            probe_concurrency: env
+                .optional("PROBE_CONCURRENCY")
+                .map(|n| n.parse().map_err(|e| invalid("PROBE_CONCURRENCY", e)))
+                .transpose()?,
+            sweep_policy: env.json_or_default("SWEEP_POLICY_JSON")?,
+        })
+    }
+
+    fn team_and_policy(env: &Env<'_>) -> Result<(Team, Policy), SettingsError> {
         let sender =
-            EmailAddress::parse(var("MAIL_SENDER")?).map_err(|e| SettingsError::Invalid {
+            EmailAddress::parse(env.var("MAIL_SENDER")?).map_err(|e| SettingsError::Invalid {
                 name: "MAIL_SENDER",
                 message: e.to_string(),
             })?;
-        let emails = var("TEAM_EMAILS")?
+        let emails = env
+            .var("TEAM_EMAILS")?
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -50,31 +155,9 @@ impl Settings {
                 name: "TEAM_EMAILS",
                 message: e.to_string(),
             })?;
-        let policy = match std::env::var("POLICY_JSON")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        {
-            Some(json) => serde_json::from_str(&json).map_err(|e| SettingsError::Invalid {
-                name: "POLICY_JSON",
-                message: e.to_string(),
-            })?,
-            None => Policy::default(),
-        };
-        let policy: Policy = policy;
-        policy.validate().map_err(|e| SettingsError::Invalid {
-            name: "POLICY_JSON",
-            message: e.to_string(),
-        })?;
-        Ok(Self {
-            tables: Tables {
-                probes: var("PROBES_TABLE")?,
-                state: var("STATE_TABLE")?,
-            },
-            topic_arn: var("PAGE_TOPIC_ARN")?,
-            mail_configuration_set: var("MAIL_CONFIGURATION_SET").ok(),
-            team: Team { sender, emails },
-            policy,
-        })
+        let policy: Policy = env.json_or_default("POLICY_JSON")?;
+        policy.validate().map_err(|e| invalid("POLICY_JSON", e))?;
+        Ok((Team { sender, emails }, policy))
     }
 }
 

@@ -7,11 +7,20 @@ use livesite_core::report::Month;
 use livesite_local::SqliteStore;
 use std::path::PathBuf;
 
+/// How the report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    /// An HTML page with the availability and latency charts.
+    Html,
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// The month, as YYYY-MM.
     #[arg(long)]
-    month: String,
+    month: Month,
     #[arg(long)]
     config: PathBuf,
     #[arg(long, default_value = "livesite.db")]
@@ -19,22 +28,12 @@ pub struct Args {
     /// One operator (default: every operator in the config).
     #[arg(long)]
     operator: Option<String>,
-    /// text, json or html.
-    #[arg(long, default_value = "text")]
-    format: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 pub async fn run(args: Args) -> Result<u8, Failure> {
-    let month: Month = args
-        .month
-        .parse()
-        .map_err(|e| Failure::input(anyhow!("--month: {e}")))?;
-    if !matches!(args.format.as_str(), "text" | "json" | "html") {
-        return Err(Failure::input(anyhow!(
-            "--format: expected text, json or html, got {:?}",
-            args.format
-        )));
-    }
+    let month = args.month;
     let config = config_file::load(&args.config)?;
     let store = SqliteStore::open(&args.db)
         .map_err(|e| Failure::runtime(anyhow!("{}: {e}", args.db.display())))?;
@@ -63,13 +62,13 @@ pub async fn run(args: Args) -> Result<u8, Failure> {
         let r = livesite_report::gather(&store, op, month, &config.policy)
             .await
             .map_err(Failure::runtime)?;
-        match args.format.as_str() {
-            "text" => println!("{}", livesite_report::text(&r, op)),
-            "html" => println!("{}", livesite_report::html(&r, op)),
-            _ => reports.push(r),
+        match args.format {
+            Format::Text => println!("{}", livesite_report::text(&r, op)),
+            Format::Html => println!("{}", livesite_report::html(&r, op)),
+            Format::Json => reports.push(r),
         }
     }
-    if args.format == "json" {
+    if args.format == Format::Json {
         let out = if reports.len() == 1 {
             serde_json::to_string_pretty(&reports[0])
         } else {

@@ -183,20 +183,6 @@ pub trait Prober: Send + Sync {
     ) -> impl Future<Output = ProbeResult> + Send;
 }
 
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock, for the edges only.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
 /// Partner records (outage reports, maintenance notices, outage notices, bug
 /// reports, information requests, idempotency entries): JSON documents kept
 /// by kind and id, optionally tied to an operator.

@@ -10,17 +10,15 @@ async fn main() -> Result<(), Error> {
     let function = ProbeFunction {
         store: livesite_aws::settings::store(&config, &settings),
         prober: livesite_prober::HttpProber::new()?,
-        second_round: std::env::var("SECOND_ROUND_QUEUE_URL")
-            .ok()
+        second_round: settings
+            .second_round_queue_url
+            .clone()
             .map(|queue_url| SecondRound {
                 client: aws_sdk_sqs::Client::new(&config),
                 queue_url,
                 delay_seconds: 30,
             }),
-        concurrency: std::env::var("PROBE_CONCURRENCY")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_CONCURRENCY),
+        concurrency: settings.probe_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         pacing: Pacing::LAMBDA,
     };
     let function = &function;

@@ -1,5 +1,4 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use livesite_core::sweep::SweepPolicy;
 use serde_json::Value;
 
 #[tokio::main]
@@ -9,15 +8,13 @@ async fn main() -> Result<(), Error> {
     let config = livesite_aws::settings::aws_config().await;
     let store = livesite_aws::settings::store(&config, &settings);
     let notifier = livesite_aws::settings::notifier(&config, &settings);
-    let policy = match std::env::var("SWEEP_POLICY_JSON")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
-        Some(json) => serde_json::from_str(&json).map_err(|e| format!("SWEEP_POLICY_JSON: {e}"))?,
-        None => SweepPolicy::default(),
-    };
-    let (store, notifier, team, policy, sla) =
-        (&store, &notifier, &settings.team, &policy, &settings.policy);
+    let (store, notifier, team, policy, sla) = (
+        &store,
+        &notifier,
+        &settings.team,
+        &settings.sweep_policy,
+        &settings.policy,
+    );
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let now = chrono::Utc::now();
         Ok::<Value, Error>(livesite_sweep_fn::handle(store, notifier, team, policy, sla, now).await)
