@@ -4,13 +4,16 @@ names the functions' Cargo metadata uses, and registers one operator.
     .venv/bin/python infra/emulator-resources.py [--endpoint URL] [--portal URL]
 
 Used by `make emulator` for running the functions under `cargo lambda watch`.
-Keys and indexes match infra/template.yaml.
+The tables' keys, attributes, indexes and streams are read from
+infra/template.yaml (with cfn-lint's CloudFormation YAML reader), never copied.
 """
 
 import argparse
 import json
+import os
 
 import boto3
+from cfnlint.decode import decode
 
 p = argparse.ArgumentParser()
 p.add_argument("--endpoint", default="http://127.0.0.1:5000")
@@ -22,28 +25,27 @@ kw = dict(endpoint_url=args.endpoint, region_name="us-east-1",
 ddb = boto3.client("dynamodb", **kw)
 
 
-def table(name, keys, attrs, **extra):
+TEMPLATE, errors = decode(os.path.join(os.path.dirname(os.path.abspath(__file__)), "template.yaml"))
+if errors:
+    raise SystemExit(f"infra/template.yaml: {errors}")
+
+
+def table(name, logical):
+    """Creates `name` as the template defines `logical`."""
     if name in ddb.list_tables()["TableNames"]:
         return
-    ddb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attrs],
-        **extra,
-    )
+    props = TEMPLATE["Resources"][logical]["Properties"]
+    extra = {}
+    if "GlobalSecondaryIndexes" in props:
+        extra["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if "StreamSpecification" in props:
+        extra["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=props["KeySchema"],
+                     AttributeDefinitions=props["AttributeDefinitions"], **extra)
 
 
-def gsi(name, pk, sk):
-    return {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
-            "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}]}
-
-
-table("livesite-probes", [("operator", "HASH"), ("at_ms", "RANGE")], [("operator", "S"), ("at_ms", "N")],
-      StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
-table("livesite-state", [("pk", "HASH"), ("sk", "RANGE")],
-      [("pk", "S"), ("sk", "S"), ("gsi1pk", "S"), ("gsi1sk", "S"), ("pending_pk", "S"), ("pending_sk", "S")],
-      GlobalSecondaryIndexes=[gsi("by-operator", "gsi1pk", "gsi1sk"), gsi("pending", "pending_pk", "pending_sk")])
+table("livesite-probes", "ProbesTable")
+table("livesite-state", "StateTable")
 boto3.client("sns", **kw).create_topic(Name="livesite-pages")
 boto3.client("sqs", **kw).create_queue(QueueName="livesite-second-round")
 boto3.client("ses", **kw).verify_email_identity(EmailAddress="livesite@dynamo.example")

@@ -191,3 +191,23 @@ fn every_metric_the_functions_emit_is_alarmed_or_declared_informational() {
         );
     }
 }
+
+/// The store queries the indexes the template creates, by the names it
+/// gives them (the emulator's tables are built from the template too, in
+/// tests/helpers/emulator.rs, so a renamed index fails here first).
+#[test]
+fn the_store_queries_the_indexes_the_template_creates() {
+    let indexes: Vec<&str> = livesite_tests::template::resource("StateTable")["Properties"]
+        ["GlobalSecondaryIndexes"]
+        .as_array()
+        .expect("indexes")
+        .iter()
+        .filter_map(|g| g["IndexName"].as_str())
+        .collect();
+    for name in [
+        livesite_aws::dynamo::INCIDENTS_BY_OPERATOR,
+        livesite_aws::dynamo::PENDING_OUTBOX,
+    ] {
+        assert!(indexes.contains(&name), "{name} not in {indexes:?}");
+    }
+}

@@ -6,6 +6,7 @@
 //! its own uniquely named tables, topic, queue and sender, so tests run in
 //! parallel on one emulator without seeing each other's data.
 
+use crate::template;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -87,38 +88,86 @@ pub struct Stack {
     pub configuration_set: String,
 }
 
-fn attr(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(t)
-        .build()
-        .expect("attribute")
-}
-
-fn key(name: &str, t: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(t)
-        .build()
-        .expect("key")
-}
-
-fn gsi(name: &str, pk: &str, sk: &str) -> GlobalSecondaryIndex {
-    GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(pk, KeyType::Hash))
-        .key_schema(key(sk, KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("gsi")
+/// One table as infra/template.yaml defines it (its keys, attributes,
+/// indexes and stream), created under `name`: the emulator's schema is the
+/// template's, never a copy that could drift.
+fn table_from_template(
+    ddb: &aws_sdk_dynamodb::Client,
+    logical: &str,
+    name: String,
+) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
+    let props = &template::resource(logical)["Properties"];
+    let text = |v: &Value| {
+        v.as_str()
+            .expect("a string in the table's schema")
+            .to_string()
+    };
+    let keys = |list: &Value| -> Vec<KeySchemaElement> {
+        list.as_array()
+            .expect("KeySchema")
+            .iter()
+            .map(|k| {
+                KeySchemaElement::builder()
+                    .attribute_name(text(&k["AttributeName"]))
+                    .key_type(KeyType::from(text(&k["KeyType"]).as_str()))
+                    .build()
+                    .expect("key")
+            })
+            .collect()
+    };
+    let mut req = ddb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(keys(&props["KeySchema"])));
+    for a in props["AttributeDefinitions"]
+        .as_array()
+        .expect("attributes")
+    {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(&a["AttributeName"]))
+                .attribute_type(ScalarAttributeType::from(
+                    text(&a["AttributeType"]).as_str(),
+                ))
+                .build()
+                .expect("attribute"),
+        );
+    }
+    for g in props["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        req = req.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(&g["IndexName"]))
+                .set_key_schema(Some(keys(&g["KeySchema"])))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            text(&g["Projection"]["ProjectionType"]).as_str(),
+                        ))
+                        .build(),
+                )
+                .build()
+                .expect("gsi"),
+        );
+    }
+    if let Some(view) = props["StreamSpecification"]["StreamViewType"].as_str() {
+        req = req.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view))
+                .build()
+                .expect("stream"),
+        );
+    }
+    req
 }
 
 impl Stack {
-    /// Creates the tables (as infra/template.yaml defines them), the page
+    /// Creates the tables (from infra/template.yaml's definitions), the page
     /// topic, the second-round queue and a verified sender.
     pub async fn new(test: &str) -> Stack {
         let config = sdk_config().await;
@@ -128,21 +177,7 @@ impl Stack {
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
         let ddb = aws_sdk_dynamodb::Client::new(&config);
-        let probes = ddb
-            .create_table()
-            .table_name(format!("{name}-probes"))
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("operator", ScalarAttributeType::S))
-            .attribute_definitions(attr("at_ms", ScalarAttributeType::N))
-            .key_schema(key("operator", KeyType::Hash))
-            .key_schema(key("at_ms", KeyType::Range))
-            .stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::NewImage)
-                    .build()
-                    .expect("stream"),
-            )
+        let probes = table_from_template(&ddb, "ProbesTable", format!("{name}-probes"))
             .send()
             .await
             .expect("create probes table");
@@ -151,27 +186,7 @@ impl Stack {
             .and_then(|t| t.latest_stream_arn())
             .expect("stream arn")
             .to_string();
-        ddb.create_table()
-            .table_name(format!("{name}-state"))
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("pk", ScalarAttributeType::S))
-            .attribute_definitions(attr("sk", ScalarAttributeType::S))
-            .attribute_definitions(attr("gsi1pk", ScalarAttributeType::S))
-            .attribute_definitions(attr("gsi1sk", ScalarAttributeType::S))
-            .attribute_definitions(attr("pending_pk", ScalarAttributeType::S))
-            .attribute_definitions(attr("pending_sk", ScalarAttributeType::S))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .global_secondary_indexes(gsi(
-                livesite_aws::dynamo::INCIDENTS_BY_OPERATOR,
-                "gsi1pk",
-                "gsi1sk",
-            ))
-            .global_secondary_indexes(gsi(
-                livesite_aws::dynamo::PENDING_OUTBOX,
-                "pending_pk",
-                "pending_sk",
-            ))
+        table_from_template(&ddb, "StateTable", format!("{name}-state"))
             .send()
             .await
             .expect("create state table");
