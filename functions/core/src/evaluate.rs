@@ -392,11 +392,11 @@ fn burn_rates(
         }
         let (lg, lb) = window(long);
         let (sg, sb) = window(short);
-        if lg + lb < policy.burn_min_probes || sg + sb == 0 {
+        if lg + lb < policy.burn_min_probes {
             continue;
         }
-        let long_burn = lb as f64 / (lg + lb) as f64 / allowed;
-        let short_burn = sb as f64 / (sg + sb) as f64 / allowed;
+        let long_burn = share(lb, lg + lb) / allowed;
+        let short_burn = share(sb, sg + sb) / allowed;
         if long_burn >= tier.factor && short_burn >= tier.factor {
             s.burn_warned[i] = Some(t);
             events.push(Event::BudgetBurn {
@@ -409,6 +409,15 @@ fn burn_rates(
                 short_burn,
             });
         }
+    }
+}
+
+/// `bad` of `total` as a fraction; nothing observed is no failure.
+fn share(bad: u32, total: u32) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        f64::from(bad) / f64::from(total)
     }
 }
 
@@ -784,6 +793,152 @@ mod tests {
         // (Half the probes failing is still a budget burn, warned about once.)
         let got = run(&op, &p, &half).1;
         assert!(got.iter().all(|(_, n)| n.starts_with("burn")), "{got:?}");
+    }
+
+    /// The burn events of a script, each as (seconds, long window minutes,
+    /// long burn, short burn).
+    fn burns(op: &Operator, p: &Policy, script: &[(i64, bool)]) -> Vec<(i64, i64, f64, f64)> {
+        let mut s = MonitorState::new(op.id.clone());
+        let mut out = Vec::new();
+        for &(secs, up) in script {
+            if let Evaluation::Applied { state, events } = evaluate(&s, &probe(secs, up), op, p) {
+                s = state;
+                for e in events {
+                    if let Event::BudgetBurn {
+                        at: when,
+                        long_minutes,
+                        long_burn,
+                        short_burn,
+                        ..
+                    } = e
+                    {
+                        out.push((
+                            (when - at(0)).num_seconds(),
+                            long_minutes,
+                            long_burn,
+                            short_burn,
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn only_burns() -> Policy {
+        Policy {
+            flapping: crate::config::FlappingPolicy {
+                open_above: 0.9,
+                ..Default::default()
+            },
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn burn_rates_are_the_failed_share_over_what_the_target_allows() {
+        let op = operator();
+        // 3 failures in every 30 probes (10%) against 99.9% (0.1% allowed):
+        // a burn of exactly 100 in both windows of both tiers, at the 60th
+        // probe (the minimum), and again exactly a day later, not before.
+        let script: Vec<(i64, bool)> = (0..=3000).map(|i| (i * 30, i % 10 != 5)).collect();
+        let got = burns(&op, &only_burns(), &script);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        let when: Vec<(i64, i64)> = got.iter().map(|&(t, m, _, _)| (t, m)).collect();
+        assert_eq!(
+            when,
+            [
+                (1770, 360),
+                (1770, 1440),
+                (1770 + 86_400, 360),
+                (1770 + 86_400, 1440)
+            ],
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .all(|&(_, _, l, s)| close(l, 100.0) && close(s, 100.0)),
+            "{got:?}"
+        );
+        // A 99% target allows 1%: the same failures burn at 10.
+        let lax = Policy {
+            availability_target_percent: 99.0,
+            ..only_burns()
+        };
+        let got = burns(&op, &lax, &script[..60]);
+        assert!(close(got[0].2, 10.0) && close(got[0].3, 10.0), "{got:?}");
+    }
+
+    #[test]
+    fn a_burn_needs_both_windows_and_counts_whole_buckets() {
+        let op = operator();
+        // 10 failures in the first 15 minutes, healthy after; a burn is
+        // judged only from the 90th probe (10:44:30). The 6-hour tier's long
+        // window burns (10/90 = 111x), its 30-minute short window (the
+        // buckets from 10:15) holds no failure: no warning from it. The day
+        // tier's 2-hour short window holds them all: it warns, at 111x.
+        let p = Policy {
+            burn_min_probes: 90,
+            ..only_burns()
+        };
+        let script: Vec<(i64, bool)> = (0..100)
+            .map(|i| (i * 30, !(i < 30 && i % 3 == 0)))
+            .collect();
+        let got = burns(&op, &p, &script);
+        assert_eq!(got.len(), 1, "{got:?}");
+        let (t, minutes, long, short) = got[0];
+        assert_eq!((t, minutes), (2670, 1440));
+        assert!(
+            (long - 1000.0 / 9.0).abs() < 1e-9 && (short - long).abs() < 1e-9,
+            "{got:?}"
+        );
+        // One probe fewer than the minimum: nothing yet.
+        assert!(burns(&op, &p, &script[..89]).is_empty());
+    }
+
+    #[test]
+    fn buckets_hold_a_quarter_hour_each_for_a_day() {
+        let op = operator();
+        let p = only_burns();
+        // From 09:45 to the next day's 10:00, 3 failures in every 30 probes.
+        let script: Vec<(i64, bool)> = (-30..=2880).map(|i| (i * 30, i % 10 != 5)).collect();
+        let (s, _) = run(&op, &p, &script);
+        // The 09:45 bucket ended exactly a day before the last probe: gone.
+        assert_eq!(s.buckets.len(), 97);
+        assert_eq!(s.buckets[0].start, at(0));
+        assert!(
+            s.buckets[..96].iter().all(|b| (b.good, b.bad) == (27, 3)),
+            "{:?}",
+            &s.buckets[..3]
+        );
+        assert_eq!((s.buckets[96].good, s.buckets[96].bad), (1, 0));
+    }
+
+    #[test]
+    fn a_flapping_incident_starts_at_the_windows_first_failure() {
+        let op = operator();
+        let p = Policy::default();
+        // Up, up, then two failures and a success, over and over.
+        let script: Vec<(i64, bool)> = (0..40).map(|i| (i * 30, i < 2 || i % 3 == 1)).collect();
+        let mut s = MonitorState::new(op.id.clone());
+        let mut opened = None;
+        for &(secs, up) in &script {
+            if let Evaluation::Applied { state, events } = evaluate(&s, &probe(secs, up), &op, &p) {
+                s = state;
+                for e in events {
+                    if let Event::IncidentOpened { incident, .. } = e {
+                        opened.get_or_insert(incident);
+                    }
+                }
+            }
+        }
+        let incident = opened.expect("flapping");
+        assert_eq!(incident.kind, IncidentKind::Flapping);
+        assert_eq!(
+            incident.started_at,
+            at(60),
+            "the first failure, not the first probe"
+        );
     }
 
     #[test]
