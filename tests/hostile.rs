@@ -156,7 +156,7 @@ async fn flood(w: &World) {
         let mut n =
             livesite_tests::contract::notification(&format!("spammer-earlier-{i}#email"), 0);
         n.operator = livesite_core::OperatorId::new("spammer").expect("id");
-        n.topic = "information_request".into();
+        n.topic = livesite_core::notify::Topic::InformationRequest;
         n.to = w.stack.team().emails;
         n.cc = vec![EmailAddress::parse("bounce@spammer.example").expect("email")];
         n.created_at = t0() - Duration::minutes(5);

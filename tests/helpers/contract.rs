@@ -38,7 +38,7 @@ pub fn notification(key: &str, minutes: i64) -> Notification {
         operator: OperatorId::new("contoso").expect("id"),
         incident_id: None,
         severity: Some(Severity::Low),
-        topic: "test".into(),
+        topic: livesite_core::notify::Topic::MonitorGap,
         to: vec![],
         cc: vec![],
         from: None,
@@ -789,7 +789,7 @@ pub async fn due_pages_come_before_any_email<S: Store>(s: &S) {
 /// the team, and at no point delays a new page: the poison entries are due
 /// later and later while a new page is due at once.
 pub async fn a_poison_notification_never_delays_a_new_page<S: Store>(s: &S) {
-    use livesite_core::notify::{MAX_ATTEMPTS, UNDELIVERABLE};
+    use livesite_core::notify::{Topic, MAX_ATTEMPTS};
     let ctx = context(&["contoso", "fabrikam"]);
     // More poison than a delivery pass takes (the limit is 3 here).
     for i in 0..5 {
@@ -861,7 +861,7 @@ pub async fn a_poison_notification_never_delays_a_new_page<S: Store>(s: &S) {
     let notices: Vec<String> = rec
         .keys()
         .into_iter()
-        .filter(|k| k.ends_with(&format!("#{UNDELIVERABLE}")))
+        .filter(|k| k.ends_with(&format!("#{}", Topic::Undeliverable)))
         .collect();
     assert_eq!(notices.len(), 5, "{notices:?}");
     let later = deliver_pending(

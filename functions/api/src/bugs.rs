@@ -5,7 +5,7 @@ use crate::http::Ctx;
 use crate::problem::{from_value, parse, to_value, Problem, Reply};
 use crate::Api;
 use chrono::NaiveDate;
-use livesite_core::partner::{self, Bug, BugInput, Triage};
+use livesite_core::partner::{self, Bug, BugEvent, BugInput, Triage};
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
 use livesite_core::OperatorId;
 use serde::Deserialize;
@@ -76,13 +76,13 @@ where
         let s: ScheduleInput = parse(ctx.body)?;
         bug.schedule(s.tentative_deployment, ctx.now)
             .map_err(|e| Problem::conflict(e.0))?;
-        self.save_bug(bug, Some("scheduled")).await
+        self.save_bug(bug, Some(BugEvent::Scheduled)).await
     }
 
     pub(crate) async fn deploy(&self, ctx: &Ctx<'_>) -> Reply {
         let mut bug = self.movable_bug(ctx).await?;
         bug.deploy(ctx.now).map_err(|e| Problem::conflict(e.0))?;
-        self.save_bug(bug, Some("deployed")).await
+        self.save_bug(bug, Some(BugEvent::Deployed)).await
     }
 
     /// The team moves a bug along; to an operator, a foreign bug is missing
@@ -94,7 +94,7 @@ where
     }
 
     /// Stores the bug and tells its operator of `event`, if any.
-    async fn save_bug(&self, bug: Bug, event: Option<&str>) -> Reply {
+    async fn save_bug(&self, bug: Bug, event: Option<BugEvent>) -> Reply {
         self.store
             .put_record("bug", &bug.id, Some(&bug.operator), &to_value(&bug))
             .await?;

@@ -123,7 +123,7 @@ where
         })
         .await?;
         let (incident, overdue) = open_incident(changed, id)?;
-        let update_id = format!("{id}#{}", now.format("%Y%m%dT%H%M%S%3fZ"));
+        let update_id = format!("{id}#{}", livesite_core::ids::key_time_ms(now));
         self.store
             .create_record(
                 "incident-update",

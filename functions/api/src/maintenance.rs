@@ -6,7 +6,7 @@ use crate::http::Ctx;
 use crate::problem::{from_value, parse, to_value, Problem, Reply};
 use crate::Api;
 use chrono::{DateTime, Utc};
-use livesite_core::partner::{self, Announcer, Maintenance, MaintenanceInput};
+use livesite_core::partner::{self, Announcer, Maintenance, MaintenanceEvent, MaintenanceInput};
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
 use livesite_core::service::change_operator;
 use livesite_core::{Operator, OperatorId};
@@ -42,7 +42,7 @@ where
                 m.id
             )));
         }
-        self.enqueue(self.notices(&m, "announced", &recipients))
+        self.enqueue(self.notices(&m, MaintenanceEvent::Announced, &recipients))
             .await?;
         if let Some(op) = &owner {
             self.sync_windows(op, ctx.now).await?;
@@ -58,7 +58,7 @@ where
     fn notices(
         &self,
         m: &Maintenance,
-        event: &str,
+        event: MaintenanceEvent,
         recipients: &[Operator],
     ) -> Vec<livesite_core::notify::Notification> {
         recipients
@@ -70,6 +70,7 @@ where
                     o.contacts.clone(),
                     &self.team,
                     &o.id,
+                    &self.policy,
                 ),
                 Announcer::DynamoTeam => m.notice(
                     event,
@@ -77,6 +78,7 @@ where
                     self.team.emails.clone(),
                     &self.team,
                     &o.id,
+                    &self.policy,
                 ),
             })
             .collect()
@@ -118,14 +120,14 @@ where
     }
 
     pub(crate) async fn complete(&self, ctx: &Ctx<'_>) -> Reply {
-        self.close(ctx, "completed").await
+        self.close(ctx, MaintenanceEvent::Completed).await
     }
 
     pub(crate) async fn cancel(&self, ctx: &Ctx<'_>) -> Reply {
-        self.close(ctx, "cancelled").await
+        self.close(ctx, MaintenanceEvent::Cancelled).await
     }
 
-    async fn close(&self, ctx: &Ctx<'_>, event: &str) -> Reply {
+    async fn close(&self, ctx: &Ctx<'_>, event: MaintenanceEvent) -> Reply {
         let id = ctx.id();
         let mut m: Maintenance = from_value(
             self.store
@@ -140,7 +142,7 @@ where
             _ => return Err(Problem::not_found()),
         }
         let result = match event {
-            "completed" => m.complete(ctx.now),
+            MaintenanceEvent::Completed => m.complete(ctx.now),
             _ => m.cancel(ctx.now),
         };
         result.map_err(|e| Problem::conflict(e.0))?;

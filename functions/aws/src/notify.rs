@@ -119,7 +119,7 @@ impl SnsPager {
             .message(&n.text)
             .message_attributes("severity", attr(&severity)?)
             .message_attributes("operator", attr(n.operator.as_str())?)
-            .message_attributes("event", attr(&n.topic)?)
+            .message_attributes("event", attr(n.topic.as_str())?)
             .message_attributes("dedup_key", attr(&n.key)?);
         if let Some(id) = &n.incident_id {
             req = req.message_attributes("incident_id", attr(id)?);

@@ -98,7 +98,7 @@ pub fn decisions(config: &Config, probes: &[ProbeResult]) -> Vec<serde_json::Val
                 *state = next;
                 for e in &events {
                     out.push(event_json(e));
-                    for n in render(e, &op, &config.team) {
+                    for n in render(e, &op, &config.team, &config.policy) {
                         out.push(json!({
                             "kind": n.channel.as_str(),
                             "operator": n.operator,

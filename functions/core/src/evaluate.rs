@@ -4,9 +4,7 @@
 
 use crate::config::{Operator, Policy};
 use crate::ids::OperatorId;
-use crate::incident::{
-    incident_id, initial_response_due, Incident, IncidentKind, IncidentStatus, Severity,
-};
+use crate::incident::{incident_id, Incident, IncidentKind, Opening, Severity};
 use crate::probe::{FailureReason, Outcome, ProbeResult};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -457,28 +455,19 @@ fn open_incident(
             policy.flapping.window.as_secs() / 60,
         ),
     };
-    Incident {
-        id: incident_id(&operator.id, started_at, kind),
-        operator: operator.id.clone(),
-        severity,
-        kind,
-        status: IncidentStatus::Open,
-        started_at,
-        opened_at: at,
-        resolved_at: None,
-        summary,
-        initial_response_due: initial_response_due(
+    Incident::open(
+        Opening {
+            id: incident_id(&operator.id, started_at, kind),
+            operator: &operator.id,
             severity,
-            at,
-            policy.high_initial_response,
-            policy.low_initial_response_business_days,
-            &operator.calendar(),
-        ),
-        acknowledged_at: None,
-        last_update_at: None,
-        next_update_due: None,
-        version: 0,
-    }
+            kind,
+            started_at,
+            opened_at: at,
+            summary,
+        },
+        policy,
+        &operator.calendar(),
+    )
 }
 
 /// States for the tests of this crate and of the stores.

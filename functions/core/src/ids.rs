@@ -18,6 +18,17 @@ pub fn key_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
+/// `key_time` to the millisecond (`20261127T100000123Z`), for ids of
+/// records a partner may make several of in a second.
+pub fn key_time_ms(t: chrono::DateTime<chrono::Utc>) -> String {
+    let seconds = key_time(t);
+    format!(
+        "{}{:03}Z",
+        seconds.trim_end_matches('Z'),
+        t.timestamp_subsec_millis().min(999)
+    )
+}
+
 /// An operator's id: short, lowercase, safe in keys, URLs, file names and log fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -157,6 +168,16 @@ impl fmt::Display for EmailAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_times_sort_as_times_do() {
+        let t: chrono::DateTime<chrono::Utc> = "2026-11-27T10:00:05.042Z".parse().unwrap();
+        assert_eq!(key_time(t), "20261127T100005Z");
+        assert_eq!(key_time_ms(t), "20261127T100005042Z");
+        let later = t + chrono::Duration::milliseconds(958);
+        assert_eq!(key_time_ms(later), "20261127T100006000Z");
+        assert!(key_time_ms(later) > key_time_ms(t));
+    }
 
     #[test]
     fn operator_ids() {

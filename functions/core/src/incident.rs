@@ -5,6 +5,7 @@
 //! the email, then an update every week.
 
 use crate::calendar::BusinessCalendar;
+use crate::config::Policy;
 use crate::ids::key_time;
 use crate::ids::OperatorId;
 use chrono::{DateTime, Duration, Utc};
@@ -108,6 +109,10 @@ pub fn initial_response_due(
     }
 }
 
+/// The contract's update cadence: High every business day, Low every week.
+pub const HIGH_UPDATE_BUSINESS_DAYS: u32 = 1;
+pub const LOW_UPDATE_EVERY: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
 /// When the next update is due after one given at `at`.
 pub fn next_update_due(
     severity: Severity,
@@ -115,12 +120,51 @@ pub fn next_update_due(
     calendar: &BusinessCalendar,
 ) -> DateTime<Utc> {
     match severity {
-        Severity::High => calendar.add_business_days(at, 1),
-        Severity::Low => at + Duration::weeks(1),
+        Severity::High => calendar.add_business_days(at, HIGH_UPDATE_BUSINESS_DAYS),
+        Severity::Low => at + Duration::from_std(LOW_UPDATE_EVERY).unwrap_or(Duration::weeks(1)),
     }
 }
 
+/// What opens an incident: the rest (its status, its clocks) follows from
+/// the policy and the calendar of the side that owes the answer.
+pub struct Opening<'a> {
+    pub id: String,
+    pub operator: &'a OperatorId,
+    pub severity: Severity,
+    pub kind: IncidentKind,
+    /// When the trouble began (the first failed probe, the outage's start).
+    pub started_at: DateTime<Utc>,
+    pub opened_at: DateTime<Utc>,
+    pub summary: String,
+}
+
 impl Incident {
+    /// The one way to open an incident.
+    pub fn open(o: Opening<'_>, policy: &Policy, calendar: &BusinessCalendar) -> Self {
+        Self {
+            initial_response_due: initial_response_due(
+                o.severity,
+                o.opened_at,
+                policy.high_initial_response,
+                policy.low_initial_response_business_days,
+                calendar,
+            ),
+            id: o.id,
+            operator: o.operator.clone(),
+            severity: o.severity,
+            kind: o.kind,
+            status: IncidentStatus::Open,
+            started_at: o.started_at,
+            opened_at: o.opened_at,
+            resolved_at: None,
+            summary: o.summary,
+            acknowledged_at: None,
+            last_update_at: None,
+            next_update_due: None,
+            version: 0,
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         self.status == IncidentStatus::Open
     }

@@ -6,11 +6,11 @@
 //! Low goes by email from the DYNAMO team to the operator. The team is copied
 //! on every operator email. Monitor gaps concern the team only.
 
-use crate::config::{Operator, Team};
-use crate::evaluate::Event;
+use crate::config::{Operator, Policy, Team};
+use crate::evaluate::{Event, OpenRef};
 use crate::ids::key_time;
 use crate::ids::{EmailAddress, OperatorId};
-use crate::incident::{IncidentKind, Severity};
+use crate::incident::{Incident, IncidentKind, Severity};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -39,8 +39,8 @@ pub struct Notification {
     pub operator: OperatorId,
     pub incident_id: Option<String>,
     pub severity: Option<Severity>,
-    /// What kind of message: "incident_opened", "incident_resolved", "monitor_gap".
-    pub topic: String,
+    /// What the message is about.
+    pub topic: Topic,
     pub to: Vec<EmailAddress>,
     pub cc: Vec<EmailAddress>,
     pub from: Option<EmailAddress>,
@@ -52,6 +52,140 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a message is about: pages carry it as their `event` attribute (a
+/// subscription can filter on it), logs and the outbox name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    IncidentOpened,
+    IncidentResolved,
+    MonitorGap,
+    BudgetBurn,
+    OutageReported,
+    OutageNotice,
+    InformationRequest,
+    MaintenanceAnnounced,
+    MaintenanceCompleted,
+    MaintenanceCancelled,
+    MaintenanceOverrun,
+    BugScheduled,
+    BugDeployed,
+    MonthlyReport,
+    InitialResponseOverdue,
+    UpdateOverdue,
+    Escalation,
+    MonitorBlind,
+    CertificateExpiry,
+    Undeliverable,
+}
+
+impl Topic {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IncidentOpened => "incident_opened",
+            Self::IncidentResolved => "incident_resolved",
+            Self::MonitorGap => "monitor_gap",
+            Self::BudgetBurn => "budget_burn",
+            Self::OutageReported => "outage_reported",
+            Self::OutageNotice => "outage_notice",
+            Self::InformationRequest => "information_request",
+            Self::MaintenanceAnnounced => "maintenance_announced",
+            Self::MaintenanceCompleted => "maintenance_completed",
+            Self::MaintenanceCancelled => "maintenance_cancelled",
+            Self::MaintenanceOverrun => "maintenance_overrun",
+            Self::BugScheduled => "bug_scheduled",
+            Self::BugDeployed => "bug_deployed",
+            Self::MonthlyReport => "monthly_report",
+            Self::InitialResponseOverdue => "initial_response_overdue",
+            Self::UpdateOverdue => "update_overdue",
+            Self::Escalation => "escalation",
+            Self::MonitorBlind => "monitor_blind",
+            Self::CertificateExpiry => "certificate_expiry",
+            Self::Undeliverable => "undeliverable",
+        }
+    }
+}
+
+impl std::fmt::Display for Topic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An email to build (`Notification::email`): it comes from the team's
+/// sender; the subject is made header-safe.
+pub struct Email<'a> {
+    pub key: String,
+    pub topic: Topic,
+    pub operator: &'a OperatorId,
+    pub incident: Option<&'a str>,
+    pub severity: Option<Severity>,
+    pub to: Vec<EmailAddress>,
+    pub cc: Vec<EmailAddress>,
+    pub subject: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A page to build (`Notification::page`): to the operations centre's
+/// topic, its text one SMS.
+pub struct Page<'a> {
+    pub key: String,
+    pub topic: Topic,
+    pub operator: &'a OperatorId,
+    pub incident: Option<&'a str>,
+    pub severity: Severity,
+    pub subject: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Notification {
+    /// The one way to make an email.
+    pub fn email(e: Email<'_>, team: &Team) -> Self {
+        Self {
+            key: e.key,
+            channel: Channel::Email,
+            operator: e.operator.clone(),
+            incident_id: e.incident.map(str::to_string),
+            severity: e.severity,
+            topic: e.topic,
+            to: e.to,
+            cc: e.cc,
+            from: Some(team.sender.clone()),
+            subject: header_safe(&e.subject),
+            text: e.text,
+            html: None,
+            created_at: e.at,
+        }
+    }
+
+    /// The one way to make a page.
+    pub fn page(p: Page<'_>) -> Self {
+        Self {
+            key: p.key,
+            channel: Channel::Page,
+            operator: p.operator.clone(),
+            incident_id: p.incident.map(str::to_string),
+            severity: Some(p.severity),
+            topic: p.topic,
+            to: vec![],
+            cc: vec![],
+            from: None,
+            subject: header_safe(&p.subject),
+            text: page_text(&p.text),
+            html: None,
+            created_at: p.at,
+        }
+    }
+
+    /// The same email with an HTML part (a report's charts).
+    pub fn with_html(mut self, html: String) -> Self {
+        self.html = Some(html);
+        self
+    }
+}
+
 /// Delivery retries: a failed send is tried again 30 s later, then after
 /// twice the previous wait, at most 30 minutes apart; the 8th failed attempt
 /// gives up (about an hour of trying). Failures are usually permanent (an
@@ -60,8 +194,6 @@ pub struct Notification {
 pub const RETRY_FIRST: chrono::Duration = chrono::Duration::seconds(30);
 pub const RETRY_CAP: chrono::Duration = chrono::Duration::minutes(30);
 pub const MAX_ATTEMPTS: u32 = 8;
-/// The topic of the team's notice about a notification given up.
-pub const UNDELIVERABLE: &str = "undeliverable";
 
 /// When to try again after the `attempts`-th failed send at `failed_at`;
 /// `None` once the attempts are spent.
@@ -88,29 +220,29 @@ pub fn undeliverable(
         .chain(&original.cc)
         .map(|a| a.to_string())
         .collect();
-    Notification {
-        key: format!("{}#{UNDELIVERABLE}", original.key),
-        channel: Channel::Email,
-        operator: original.operator.clone(),
-        incident_id: original.incident_id.clone(),
-        severity: original.severity,
-        topic: UNDELIVERABLE.into(),
-        to: team.emails.clone(),
-        cc: vec![],
-        from: Some(team.sender.clone()),
-        subject: header_safe(&format!("[UNDELIVERABLE] {}", original.subject)),
-        text: format!(
-            "This {} could not be sent after {attempts} attempts and will not be retried.\n\nKey: {}\nRecipients: {}\nLast error: {}\nRecorded: {}\n\n--- The message ---\n{}\n",
-            original.channel.as_str(),
-            original.key,
-            if recipients.is_empty() { "(the page topic)".to_string() } else { recipients.join(", ") },
-            error.chars().take(500).collect::<String>(),
-            ts(original.created_at),
-            original.text,
-        ),
-        html: None,
-        created_at: at,
-    }
+    Notification::email(
+        Email {
+            key: format!("{}#{}", original.key, Topic::Undeliverable),
+            topic: Topic::Undeliverable,
+            operator: &original.operator,
+            incident: original.incident_id.as_deref(),
+            severity: original.severity,
+            to: team.emails.clone(),
+            cc: vec![],
+            subject: format!("[UNDELIVERABLE] {}", original.subject),
+            text: format!(
+                "This {} could not be sent after {attempts} attempts and will not be retried.\n\nKey: {}\nRecipients: {}\nLast error: {}\nRecorded: {}\n\n--- The message ---\n{}\n",
+                original.channel.as_str(),
+                original.key,
+                if recipients.is_empty() { "(the page topic)".to_string() } else { recipients.join(", ") },
+                error.chars().take(500).collect::<String>(),
+                ts(original.created_at),
+                original.text,
+            ),
+            at,
+        },
+        team,
+    )
 }
 
 /// Keeps header values single-line and bounded, so nothing a partner typed can
@@ -131,188 +263,22 @@ fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn email(
-    key: String,
+/// The notifications an event calls for; the contract's numbers in their
+/// texts come from `policy`.
+pub fn render(
+    event: &Event,
     operator: &Operator,
     team: &Team,
-    incident_id: Option<String>,
-    severity: Option<Severity>,
-    topic: &str,
-    subject: String,
-    text: String,
-    at: DateTime<Utc>,
-) -> Notification {
-    Notification {
-        html: None,
-        key,
-        channel: Channel::Email,
-        operator: operator.id.clone(),
-        incident_id,
-        severity,
-        topic: topic.into(),
-        to: operator.contacts.clone(),
-        cc: team.emails.clone(),
-        from: Some(team.sender.clone()),
-        subject: header_safe(&subject),
-        text,
-        created_at: at,
-    }
-}
-
-/// The notifications an event calls for.
-pub fn render(event: &Event, operator: &Operator, team: &Team) -> Vec<Notification> {
+    policy: &Policy,
+) -> Vec<Notification> {
     match event {
-        Event::IncidentOpened { incident, .. } => {
-            let sev = incident.severity;
-            let sev_up = sev.to_string().to_uppercase();
-            let what = match incident.kind {
-                IncidentKind::PortalDown => "MO Direct portal unavailable",
-                IncidentKind::Flapping => "MO Direct portal unstable (flapping)",
-                IncidentKind::OutageReport => "outage reported",
-                IncidentKind::InformationRequest => "information request",
-            };
-            let subject = format!(
-                "[{sev_up}] {}: {what} since {}",
-                operator.name,
-                ts(incident.started_at)
-            );
-            let deadline = match sev {
-                Severity::High => "Initial response expected within 1 hour; then an update every business day until resolution.",
-                Severity::Low => "Initial response expected within 1 business day; then an update every week until resolution.",
-            };
-            let text = format!(
-                "{summary}\n\nIncident: {id}\nSeverity: {sev_up}\nOperator: {name} ({op})\nPortal: {url}\nTrouble began: {start}\nIncident opened: {opened}\nInitial response due: {due}\n\n{deadline}\nReply with the incident id to acknowledge.\n",
-                summary = incident.summary,
-                id = incident.id,
-                name = operator.name,
-                op = operator.id,
-                url = operator.portal.url,
-                start = ts(incident.started_at),
-                opened = ts(incident.opened_at),
-                due = ts(incident.initial_response_due),
-            );
-            let mut out = Vec::new();
-            if sev == Severity::High {
-                out.push(Notification {
-                    html: None,
-                    key: format!("{}#page-open", incident.id),
-                    channel: Channel::Page,
-                    operator: operator.id.clone(),
-                    incident_id: Some(incident.id.clone()),
-                    severity: Some(sev),
-                    topic: "incident_opened".into(),
-                    to: vec![],
-                    cc: vec![],
-                    from: None,
-                    subject: header_safe(&format!("HIGH {}: portal down", operator.id)),
-                    text: page_text(&format!(
-                        "HIGH {}: MO Direct portal down {}m since {}. Ack due {}. {}",
-                        operator.id,
-                        (incident.opened_at - incident.started_at).num_minutes(),
-                        incident.started_at.format("%H:%MZ"),
-                        incident.initial_response_due.format("%H:%MZ"),
-                        incident.id
-                    )),
-                    created_at: incident.opened_at,
-                });
-            }
-            out.push(email(
-                format!("{}#email-open", incident.id),
-                operator,
-                team,
-                Some(incident.id.clone()),
-                Some(sev),
-                "incident_opened",
-                subject,
-                text,
-                incident.opened_at,
-            ));
-            out
-        }
+        Event::IncidentOpened { incident, .. } => opened(incident, operator, team, policy),
         Event::IncidentResolved {
             incident,
             resolved_at,
             ..
-        } => {
-            let sev_up = incident.severity.to_string().to_uppercase();
-            let minutes = (*resolved_at - incident.started_at).num_minutes();
-            let subject = format!(
-                "[RESOLVED] {}: {} incident {}",
-                operator.name, sev_up, incident.id
-            );
-            let text = format!(
-                "The {kind} incident {id} for {name} ({op}) is resolved.\n\nTrouble began: {start}\nIncident opened: {opened}\nResolved: {resolved} ({minutes} minutes after it began)\n",
-                kind = incident.kind.as_str().replace('_', " "),
-                id = incident.id,
-                name = operator.name,
-                op = operator.id,
-                start = ts(incident.started_at),
-                opened = ts(incident.opened_at),
-                resolved = ts(*resolved_at),
-            );
-            let mut out = Vec::new();
-            if incident.severity == Severity::High {
-                out.push(Notification {
-                    html: None,
-                    key: format!("{}#page-resolve", incident.id),
-                    channel: Channel::Page,
-                    operator: operator.id.clone(),
-                    incident_id: Some(incident.id.clone()),
-                    severity: Some(incident.severity),
-                    topic: "incident_resolved".into(),
-                    to: vec![],
-                    cc: vec![],
-                    from: None,
-                    subject: header_safe(&format!("RESOLVED {}", operator.id)),
-                    text: page_text(&format!(
-                        "RESOLVED {}: MO Direct portal back at {} after {minutes}m. {}",
-                        operator.id,
-                        resolved_at.format("%H:%MZ"),
-                        incident.id
-                    )),
-                    created_at: *resolved_at,
-                });
-            }
-            out.push(email(
-                format!("{}#email-resolve", incident.id),
-                operator,
-                team,
-                Some(incident.id.clone()),
-                Some(incident.severity),
-                "incident_resolved",
-                subject,
-                text,
-                *resolved_at,
-            ));
-            out
-        }
-        Event::MonitorGap { from, to, .. } => {
-            let minutes = (*to - *from).num_minutes();
-            vec![Notification {
-                html: None,
-                key: format!("{}-{}#email-gap", operator.id, key_time(*from)),
-                channel: Channel::Email,
-                operator: operator.id.clone(),
-                incident_id: None,
-                severity: Some(Severity::Low),
-                topic: "monitor_gap".into(),
-                to: team.emails.clone(),
-                cc: vec![],
-                from: Some(team.sender.clone()),
-                subject: header_safe(&format!("[MONITOR] No probes of {} for {minutes} minutes", operator.name)),
-                text: format!(
-                    "livesite received no probe result for {name} ({op}) from {from} to {to} ({minutes} minutes).\n\
-                     That time is counted as unknown: neither up nor down, and outside the availability figures.\n\
-                     Check the probe schedule and the probe function's logs.\n",
-                    name = operator.name,
-                    op = operator.id,
-                    from = ts(*from),
-                    to = ts(*to),
-                ),
-                created_at: *to,
-            }]
-        }
+        } => resolved(incident, *resolved_at, operator, team),
+        Event::MonitorGap { from, to, .. } => vec![gap(*from, *to, operator, team)],
         Event::BudgetBurn {
             at,
             long_minutes,
@@ -320,32 +286,236 @@ pub fn render(event: &Event, operator: &Operator, team: &Team) -> Vec<Notificati
             factor,
             long_burn,
             ..
-        } => {
-            let hours = *long_minutes as f64 / 60.0;
-            vec![email(
-                format!("{}#burn-{long_minutes}m-{}", operator.id, key_time(*at)),
-                operator,
-                team,
-                None,
-                Some(Severity::Low),
-                "budget_burn",
-                format!(
+        } => vec![Notification::email(
+            Email {
+                key: format!("{}#burn-{long_minutes}m-{}", operator.id, key_time(*at)),
+                topic: Topic::BudgetBurn,
+                operator: &operator.id,
+                incident: None,
+                severity: Some(Severity::Low),
+                to: operator.contacts.clone(),
+                cc: team.emails.clone(),
+                subject: format!(
                     "[LOW] {}: error budget burning {long_burn:.1}x too fast",
                     operator.name
                 ),
-                format!(
+                text: format!(
                     "Over the last {hours:.0} hours (and the last {short_minutes} minutes) the MO Direct portal of {name} ({op}) \
-                     failed often enough to spend the month's error budget {long_burn:.1} times faster than 99.9% allows \
+                     failed often enough to spend the month's error budget {long_burn:.1} times faster than {target}% allows \
                      (warning threshold {factor:.1}x). At this pace the month ends over budget.\n\n\
                      No outage incident is open: the failures are short or scattered. Look at the portal's recent probes.\n",
+                    hours = *long_minutes as f64 / 60.0,
                     name = operator.name,
                     op = operator.id,
+                    target = policy.availability_target_percent,
                 ),
-                *at,
-            )]
-        }
+                at: *at,
+            },
+            team,
+        )],
         Event::PageSuppressed { .. } => vec![],
     }
+}
+
+/// What the side that owes the answer must do, and by when, by severity.
+pub fn answer_owed(severity: Severity, policy: &Policy) -> String {
+    let first = match severity {
+        Severity::High => humane(policy.high_initial_response),
+        Severity::Low => business_days(policy.low_initial_response_business_days),
+    };
+    format!(
+        "Initial response expected within {first}; then an update every {} until resolution.",
+        update_cadence(severity)
+    )
+}
+
+/// How often an open incident is updated: `business day`, `week`.
+pub fn update_cadence(severity: Severity) -> String {
+    match severity {
+        Severity::High => every_business_days(crate::incident::HIGH_UPDATE_BUSINESS_DAYS),
+        Severity::Low => every(crate::incident::LOW_UPDATE_EVERY),
+    }
+}
+
+/// `1 hour`, `90 minutes`, `1 week`: a duration as a contract states it.
+pub fn humane(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let unit = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    match secs {
+        s if s > 0 && s % (7 * 86_400) == 0 => unit(s / (7 * 86_400), "week"),
+        s if s > 0 && s % 86_400 == 0 => unit(s / 86_400, "day"),
+        s if s > 0 && s % 3600 == 0 => unit(s / 3600, "hour"),
+        s => unit(s.div_ceil(60), "minute"),
+    }
+}
+
+/// `week`, `2 weeks`: what "an update every …" says.
+fn every(d: std::time::Duration) -> String {
+    let text = humane(d);
+    text.strip_prefix("1 ").map_or(text.clone(), str::to_string)
+}
+
+fn business_days(n: u32) -> String {
+    format!("{n} business day{}", if n == 1 { "" } else { "s" })
+}
+
+fn every_business_days(n: u32) -> String {
+    if n == 1 {
+        "business day".to_string()
+    } else {
+        business_days(n)
+    }
+}
+
+fn opened(
+    incident: &Incident,
+    operator: &Operator,
+    team: &Team,
+    policy: &Policy,
+) -> Vec<Notification> {
+    let sev = incident.severity;
+    let sev_up = sev.to_string().to_uppercase();
+    let what = match incident.kind {
+        IncidentKind::PortalDown => "MO Direct portal unavailable",
+        IncidentKind::Flapping => "MO Direct portal unstable (flapping)",
+        IncidentKind::OutageReport => "outage reported",
+        IncidentKind::InformationRequest => "information request",
+    };
+    let text = format!(
+        "{summary}\n\nIncident: {id}\nSeverity: {sev_up}\nOperator: {name} ({op})\nPortal: {url}\nTrouble began: {start}\nIncident opened: {opened}\nInitial response due: {due}\n\n{owed}\nAcknowledge it: POST /v1/incidents/{id}/acknowledgement\n",
+        summary = incident.summary,
+        id = incident.id,
+        name = operator.name,
+        op = operator.id,
+        url = operator.portal.url,
+        start = ts(incident.started_at),
+        opened = ts(incident.opened_at),
+        due = ts(incident.initial_response_due),
+        owed = answer_owed(sev, policy),
+    );
+    let mut out = Vec::new();
+    if sev == Severity::High {
+        out.push(Notification::page(Page {
+            key: format!("{}#page-open", incident.id),
+            topic: Topic::IncidentOpened,
+            operator: &operator.id,
+            incident: Some(&incident.id),
+            severity: sev,
+            subject: format!("HIGH {}: portal down", operator.id),
+            text: format!(
+                "HIGH {}: MO Direct portal down {}m since {}. Ack due {}. {}",
+                operator.id,
+                (incident.opened_at - incident.started_at).num_minutes(),
+                incident.started_at.format("%H:%MZ"),
+                incident.initial_response_due.format("%H:%MZ"),
+                incident.id
+            ),
+            at: incident.opened_at,
+        }));
+    }
+    out.push(Notification::email(
+        Email {
+            key: format!("{}#email-open", incident.id),
+            topic: Topic::IncidentOpened,
+            operator: &operator.id,
+            incident: Some(&incident.id),
+            severity: Some(sev),
+            to: operator.contacts.clone(),
+            cc: team.emails.clone(),
+            subject: format!(
+                "[{sev_up}] {}: {what} since {}",
+                operator.name,
+                ts(incident.started_at)
+            ),
+            text,
+            at: incident.opened_at,
+        },
+        team,
+    ));
+    out
+}
+
+fn resolved(
+    incident: &OpenRef,
+    resolved_at: DateTime<Utc>,
+    operator: &Operator,
+    team: &Team,
+) -> Vec<Notification> {
+    let sev_up = incident.severity.to_string().to_uppercase();
+    let minutes = (resolved_at - incident.started_at).num_minutes();
+    let mut out = Vec::new();
+    if incident.severity == Severity::High {
+        out.push(Notification::page(Page {
+            key: format!("{}#page-resolve", incident.id),
+            topic: Topic::IncidentResolved,
+            operator: &operator.id,
+            incident: Some(&incident.id),
+            severity: incident.severity,
+            subject: format!("RESOLVED {}", operator.id),
+            text: format!(
+                "RESOLVED {}: MO Direct portal back at {} after {minutes}m. {}",
+                operator.id,
+                resolved_at.format("%H:%MZ"),
+                incident.id
+            ),
+            at: resolved_at,
+        }));
+    }
+    out.push(Notification::email(
+        Email {
+            key: format!("{}#email-resolve", incident.id),
+            topic: Topic::IncidentResolved,
+            operator: &operator.id,
+            incident: Some(&incident.id),
+            severity: Some(incident.severity),
+            to: operator.contacts.clone(),
+            cc: team.emails.clone(),
+            subject: format!(
+                "[RESOLVED] {}: {} incident {}",
+                operator.name, sev_up, incident.id
+            ),
+            text: format!(
+                "The {kind} incident {id} for {name} ({op}) is resolved.\n\nTrouble began: {start}\nIncident opened: {opened}\nResolved: {resolved} ({minutes} minutes after it began)\n",
+                kind = incident.kind.as_str().replace('_', " "),
+                id = incident.id,
+                name = operator.name,
+                op = operator.id,
+                start = ts(incident.started_at),
+                opened = ts(incident.opened_at),
+                resolved = ts(resolved_at),
+            ),
+            at: resolved_at,
+        },
+        team,
+    ));
+    out
+}
+
+fn gap(from: DateTime<Utc>, to: DateTime<Utc>, operator: &Operator, team: &Team) -> Notification {
+    let minutes = (to - from).num_minutes();
+    Notification::email(
+        Email {
+            key: format!("{}-{}#email-gap", operator.id, key_time(from)),
+            topic: Topic::MonitorGap,
+            operator: &operator.id,
+            incident: None,
+            severity: Some(Severity::Low),
+            to: team.emails.clone(),
+            cc: vec![],
+            subject: format!("[MONITOR] No probes of {} for {minutes} minutes", operator.name),
+            text: format!(
+                "livesite received no probe result for {name} ({op}) from {from} to {to} ({minutes} minutes).\n\
+                 That time is counted as unknown: neither up nor down, and outside the availability figures.\n\
+                 Check the probe schedule and the probe function's logs.\n",
+                name = operator.name,
+                op = operator.id,
+                from = ts(from),
+                to = ts(to),
+            ),
+            at: to,
+        },
+        team,
+    )
 }
 
 /// Pages go to phones: one line, within one SMS (160 characters).
@@ -409,6 +579,7 @@ mod tests {
             },
             &o,
             &team(),
+            &Policy::default(),
         );
         let chans: Vec<_> = high.iter().map(|n| n.channel).collect();
         assert_eq!(chans, vec![Channel::Page, Channel::Email]);
@@ -419,6 +590,7 @@ mod tests {
             },
             &o,
             &team(),
+            &Policy::default(),
         );
         assert_eq!(
             low.iter().map(|n| n.channel).collect::<Vec<_>>(),
@@ -441,6 +613,7 @@ mod tests {
             },
             &o,
             &team(),
+            &Policy::default(),
         );
         assert_eq!(resolved.len(), 2);
         let keys: std::collections::HashSet<_> = high
@@ -457,6 +630,7 @@ mod tests {
             },
             &o,
             &team(),
+            &Policy::default(),
         );
         assert_eq!(gap[0].to, team().emails, "gaps go to the team only");
     }
@@ -470,6 +644,7 @@ mod tests {
             },
             &op(),
             &team(),
+            &Policy::default(),
         );
         for n in &all {
             assert!(

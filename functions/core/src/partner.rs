@@ -4,10 +4,10 @@
 //! turned into the record that is stored and the notifications that follow.
 
 use crate::calendar::BusinessCalendar;
-use crate::ids::key_time;
+use crate::ids::{key_time, key_time_ms};
 use crate::ids::{EmailAddress, OperatorId};
-use crate::incident::{initial_response_due, Incident, IncidentKind, IncidentStatus, Severity};
-use crate::notify::{header_safe, page_text, Channel, Notification};
+use crate::incident::{Incident, IncidentKind, Opening, Severity};
+use crate::notify::{header_safe, Email, Notification, Page, Topic};
 use crate::{Operator, Policy, Team};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -139,38 +139,30 @@ pub fn outage_report(
     let on_time = now - input.aware_at <= OUTAGE_NOTICE_WITHIN;
     let id = format!("{}-{}-report", operator.id, key_time(input.aware_at));
     let calendar = operator.calendar();
-    let incident = Incident {
-        id: id.clone(),
-        operator: operator.id.clone(),
-        severity: input.severity,
-        kind: IncidentKind::OutageReport,
-        status: IncidentStatus::Open,
-        started_at: input.started_at,
-        opened_at: now,
-        resolved_at: None,
-        summary: header_safe(&format!(
-            "{:?} outage reported by {}: {}",
-            input.service, operator.name, input.description
-        )),
-        // The DYNAMO team owes the first answer here; the same clocks apply.
-        initial_response_due: initial_response_due(
-            input.severity,
-            now,
-            policy.high_initial_response,
-            policy.low_initial_response_business_days,
-            &calendar,
-        ),
-        acknowledged_at: None,
-        last_update_at: None,
-        next_update_due: None,
-        version: 0,
-    };
+    // The DYNAMO team owes the first answer here; the same clocks apply.
+    let incident = Incident::open(
+        Opening {
+            id: id.clone(),
+            operator: &operator.id,
+            severity: input.severity,
+            kind: IncidentKind::OutageReport,
+            started_at: input.started_at,
+            opened_at: now,
+            summary: header_safe(&format!(
+                "{:?} outage reported by {}: {}",
+                input.service, operator.name, input.description
+            )),
+        },
+        policy,
+        &calendar,
+    );
     let late = if on_time {
         String::new()
     } else {
         format!(
-            "\nNOTE: reported {} minutes after the operator became aware; the contract asks for 30.\n",
-            (now - input.aware_at).num_minutes()
+            "\nNOTE: reported {} minutes after the operator became aware; the contract asks for {}.\n",
+            (now - input.aware_at).num_minutes(),
+            OUTAGE_NOTICE_WITHIN.num_minutes()
         )
     };
     let body = format!(
@@ -194,43 +186,38 @@ pub fn outage_report(
     );
     let mut out = Vec::new();
     if input.severity == Severity::High {
-        out.push(Notification {
-            html: None,
+        out.push(Notification::page(Page {
             key: format!("{id}#page-report"),
-            channel: Channel::Page,
-            operator: operator.id.clone(),
-            incident_id: Some(id.clone()),
-            severity: Some(Severity::High),
-            topic: "outage_reported".into(),
-            to: vec![],
-            cc: vec![],
-            from: None,
-            subject: header_safe(&format!("HIGH outage reported by {}", operator.id)),
-            text: page_text(&format!(
+            topic: Topic::OutageReported,
+            operator: &operator.id,
+            incident: Some(&id),
+            severity: Severity::High,
+            subject: format!("HIGH outage reported by {}", operator.id),
+            text: format!(
                 "HIGH outage reported by {} ({:?}) at {}. {}",
                 operator.id,
                 input.service,
                 now.format("%H:%MZ"),
                 id
-            )),
-            created_at: now,
-        });
+            ),
+            at: now,
+        }));
     }
-    out.push(Notification {
-        html: None,
-        key: format!("{id}#email-report"),
-        channel: Channel::Email,
-        operator: operator.id.clone(),
-        incident_id: Some(id.clone()),
-        severity: Some(input.severity),
-        topic: "outage_reported".into(),
-        to: team.emails.clone(),
-        cc: vec![input.contact.clone()],
-        from: Some(team.sender.clone()),
-        subject: header_safe(&subject),
-        text: body,
-        created_at: now,
-    });
+    out.push(Notification::email(
+        Email {
+            key: format!("{id}#email-report"),
+            topic: Topic::OutageReported,
+            operator: &operator.id,
+            incident: Some(&id),
+            severity: Some(input.severity),
+            to: team.emails.clone(),
+            cc: vec![input.contact.clone()],
+            subject,
+            text: body,
+            at: now,
+        },
+        team,
+    ));
     let report = OutageReport {
         operator: operator.id.clone(),
         input,
@@ -404,16 +391,18 @@ impl Maintenance {
     /// The maintenance email: announcement, completion or cancellation.
     pub fn notice(
         &self,
-        event: &str,
+        event: MaintenanceEvent,
         to: Vec<EmailAddress>,
         cc: Vec<EmailAddress>,
         team: &Team,
         operator: &OperatorId,
+        policy: &Policy,
     ) -> Notification {
-        let late = if self.late && event == "announced" {
+        let announced = event == MaintenanceEvent::Announced;
+        let late = if self.late && announced {
             format!(
-                "\nNOTE: announced {} business day(s) ahead; the contract asks for at least 5. Accepted, marked late.\n",
-                self.lead_business_days
+                "\nNOTE: announced {} business day(s) ahead; the contract asks for at least {}. Accepted, marked late.\n",
+                self.lead_business_days, policy.maintenance_lead_business_days
             )
         } else {
             String::new()
@@ -422,38 +411,65 @@ impl Maintenance {
             Announcer::Operator(op) => format!("operator {op}"),
             Announcer::DynamoTeam => "the DYNAMO team".to_string(),
         };
-        Notification {
-            html: None,
-            key: format!("{}#{operator}#email-{event}", self.id),
-            channel: Channel::Email,
-            operator: operator.clone(),
-            incident_id: None,
-            severity: Some(Severity::Low),
-            topic: format!("maintenance_{event}"),
-            to,
-            cc,
-            from: Some(team.sender.clone()),
-            subject: header_safe(&format!(
-                "[MAINTENANCE {}{}] {} to {}",
-                event.to_uppercase(),
-                if self.late && event == "announced" { ", LATE" } else { "" },
-                self.start.format("%Y-%m-%d %H:%M UTC"),
-                self.end.format("%Y-%m-%d %H:%M UTC")
-            )),
-            text: format!(
-                "Planned maintenance by {who} {event}.\n\nWindow: {} to {}\nServices: {:?}\nAnnounced: {}\nReference: {}\n{late}\n{}\n",
-                self.start.to_rfc3339(),
-                self.end.to_rfc3339(),
-                self.services,
-                self.announced_at.to_rfc3339(),
-                self.id,
-                self.description
-            ),
-            created_at: match event {
-                "completed" => self.completed_at.unwrap_or(self.announced_at),
-                "cancelled" => self.cancelled_at.unwrap_or(self.announced_at),
-                _ => self.announced_at,
+        let name = event.as_str();
+        Notification::email(
+            Email {
+                key: format!("{}#{operator}#email-{name}", self.id),
+                topic: event.topic(),
+                operator,
+                incident: None,
+                severity: Some(Severity::Low),
+                to,
+                cc,
+                subject: format!(
+                    "[MAINTENANCE {}{}] {} to {}",
+                    name.to_uppercase(),
+                    if self.late && announced { ", LATE" } else { "" },
+                    self.start.format("%Y-%m-%d %H:%M UTC"),
+                    self.end.format("%Y-%m-%d %H:%M UTC")
+                ),
+                text: format!(
+                    "Planned maintenance by {who} {name}.\n\nWindow: {} to {}\nServices: {:?}\nAnnounced: {}\nReference: {}\n{late}\n{}\n",
+                    self.start.to_rfc3339(),
+                    self.end.to_rfc3339(),
+                    self.services,
+                    self.announced_at.to_rfc3339(),
+                    self.id,
+                    self.description
+                ),
+                at: match event {
+                    MaintenanceEvent::Completed => self.completed_at.unwrap_or(self.announced_at),
+                    MaintenanceEvent::Cancelled => self.cancelled_at.unwrap_or(self.announced_at),
+                    MaintenanceEvent::Announced => self.announced_at,
+                },
             },
+            team,
+        )
+    }
+}
+
+/// What a maintenance notice tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaintenanceEvent {
+    Announced,
+    Completed,
+    Cancelled,
+}
+
+impl MaintenanceEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Announced => "announced",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    fn topic(self) -> Topic {
+        match self {
+            Self::Announced => Topic::MaintenanceAnnounced,
+            Self::Completed => Topic::MaintenanceCompleted,
+            Self::Cancelled => Topic::MaintenanceCancelled,
         }
     }
 }
@@ -513,30 +529,32 @@ impl OutageNotice {
         };
         operators
             .iter()
-            .map(|o| Notification {
-                html: None,
-                key: format!("{}#{}#email", self.id, o.id),
-                channel: Channel::Email,
-                operator: o.id.clone(),
-                incident_id: None,
-                severity: Some(Severity::High),
-                topic: "outage_notice".into(),
-                to: o.contacts.clone(),
-                cc: team.emails.clone(),
-                from: Some(team.sender.clone()),
-                subject: header_safe(&format!(
-                    "[OUTAGE] {}: {}",
-                    self.input.service, self.input.description
-                )),
-                text: format!(
-                    "The DYNAMO team reports an outage.\n\nService: {}\nStarted: {}\nTeam aware: {}\nSent: {}{late}\n\n{}\n",
-                    self.input.service,
-                    self.input.started_at.to_rfc3339(),
-                    self.input.aware_at.to_rfc3339(),
-                    self.sent_at.to_rfc3339(),
-                    self.input.description
-                ),
-                created_at: self.sent_at,
+            .map(|o| {
+                Notification::email(
+                    Email {
+                        key: format!("{}#{}#email", self.id, o.id),
+                        topic: Topic::OutageNotice,
+                        operator: &o.id,
+                        incident: None,
+                        severity: Some(Severity::High),
+                        to: o.contacts.clone(),
+                        cc: team.emails.clone(),
+                        subject: format!(
+                            "[OUTAGE] {}: {}",
+                            self.input.service, self.input.description
+                        ),
+                        text: format!(
+                            "The DYNAMO team reports an outage.\n\nService: {}\nStarted: {}\nTeam aware: {}\nSent: {}{late}\n\n{}\n",
+                            self.input.service,
+                            self.input.started_at.to_rfc3339(),
+                            self.input.aware_at.to_rfc3339(),
+                            self.sent_at.to_rfc3339(),
+                            self.input.description
+                        ),
+                        at: self.sent_at,
+                    },
+                    team,
+                )
             })
             .collect()
     }
@@ -570,54 +588,41 @@ pub fn information_request(
     if input.question.trim().is_empty() || input.question.chars().count() > MAX_TEXT {
         return Err(field("question", format!("1 to {MAX_TEXT} characters")));
     }
-    let id = format!(
-        "{}-{}-information_request",
-        operator.id,
-        now.format("%Y%m%dT%H%M%S%3fZ")
+    let id = format!("{}-{}-information_request", operator.id, key_time_ms(now));
+    let incident = Incident::open(
+        Opening {
+            id: id.clone(),
+            operator: &operator.id,
+            severity: Severity::Low,
+            kind: IncidentKind::InformationRequest,
+            started_at: now,
+            opened_at: now,
+            summary: header_safe(&input.subject),
+        },
+        policy,
+        team_calendar,
     );
-    let incident = Incident {
-        id: id.clone(),
-        operator: operator.id.clone(),
-        severity: Severity::Low,
-        kind: IncidentKind::InformationRequest,
-        status: IncidentStatus::Open,
-        started_at: now,
-        opened_at: now,
-        resolved_at: None,
-        summary: header_safe(&input.subject),
-        initial_response_due: initial_response_due(
-            Severity::Low,
-            now,
-            policy.high_initial_response,
-            policy.low_initial_response_business_days,
-            team_calendar,
-        ),
-        acknowledged_at: None,
-        last_update_at: None,
-        next_update_due: None,
-        version: 0,
-    };
-    let email = Notification {
-        html: None,
-        key: format!("{id}#email"),
-        channel: Channel::Email,
-        operator: operator.id.clone(),
-        incident_id: Some(id.clone()),
-        severity: Some(Severity::Low),
-        topic: "information_request".into(),
-        to: team.emails.clone(),
-        cc: vec![input.contact.clone()],
-        from: Some(team.sender.clone()),
-        subject: header_safe(&format!(
-            "[LOW] Information request from {}: {}",
-            operator.name, input.subject
-        )),
-        text: format!(
-            "{} ({}) asks:\n\n{}\n\nContact: {}\nReference: {id}\n",
-            operator.name, operator.id, input.question, input.contact
-        ),
-        created_at: now,
-    };
+    let email = Notification::email(
+        Email {
+            key: format!("{id}#email"),
+            topic: Topic::InformationRequest,
+            operator: &operator.id,
+            incident: Some(&id),
+            severity: Some(Severity::Low),
+            to: team.emails.clone(),
+            cc: vec![input.contact.clone()],
+            subject: format!(
+                "[LOW] Information request from {}: {}",
+                operator.name, input.subject
+            ),
+            text: format!(
+                "{} ({}) asks:\n\n{}\n\nContact: {}\nReference: {id}\n",
+                operator.name, operator.id, input.question, input.contact
+            ),
+            at: now,
+        },
+        team,
+    );
     Ok((incident, email))
 }
 
@@ -680,7 +685,7 @@ pub fn report_bug(
     }
     text("description", &input.description, true)?;
     Ok(Bug {
-        id: format!("{operator}-{}-bug", now.format("%Y%m%dT%H%M%S%3fZ")),
+        id: format!("{operator}-{}-bug", key_time_ms(now)),
         operator: operator.clone(),
         reported_by_team: by_team,
         title: input.title,
@@ -748,44 +753,69 @@ impl Bug {
     }
 
     /// The email to the operator when the fix is scheduled or deployed.
-    pub fn notice(&self, event: &str, to: Vec<EmailAddress>, team: &Team) -> Notification {
-        let when = match event {
-            "scheduled" => format!(
-                "Tentative deployment: {}",
-                self.tentative_deployment
-                    .map_or("-".into(), |d| d.to_string())
+    pub fn notice(&self, event: BugEvent, to: Vec<EmailAddress>, team: &Team) -> Notification {
+        let name = event.as_str();
+        let (when, key, topic) = match event {
+            // A rescheduled date is a new notice: the date is in its key.
+            BugEvent::Scheduled => (
+                format!(
+                    "Tentative deployment: {}",
+                    self.tentative_deployment
+                        .map_or("-".into(), |d| d.to_string())
+                ),
+                format!(
+                    "{}#email-{name}#{}",
+                    self.id,
+                    self.tentative_deployment
+                        .map_or(String::new(), |d| d.to_string())
+                ),
+                Topic::BugScheduled,
             ),
-            _ => format!(
-                "Deployed: {}",
-                self.deployed_at.map_or("-".into(), |d| d.to_rfc3339())
+            BugEvent::Deployed => (
+                format!(
+                    "Deployed: {}",
+                    self.deployed_at.map_or("-".into(), |d| d.to_rfc3339())
+                ),
+                format!("{}#email-{name}", self.id),
+                Topic::BugDeployed,
             ),
         };
-        // A rescheduled date is a new notice: the date is in its key.
-        let key = match (event, self.tentative_deployment) {
-            ("scheduled", Some(d)) => format!("{}#email-{event}#{d}", self.id),
-            ("scheduled", None) => format!("{}#email-{event}#", self.id),
-            _ => format!("{}#email-{event}", self.id),
-        };
-        Notification {
-            html: None,
-            key,
-            channel: Channel::Email,
-            operator: self.operator.clone(),
-            incident_id: None,
-            severity: Some(Severity::Low),
-            topic: format!("bug_{event}"),
-            to,
-            cc: team.emails.clone(),
-            from: Some(team.sender.clone()),
-            subject: header_safe(&format!("[BUG {}] {}", event.to_uppercase(), self.title)),
-            text: format!(
-                "Bug {}: {}\n\n{when}\n\n{}\n",
-                self.id, self.title, self.description
-            ),
-            created_at: self
-                .deployed_at
-                .or(self.scheduled_at)
-                .unwrap_or(self.reported_at),
+        Notification::email(
+            Email {
+                key,
+                topic,
+                operator: &self.operator,
+                incident: None,
+                severity: Some(Severity::Low),
+                to,
+                cc: team.emails.clone(),
+                subject: format!("[BUG {}] {}", name.to_uppercase(), self.title),
+                text: format!(
+                    "Bug {}: {}\n\n{when}\n\n{}\n",
+                    self.id, self.title, self.description
+                ),
+                at: self
+                    .deployed_at
+                    .or(self.scheduled_at)
+                    .unwrap_or(self.reported_at),
+            },
+            team,
+        )
+    }
+}
+
+/// What a bug notice tells its operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BugEvent {
+    Scheduled,
+    Deployed,
+}
+
+impl BugEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Deployed => "deployed",
         }
     }
 }
@@ -793,6 +823,7 @@ impl Bug {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::Channel;
 
     #[test]
     fn only_a_registered_contact_may_be_named() {
@@ -918,7 +949,14 @@ mod tests {
         assert!(!w.late);
         let w = announce_maintenance(a, m("2026-12-04T08:59:00Z"), fri, &cal, &p).unwrap();
         assert!(w.late);
-        let n = late.notice("announced", vec![], vec![], &team(), &op().id);
+        let n = late.notice(
+            MaintenanceEvent::Announced,
+            vec![],
+            vec![],
+            &team(),
+            &op().id,
+            &Policy::default(),
+        );
         assert!(
             n.subject.contains("LATE") && n.text.contains("NOTE"),
             "{}",

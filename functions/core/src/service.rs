@@ -99,7 +99,7 @@ async fn evaluate_group<S: Store>(
     }
     for event in &events {
         record_event(store, event).await?;
-        for n in render(event, operator, &ctx.team) {
+        for n in render(event, operator, &ctx.team, &ctx.policy) {
             if store.enqueue(&n).await? {
                 out.enqueued.push(n);
             }
@@ -304,7 +304,7 @@ pub async fn deliver_pending_while<O: Outbox, N: Notifier>(
                     continue;
                 }
                 let n = &entry.notification;
-                if n.topic != crate::notify::UNDELIVERABLE {
+                if n.topic != crate::notify::Topic::Undeliverable {
                     let notice = crate::notify::undeliverable(n, attempts, &msg, team, now);
                     outbox.enqueue(&notice).await?;
                 }

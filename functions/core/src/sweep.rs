@@ -8,7 +8,7 @@
 use crate::evaluate::MonitorState;
 use crate::ids::key_time;
 use crate::incident::{Incident, Severity};
-use crate::notify::{header_safe, page_text, Channel, Notification};
+use crate::notify::{update_cadence, Email, Notification, Page, Topic};
 use crate::partner::{Announcer, Maintenance, MaintenanceStatus};
 use crate::{Operator, OperatorId, Team};
 use chrono::{DateTime, Duration, Utc};
@@ -45,38 +45,6 @@ fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn note(
-    key: String,
-    channel: Channel,
-    operator: &OperatorId,
-    incident: Option<&str>,
-    severity: Severity,
-    topic: &str,
-    subject: String,
-    text: String,
-    to: Vec<crate::EmailAddress>,
-    cc: Vec<crate::EmailAddress>,
-    team: &Team,
-    at: DateTime<Utc>,
-) -> Notification {
-    Notification {
-        html: None,
-        key,
-        channel,
-        operator: operator.clone(),
-        incident_id: incident.map(str::to_string),
-        severity: Some(severity),
-        topic: topic.into(),
-        to,
-        cc,
-        from: (channel == Channel::Email).then(|| team.sender.clone()),
-        subject: header_safe(&subject),
-        text,
-        created_at: at,
-    }
-}
-
 /// Reminders and escalations for open incidents.
 ///
 /// * Initial response overdue: one reminder to the operator (team in copy);
@@ -96,68 +64,67 @@ pub fn incident_reminders(
         let sev = i.severity.to_string().to_uppercase();
         if i.acknowledged_at.is_none() && now > i.initial_response_due {
             let late = (now - i.initial_response_due).num_minutes();
-            out.push(note(
-                format!("{}#reminder-initial", i.id),
-                Channel::Email,
-                &op.id,
-                Some(&i.id),
-                i.severity,
-                "initial_response_overdue",
-                format!("[{sev}] Response overdue: {} incident {}", op.name, i.id),
-                format!(
+            out.push(Notification::email(
+                Email {
+                    key: format!("{}#reminder-initial", i.id),
+                    topic: Topic::InitialResponseOverdue,
+                    operator: &op.id,
+                    incident: Some(&i.id),
+                    severity: Some(i.severity),
+                    to: op.contacts.clone(),
+                    cc: team.emails.clone(),
+                    subject: format!("[{sev}] Response overdue: {} incident {}", op.name, i.id),
+                    text: format!(
                     "The initial response to incident {id} was due at {due} and has not arrived ({late} minutes late).\n\n{summary}\n\nAcknowledge it now: POST /v1/incidents/{id}/acknowledgement\n",
                     id = i.id,
                     due = ts(i.initial_response_due),
                     summary = i.summary
                 ),
-                op.contacts.clone(),
-                team.emails.clone(),
+                    at: now,
+                },
                 team,
-                now,
             ));
             if i.severity == Severity::High {
-                out.push(note(
-                    format!("{}#page-escalate", i.id),
-                    Channel::Page,
-                    &op.id,
-                    Some(&i.id),
-                    Severity::High,
-                    "escalation",
-                    format!("ESCALATION {}: no response", op.id),
-                    page_text(&format!(
-                        "ESCALATION {}: HIGH incident unacknowledged {}m past the 1h deadline. Call the operator. {}",
+                out.push(Notification::page(Page {
+                    key: format!("{}#page-escalate", i.id),
+                    topic: Topic::Escalation,
+                    operator: &op.id,
+                    incident: Some(&i.id),
+                    severity: Severity::High,
+                    subject: format!("ESCALATION {}: no response", op.id),
+                    text: format!(
+                        "ESCALATION {}: HIGH incident unacknowledged {}m past its response deadline. Call the operator. {}",
                         op.id, late, i.id
-                    )),
-                    vec![],
-                    vec![],
-                    team,
-                    now,
-                ));
+                    ),
+                    at: now,
+                }));
             }
         }
         if let Some(due) = i.next_update_due {
             if now > due {
-                out.push(note(
-                    format!("{}#reminder-update-{}", i.id, key_time(due)),
-                    Channel::Email,
-                    &op.id,
-                    Some(&i.id),
-                    i.severity,
-                    "update_overdue",
-                    format!("[{sev}] Update overdue: {} incident {}", op.name, i.id),
-                    format!(
-                        "An update on incident {id} was due at {due}. {cadence}\n\nPost one: POST /v1/incidents/{id}/updates\n",
-                        id = i.id,
-                        due = ts(due),
-                        cadence = match i.severity {
-                            Severity::High => "High incidents are updated every business day until resolution.",
-                            Severity::Low => "Low incidents are updated every week until resolution.",
-                        }
-                    ),
-                    op.contacts.clone(),
-                    team.emails.clone(),
+                out.push(Notification::email(
+                    Email {
+                        key: format!("{}#reminder-update-{}", i.id, key_time(due)),
+                        topic: Topic::UpdateOverdue,
+                        operator: &op.id,
+                        incident: Some(&i.id),
+                        severity: Some(i.severity),
+                        to: op.contacts.clone(),
+                        cc: team.emails.clone(),
+                        subject: format!("[{sev}] Update overdue: {} incident {}", op.name, i.id),
+                        text: format!(
+                            "An update on incident {id} was due at {due}. {kind} incidents are updated every {every} until resolution.\n\nPost one: POST /v1/incidents/{id}/updates\n",
+                            id = i.id,
+                            due = ts(due),
+                            kind = match i.severity {
+                                Severity::High => "High",
+                                Severity::Low => "Low",
+                            },
+                            every = update_cadence(i.severity),
+                        ),
+                        at: now,
+                    },
                     team,
-                    now,
                 ));
             }
         }
@@ -191,25 +158,26 @@ pub fn maintenance_overruns(
                 Err(_) => continue,
             },
         };
-        out.push(note(
-            format!("{}#overrun", m.id),
-            Channel::Email,
-            &op_id,
-            None,
-            Severity::Low,
-            "maintenance_overrun",
-            format!("[MAINTENANCE] No completion notice for {}", m.id),
-            format!(
+        out.push(Notification::email(
+            Email {
+                key: format!("{}#overrun", m.id),
+                topic: Topic::MaintenanceOverrun,
+                operator: &op_id,
+                incident: None,
+                severity: Some(Severity::Low),
+                to,
+                cc,
+                subject: format!("[MAINTENANCE] No completion notice for {}", m.id),
+                text: format!(
                 "The maintenance window {id} was announced to end at {end}; no completion notice has been sent ({mins} minutes later).\n\
                  If the work is done, send it: POST /v1/maintenance/{id}/completion. Pages are no longer held back for this window.\n",
                 id = m.id,
                 end = ts(m.end),
                 mins = (now - m.end).num_minutes()
             ),
-            to,
-            cc,
+                at: now,
+            },
             team,
-            now,
         ));
     }
     out
@@ -241,50 +209,52 @@ pub fn blindness(
     if !operators.is_empty() && silent.len() == operators.len() {
         let Some(fleet) = fleet else { return vec![] };
         let latest = silent.iter().filter_map(|(_, l)| *l).max().unwrap_or(now);
-        return vec![note(
-            format!("fleet#blind-{}", key_time(latest)),
-            Channel::Email,
-            &fleet,
-            None,
-            Severity::High,
-            "monitor_blind",
-            format!("[MONITOR BLIND] No probe results from any portal since {}", ts(latest)),
-            format!(
+        return vec![Notification::email(
+            Email {
+                key: format!("fleet#blind-{}", key_time(latest)),
+                topic: Topic::MonitorBlind,
+                operator: &fleet,
+                incident: None,
+                severity: Some(Severity::High),
+                to: team.emails.clone(),
+                cc: vec![],
+                subject: format!("[MONITOR BLIND] No probe results from any portal since {}", ts(latest)),
+                text: format!(
                 "livesite has received no probe result for any of its {n} operators since {since} ({mins} minutes).\n\
                  The time is counted as unknown, never as up or down. Check the probe schedule, the probe function and the probes table.\n",
                 n = operators.len(),
                 since = ts(latest),
                 mins = (now - latest).num_minutes()
             ),
-            team.emails.clone(),
-            vec![],
+                at: now,
+            },
             team,
-            now,
         )];
     }
     silent
         .into_iter()
         .filter_map(|(op, last)| last.map(|l| (op, l)))
         .map(|(op, last)| {
-            note(
-                format!("{}#blind-{}", op.id, key_time(last)),
-                Channel::Email,
-                &op.id,
-                None,
-                Severity::Low,
-                "monitor_blind",
-                format!("[MONITOR BLIND] No probe results for {} since {}", op.name, ts(last)),
-                format!(
+            Notification::email(
+                Email {
+                    key: format!("{}#blind-{}", op.id, key_time(last)),
+                    topic: Topic::MonitorBlind,
+                    operator: &op.id,
+                    incident: None,
+                    severity: Some(Severity::Low),
+                    to: team.emails.clone(),
+                    cc: vec![],
+                    subject: format!("[MONITOR BLIND] No probe results for {} since {}", op.name, ts(last)),
+                    text: format!(
                     "No probe result for {name} ({id}) since {since} ({mins} minutes). That time is unknown: neither up nor down.\n",
                     name = op.name,
                     id = op.id,
                     since = ts(last),
                     mins = (now - last).num_minutes()
                 ),
-                team.emails.clone(),
-                vec![],
+                    at: now,
+                },
                 team,
-                now,
             )
         })
         .collect()
@@ -310,24 +280,25 @@ pub fn certificate_warnings(
         let Some(op) = operators.iter().find(|o| o.id == s.operator) else {
             continue;
         };
-        out.push(note(
-            format!("{}#cert-{}", op.id, key_time(expires)),
-            Channel::Email,
-            &op.id,
-            None,
-            Severity::Low,
-            "certificate_expiry",
-            format!("[LOW] {} portal certificate expires {}", op.name, expires.format("%Y-%m-%d")),
-            format!(
+        out.push(Notification::email(
+            Email {
+                key: format!("{}#cert-{}", op.id, key_time(expires)),
+                topic: Topic::CertificateExpiry,
+                operator: &op.id,
+                incident: None,
+                severity: Some(Severity::Low),
+                to: op.contacts.clone(),
+                cc: team.emails.clone(),
+                subject: format!("[LOW] {} portal certificate expires {}", op.name, expires.format("%Y-%m-%d")),
+                text: format!(
                 "The TLS certificate of {url} expires at {at} ({days} days). When it expires, every probe fails and the 30-minute rule pages.\n",
                 url = op.portal.url,
                 at = ts(expires),
                 days = (expires - now).num_days()
             ),
-            op.contacts.clone(),
-            team.emails.clone(),
+                at: now,
+            },
             team,
-            now,
         ));
     }
     out
@@ -337,6 +308,7 @@ pub fn certificate_warnings(
 mod tests {
     use super::*;
     use crate::incident::{initial_response_due, IncidentKind, IncidentStatus};
+    use crate::notify::Channel;
     use crate::testing::team;
 
     fn utc(s: &str) -> DateTime<Utc> {

@@ -4,7 +4,7 @@
 //! 400 ms SLA), drawn with plotters.
 
 use chrono::{DateTime, Utc};
-use livesite_core::notify::{header_safe, Channel, Notification};
+use livesite_core::notify::{Email, Notification, Topic};
 use livesite_core::partner::Maintenance;
 use livesite_core::ports::{
     IncidentStore, Notifier, OperatorRegistry, Outbox, ProbeLog, RecordStore, Store, StoreError,
@@ -357,27 +357,28 @@ pub fn email(
     team: &Team,
     at: DateTime<Utc>,
 ) -> Notification {
-    Notification {
-        key: format!("{}#report-{}", operator.id, r.month),
-        channel: Channel::Email,
-        operator: operator.id.clone(),
-        incident_id: None,
-        severity: Some(Severity::Low),
-        topic: "monthly_report".into(),
-        to: operator.contacts.clone(),
-        cc: team.emails.clone(),
-        from: Some(team.sender.clone()),
-        subject: header_safe(&format!(
-            "[SLA REPORT] {} {}: {} ({})",
-            operator.name,
-            r.month,
-            pct(r.availability_percent),
-            if r.met_target { "met" } else { "missed" }
-        )),
-        text: text(r, operator),
-        html: Some(html(r, operator)),
-        created_at: at,
-    }
+    Notification::email(
+        Email {
+            key: format!("{}#report-{}", operator.id, r.month),
+            topic: Topic::MonthlyReport,
+            operator: &operator.id,
+            incident: None,
+            severity: Some(Severity::Low),
+            to: operator.contacts.clone(),
+            cc: team.emails.clone(),
+            subject: format!(
+                "[SLA REPORT] {} {}: {} ({})",
+                operator.name,
+                r.month,
+                pct(r.availability_percent),
+                if r.met_target { "met" } else { "missed" }
+            ),
+            text: text(r, operator),
+            at,
+        },
+        team,
+    )
+    .with_html(html(r, operator))
 }
 
 /// Records last month's report email for every operator monitored that
