@@ -238,6 +238,19 @@ mod tests {
     }
 
     #[test]
+    fn an_acknowledgement_at_the_deadline_is_on_time() {
+        let cal = BusinessCalendar::default();
+        let mut i = incident(Severity::High, "2026-11-27T10:00:00Z", &cal);
+        assert!(!i.initial_response_overdue(utc("2026-11-27T11:00:00Z")));
+        assert!(i.initial_response_overdue(utc("2026-11-27T11:00:01Z")));
+        let mut on_time = i.clone();
+        on_time.acknowledge(utc("2026-11-27T11:00:00Z"), &cal);
+        assert!(!on_time.initial_response_overdue(utc("2026-11-28T00:00:00Z")));
+        i.acknowledge(utc("2026-11-27T11:00:01Z"), &cal);
+        assert!(i.initial_response_overdue(utc("2026-11-28T00:00:00Z")));
+    }
+
+    #[test]
     fn clocks_table() {
         let cal = BusinessCalendar::new(chrono_tz::Europe::Madrid, ["2026-12-08".parse().unwrap()]);
         // (severity, opened, initial due, ack at, next update due after the ack)

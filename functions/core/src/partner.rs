@@ -1069,3 +1069,301 @@ mod tests {
         );
     }
 }
+
+/// Every partner rule at its edge: the value that is still accepted and the
+/// one that is not, with the exact field, time or text that results.
+#[cfg(test)]
+mod edges {
+    use super::*;
+    use crate::testing::{madrid_operator, team};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    const NOW: &str = "2026-11-27T10:00:00Z";
+
+    fn report_input(started: &str, aware: &str) -> OutageReportInput {
+        OutageReportInput {
+            service: Service::CoreNetworkServices,
+            severity: Severity::Low,
+            started_at: t(started),
+            aware_at: t(aware),
+            description: "d".into(),
+            impact: String::new(),
+            contact: EmailAddress::parse("noc@contoso.example").unwrap(),
+        }
+    }
+
+    #[test]
+    fn free_text_is_bounded_at_max_text_characters() {
+        for (len, ok) in [(MAX_TEXT, true), (MAX_TEXT + 1, false)] {
+            let got = text("description", &"é".repeat(len), true);
+            assert_eq!(got.is_ok(), ok, "{len}");
+        }
+        assert_eq!(text("impact", "", false), Ok(()));
+        assert_eq!(text("x", " ", true).unwrap_err().field, "x");
+        assert!(update_message("").is_err() && update_message("m").is_ok());
+    }
+
+    #[test]
+    fn an_outage_report_is_aware_after_it_started_and_not_in_the_future() {
+        let now = t(NOW);
+        let table = [
+            ("2026-11-27T09:00:00Z", "2026-11-27T09:00:00Z", None),
+            (
+                "2026-11-27T09:00:01Z",
+                "2026-11-27T09:00:00Z",
+                Some("aware_at"),
+            ),
+            ("2026-11-27T09:00:00Z", "2026-11-27T10:05:00Z", None),
+            (
+                "2026-11-27T09:00:00Z",
+                "2026-11-27T10:05:01Z",
+                Some("aware_at"),
+            ),
+        ];
+        for (started, aware, refused) in table {
+            let got = report_input(started, aware)
+                .validate(now)
+                .err()
+                .map(|e| e.field);
+            assert_eq!(got.as_deref(), refused, "{started} {aware}");
+        }
+        // Told within 30 minutes of awareness, or marked late.
+        let op = madrid_operator("contoso");
+        for (aware, on_time) in [
+            ("2026-11-27T09:30:00Z", true),
+            ("2026-11-27T09:29:59Z", false),
+        ] {
+            let (r, _, notes) = outage_report(
+                &op,
+                report_input("2026-11-27T09:00:00Z", aware),
+                now,
+                &Policy::default(),
+                &team(),
+            )
+            .unwrap();
+            assert_eq!(r.reported_within_30_minutes, on_time, "{aware}");
+            assert_eq!(notes[0].text.contains("the contract asks for 30"), !on_time);
+        }
+    }
+
+    #[test]
+    fn an_outage_notice_has_the_same_edges() {
+        let now = t(NOW);
+        let input = |started: &str, aware: &str| OutageNoticeInput {
+            service: "dynamo".into(),
+            started_at: t(started),
+            aware_at: t(aware),
+            description: "d".into(),
+        };
+        let table = [
+            ("2026-11-27T09:00:00Z", "2026-11-27T09:00:00Z", true),
+            ("2026-11-27T09:00:01Z", "2026-11-27T09:00:00Z", false),
+            ("2026-11-27T09:00:00Z", "2026-11-27T10:05:00Z", true),
+            ("2026-11-27T09:00:00Z", "2026-11-27T10:05:01Z", false),
+        ];
+        for (started, aware, ok) in table {
+            assert_eq!(
+                outage_notice(input(started, aware), now).is_ok(),
+                ok,
+                "{started} {aware}"
+            );
+        }
+        let late =
+            outage_notice(input("2026-11-27T09:00:00Z", "2026-11-27T09:29:59Z"), now).unwrap();
+        assert!(!late.within_30_minutes);
+        let mail = &late.emails(&[madrid_operator("contoso")], &team())[0];
+        assert!(
+            mail.text.contains("later than the 30 minutes"),
+            "{}",
+            mail.text
+        );
+        assert_eq!(mail.created_at, now);
+    }
+
+    fn window(start: &str, end: &str) -> MaintenanceInput {
+        MaintenanceInput {
+            start: t(start),
+            end: t(end),
+            description: "upgrade".into(),
+            services: vec![],
+        }
+    }
+
+    #[test]
+    fn a_maintenance_window_is_future_ordered_and_at_most_a_week() {
+        let now = t(NOW);
+        let table = [
+            ("2026-12-10T08:00:00Z", "2026-12-10T09:00:00Z", None),
+            ("2026-12-10T08:00:00Z", "2026-12-10T08:00:00Z", Some("end")),
+            ("2026-12-10T08:00:00Z", "2026-12-17T08:00:00Z", None),
+            ("2026-12-10T08:00:00Z", "2026-12-17T08:00:01Z", Some("end")),
+            ("2026-11-27T09:00:00Z", "2026-11-27T10:00:00Z", Some("end")),
+            ("2026-11-27T09:00:00Z", "2026-11-27T10:00:01Z", None),
+        ];
+        for (start, end, refused) in table {
+            let got = window(start, end).validate(now).err().map(|e| e.field);
+            assert_eq!(got.as_deref(), refused, "{start} {end}");
+        }
+        let mut empty = window("2026-12-10T08:00:00Z", "2026-12-10T09:00:00Z");
+        empty.description = " ".into();
+        assert_eq!(empty.validate(now).unwrap_err().field, "description");
+    }
+
+    fn announced(start: &str, end: &str) -> Maintenance {
+        announce_maintenance(
+            Announcer::Operator(OperatorId::new("contoso").unwrap()),
+            window(start, end),
+            t(NOW),
+            &madrid_operator("contoso").calendar(),
+            &Policy::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_window_is_cancelled_before_its_end_and_suppresses_until_done() {
+        let m = announced("2026-12-10T08:00:00Z", "2026-12-10T09:00:00Z");
+        assert!(m.clone().cancel(t("2026-12-10T08:59:59Z")).is_ok());
+        assert!(
+            m.clone().cancel(t("2026-12-10T09:00:00Z")).is_err(),
+            "ended: complete it"
+        );
+        // Completed early, the window shrinks to the completion; completed at
+        // its very start, there is nothing left to suppress.
+        let mut done = m.clone();
+        done.complete(t("2026-12-10T08:30:00Z")).unwrap();
+        assert_eq!(
+            done.suppression_window().map(|w| w.end),
+            Some(t("2026-12-10T08:30:00Z"))
+        );
+        let mut at_once = m.clone();
+        at_once.complete(t("2026-12-10T08:00:00Z")).unwrap();
+        assert_eq!(at_once.suppression_window(), None);
+        let mut cancelled = m;
+        cancelled.cancel(t("2026-12-01T00:00:00Z")).unwrap();
+        assert_eq!(cancelled.suppression_window(), None);
+    }
+
+    #[test]
+    fn maintenance_notices_say_late_only_when_announced_late() {
+        let policy = Policy::default();
+        // Announced Friday for the next Tuesday: 2 business days, not 5.
+        let mut late = announced("2026-12-01T08:00:00Z", "2026-12-01T09:00:00Z");
+        let mut timely = announced("2026-12-14T08:00:00Z", "2026-12-14T09:00:00Z");
+        assert!(late.late && !timely.late);
+        let subject = |m: &Maintenance, e| {
+            m.notice(e, vec![], vec![], &team(), &m.id_owner(), &policy)
+                .subject
+        };
+        assert!(subject(&late, MaintenanceEvent::Announced).contains(", LATE"));
+        assert!(!subject(&timely, MaintenanceEvent::Announced).contains("LATE"));
+        let note = late.notice(
+            MaintenanceEvent::Announced,
+            vec![],
+            vec![],
+            &team(),
+            &late.id_owner(),
+            &policy,
+        );
+        assert!(note.text.contains("asks for at least 5"), "{}", note.text);
+        late.complete(t("2026-12-01T08:40:00Z")).unwrap();
+        assert!(!subject(&late, MaintenanceEvent::Completed).contains("LATE"));
+        let done = late.notice(
+            MaintenanceEvent::Completed,
+            vec![],
+            vec![],
+            &team(),
+            &late.id_owner(),
+            &policy,
+        );
+        assert_eq!(done.created_at, t("2026-12-01T08:40:00Z"));
+        timely.cancel(t("2026-12-02T00:00:00Z")).unwrap();
+        let off = timely.notice(
+            MaintenanceEvent::Cancelled,
+            vec![],
+            vec![],
+            &team(),
+            &timely.id_owner(),
+            &policy,
+        );
+        assert_eq!(off.created_at, t("2026-12-02T00:00:00Z"));
+        assert_eq!(off.topic, Topic::MaintenanceCancelled);
+    }
+
+    impl Maintenance {
+        fn id_owner(&self) -> OperatorId {
+            OperatorId::new("contoso").unwrap()
+        }
+    }
+
+    fn bug() -> Bug {
+        report_bug(
+            &OperatorId::new("contoso").unwrap(),
+            false,
+            BugInput {
+                title: "t".into(),
+                description: "d".into(),
+                severity: None,
+            },
+            t(NOW),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_bug_moves_report_triage_schedule_deploy_at_its_edges() {
+        let op = OperatorId::new("contoso").unwrap();
+        let titled = |n: usize| BugInput {
+            title: "t".repeat(n),
+            description: "d".into(),
+            severity: None,
+        };
+        assert!(report_bug(&op, false, titled(MAX_SUBJECT), t(NOW)).is_ok());
+        assert_eq!(
+            report_bug(&op, false, titled(MAX_SUBJECT + 1), t(NOW))
+                .unwrap_err()
+                .field,
+            "title"
+        );
+        let triage = |j: &str, i: &str| Triage {
+            approve: true,
+            business_justification: j.into(),
+            impact: i.into(),
+        };
+        for (j, i) in [("", "i"), ("j", " "), (" ", "")] {
+            assert!(bug().triage(triage(j, i), t(NOW)).is_err(), "{j:?} {i:?}");
+        }
+        let mut b = bug();
+        b.triage(triage("j", "i"), t(NOW)).unwrap();
+        // The deployment date may be today, not yesterday.
+        assert!(b
+            .clone()
+            .schedule("2026-11-26".parse().unwrap(), t(NOW))
+            .is_err());
+        b.schedule("2026-11-27".parse().unwrap(), t(NOW)).unwrap();
+        let n = b.notice(BugEvent::Scheduled, vec![], &team());
+        assert!(
+            n.text.contains("Tentative deployment: 2026-11-27"),
+            "{}",
+            n.text
+        );
+        assert_eq!(
+            (n.key.as_str(), n.topic),
+            (
+                format!("{}#email-scheduled#2026-11-27", b.id).as_str(),
+                Topic::BugScheduled
+            )
+        );
+        b.deploy(t("2026-11-27T12:00:00Z")).unwrap();
+        let n = b.notice(BugEvent::Deployed, vec![], &team());
+        assert!(
+            n.text.contains("Deployed: 2026-11-27T12:00:00+00:00"),
+            "{}",
+            n.text
+        );
+        assert_eq!(n.created_at, t("2026-11-27T12:00:00Z"));
+    }
+}

@@ -515,6 +515,45 @@ mod tests {
     }
 
     #[test]
+    fn reminders_name_the_deadline_and_go_to_the_right_contacts() {
+        let ops = [op("fabrikam"), op("contoso")];
+        let i = incident(Severity::High, "2026-11-27T10:00:00Z");
+        let due = incident_reminders(
+            std::slice::from_ref(&i),
+            &ops,
+            &team(),
+            utc("2026-11-27T11:00:01Z"),
+        );
+        assert!(
+            due[0].text.contains("was due at 2026-11-27 11:00:00 UTC"),
+            "{}",
+            due[0].text
+        );
+        assert_eq!(due[0].to, ops[1].contacts);
+        assert_eq!(due[0].from, Some(team().sender));
+        assert_eq!((due[1].from.clone(), due[1].to.len()), (None, 0), "a page");
+        let m = Maintenance {
+            id: "contoso-20261210T010000Z-maintenance".into(),
+            announcer: Announcer::Operator(ops[1].id.clone()),
+            start: utc("2026-12-10T01:00:00Z"),
+            end: utc("2026-12-10T03:00:00Z"),
+            description: "d".into(),
+            services: vec![],
+            announced_at: utc("2026-12-01T00:00:00Z"),
+            lead_business_days: 6,
+            late: false,
+            status: MaintenanceStatus::Announced,
+            completed_at: None,
+            cancelled_at: None,
+        };
+        let overrun = maintenance_overruns(&[m], &ops, &team(), utc("2026-12-10T04:00:00Z"));
+        assert_eq!(overrun[0].to, ops[1].contacts, "the announcing operator's");
+        assert!(overrun[0]
+            .text
+            .contains("to end at 2026-12-10 03:00:00 UTC"));
+    }
+
+    #[test]
     fn overruns_and_certificates() {
         let ops = [op("contoso")];
         let m = Maintenance {

@@ -435,6 +435,14 @@ mod tests {
     }
 
     #[test]
+    fn a_day_of_one_repeated_entry_is_the_longest_run() {
+        let v = decode_buckets("1764237600;30;0*96").unwrap();
+        assert_eq!(v.len(), 96);
+        assert_eq!(v[95].start, t(95 * SLOT));
+        assert_eq!(encode_buckets(&v), "1764237600;30;0*96");
+    }
+
+    #[test]
     fn the_first_format_is_still_read() {
         assert_eq!(
             decode_samples("1764237600u,1764237630d").unwrap(),
@@ -464,6 +472,7 @@ mod tests {
             "1764237600;x;u",
             "1764237600;30;ux",
             "1764237600;30;u+",
+            "1764237600;30;u5u",
             "1764237600;30;+5",
             "1764237600;30;+5u",
         ] {
