@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test lint unit build lambdas emulator bench clean
+.PHONY: demo test lint unit build lambdas emulator bench mutants clean
 
 ## Runs the monitor end to end on this machine: a simulated portal fails for
 ## 35 minutes (on an accelerated clock) and recovers; no AWS account needed.
@@ -40,6 +40,12 @@ emulator:
 bench:
 	tests/setup-bench.sh
 	python3 bench/side-by-side.py
+
+## Mutation testing of the core's rules with the core's own tests (about an
+## hour on two cores; not in `make test`). Per-file figures: docs/measurements.md.
+mutants:
+	command -v cargo-mutants >/dev/null || $(CARGO) install cargo-mutants --locked
+	$(CARGO) mutants -p livesite-core --test-workspace false --timeout 30
 
 clean:
 	$(CARGO) clean

@@ -197,127 +197,155 @@ fn dur(d: std::time::Duration) -> Duration {
     Duration::from_std(d).unwrap_or(Duration::MAX)
 }
 
+/// What one step of the evaluation sees: the probe, whose portal, the rules.
+struct Step<'a> {
+    probe: &'a ProbeResult,
+    operator: &'a Operator,
+    policy: &'a Policy,
+    events: Vec<Event>,
+}
+
 pub fn evaluate(
     state: &MonitorState,
     probe: &ProbeResult,
     operator: &Operator,
     policy: &Policy,
 ) -> Evaluation {
-    let t = probe.probed_at;
-    if state.last_probe_at.is_some_and(|last| t <= last) {
+    if state
+        .last_probe_at
+        .is_some_and(|last| probe.probed_at <= last)
+    {
         return Evaluation::Stale;
     }
     let mut s = state.clone();
-    let mut events = Vec::new();
-
-    if let Some(last) = s.last_probe_at {
-        if t - last > dur(policy.blind_after) {
-            events.push(Event::MonitorGap {
-                operator: s.operator.clone(),
-                from: last,
-                to: t,
-            });
-            // Nobody watched during the gap, so no run of failures (and no streak
-            // of successes) can be claimed across it.
-            s.down_since = None;
-            s.consecutive_successes = 0;
-            s.recent.clear();
-        }
-    }
-    s.last_probe_at = Some(t);
-    s.last_outcome = Some(probe.outcome);
-    s.last_reason = probe.reason;
-    if probe.cert_expires_at.is_some() {
-        s.cert_expires_at = probe.cert_expires_at;
-    }
-    s.recent.push(Sample {
-        at: t,
-        up: probe.is_up(),
-    });
-    let horizon = t - dur(policy.flapping.window);
-    s.recent.retain(|x| x.at > horizon);
-
+    let mut step = Step {
+        probe,
+        operator,
+        policy,
+        events: Vec::new(),
+    };
+    step.record(&mut s);
     match probe.outcome {
-        Outcome::Down => {
-            s.consecutive_successes = 0;
-            let since = *s.down_since.get_or_insert(t);
-            if t - since > dur(policy.outage_after) && s.outage.is_none() {
-                if operator.in_maintenance(t) {
-                    if s.suppressed_run != Some(since) {
-                        s.suppressed_run = Some(since);
-                        events.push(Event::PageSuppressed {
-                            operator: s.operator.clone(),
-                            down_since: since,
-                            at: t,
-                        });
-                    }
-                } else {
-                    let incident = open_incident(
-                        operator,
-                        policy,
-                        Severity::High,
-                        IncidentKind::PortalDown,
-                        since,
-                        t,
-                        probe,
-                    );
-                    s.outage = Some(open_ref(&incident));
-                    events.push(Event::IncidentOpened {
-                        incident,
-                        reason: probe.reason,
-                    });
-                }
+        Outcome::Down => step.down(&mut s),
+        Outcome::Up => step.up(&mut s),
+    }
+    step.flapping(&mut s);
+    burn_rates(&mut s, probe, operator, policy, &mut step.events);
+    Evaluation::Applied {
+        state: s,
+        events: step.events,
+    }
+}
+
+impl Step<'_> {
+    /// The probe into the state: a gap before it first, then its verdict in
+    /// the flapping window.
+    fn record(&mut self, s: &mut MonitorState) {
+        let t = self.probe.probed_at;
+        if let Some(last) = s.last_probe_at {
+            if t - last > dur(self.policy.blind_after) {
+                self.events.push(Event::MonitorGap {
+                    operator: s.operator.clone(),
+                    from: last,
+                    to: t,
+                });
+                // Nobody watched during the gap, so no run of failures (and no
+                // streak of successes) can be claimed across it.
+                s.down_since = None;
+                s.consecutive_successes = 0;
+                s.recent.clear();
             }
         }
-        Outcome::Up => {
-            s.down_since = None;
-            s.consecutive_successes = s.consecutive_successes.saturating_add(1);
-            if s.consecutive_successes >= policy.recovery_successes {
-                if let Some(open) = s.outage.take() {
-                    // The outage already accounts for its failures; counting them
-                    // again would call the recovery "flapping" or a budget burn.
-                    s.recent.clear();
-                    s.buckets.clear();
-                    events.push(Event::IncidentResolved {
-                        incident: open,
-                        operator: s.operator.clone(),
-                        resolved_at: t,
-                    });
-                }
+        s.last_probe_at = Some(t);
+        s.last_outcome = Some(self.probe.outcome);
+        s.last_reason = self.probe.reason;
+        if self.probe.cert_expires_at.is_some() {
+            s.cert_expires_at = self.probe.cert_expires_at;
+        }
+        s.recent.push(Sample {
+            at: t,
+            up: self.probe.is_up(),
+        });
+        let horizon = t - dur(self.policy.flapping.window);
+        s.recent.retain(|x| x.at > horizon);
+    }
+
+    /// The 30-minute rule: a run of failures longer than `outage_after`
+    /// opens a High incident, or is held back by announced maintenance.
+    fn down(&mut self, s: &mut MonitorState) {
+        let t = self.probe.probed_at;
+        s.consecutive_successes = 0;
+        let since = *s.down_since.get_or_insert(t);
+        if t - since <= dur(self.policy.outage_after) || s.outage.is_some() {
+            return;
+        }
+        if self.operator.in_maintenance(t) {
+            if s.suppressed_run != Some(since) {
+                s.suppressed_run = Some(since);
+                self.events.push(Event::PageSuppressed {
+                    operator: s.operator.clone(),
+                    down_since: since,
+                    at: t,
+                });
             }
+            return;
+        }
+        let incident = self.open(Severity::High, IncidentKind::PortalDown, since);
+        s.outage = Some(open_ref(&incident));
+        self.events.push(Event::IncidentOpened {
+            incident,
+            reason: self.probe.reason,
+        });
+    }
+
+    /// Recovery: enough consecutive successes resolve the outage.
+    fn up(&mut self, s: &mut MonitorState) {
+        s.down_since = None;
+        s.consecutive_successes = s.consecutive_successes.saturating_add(1);
+        if s.consecutive_successes < self.policy.recovery_successes {
+            return;
+        }
+        if let Some(open) = s.outage.take() {
+            // The outage already accounts for its failures; counting them
+            // again would call the recovery "flapping" or a budget burn.
+            s.recent.clear();
+            s.buckets.clear();
+            self.events.push(Event::IncidentResolved {
+                incident: open,
+                operator: s.operator.clone(),
+                resolved_at: self.probe.probed_at,
+            });
         }
     }
 
-    let total = s.recent.len();
-    if total >= policy.flapping.min_probes {
+    /// The flapping rule, with hysteresis: opens above `open_above` failed
+    /// with enough changes, closes at or below `close_at_or_below`.
+    fn flapping(&mut self, s: &mut MonitorState) {
+        let (t, rule) = (self.probe.probed_at, &self.policy.flapping);
+        let total = s.recent.len();
+        if total < rule.min_probes {
+            return;
+        }
         let failed = s.recent.iter().filter(|x| !x.up).count();
         let share = failed as f64 / total as f64;
         let changes = s.recent.windows(2).filter(|w| w[0].up != w[1].up).count();
         if s.flapping.is_none()
             && s.outage.is_none()
-            && share > policy.flapping.open_above
-            && changes >= policy.flapping.min_changes
-            && !operator.in_maintenance(t)
+            && share > rule.open_above
+            && changes >= rule.min_changes
+            && !self.operator.in_maintenance(t)
         {
             let started = s.recent.iter().find(|x| !x.up).map_or(t, |x| x.at);
-            let incident = open_incident(
-                operator,
-                policy,
-                Severity::Low,
-                IncidentKind::Flapping,
-                started,
-                t,
-                probe,
-            );
+            let incident = self.open(Severity::Low, IncidentKind::Flapping, started);
             s.flapping = Some(open_ref(&incident));
-            events.push(Event::IncidentOpened {
+            self.events.push(Event::IncidentOpened {
                 incident,
-                reason: probe.reason,
+                reason: self.probe.reason,
             });
-        } else if share <= policy.flapping.close_at_or_below {
+        } else if share <= rule.close_at_or_below {
             if let Some(open) = s.flapping.take() {
                 s.buckets.clear();
-                events.push(Event::IncidentResolved {
+                self.events.push(Event::IncidentResolved {
                     incident: open,
                     operator: s.operator.clone(),
                     resolved_at: t,
@@ -326,8 +354,17 @@ pub fn evaluate(
         }
     }
 
-    burn_rates(&mut s, probe, operator, policy, &mut events);
-    Evaluation::Applied { state: s, events }
+    fn open(&self, severity: Severity, kind: IncidentKind, started_at: DateTime<Utc>) -> Incident {
+        open_incident(
+            self.operator,
+            self.policy,
+            severity,
+            kind,
+            started_at,
+            self.probe.probed_at,
+            self.probe,
+        )
+    }
 }
 
 fn bucket_start(t: DateTime<Utc>) -> DateTime<Utc> {

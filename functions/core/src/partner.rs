@@ -156,68 +156,6 @@ pub fn outage_report(
         policy,
         &calendar,
     );
-    let late = if on_time {
-        String::new()
-    } else {
-        format!(
-            "\nNOTE: reported {} minutes after the operator became aware; the contract asks for {}.\n",
-            (now - input.aware_at).num_minutes(),
-            OUTAGE_NOTICE_WITHIN.num_minutes()
-        )
-    };
-    let body = format!(
-        "{name} ({op}) reports a {sev} severity outage.\n\nService: {service:?}\nStarted: {started}\nOperator aware: {aware}\nReceived: {received}\nContact: {contact}\nIncident: {id}\n{late}\nDescription:\n{desc}\n\nImpact:\n{impact}\n",
-        name = operator.name,
-        op = operator.id,
-        sev = input.severity,
-        service = input.service,
-        started = input.started_at.to_rfc3339(),
-        aware = input.aware_at.to_rfc3339(),
-        received = now.to_rfc3339(),
-        contact = input.contact,
-        desc = input.description,
-        impact = if input.impact.is_empty() { "(not given)" } else { &input.impact },
-    );
-    let subject = format!(
-        "[{}] Outage reported by {}: {:?}",
-        input.severity.to_string().to_uppercase(),
-        operator.name,
-        input.service
-    );
-    let mut out = Vec::new();
-    if input.severity == Severity::High {
-        out.push(Notification::page(Page {
-            key: format!("{id}#page-report"),
-            topic: Topic::OutageReported,
-            operator: &operator.id,
-            incident: Some(&id),
-            severity: Severity::High,
-            subject: format!("HIGH outage reported by {}", operator.id),
-            text: format!(
-                "HIGH outage reported by {} ({:?}) at {}. {}",
-                operator.id,
-                input.service,
-                now.format("%H:%MZ"),
-                id
-            ),
-            at: now,
-        }));
-    }
-    out.push(Notification::email(
-        Email {
-            key: format!("{id}#email-report"),
-            topic: Topic::OutageReported,
-            operator: &operator.id,
-            incident: Some(&id),
-            severity: Some(input.severity),
-            to: team.emails.clone(),
-            cc: vec![input.contact.clone()],
-            subject,
-            text: body,
-            at: now,
-        },
-        team,
-    ));
     let report = OutageReport {
         operator: operator.id.clone(),
         input,
@@ -225,9 +163,78 @@ pub fn outage_report(
         reported_within_30_minutes: on_time,
         incident_id: id,
     };
-    Ok((report, incident, out))
+    let notes = report.notices(operator, team);
+    Ok((report, incident, notes))
 }
 
+impl OutageReport {
+    /// High pages the operations centre and emails the team; Low emails the
+    /// team. The operator's named contact is in copy.
+    fn notices(&self, operator: &Operator, team: &Team) -> Vec<Notification> {
+        let (input, id, now) = (&self.input, &self.incident_id, self.received_at);
+        let late = if self.reported_within_30_minutes {
+            String::new()
+        } else {
+            format!(
+                "\nNOTE: reported {} minutes after the operator became aware; the contract asks for {}.\n",
+                (now - input.aware_at).num_minutes(),
+                OUTAGE_NOTICE_WITHIN.num_minutes()
+            )
+        };
+        let mut out = Vec::new();
+        if input.severity == Severity::High {
+            out.push(Notification::page(Page {
+                key: format!("{id}#page-report"),
+                topic: Topic::OutageReported,
+                operator: &operator.id,
+                incident: Some(id),
+                severity: Severity::High,
+                subject: format!("HIGH outage reported by {}", operator.id),
+                text: format!(
+                    "HIGH outage reported by {} ({:?}) at {}. {}",
+                    operator.id,
+                    input.service,
+                    now.format("%H:%MZ"),
+                    id
+                ),
+                at: now,
+            }));
+        }
+        out.push(Notification::email(
+            Email {
+                key: format!("{id}#email-report"),
+                topic: Topic::OutageReported,
+                operator: &operator.id,
+                incident: Some(id),
+                severity: Some(input.severity),
+                to: team.emails.clone(),
+                cc: vec![input.contact.clone()],
+                subject: format!(
+                    "[{}] Outage reported by {}: {:?}",
+                    input.severity.to_string().to_uppercase(),
+                    operator.name,
+                    input.service
+                ),
+                text: format!(
+                    "{name} ({op}) reports a {sev} severity outage.\n\nService: {service:?}\nStarted: {started}\nOperator aware: {aware}\nReceived: {received}\nContact: {contact}\nIncident: {id}\n{late}\nDescription:\n{desc}\n\nImpact:\n{impact}\n",
+                    name = operator.name,
+                    op = operator.id,
+                    sev = input.severity,
+                    service = input.service,
+                    started = input.started_at.to_rfc3339(),
+                    aware = input.aware_at.to_rfc3339(),
+                    received = now.to_rfc3339(),
+                    contact = input.contact,
+                    desc = input.description,
+                    impact = if input.impact.is_empty() { "(not given)" } else { &input.impact },
+                ),
+                at: now,
+            },
+            team,
+        ));
+        out
+    }
+}
 // ---- Maintenance --------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -266,9 +266,54 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
         .filter(|p| p.probed_at >= from && p.probed_at < to)
         .collect();
     probes.sort_by_key(|p| p.probed_at);
+    let (total, per_day) = tally(&probes, &bounds, input.windows, policy);
+    let month_minutes = minutes(to - from);
+    let observed = total.up + total.down + total.up_maint + total.down_maint;
+    let (maint_total, _) = split(from, to, input.windows);
+    let target = policy.availability_target_percent;
+    let budget = month_minutes * (100.0 - target) / 100.0;
+    let sla_base = total.up + total.down;
+    let availability = (sla_base > 0.0).then(|| total.up * 100.0 / sla_base);
+    let maintenance = maintenance_lines(input.notices, from, to);
+    MonthlyReport {
+        operator: input.operator.clone(),
+        month: input.month.to_string(),
+        target_percent: target,
+        latency_sla_ms: policy.latency_sla_ms,
+        minutes_in_month: month_minutes,
+        up_minutes: total.up + total.up_maint,
+        downtime_minutes: total.down,
+        down_in_maintenance_minutes: total.down_maint,
+        maintenance_minutes: maint_total,
+        unknown_minutes: month_minutes - observed,
+        availability_raw_percent: (total.up + total.up_maint) * 100.0 / month_minutes,
+        availability_percent: availability,
+        met_target: availability.is_some_and(|a| a >= target),
+        error_budget_minutes: budget,
+        error_budget_left_minutes: budget - total.down,
+        probes: probes.len(),
+        probes_down: probes.iter().filter(|p| !p.is_up()).count(),
+        latency: latency(&probes, policy.latency_sla_ms),
+        maintenance_on_time: maintenance.iter().filter(|m| !m.late).count(),
+        maintenance_late: maintenance.iter().filter(|m| m.late).count(),
+        incidents: incident_lines(&input, from, to),
+        maintenance,
+        days: days(&per_day, &bounds, &probes, &input),
+    }
+}
+
+/// Each probe's verdict holds until the next probe (or one interval, when
+/// the next is further than `blind_after`: the rest is unknown), cut at
+/// midnight and at maintenance windows: the month's and each day's minutes.
+fn tally(
+    probes: &[&ProbeResult],
+    bounds: &[DateTime<Utc>],
+    windows: &[MaintenanceWindow],
+    policy: &Policy,
+) -> (Tally, Vec<Tally>) {
+    let to = bounds[bounds.len() - 1];
     let interval = Duration::from_std(policy.probe_interval).unwrap_or(Duration::seconds(30));
     let blind = Duration::from_std(policy.blind_after).unwrap_or(Duration::minutes(5));
-
     let mut per_day = vec![Tally::default(); bounds.len() - 1];
     let mut total = Tally::default();
     for (i, p) in probes.iter().enumerate() {
@@ -287,7 +332,7 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
                 .saturating_sub(1)
                 .min(per_day.len() - 1);
             let b = end.min(bounds[idx + 1]);
-            let (inside, outside) = split(a, b, input.windows);
+            let (inside, outside) = split(a, b, windows);
             for t in [&mut total, &mut per_day[idx]] {
                 if p.is_up() {
                     t.up += outside;
@@ -300,16 +345,16 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
             a = b;
         }
     }
-    let month_minutes = minutes(to - from);
-    let observed = total.up + total.down + total.up_maint + total.down_maint;
-    let unknown = month_minutes - observed;
-    let (maint_total, _) = split(from, to, input.windows);
-    let target = policy.availability_target_percent;
-    let budget = month_minutes * (100.0 - target) / 100.0;
-    let sla_base = total.up + total.down;
-    let availability = (sla_base > 0.0).then(|| total.up * 100.0 / sla_base);
+    (total, per_day)
+}
 
-    let days = per_day
+fn days(
+    per_day: &[Tally],
+    bounds: &[DateTime<Utc>],
+    probes: &[&ProbeResult],
+    input: &ReportInput<'_>,
+) -> Vec<Day> {
+    per_day
         .iter()
         .enumerate()
         .map(|(i, t)| {
@@ -325,12 +370,18 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
                 availability_percent: (base > 0.0).then(|| t.up * 100.0 / base),
                 down_minutes: t.down,
                 unknown_minutes: minutes(d1 - d0) - (t.up + t.down + t.up_maint + t.down_maint),
-                latency: latency(&day_probes, policy.latency_sla_ms),
+                latency: latency(&day_probes, input.policy.latency_sla_ms),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let incidents = input
+fn incident_lines(
+    input: &ReportInput<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<IncidentLine> {
+    input
         .incidents
         .iter()
         .filter(|i| i.operator == input.operator && i.opened_at >= from && i.opened_at < to)
@@ -347,9 +398,15 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
                 .acknowledged_at
                 .is_some_and(|a| a <= i.initial_response_due),
         })
-        .collect();
-    let maintenance: Vec<MaintenanceLine> = input
-        .notices
+        .collect()
+}
+
+fn maintenance_lines(
+    notices: &[Maintenance],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<MaintenanceLine> {
+    notices
         .iter()
         .filter(|m| m.start >= from && m.start < to)
         .map(|m| MaintenanceLine {
@@ -359,33 +416,7 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
             lead_business_days: m.lead_business_days,
             late: m.late,
         })
-        .collect();
-
-    MonthlyReport {
-        operator: input.operator,
-        month: input.month.to_string(),
-        target_percent: target,
-        latency_sla_ms: policy.latency_sla_ms,
-        minutes_in_month: month_minutes,
-        up_minutes: total.up + total.up_maint,
-        downtime_minutes: total.down,
-        down_in_maintenance_minutes: total.down_maint,
-        maintenance_minutes: maint_total,
-        unknown_minutes: unknown,
-        availability_raw_percent: (total.up + total.up_maint) * 100.0 / month_minutes,
-        availability_percent: availability,
-        met_target: availability.is_some_and(|a| a >= target),
-        error_budget_minutes: budget,
-        error_budget_left_minutes: budget - total.down,
-        probes: probes.len(),
-        probes_down: probes.iter().filter(|p| !p.is_up()).count(),
-        latency: latency(&probes, policy.latency_sla_ms),
-        maintenance_on_time: maintenance.iter().filter(|m| !m.late).count(),
-        maintenance_late: maintenance.iter().filter(|m| m.late).count(),
-        incidents,
-        maintenance,
-        days,
-    }
+        .collect()
 }
 
 #[cfg(test)]

@@ -100,36 +100,44 @@ pub fn incident_reminders(
                 }));
             }
         }
-        if let Some(due) = i.next_update_due {
-            if now > due {
-                out.push(Notification::email(
-                    Email {
-                        key: format!("{}#reminder-update-{}", i.id, key_time(due)),
-                        topic: Topic::UpdateOverdue,
-                        operator: &op.id,
-                        incident: Some(&i.id),
-                        severity: Some(i.severity),
-                        to: op.contacts.clone(),
-                        cc: team.emails.clone(),
-                        subject: format!("[{sev}] Update overdue: {} incident {}", op.name, i.id),
-                        text: format!(
-                            "An update on incident {id} was due at {due}. {kind} incidents are updated every {every} until resolution.\n\nPost one: POST /v1/incidents/{id}/updates\n",
-                            id = i.id,
-                            due = ts(due),
-                            kind = match i.severity {
-                                Severity::High => "High",
-                                Severity::Low => "Low",
-                            },
-                            every = update_cadence(i.severity),
-                        ),
-                        at: now,
-                    },
-                    team,
-                ));
-            }
-        }
+        out.extend(update_overdue(i, op, team, now));
     }
     out
+}
+
+/// One reminder per missed update deadline.
+fn update_overdue(
+    i: &Incident,
+    op: &Operator,
+    team: &Team,
+    now: DateTime<Utc>,
+) -> Option<Notification> {
+    let due = i.next_update_due.filter(|due| now > *due)?;
+    let sev = i.severity.to_string().to_uppercase();
+    Some(Notification::email(
+        Email {
+            key: format!("{}#reminder-update-{}", i.id, key_time(due)),
+            topic: Topic::UpdateOverdue,
+            operator: &op.id,
+            incident: Some(&i.id),
+            severity: Some(i.severity),
+            to: op.contacts.clone(),
+            cc: team.emails.clone(),
+            subject: format!("[{sev}] Update overdue: {} incident {}", op.name, i.id),
+            text: format!(
+                "An update on incident {id} was due at {due}. {kind} incidents are updated every {every} until resolution.\n\nPost one: POST /v1/incidents/{id}/updates\n",
+                id = i.id,
+                due = ts(due),
+                kind = match i.severity {
+                    Severity::High => "High",
+                    Severity::Low => "Low",
+                },
+                every = update_cadence(i.severity),
+            ),
+            at: now,
+        },
+        team,
+    ))
 }
 
 /// Announced windows past their end with no completion notice.

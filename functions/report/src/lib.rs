@@ -266,13 +266,8 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The HTML email: headline figures, both charts inline, the tables.
-pub fn html(r: &MonthlyReport, operator: &Operator) -> String {
-    let verdict = if r.met_target {
-        "<b style=\"color:#1b7f3b\">MET</b>"
-    } else {
-        "<b style=\"color:#b00020\">MISSED</b>"
-    };
+/// The rows of the report's two tables: incidents, maintenance notices.
+fn html_rows(r: &MonthlyReport) -> (String, String) {
     let mut incidents = String::new();
     for i in &r.incidents {
         incidents += &format!(
@@ -298,6 +293,17 @@ pub fn html(r: &MonthlyReport, operator: &Operator) -> String {
             if m.late { "<b>late</b>" } else { "on time" }
         );
     }
+    (incidents, notices)
+}
+
+/// The HTML email: headline figures, both charts inline, the tables.
+pub fn html(r: &MonthlyReport, operator: &Operator) -> String {
+    let verdict = if r.met_target {
+        "<b style=\"color:#1b7f3b\">MET</b>"
+    } else {
+        "<b style=\"color:#b00020\">MISSED</b>"
+    };
+    let (incidents, notices) = html_rows(r);
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
          <body style=\"font-family:sans-serif;max-width:680px\">\
