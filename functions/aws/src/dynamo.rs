@@ -187,11 +187,6 @@ impl DynamoStore {
         }
     }
 
-    pub fn with_probe_ttl(mut self, ttl: Duration) -> Self {
-        self.probe_ttl = ttl;
-        self
-    }
-
     pub fn client(&self) -> &Client {
         &self.client
     }

@@ -169,19 +169,6 @@ impl SqliteStore {
             rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
         })
     }
-
-    /// Every stored probe of every operator, oldest first.
-    pub fn all_probes(&self) -> Result<Vec<ProbeResult>, StoreError> {
-        self.with(|c| {
-            let mut stmt = c
-                .prepare("SELECT operator || '@' || probed_at_ms, doc FROM probes ORDER BY probed_at_ms, operator")
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .map_err(backend)?;
-            rows.map(|r| r.map_err(backend).and_then(|(k, d)| from_doc(&k, &d))).collect()
-        })
-    }
 }
 
 type EntryRow = Result<OutboxEntry, StoreError>;
