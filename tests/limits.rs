@@ -20,6 +20,29 @@ fn schedule_event() -> Value {
     json!({"version": "0", "source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
 }
 
+/// The evaluate handler on `records`, with the function's role.
+async fn evaluate_as_the_function(
+    stack: &Stack,
+    iam: &Enforcer,
+    records: &[Value],
+) -> aws_lambda_events::event::streams::DynamoDbEventResponse {
+    let cfg = iam.config("EvaluateFunction").await;
+    let store = stack.store_with(&cfg);
+    let directory = RegistryDirectory {
+        store: store.clone(),
+        policy: livesite_core::Policy::default(),
+        team: stack.team(),
+    };
+    livesite_evaluate_fn::handle(
+        &store,
+        &stack.notifier_with(&cfg),
+        &directory,
+        lambda_event(records, &stack.stream_arn),
+        Utc::now(),
+    )
+    .await
+}
+
 /// Every probe item stored, as the emulator holds it (DynamoDB JSON).
 async fn stored_items(stack: &Stack) -> Vec<Value> {
     stack
@@ -168,24 +191,10 @@ async fn a_hostile_round_stores_every_operators_result_in_time_and_evaluates_cle
     assert_eq!(reason("bigheader").0, json!("protocol"));
     assert_eq!(reason("hangs").0, json!("timeout"));
     // The evaluator takes all of them: no batch item failure holds the shard.
-    let cfg = iam.config("EvaluateFunction").await;
-    let store = stack.store_with(&cfg);
-    let directory = RegistryDirectory {
-        store: store.clone(),
-        policy: livesite_core::Policy::default(),
-        team: stack.team(),
-    };
     let records = stack
         .stream_records_as(iam.url(), "EvaluateFunction", None)
         .await;
-    let response = livesite_evaluate_fn::handle(
-        &store,
-        &stack.notifier_with(&cfg),
-        &directory,
-        lambda_event(&records, &stack.stream_arn),
-        Utc::now(),
-    )
-    .await;
+    let response = evaluate_as_the_function(&stack, &iam, &records).await;
     assert!(response.batch_item_failures.is_empty());
     iam.assert_no_denials();
     assert!(iam.refusals().is_empty(), "{:?}", iam.refusals());
@@ -413,21 +422,7 @@ async fn an_evaluate_batch_reads_and_writes_each_state_once() {
     assert!(stack.store().append_many(&probes).await.is_empty());
     let records = stack.stream_records(None).await;
     assert_eq!(records.len(), 20);
-    let cfg = iam.config("EvaluateFunction").await;
-    let store = stack.store_with(&cfg);
-    let directory = RegistryDirectory {
-        store: store.clone(),
-        policy: livesite_core::Policy::default(),
-        team: stack.team(),
-    };
-    let response = livesite_evaluate_fn::handle(
-        &store,
-        &stack.notifier_with(&cfg),
-        &directory,
-        lambda_event(&records, &stack.stream_arn),
-        Utc::now(),
-    )
-    .await;
+    let response = evaluate_as_the_function(&stack, &iam, &records).await;
     assert!(response.batch_item_failures.is_empty());
     let mut calls = std::collections::BTreeMap::<String, usize>::new();
     for d in iam.decisions() {

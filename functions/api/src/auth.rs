@@ -146,6 +146,15 @@ pub(crate) fn operator_only(who: &Principal) -> Result<&OperatorId, Problem> {
     }
 }
 
+/// An operator's record as the caller may see it: another operator's
+/// answers exactly like a missing one (404).
+pub(crate) fn visible<T>(who: &Principal, owner: &OperatorId, record: T) -> Result<T, Problem> {
+    match who {
+        Principal::Operator(op) if owner != op => Err(Problem::not_found()),
+        _ => Ok(record),
+    }
+}
+
 /// Only the DYNAMO team.
 pub(crate) fn team_only(who: &Principal) -> Result<(), Problem> {
     match who {

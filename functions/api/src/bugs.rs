@@ -1,6 +1,6 @@
 //! `/v1/bugs`: report → triage → scheduled → deployed.
 
-use crate::auth::{team_only, Principal};
+use crate::auth::{team_only, visible, Principal};
 use crate::http::Ctx;
 use crate::problem::{from_value, parse, to_value, Problem, Reply};
 use crate::Api;
@@ -38,10 +38,8 @@ where
                 .await?
                 .ok_or_else(Problem::not_found)?,
         )?;
-        match who {
-            Principal::Operator(op) if &bug.operator != op => Err(Problem::not_found()),
-            _ => Ok(bug),
-        }
+        let owner = bug.operator.clone();
+        visible(who, &owner, bug)
     }
 
     pub(crate) async fn get_bug(&self, ctx: &Ctx<'_>) -> Reply {

@@ -1,6 +1,6 @@
 //! `/v1/outage-reports`, `/v1/incidents`, `/v1/information-requests`.
 
-use crate::auth::{operator_only, Principal};
+use crate::auth::{operator_only, visible, Principal};
 use crate::http::Ctx;
 use crate::problem::{parse, to_value, Problem, Reply};
 use crate::Api;
@@ -55,10 +55,8 @@ where
             .get_incident(id)
             .await?
             .ok_or_else(Problem::not_found)?;
-        match who {
-            Principal::Operator(op) if &incident.operator != op => Err(Problem::not_found()),
-            _ => Ok(incident),
-        }
+        let owner = incident.operator.clone();
+        visible(who, &owner, incident)
     }
 
     pub(crate) async fn get_incident(&self, ctx: &Ctx<'_>) -> Reply {

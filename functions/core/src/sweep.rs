@@ -522,6 +522,24 @@ mod tests {
         );
     }
 
+    /// contoso's window of 10 December, 01:00 to 03:00 UTC.
+    fn window(op: &OperatorId) -> Maintenance {
+        Maintenance {
+            id: "contoso-20261210T010000Z-maintenance".into(),
+            announcer: Announcer::Operator(op.clone()),
+            start: utc("2026-12-10T01:00:00Z"),
+            end: utc("2026-12-10T03:00:00Z"),
+            description: "d".into(),
+            services: vec![],
+            announced_at: utc("2026-12-01T00:00:00Z"),
+            lead_business_days: 6,
+            late: false,
+            status: MaintenanceStatus::Announced,
+            completed_at: None,
+            cancelled_at: None,
+        }
+    }
+
     #[test]
     fn reminders_name_the_deadline_and_go_to_the_right_contacts() {
         let ops = [op("fabrikam"), op("contoso")];
@@ -540,20 +558,7 @@ mod tests {
         assert_eq!(due[0].to, ops[1].contacts);
         assert_eq!(due[0].from, Some(team().sender));
         assert_eq!((due[1].from.clone(), due[1].to.len()), (None, 0), "a page");
-        let m = Maintenance {
-            id: "contoso-20261210T010000Z-maintenance".into(),
-            announcer: Announcer::Operator(ops[1].id.clone()),
-            start: utc("2026-12-10T01:00:00Z"),
-            end: utc("2026-12-10T03:00:00Z"),
-            description: "d".into(),
-            services: vec![],
-            announced_at: utc("2026-12-01T00:00:00Z"),
-            lead_business_days: 6,
-            late: false,
-            status: MaintenanceStatus::Announced,
-            completed_at: None,
-            cancelled_at: None,
-        };
+        let m = window(&ops[1].id);
         let overrun = maintenance_overruns(&[m], &ops, &team(), utc("2026-12-10T04:00:00Z"));
         assert_eq!(overrun[0].to, ops[1].contacts, "the announcing operator's");
         assert!(overrun[0]
@@ -564,20 +569,7 @@ mod tests {
     #[test]
     fn overruns_and_certificates() {
         let ops = [op("contoso")];
-        let m = Maintenance {
-            id: "contoso-20261210T010000Z-maintenance".into(),
-            announcer: Announcer::Operator(ops[0].id.clone()),
-            start: utc("2026-12-10T01:00:00Z"),
-            end: utc("2026-12-10T03:00:00Z"),
-            description: "d".into(),
-            services: vec![],
-            announced_at: utc("2026-12-01T00:00:00Z"),
-            lead_business_days: 6,
-            late: false,
-            status: MaintenanceStatus::Announced,
-            completed_at: None,
-            cancelled_at: None,
-        };
+        let m = window(&ops[0].id);
         assert!(maintenance_overruns(
             std::slice::from_ref(&m),
             &ops,
