@@ -145,6 +145,27 @@ impl BusinessCalendar {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_calendar_without_workdays_has_no_business_days() {
+        let mut c = BusinessCalendar::default();
+        assert!(c.has_business_days());
+        c.workdays.clear();
+        assert!(!c.has_business_days());
+    }
+
+    #[test]
+    fn a_whole_business_day_counts_at_its_last_second() {
+        let c = BusinessCalendar::default();
+        let from: DateTime<Utc> = "2026-11-26T10:00:00Z".parse().unwrap();
+        let next = c.add_business_days(from, 1);
+        assert_eq!(c.business_days_between(from, next), 1);
+        assert_eq!(
+            c.business_days_between(from, next - chrono::Duration::seconds(1)),
+            0
+        );
+        assert_eq!(c.business_days_between(from, from), 0);
+    }
+
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }

@@ -531,6 +531,186 @@ timeout = "5s"
     }
 
     #[test]
+    fn a_portal_check_and_the_policy_default_to_the_seed() {
+        let c = PortalCheck::new("https://p.example/".parse().unwrap());
+        assert_eq!(
+            (
+                c.expect_status.clone(),
+                c.timeout,
+                c.max_redirects,
+                c.body_scan_bytes
+            ),
+            (vec![200], Duration::from_secs(10), 5, 65_536)
+        );
+        let p = Policy::default();
+        assert_eq!(
+            (
+                p.flapping.close_at_or_below,
+                p.flapping.open_above,
+                p.api_requests_per_minute,
+                p.maintenance_lead_business_days,
+                p.high_initial_response,
+            ),
+            (0.1, 0.5, 120, 5, Duration::from_secs(3600))
+        );
+        p.validate().unwrap();
+    }
+
+    #[test]
+    fn every_policy_setting_is_refused_alone_when_it_can_never_work() {
+        type Change = fn(&mut Policy);
+        let table: Vec<(&str, Change)> = vec![
+            ("api_requests_per_minute", |p| p.api_requests_per_minute = 0),
+            ("outage_after", |p| p.outage_after = Duration::ZERO),
+            ("recovery_successes", |p| p.recovery_successes = 0),
+            ("probe_interval", |p| p.probe_interval = Duration::ZERO),
+            ("blind_after", |p| p.blind_after = p.probe_interval),
+            ("availability_target_percent", |p| {
+                p.availability_target_percent = 100.0
+            }),
+            ("availability_target_percent", |p| {
+                p.availability_target_percent = 100.5
+            }),
+            ("availability_target_percent", |p| {
+                p.availability_target_percent = -0.1
+            }),
+            ("flapping", |p| p.flapping.open_above = 1.0),
+            ("flapping", |p| p.flapping.close_at_or_below = -0.1),
+            ("flapping", |p| {
+                p.flapping.close_at_or_below = p.flapping.open_above
+            }),
+            ("burn_tiers[0]", |p| p.burn_tiers[0].short = Duration::ZERO),
+            ("burn_tiers[0]", |p| {
+                p.burn_tiers[0].short = p.burn_tiers[0].long
+            }),
+            ("burn_tiers[1]", |p| {
+                p.burn_tiers[1].long = Duration::from_secs(24 * 3600 + 1)
+            }),
+            ("burn_tiers[0]", |p| p.burn_tiers[0].factor = 0.0),
+            ("flapping", |p| p.flapping.min_probes = 0),
+            ("flapping", |p| p.flapping.window = Duration::ZERO),
+        ];
+        for (field, change) in table {
+            let mut p = Policy::default();
+            change(&mut p);
+            let e = p.validate().expect_err(field);
+            assert_eq!(e.path, format!("policy.{field}"), "{e:?}");
+        }
+        // The edges that still work.
+        let mut p = Policy {
+            availability_target_percent: 0.0,
+            ..Policy::default()
+        };
+        p.flapping.close_at_or_below = 0.0;
+        p.burn_tiers[1].long = Duration::from_secs(24 * 3600);
+        p.blind_after = p.probe_interval + Duration::from_secs(1);
+        p.validate().unwrap();
+    }
+
+    #[test]
+    fn an_operators_portal_limits_hold_at_their_edges() {
+        let ok = parse(GOOD).operators[0].clone();
+        type Change = fn(&mut Operator);
+        let table: Vec<(&str, Change, bool)> = vec![
+            (
+                "portal.timeout",
+                |o| o.portal.timeout = PortalCheck::MAX_TIMEOUT,
+                true,
+            ),
+            (
+                "portal.timeout",
+                |o| o.portal.timeout = PortalCheck::MAX_TIMEOUT + Duration::from_millis(1),
+                false,
+            ),
+            (
+                "portal.timeout",
+                |o| o.portal.timeout = Duration::ZERO,
+                false,
+            ),
+            (
+                "portal.body_scan_bytes",
+                |o| o.portal.body_scan_bytes = PortalCheck::MAX_BODY_SCAN,
+                true,
+            ),
+            (
+                "portal.body_scan_bytes",
+                |o| o.portal.body_scan_bytes = PortalCheck::MAX_BODY_SCAN + 1,
+                false,
+            ),
+            (
+                "portal.body_scan_bytes",
+                |o| o.portal.body_scan_bytes = 0,
+                false,
+            ),
+            (
+                "portal.max_redirects",
+                |o| o.portal.max_redirects = PortalCheck::MAX_REDIRECTS,
+                true,
+            ),
+            (
+                "portal.max_redirects",
+                |o| o.portal.max_redirects = PortalCheck::MAX_REDIRECTS + 1,
+                false,
+            ),
+            (
+                "maintenance[0].end",
+                |o| {
+                    let t = "2026-12-10T08:00:00Z".parse().unwrap();
+                    o.maintenance = vec![MaintenanceWindow {
+                        start: t,
+                        end: t,
+                        announced_at: None,
+                        description: None,
+                    }];
+                },
+                false,
+            ),
+            (
+                "maintenance[0].end",
+                |o| {
+                    let t: chrono::DateTime<chrono::Utc> = "2026-12-10T08:00:00Z".parse().unwrap();
+                    o.maintenance = vec![MaintenanceWindow {
+                        start: t,
+                        end: t + chrono::Duration::seconds(1),
+                        announced_at: None,
+                        description: None,
+                    }];
+                },
+                true,
+            ),
+        ];
+        for (field, change, valid) in table {
+            let mut o = ok.clone();
+            change(&mut o);
+            match o.validate("op") {
+                Ok(()) => assert!(valid, "{field} accepted"),
+                Err(e) => {
+                    assert!(!valid, "{field} refused: {e:?}");
+                    assert_eq!(e.path, format!("op.{field}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_operator_is_found_by_its_id() {
+        let mut c = parse(GOOD);
+        let mut other = c.operators[0].clone();
+        other.id = OperatorId::new("fabrikam").unwrap();
+        c.operators.push(other);
+        let id = |s: &str| OperatorId::new(s).unwrap();
+        assert_eq!(
+            c.operator(&id("fabrikam")).map(|o| o.id.as_str()),
+            Some("fabrikam")
+        );
+        assert_eq!(
+            c.operator(&id("contoso")).map(|o| o.id.as_str()),
+            Some("contoso")
+        );
+        assert!(c.operator(&id("nobody")).is_none());
+    }
+
+    #[test]
     fn good_config_has_the_seed_defaults() {
         let c = parse(GOOD);
         c.validate().unwrap();
