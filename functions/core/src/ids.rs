@@ -170,6 +170,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ids_read_back_as_written() {
+        assert_eq!(OperatorId::new("mo-net-2").unwrap().as_str(), "mo-net-2");
+        let mail = EmailAddress::parse("noc@contoso.example").unwrap();
+        assert_eq!(mail.as_str(), "noc@contoso.example");
+    }
+
+    #[test]
     fn key_times_sort_as_times_do() {
         let t: chrono::DateTime<chrono::Utc> = "2026-11-27T10:00:05.042Z".parse().unwrap();
         assert_eq!(key_time(t), "20261127T100005Z");
