@@ -570,6 +570,117 @@ mod tests {
     }
 
     #[test]
+    fn the_answer_owed_states_the_policys_numbers() {
+        let table = [
+            (3600, "1 hour"),
+            (7200, "2 hours"),
+            (5400, "90 minutes"),
+            (86_400, "1 day"),
+            (7 * 86_400, "1 week"),
+            (14 * 86_400, "2 weeks"),
+            (30, "1 minute"),
+            (0, "0 minutes"),
+        ];
+        for (secs, text) in table {
+            assert_eq!(humane(std::time::Duration::from_secs(secs)), text);
+        }
+        let p = Policy::default();
+        assert_eq!(
+            answer_owed(Severity::High, &p),
+            "Initial response expected within 1 hour; then an update every business day until resolution."
+        );
+        assert_eq!(
+            answer_owed(Severity::Low, &p),
+            "Initial response expected within 1 business day; then an update every week until resolution."
+        );
+        let slower = Policy {
+            high_initial_response: std::time::Duration::from_secs(5400),
+            low_initial_response_business_days: 2,
+            ..Policy::default()
+        };
+        assert!(answer_owed(Severity::High, &slower).contains("within 90 minutes;"));
+        assert!(answer_owed(Severity::Low, &slower).contains("within 2 business days;"));
+        assert_eq!(every_business_days(2), "2 business days");
+    }
+
+    #[test]
+    fn pages_and_emails_are_built_one_way() {
+        let t = team();
+        let op = OperatorId::new("contoso").unwrap();
+        let at: DateTime<Utc> = "2026-11-27T10:00:00Z".parse().unwrap();
+        let page = Notification::page(Page {
+            key: "k".into(),
+            topic: Topic::Escalation,
+            operator: &op,
+            incident: Some("i"),
+            severity: Severity::High,
+            subject: "a\r\nb".into(),
+            text: "x".repeat(300),
+            at,
+        });
+        assert_eq!(
+            (page.channel, page.from.clone(), page.to.len()),
+            (Channel::Page, None, 0)
+        );
+        assert_eq!(page.text.chars().count(), 160);
+        assert_eq!(page.subject, "a b");
+        assert_eq!(page.incident_id.as_deref(), Some("i"));
+        let mail = Notification::email(
+            Email {
+                key: "m".into(),
+                topic: Topic::MonthlyReport,
+                operator: &op,
+                incident: None,
+                severity: None,
+                to: vec![],
+                cc: t.emails.clone(),
+                subject: "s".into(),
+                text: "body".into(),
+                at,
+            },
+            &t,
+        )
+        .with_html("<p>".into());
+        assert_eq!(
+            (mail.channel, mail.from.clone()),
+            (Channel::Email, Some(t.sender.clone()))
+        );
+        assert_eq!((mail.html.as_deref(), mail.created_at), (Some("<p>"), at));
+        assert_eq!(Topic::MonthlyReport.to_string(), "monthly_report");
+    }
+
+    #[test]
+    fn a_topic_is_stored_and_sent_under_one_name() {
+        use Topic::*;
+        let all = [
+            (IncidentOpened, "incident_opened"),
+            (IncidentResolved, "incident_resolved"),
+            (MonitorGap, "monitor_gap"),
+            (BudgetBurn, "budget_burn"),
+            (OutageReported, "outage_reported"),
+            (OutageNotice, "outage_notice"),
+            (InformationRequest, "information_request"),
+            (MaintenanceAnnounced, "maintenance_announced"),
+            (MaintenanceCompleted, "maintenance_completed"),
+            (MaintenanceCancelled, "maintenance_cancelled"),
+            (MaintenanceOverrun, "maintenance_overrun"),
+            (BugScheduled, "bug_scheduled"),
+            (BugDeployed, "bug_deployed"),
+            (MonthlyReport, "monthly_report"),
+            (InitialResponseOverdue, "initial_response_overdue"),
+            (UpdateOverdue, "update_overdue"),
+            (Escalation, "escalation"),
+            (MonitorBlind, "monitor_blind"),
+            (CertificateExpiry, "certificate_expiry"),
+            (Undeliverable, "undeliverable"),
+        ];
+        for (topic, name) in all {
+            assert_eq!(topic.as_str(), name);
+            assert_eq!(serde_json::to_value(topic).unwrap(), name, "stored as sent");
+        }
+    }
+
+    #[test]
     fn routing_table() {
         let o = op();
         let high = render(
