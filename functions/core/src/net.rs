@@ -252,6 +252,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_network_is_written_as_it_is_read() {
+        let c: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert_eq!(String::from(c), "10.0.0.0/8");
+    }
+
+    #[test]
     fn only_public_addresses_on_web_ports_are_portals() {
         let reach = Reach::public_only();
         for (addr, ok) in [

@@ -650,6 +650,44 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_send_is_retried_doubling_from_30_seconds_to_30_minutes() {
+        let t: DateTime<Utc> = "2026-11-27T10:00:00Z".parse().unwrap();
+        let waits: Vec<Option<i64>> = (1..=MAX_ATTEMPTS)
+            .map(|n| next_attempt(n, t).map(|at| (at - t).num_seconds()))
+            .collect();
+        assert_eq!(
+            waits,
+            [
+                Some(30),
+                Some(60),
+                Some(120),
+                Some(240),
+                Some(480),
+                Some(960),
+                Some(1800),
+                None
+            ]
+        );
+        assert_eq!(next_attempt(0, t), Some(t + chrono::Duration::seconds(30)));
+    }
+
+    #[test]
+    fn a_header_keeps_200_characters() {
+        assert_eq!(header_safe(&"x".repeat(200)), "x".repeat(200));
+        let cut = header_safe(&"x".repeat(201));
+        assert_eq!(cut.chars().count(), 200);
+        assert!(cut.ends_with('…'));
+        assert_eq!(
+            ts("2026-11-27T10:00:05Z".parse().unwrap()),
+            "2026-11-27 10:00:05 UTC"
+        );
+        assert_eq!(
+            (Channel::Page.as_str(), Channel::Email.as_str()),
+            ("page", "email")
+        );
+    }
+
+    #[test]
     fn a_topic_is_stored_and_sent_under_one_name() {
         use Topic::*;
         let all = [
