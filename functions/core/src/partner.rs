@@ -1300,6 +1300,73 @@ mod edges {
         assert_eq!(off.topic, Topic::MaintenanceCancelled);
     }
 
+    #[test]
+    fn an_operator_sees_its_own_windows_and_the_teams() {
+        let contoso = OperatorId::new("contoso").unwrap();
+        let fabrikam = OperatorId::new("fabrikam").unwrap();
+        let own = announced("2026-12-10T08:00:00Z", "2026-12-10T09:00:00Z");
+        let mut teams = own.clone();
+        teams.announcer = Announcer::DynamoTeam;
+        let table = [
+            (&own, Some(&contoso), true),
+            (&own, Some(&fabrikam), false),
+            (&own, None, true),
+            (&teams, Some(&fabrikam), true),
+            (&teams, None, true),
+        ];
+        for (m, viewer, sees) in table {
+            assert_eq!(m.visible_to(viewer), sees, "{:?} {viewer:?}", m.announcer);
+        }
+        assert_eq!(
+            [
+                MaintenanceEvent::Announced,
+                MaintenanceEvent::Completed,
+                MaintenanceEvent::Cancelled
+            ]
+            .map(MaintenanceEvent::as_str),
+            ["announced", "completed", "cancelled"]
+        );
+    }
+
+    #[test]
+    fn an_information_request_is_bounded_and_owed_by_the_team() {
+        let op = madrid_operator("contoso");
+        let ask = |subject: &str, question: &str| InformationRequestInput {
+            subject: subject.into(),
+            question: question.into(),
+            contact: EmailAddress::parse("noc@contoso.example").unwrap(),
+        };
+        let table = [
+            (ask(&"s".repeat(MAX_SUBJECT), "q"), None),
+            (ask(&"s".repeat(MAX_SUBJECT + 1), "q"), Some("subject")),
+            (ask(" ", "q"), Some("subject")),
+            (ask("s", &"q".repeat(MAX_TEXT)), None),
+            (ask("s", &"q".repeat(MAX_TEXT + 1)), Some("question")),
+            (ask("s", ""), Some("question")),
+        ];
+        let calendar = crate::BusinessCalendar::default();
+        for (input, refused) in table {
+            let got =
+                information_request(&op, input, t(NOW), &Policy::default(), &team(), &calendar);
+            assert_eq!(got.err().map(|e| e.field).as_deref(), refused);
+        }
+        let (incident, mail) = information_request(
+            &op,
+            ask("s", "q"),
+            t(NOW),
+            &Policy::default(),
+            &team(),
+            &calendar,
+        )
+        .unwrap();
+        // Friday 10:00 on the team's calendar: due Monday 10:00.
+        assert_eq!(incident.initial_response_due, t("2026-11-30T10:00:00Z"));
+        assert_eq!(
+            (mail.to.clone(), incident.kind),
+            (team().emails, IncidentKind::InformationRequest)
+        );
+    }
+
     impl Maintenance {
         fn id_owner(&self) -> OperatorId {
             OperatorId::new("contoso").unwrap()

@@ -281,6 +281,55 @@ mod tests {
         }
     }
 
+    /// The places are part of the schedule: a changed hash moves every
+    /// operator's probe within the round.
+    #[test]
+    fn spread_places_are_these_exact_values_on_every_build() {
+        let table = [
+            ("contoso", 0.669_958_555_085_604_4),
+            ("fabrikam", 0.510_445_877_927_524_3),
+            ("operator-1", 0.699_714_537_611_622_6),
+            ("operator-2", 0.883_094_324_888_074_2),
+        ];
+        for (id, place) in table {
+            assert_eq!(spread_fraction(id), place, "{id}");
+        }
+    }
+
+    #[test]
+    fn reasons_have_one_name_and_records_keep_their_edges() {
+        use FailureReason::*;
+        for (r, name) in [
+            (Dns, "dns"),
+            (Connect, "connect"),
+            (Tls, "tls"),
+            (Timeout, "timeout"),
+            (Status, "status"),
+            (Body, "body"),
+            (Redirect, "redirect"),
+            (Protocol, "protocol"),
+        ] {
+            assert_eq!((r.as_str(), r.to_string()), (name, name.to_string()));
+            assert_eq!(serde_json::to_value(r).unwrap(), name);
+        }
+        let mut p: ProbeResult = serde_json::from_str(
+            r#"{"operator":"contoso","probed_at":"2026-11-27T10:00:00Z","outcome":"up","latency_ms":0.0}"#,
+        )
+        .unwrap();
+        assert_eq!(p.validate(), Ok(()), "a zero latency is a latency");
+        assert!(
+            !serde_json::to_string(&p).unwrap().contains("redirects"),
+            "0 is left out"
+        );
+        p.redirects = 2;
+        assert!(serde_json::to_string(&p)
+            .unwrap()
+            .contains(r#""redirects":2"#));
+        p.url = Some("u".repeat(MAX_URL_BYTES));
+        p.detail = Some("d".repeat(MAX_DETAIL_BYTES));
+        assert_eq!(p.validate(), Ok(()), "at the bounds");
+    }
+
     #[test]
     fn spread_places_are_stable_and_cover_the_round() {
         assert_eq!(spread_fraction("contoso"), spread_fraction("contoso"));

@@ -493,6 +493,54 @@ mod tests {
     }
 
     #[test]
+    fn a_month_has_its_days_and_its_predecessor() {
+        let june: Month = "2026-06".parse().unwrap();
+        let days = june.day_bounds(chrono_tz::Tz::UTC);
+        assert_eq!(
+            days.len(),
+            31,
+            "30 days and the next month's first midnight"
+        );
+        assert_eq!(
+            (days[0], days[30]),
+            (utc("2026-06-01T00:00:00Z"), utc("2026-07-01T00:00:00Z"))
+        );
+        assert_eq!(
+            june.bounds_in(chrono_tz::Europe::Madrid),
+            (utc("2026-05-31T22:00:00Z"), utc("2026-06-30T22:00:00Z"))
+        );
+        let prev = |t: &str| Month::previous(utc(t)).to_string();
+        assert_eq!(prev("2026-03-01T00:00:00Z"), "2026-02");
+        assert_eq!(prev("2026-01-15T12:00:00Z"), "2025-12");
+    }
+
+    #[test]
+    fn a_latency_at_the_sla_is_within_it_and_the_month_ends_where_it_ends() {
+        let refs = |v: &[ProbeResult]| latency(&v.iter().collect::<Vec<_>>(), 400).over_sla_percent;
+        let t = utc("2026-02-10T10:00:00Z");
+        assert_eq!(refs(&[probe(t, true, 400.0)]), 0.0);
+        assert_eq!(refs(&[probe(t, true, 400.001)]), 100.0);
+        // Probes just outside the month are not the month's.
+        let month: Month = "2026-02".parse().unwrap();
+        let probes = [
+            probe(utc("2026-01-31T23:59:30Z"), false, 5.0),
+            probe(utc("2026-02-01T00:00:00Z"), true, 100.0),
+            probe(utc("2026-03-01T00:00:00Z"), false, 5.0),
+        ];
+        let r = monthly(ReportInput {
+            operator: OperatorId::new("contoso").unwrap(),
+            month,
+            policy: &Policy::default(),
+            probes: &probes,
+            incidents: &[],
+            windows: &[],
+            notices: &[],
+            timezone: chrono_tz::Tz::UTC,
+        });
+        assert_eq!((r.probes, r.probes_down), (1, 0));
+    }
+
+    #[test]
     fn months_parse_and_bound() {
         let m: Month = "2026-02".parse().unwrap();
         assert_eq!(
