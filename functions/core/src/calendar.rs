@@ -164,6 +164,9 @@ mod tests {
             0
         );
         assert_eq!(c.business_days_between(from, from), 0);
+        // A notice years ahead counts up to the scan's cap, no further.
+        let far = from + chrono::Duration::days(20 * 366);
+        assert_eq!(c.business_days_between(from, far), MAX_DAYS_SCANNED);
     }
 
     fn utc(s: &str) -> DateTime<Utc> {

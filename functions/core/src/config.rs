@@ -93,7 +93,8 @@ pub struct Operator {
     pub name: String,
     pub portal: PortalCheck,
     pub contacts: Vec<EmailAddress>,
-    #[serde(default = "default_timezone")]
+    /// UTC when not given (chrono-tz's default).
+    #[serde(default)]
     pub timezone: chrono_tz::Tz,
     #[serde(default)]
     pub holidays: BTreeSet<NaiveDate>,
@@ -103,10 +104,6 @@ pub struct Operator {
     /// that act for this operator.
     #[serde(default)]
     pub api_clients: Vec<String>,
-}
-
-fn default_timezone() -> chrono_tz::Tz {
-    chrono_tz::Tz::UTC
 }
 
 impl Operator {

@@ -1286,7 +1286,10 @@ mod edges {
             &late.id_owner(),
             &policy,
         );
-        assert!(!done.text.contains("NOTE"), "only the announcement says late");
+        assert!(
+            !done.text.contains("NOTE"),
+            "only the announcement says late"
+        );
         assert_eq!(done.created_at, t("2026-12-01T08:40:00Z"));
         timely.cancel(t("2026-12-02T00:00:00Z")).unwrap();
         let off = timely.notice(
