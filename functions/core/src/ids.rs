@@ -174,6 +174,8 @@ mod tests {
         assert_eq!(OperatorId::new("mo-net-2").unwrap().as_str(), "mo-net-2");
         let mail = EmailAddress::parse("noc@contoso.example").unwrap();
         assert_eq!(mail.as_str(), "noc@contoso.example");
+        assert_eq!(mail.to_string(), "noc@contoso.example");
+        assert_eq!(String::from(mail), "noc@contoso.example");
     }
 
     #[test]
