@@ -509,6 +509,9 @@ mod tests {
             june.bounds_in(chrono_tz::Europe::Madrid),
             (utc("2026-05-31T22:00:00Z"), utc("2026-06-30T22:00:00Z"))
         );
+        let december: Month = "2026-12".parse().unwrap();
+        let days = december.day_bounds(chrono_tz::Tz::UTC);
+        assert_eq!((days.len(), days[31]), (32, utc("2027-01-01T00:00:00Z")));
         let prev = |t: &str| Month::previous(utc(t)).to_string();
         assert_eq!(prev("2026-03-01T00:00:00Z"), "2026-02");
         assert_eq!(prev("2026-01-15T12:00:00Z"), "2025-12");
