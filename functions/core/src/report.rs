@@ -582,7 +582,9 @@ mod tests {
         let mut n = 0;
         while t < month.end() {
             let in_gap = t >= utc("2026-02-20T00:00:00Z") && t < utc("2026-02-20T02:00:00Z");
-            if !in_gap {
+            // Five minutes without a probe, exactly `blind_after`: still observed.
+            let short_gap = t > utc("2026-02-22T10:00:00Z") && t < utc("2026-02-22T10:05:00Z");
+            if !in_gap && !short_gap {
                 let down = (t >= utc("2026-02-10T10:00:00Z") && t < utc("2026-02-10T10:30:00Z"))
                     || (t >= utc("2026-02-14T02:00:00Z") && t < utc("2026-02-14T03:00:00Z"));
                 probes.push(probe(t, !down, if n < 1000 { 500.0 } else { 100.0 }));
@@ -590,9 +592,10 @@ mod tests {
             }
             t += Duration::seconds(30);
         }
+        // Down 02:00-03:00 inside a window to 03:30: half an hour of it up.
         let windows = [MaintenanceWindow {
             start: utc("2026-02-14T02:00:00Z"),
-            end: utc("2026-02-14T03:00:00Z"),
+            end: utc("2026-02-14T03:30:00Z"),
             announced_at: None,
             description: None,
         }];
@@ -617,6 +620,27 @@ mod tests {
             incident("a", "2026-02-10T10:30:30Z", Some("2026-02-10T10:50:00Z")),
             incident("b", "2026-02-14T03:00:00Z", Some("2026-02-14T04:30:00Z")),
             incident("c", "2026-01-31T23:00:00Z", None),
+            incident("d", "2026-03-01T00:00:00Z", None),
+        ];
+        let notice = |start: &str, late: bool| Maintenance {
+            id: start.into(),
+            announcer: crate::partner::Announcer::Operator(op.clone()),
+            start: utc(start),
+            end: utc(start) + Duration::hours(1),
+            description: "d".into(),
+            services: vec![],
+            announced_at: utc("2026-01-01T00:00:00Z"),
+            lead_business_days: if late { 2 } else { 9 },
+            late,
+            status: crate::partner::MaintenanceStatus::Completed,
+            completed_at: None,
+            cancelled_at: None,
+        };
+        let notices = [
+            notice("2026-01-31T23:59:59Z", false),
+            notice("2026-02-01T00:00:00Z", true),
+            notice("2026-02-14T02:00:00Z", false),
+            notice("2026-03-01T00:00:00Z", true),
         ];
         let policy = Policy::default();
         let r = monthly(ReportInput {
@@ -626,7 +650,7 @@ mod tests {
             probes: &probes,
             incidents: &incidents,
             windows: &windows,
-            notices: &[],
+            notices: &notices,
             timezone: chrono_tz::Tz::UTC,
         });
         let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
@@ -641,18 +665,26 @@ mod tests {
         ));
         assert!(close(
             r.availability_percent.unwrap(),
-            40_110.0 * 100.0 / 40_140.0
+            40_080.0 * 100.0 / 40_110.0
         ));
+        assert!(close(r.maintenance_minutes, 90.0));
+        let lines: Vec<&str> = r.maintenance.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(lines, ["2026-02-01T00:00:00Z", "2026-02-14T02:00:00Z"]);
+        assert_eq!((r.maintenance_on_time, r.maintenance_late), (1, 1));
         assert!(r.met_target);
         assert!(close(r.error_budget_minutes, 40.32));
         assert!(close(r.error_budget_left_minutes, 10.32));
-        assert_eq!((r.probes, r.probes_down), (80_400, 180));
+        assert_eq!((r.probes, r.probes_down), (80_391, 180));
         assert_eq!(
             (r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms),
             (Some(100.0), Some(100.0), Some(500.0))
         );
-        assert!(close(r.latency.over_sla_percent, 1000.0 * 100.0 / 80_220.0));
-        assert_eq!(r.incidents.len(), 2, "January's incident is not February's");
+        assert!(close(r.latency.over_sla_percent, 1000.0 * 100.0 / 80_211.0));
+        assert_eq!(
+            r.incidents.len(),
+            2,
+            "January's and March's incidents are not February's"
+        );
         assert_eq!(r.incidents[0].minutes_to_acknowledge, Some(19.5));
         assert!(r.incidents[0].acknowledged_on_time && !r.incidents[1].acknowledged_on_time);
         assert_eq!(r.days.len(), 28);
@@ -660,6 +692,17 @@ mod tests {
         assert!(close(d20.unknown_minutes, 120.0) && d20.availability_percent == Some(100.0));
         let d10 = &r.days[9];
         assert!(close(d10.down_minutes, 30.0));
+        assert_eq!(
+            (d10.latency.samples, r.days[19].latency.samples),
+            (2820, 2640)
+        );
+        let d14 = &r.days[13];
+        assert!(close(d14.unknown_minutes, 0.0) && close(d14.down_minutes, 0.0));
+        assert_eq!(d14.availability_percent, Some(100.0));
+        assert!(
+            close(r.days[21].unknown_minutes, 0.0),
+            "the 5-minute gap was watched"
+        );
         assert!(close(
             d10.availability_percent.unwrap(),
             (1440.0 - 30.0) * 100.0 / 1440.0
