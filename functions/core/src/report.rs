@@ -640,6 +640,7 @@ mod tests {
             notice("2026-01-31T23:59:59Z", false),
             notice("2026-02-01T00:00:00Z", true),
             notice("2026-02-14T02:00:00Z", false),
+            notice("2026-02-20T10:00:00Z", false),
             notice("2026-03-01T00:00:00Z", true),
         ];
         let policy = Policy::default();
@@ -669,8 +670,15 @@ mod tests {
         ));
         assert!(close(r.maintenance_minutes, 90.0));
         let lines: Vec<&str> = r.maintenance.iter().map(|m| m.id.as_str()).collect();
-        assert_eq!(lines, ["2026-02-01T00:00:00Z", "2026-02-14T02:00:00Z"]);
-        assert_eq!((r.maintenance_on_time, r.maintenance_late), (1, 1));
+        assert_eq!(
+            lines,
+            [
+                "2026-02-01T00:00:00Z",
+                "2026-02-14T02:00:00Z",
+                "2026-02-20T10:00:00Z"
+            ]
+        );
+        assert_eq!((r.maintenance_on_time, r.maintenance_late), (2, 1));
         assert!(r.met_target);
         assert!(close(r.error_budget_minutes, 40.32));
         assert!(close(r.error_budget_left_minutes, 10.32));
