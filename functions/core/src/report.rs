@@ -773,6 +773,10 @@ mod tests {
         assert_eq!(r.downtime_minutes, 0.0);
         assert_eq!(r.unknown_minutes, 30.0 * 1440.0);
         assert!(
+            r.days.iter().all(|d| d.availability_percent.is_none()),
+            "a day nobody watched has no availability"
+        );
+        assert!(
             (r.error_budget_minutes - 43.2).abs() < 1e-9,
             "43.2 minutes in a 30-day month at 99.9%"
         );
