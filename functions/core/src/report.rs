@@ -699,7 +699,7 @@ mod tests {
         let d20 = &r.days[19];
         assert!(close(d20.unknown_minutes, 120.0) && d20.availability_percent == Some(100.0));
         let d10 = &r.days[9];
-        assert!(close(d10.down_minutes, 30.0));
+        assert!(close(d10.down_minutes, 30.0) && close(d10.unknown_minutes, 0.0));
         assert_eq!(
             (d10.latency.samples, r.days[19].latency.samples),
             (2820, 2640)
