@@ -167,7 +167,11 @@ where
             r.keep(&self.store, &req.body, (status, value.clone()), now)
                 .await;
         }
-        self.deliver_inline(now).await;
+        // A read records nothing to send: no outbox queries on the GET path
+        // (the evaluator and the sweep deliver anything left over).
+        if req.method != "GET" {
+            self.deliver_inline(now).await;
+        }
         Ok(match (route.listing, value) {
             (Some(resource), Value::Array(items)) => {
                 paging::answer(resource, ctx.operator, items, &paging)
