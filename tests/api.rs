@@ -613,12 +613,12 @@ async fn the_authorization_matrix() {
             404,
         ),
         (
-            "admin cannot ack for an operator",
+            "the team may always act",
             admin(),
             "POST",
             ack.clone(),
             None,
-            403,
+            200,
         ),
         (
             "operators are admin only",
@@ -1303,10 +1303,35 @@ async fn monthly_reports_are_an_operators_own() {
     );
 }
 
-/// Contoso's incident, maintenance window and bug, in a fresh store; the bug
-/// advanced to `stage` ("reported", "approved" or "scheduled").
-async fn contoso_world(stage: &str) -> (Api<SqliteStore, Recorder>, String, String, String) {
+/// Contoso's incidents, maintenance window and bug, in a fresh store; the
+/// bug advanced to `stage` ("reported", "approved" or "scheduled"). The ids
+/// are named as the matrix's templates name them: `{i}` the monitor's
+/// incident (contoso owes it), `{r}` contoso's outage report (the team owes
+/// it), `{q}` a reporting failure the team raised (contoso owes it), `{m}`
+/// the window, `{b}` the bug.
+async fn contoso_world(stage: &str) -> (Api<SqliteStore, Recorder>, Vec<(&'static str, String)>) {
     let api = api().await;
+    let r = call(
+        &api,
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(high_report("2026-11-27T09:30:00Z")),
+        now(),
+    )
+    .await;
+    let report = r.body["incident"]["id"]
+        .as_str()
+        .expect("report id")
+        .to_string();
+    let q = call(
+        &api,
+        Call::new("POST", "/v1/incidents")
+            .claims(admin())
+            .json(raised("contoso")),
+        now(),
+    )
+    .await;
+    let raised_id = q.body["id"].as_str().expect("raised id").to_string();
     evaluate_batch(
         &api.store,
         &context(&["contoso"]),
@@ -1363,7 +1388,20 @@ async fn contoso_world(stage: &str) -> (Api<SqliteStore, Recorder>, String, Stri
             200
         );
     }
-    (api, incident, maintenance, bug)
+    let ids = vec![
+        ("{i}", incident),
+        ("{r}", report),
+        ("{q}", raised_id),
+        ("{m}", maintenance),
+        ("{b}", bug),
+    ];
+    (api, ids)
+}
+
+/// A Low incident the team raises against `operator`.
+fn raised(operator: &str) -> Value {
+    json!({"operator": operator, "kind": "reporting_failure", "subject": "October report missing",
+           "text": "The monthly report did not arrive.", "links": ["https://share.dynamo.example/r/10"]})
 }
 
 /// Every endpoint × every role × contoso's (own or foreign) resources, each
@@ -1399,19 +1437,70 @@ async fn the_whole_authorization_matrix() {
             "reported",
             [200, 200, 404],
         ),
+        // The side that owes the answer, and the team always.
         (
             "POST",
             "/v1/incidents/{i}/acknowledgement",
             None,
             "reported",
-            [403, 200, 404],
+            [200, 200, 404],
         ),
         (
             "POST",
             "/v1/incidents/{i}/updates",
             Some(json!({"message": "m"})),
             "reported",
-            [403, 201, 404],
+            [201, 201, 404],
+        ),
+        // The monitor resolves its own incidents.
+        (
+            "POST",
+            "/v1/incidents/{i}/resolution",
+            None,
+            "reported",
+            [409, 409, 404],
+        ),
+        (
+            "POST",
+            "/v1/incidents",
+            Some(raised("contoso")),
+            "reported",
+            [201, 403, 403],
+        ),
+        (
+            "POST",
+            "/v1/incidents/{r}/acknowledgement",
+            None,
+            "reported",
+            [200, 403, 404],
+        ),
+        (
+            "POST",
+            "/v1/incidents/{r}/updates",
+            Some(json!({"message": "m"})),
+            "reported",
+            [201, 403, 404],
+        ),
+        (
+            "POST",
+            "/v1/incidents/{r}/resolution",
+            Some(json!({"message": "answered by phone"})),
+            "reported",
+            [200, 403, 404],
+        ),
+        (
+            "POST",
+            "/v1/incidents/{q}/acknowledgement",
+            None,
+            "reported",
+            [200, 200, 404],
+        ),
+        (
+            "POST",
+            "/v1/incidents/{q}/resolution",
+            None,
+            "reported",
+            [200, 200, 404],
         ),
         (
             "POST",
@@ -1513,11 +1602,10 @@ async fn the_whole_authorization_matrix() {
             .into_iter()
             .zip(expected)
         {
-            let (api, i, m, b) = contoso_world(stage).await;
-            let full = template
-                .replace("{i}", &i)
-                .replace("{m}", &m)
-                .replace("{b}", &b);
+            let (api, ids) = contoso_world(stage).await;
+            let full = ids
+                .iter()
+                .fold(template.to_string(), |t, (name, id)| t.replace(name, id));
             let (path, query) = full
                 .split_once('?')
                 .map_or((full.as_str(), None), |(p, q)| (p, q.split_once('=')));
@@ -1536,4 +1624,210 @@ async fn the_whole_authorization_matrix() {
             );
         }
     }
+}
+
+/// The contract both ways: the team raises a Low incident that contoso owes
+/// (on contoso's calendar), and answers contoso's own report (on the team's
+/// calendar); each answer is told to the other side, by email, never "reply".
+#[tokio::test]
+async fn incidents_run_both_ways_and_each_answer_reaches_the_other_side() {
+    let mut api = api().await;
+    // The team's calendar: Tokyo, so its clock differs from contoso's (Madrid).
+    api.team_calendar = BusinessCalendar::new(livesite_core::Tz::Asia__Tokyo, []);
+    let contoso = || client("client-contoso");
+    let q = call(
+        &api,
+        Call::new("POST", "/v1/incidents")
+            .claims(admin())
+            .json(raised("contoso")),
+        now(),
+    )
+    .await;
+    assert_eq!(q.status, 201, "{}", q.body);
+    assert_eq!(
+        (q.body["owed_by"].as_str(), q.body["raised_by"].as_str()),
+        (Some("operator"), Some("team"))
+    );
+    // Friday 11:00 in Madrid: due Monday 11:00 Madrid (10:00 UTC).
+    assert_eq!(q.body["initial_response_due"], "2026-11-30T10:00:00Z");
+    let id = q.body["id"].as_str().expect("id").to_string();
+    let mail = api
+        .notifier
+        .sent
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("email");
+    assert_eq!(mail.to, operator("contoso").contacts);
+    assert!(mail.text.contains("https://share.dynamo.example/r/10"));
+    assert!(!mail.text.to_lowercase().contains("reply"), "{}", mail.text);
+    // Contoso answers: the team hears of it.
+    let a = call(
+        &api,
+        Call::new("POST", &format!("/v1/incidents/{id}/updates"))
+            .claims(contoso())
+            .json(json!({"message": "resent today"})),
+        now(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let told = api
+        .notifier
+        .sent
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("answer");
+    assert_eq!(
+        (told.to.clone(), told.text.contains("resent today")),
+        (team().emails, true)
+    );
+    // Another operator's id, a stranger operator and bad input.
+    let bad = call(
+        &api,
+        Call::new("POST", "/v1/incidents")
+            .claims(admin())
+            .json(raised("northwind")),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        (bad.status, bad.body["errors"][0]["field"].as_str()),
+        (422, Some("operator"))
+    );
+
+    // Contoso's report: the team owes it, on the team's calendar (Tokyo).
+    let r = call(&api, Call::new("POST", "/v1/outage-reports").claims(contoso()).json(json!({
+        "service": "xdr", "severity": "low", "started_at": "2026-11-27T09:20:00Z",
+        "aware_at": "2026-11-27T09:40:00Z", "description": "late XDR files", "contact": "noc@contoso.example"
+    })), now()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Friday 19:00 in Tokyo + 1 business day: Monday 19:00 Tokyo (10:00 UTC).
+    assert_eq!(r.body["incident"]["owed_by"], "team");
+    assert_eq!(
+        r.body["incident"]["initial_response_due"],
+        "2026-11-30T10:00:00Z"
+    );
+    let rid = r.body["incident"]["id"].as_str().expect("id").to_string();
+    let own = call(
+        &api,
+        Call::new("POST", &format!("/v1/incidents/{rid}/acknowledgement")).claims(contoso()),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        own.status, 403,
+        "contoso cannot answer its own report: {}",
+        own.body
+    );
+    let done = call(
+        &api,
+        Call::new("POST", &format!("/v1/incidents/{rid}/resolution"))
+            .claims(admin())
+            .json(json!({"message": "files resent"})),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        (done.status, done.body["incident"]["status"].as_str()),
+        (200, Some("resolved")),
+        "{}",
+        done.body
+    );
+    let told = api
+        .notifier
+        .sent
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("answer");
+    assert_eq!(told.to, operator("contoso").contacts);
+    assert!(told.text.contains("files resent"));
+    let again = call(
+        &api,
+        Call::new("POST", &format!("/v1/incidents/{rid}/updates"))
+            .claims(admin())
+            .json(json!({"message": "m"})),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        again.status, 409,
+        "a resolved incident takes no more answers"
+    );
+}
+
+/// Both sides acknowledge the same incident at once, and a resolution races
+/// an update: exactly one acknowledgement is the first, and nothing writes a
+/// resolved incident back open.
+#[tokio::test]
+async fn an_acknowledgement_race_by_both_sides_has_one_first() {
+    let api = api().await;
+    let q = call(
+        &api,
+        Call::new("POST", "/v1/incidents")
+            .claims(admin())
+            .json(raised("contoso")),
+        now(),
+    )
+    .await;
+    let id = q.body["id"].as_str().expect("id").to_string();
+    let ack = format!("/v1/incidents/{id}/acknowledgement");
+    let mut firsts = 0;
+    for _ in 0..5 {
+        let (a, b) = tokio::join!(
+            call(&api, Call::new("POST", &ack).claims(admin()), now()),
+            call(
+                &api,
+                Call::new("POST", &ack).claims(client("client-contoso")),
+                now()
+            ),
+        );
+        assert_eq!((a.status, b.status), (200, 200));
+        firsts += [a, b]
+            .iter()
+            .filter(|x| x.body["first_acknowledgement"] == true)
+            .count();
+    }
+    assert_eq!(firsts, 1, "one first acknowledgement among ten");
+    let stored = api
+        .store
+        .get_incident(&id)
+        .await
+        .expect("get")
+        .expect("incident");
+    assert_eq!(
+        stored.version, 10,
+        "every acknowledgement written once, none lost"
+    );
+    let (resolution, updates) = (
+        format!("/v1/incidents/{id}/resolution"),
+        format!("/v1/incidents/{id}/updates"),
+    );
+    let (resolve, update) = tokio::join!(
+        call(
+            &api,
+            Call::new("POST", &resolution).claims(client("client-contoso")),
+            now()
+        ),
+        call(
+            &api,
+            Call::new("POST", &updates)
+                .claims(admin())
+                .json(json!({"message": "m"})),
+            now()
+        ),
+    );
+    assert_eq!(resolve.status, 200);
+    assert!([201, 409].contains(&update.status), "{}", update.body);
+    let stored = api
+        .store
+        .get_incident(&id)
+        .await
+        .expect("get")
+        .expect("incident");
+    assert!(!stored.is_open(), "the resolution stands");
 }

@@ -4,7 +4,9 @@
 use crate::fixtures::{operator, probe, t0};
 use chrono::Duration;
 use livesite_core::evaluate::MonitorState;
-use livesite_core::incident::{incident_id, Incident, IncidentKind, IncidentStatus, Severity};
+use livesite_core::incident::{
+    incident_id, Incident, IncidentKind, IncidentStatus, Party, Severity,
+};
 use livesite_core::notify::{Channel, Notification};
 use livesite_core::ports::{DeliveryStatus, Store, StoreError, Version};
 use livesite_core::OperatorId;
@@ -17,6 +19,8 @@ pub fn incident(op: &str, minutes: i64) -> Incident {
         operator: o.id,
         severity: Severity::High,
         kind: IncidentKind::PortalDown,
+        raised_by: Party::Team,
+        owed_by: Party::Operator,
         status: IncidentStatus::Open,
         started_at: started,
         opened_at: started + Duration::seconds(1830),

@@ -20,6 +20,16 @@ pub enum Principal {
 }
 
 /// Verified claims: the token's scopes and its client id.
+impl Principal {
+    /// The side of the contract the caller acts for.
+    pub fn side(&self) -> livesite_core::incident::Party {
+        match self {
+            Self::Admin => livesite_core::incident::Party::Team,
+            Self::Operator(_) => livesite_core::incident::Party::Operator,
+        }
+    }
+}
+
 pub type Claims = (Vec<String>, Option<String>);
 
 fn scopes_of(scope: Option<&str>) -> Vec<String> {

@@ -5,8 +5,10 @@ use crate::http::Ctx;
 use crate::problem::{parse, to_value, Problem, Reply};
 use crate::Api;
 use livesite_core::incident::Incident;
+use livesite_core::incident::{Answer, Refusal};
 use livesite_core::partner;
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
+use livesite_core::raise::{self, RaiseInput};
 use livesite_core::service::{change_incident, Change};
 use livesite_core::OperatorId;
 use serde::Deserialize;
@@ -26,9 +28,15 @@ where
     pub(crate) async fn report_outage(&self, ctx: &Ctx<'_>) -> Reply {
         let op = self.operator(operator_only(ctx.who)?).await?;
         let input = parse(ctx.body)?;
-        let (report, incident, notes) =
-            partner::outage_report(&op, input, ctx.now, &self.policy, &self.team)
-                .map_err(Problem::invalid)?;
+        let (report, incident, notes) = partner::outage_report(
+            &op,
+            input,
+            ctx.now,
+            &self.policy,
+            &self.team,
+            &self.team_calendar,
+        )
+        .map_err(Problem::invalid)?;
         let created = self.store.create_incident(&incident).await?;
         self.store
             .create_record(
@@ -80,60 +88,82 @@ where
         ))
     }
 
-    pub(crate) async fn acknowledge(&self, ctx: &Ctx<'_>) -> Reply {
-        let (id, now) = (ctx.id(), ctx.now);
-        let op_id = operator_only(ctx.who)?.clone();
-        self.own_incident(ctx.who, id).await?;
-        let calendar = self.operator(&op_id).await?.calendar();
-        // Race-free: decided on the incident as stored at the write.
-        let changed = change_incident(&self.store, id, |incident| {
-            if !incident.is_open() {
-                return Err(());
-            }
-            let first = incident.acknowledged_at.is_none();
-            incident.acknowledge(now, &calendar);
-            Ok(first)
-        })
-        .await?;
-        let (incident, first) = open_incident(changed, id)?;
-        let late = incident.initial_response_overdue(now);
-        Ok((
-            200,
-            json!({"incident": incident, "first_acknowledgement": first, "initial_response_late": late}),
-        ))
+    /// The team raises a Low incident against an operator.
+    pub(crate) async fn raise(&self, ctx: &Ctx<'_>) -> Reply {
+        let input: RaiseInput = parse(ctx.body)?;
+        let op = self
+            .store
+            .get_operator(&input.operator)
+            .await?
+            .ok_or_else(|| Problem::field("operator", "no such operator"))?;
+        let (incident, email) = raise::raise(&op, input, ctx.now, &self.policy, &self.team)
+            .map_err(Problem::invalid)?;
+        if self.store.create_incident(&incident).await? {
+            self.enqueue(vec![email]).await?;
+        }
+        Ok((201, to_value(&incident)))
     }
 
-    pub(crate) async fn post_update(&self, ctx: &Ctx<'_>) -> Reply {
-        let (id, now) = (ctx.id(), ctx.now);
-        let op_id = operator_only(ctx.who)?.clone();
-        let input: UpdateInput = parse(ctx.body)?;
-        partner::update_message(&input.message).map_err(Problem::invalid)?;
-        self.own_incident(ctx.who, id).await?;
-        let calendar = self.operator(&op_id).await?.calendar();
-        // A resolved incident takes no more updates; race-free as above.
-        let changed = change_incident(&self.store, id, |incident| {
-            if !incident.is_open() {
-                return Err(());
+    /// Acknowledge, update or resolve: allowed to the side that owes the
+    /// answer and to the team; decided on the incident as stored at the write.
+    pub(crate) async fn answer_incident(&self, ctx: &Ctx<'_>, answer: Answer) -> Reply {
+        let (id, now, side) = (ctx.id(), ctx.now, ctx.who.side());
+        let message = match answer {
+            Answer::Update => Some(parse::<UpdateInput>(ctx.body)?.message),
+            Answer::Resolve if !ctx.body.is_empty() => {
+                Some(parse::<UpdateInput>(ctx.body)?.message)
             }
-            let overdue = incident.next_update_due.is_some_and(|d| now > d);
-            incident.record_update(now, &calendar);
-            Ok(overdue)
+            _ => None,
+        };
+        if let Some(m) = &message {
+            partner::update_message(m).map_err(Problem::invalid)?;
+        }
+        let stored = self.own_incident(ctx.who, id).await?;
+        let op = self.operator(&stored.operator).await?;
+        let calendar = stored.calendar(&op.calendar(), &self.team_calendar).clone();
+        let changed =
+            change_incident(&self.store, id, |i| i.answer(side, answer, now, &calendar)).await?;
+        let (incident, answered) = match changed {
+            Change::Done(incident, answered) => (incident, answered),
+            Change::Missing => return Err(Problem::not_found()),
+            Change::Refused(e @ Refusal::NotOwed(_)) => {
+                return Err(Problem::new(
+                    403,
+                    "Forbidden",
+                    format!("incident {id}: {e}"),
+                ))
+            }
+            Change::Refused(e) => return Err(Problem::conflict(format!("incident {id}: {e}"))),
+        };
+        if let Some(m) = &message {
+            let update_id = format!("{id}#{}", livesite_core::ids::key_time_ms(now));
+            let record = json!({"incident_id": id, "at": now, "by": side, "message": m});
+            self.store
+                .create_record("incident-update", &update_id, Some(&op.id), &record)
+                .await?;
+        }
+        let notice = raise::answered(
+            &incident,
+            &op,
+            &self.team,
+            side,
+            answer,
+            message.as_deref(),
+            now,
+        );
+        self.enqueue(notice.into_iter().collect()).await?;
+        let late = incident.initial_response_overdue(now);
+        Ok(match answer {
+            Answer::Acknowledge => (
+                200,
+                json!({"incident": incident, "first_acknowledgement": answered.first_acknowledgement, "initial_response_late": late}),
+            ),
+            Answer::Update => (
+                201,
+                json!({"incident": incident, "update_was_overdue": answered.update_was_overdue}),
+            ),
+            Answer::Resolve => (200, json!({"incident": incident})),
         })
-        .await?;
-        let (incident, overdue) = open_incident(changed, id)?;
-        let update_id = format!("{id}#{}", livesite_core::ids::key_time_ms(now));
-        self.store
-            .create_record(
-                "incident-update",
-                &update_id,
-                Some(&op_id),
-                &json!({"incident_id": id, "at": now, "message": input.message}),
-            )
-            .await?;
-        Ok((
-            201,
-            json!({"incident": incident, "update_was_overdue": overdue}),
-        ))
     }
 
     pub(crate) async fn ask_information(&self, ctx: &Ctx<'_>) -> Reply {
@@ -151,14 +181,5 @@ where
         self.store.create_incident(&incident).await?;
         self.enqueue(vec![email]).await?;
         Ok((201, to_value(&incident)))
-    }
-}
-
-/// The changed incident, or 404 / 409 (resolved meanwhile).
-fn open_incident<T>(changed: Change<T, ()>, id: &str) -> Result<(Incident, T), Problem> {
-    match changed {
-        Change::Done(incident, out) => Ok((incident, out)),
-        Change::Missing => Err(Problem::not_found()),
-        Change::Refused(()) => Err(Problem::conflict(format!("incident {id} is resolved"))),
     }
 }

@@ -28,6 +28,7 @@ pub use outbox::INLINE_DELIVERY_BUDGET;
 pub use problem::Problem;
 
 use http::Ctx;
+use livesite_core::incident::Answer;
 use livesite_core::ports::{Notifier, OperatorRegistry, RateLimiter, RecordStore, Store};
 use livesite_core::{BusinessCalendar, Policy, Team};
 use problem::Reply;
@@ -61,8 +62,10 @@ where
             Action::ReportOutage => self.report_outage(ctx).await,
             Action::ListIncidents => self.list_incidents(ctx).await,
             Action::GetIncident => self.get_incident(ctx).await,
-            Action::Acknowledge => self.acknowledge(ctx).await,
-            Action::PostUpdate => self.post_update(ctx).await,
+            Action::Raise => self.raise(ctx).await,
+            Action::Acknowledge => self.answer_incident(ctx, Answer::Acknowledge).await,
+            Action::PostUpdate => self.answer_incident(ctx, Answer::Update).await,
+            Action::Resolve => self.answer_incident(ctx, Answer::Resolve).await,
             Action::AskInformation => self.ask_information(ctx).await,
             Action::Announce => self.announce(ctx).await,
             Action::ListMaintenance => self.list_maintenance(ctx).await,

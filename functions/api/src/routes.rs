@@ -21,8 +21,10 @@ pub enum Action {
     ReportOutage,
     ListIncidents,
     GetIncident,
+    Raise,
     Acknowledge,
     PostUpdate,
+    Resolve,
     AskInformation,
     Announce,
     ListMaintenance,
@@ -89,14 +91,18 @@ pub const ROUTES: &[Route] = &[
     route("POST", "outage-reports", Operator, true, ReportOutage),
     listing("incidents", Both, ListIncidents),
     route("GET", "incidents/{}", Both, false, GetIncident),
+    route("POST", "incidents", Team, true, Raise),
+    // The side that owes the answer, or the team (decided in the core).
     route(
         "POST",
         "incidents/{}/acknowledgement",
-        Operator,
+        Both,
         false,
         Acknowledge,
     ),
-    route("POST", "incidents/{}/updates", Operator, true, PostUpdate),
+    route("POST", "incidents/{}/updates", Both, true, PostUpdate),
+    // An optional body: a closing message.
+    route("POST", "incidents/{}/resolution", Both, false, Resolve),
     route(
         "POST",
         "information-requests",

@@ -10,6 +10,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use livesite_api_fn::{Api, ApiRequest, Claims, MAX_BODY_BYTES};
+use livesite_core::raise::{RaiseInput, RaisedKind};
 use livesite_core::BusinessCalendar;
 use livesite_local::{ConsoleNotifier, SqliteStore};
 use serde_json::{json, Value};
@@ -30,6 +31,23 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Raise a Low incident against an operator, as the DYNAMO team
+    /// (`POST /v1/incidents`): the operator owes the answer.
+    Raise {
+        #[arg(long, value_parser = |s: &str| livesite_core::OperatorId::new(s).map_err(|e| e.to_string()))]
+        operator: livesite_core::OperatorId,
+        #[arg(long, value_enum)]
+        kind: Kind,
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        text: String,
+        /// An attachment, as an https link (repeat for more).
+        #[arg(long = "link")]
+        links: Vec<url::Url>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Serve the API on 127.0.0.1.
     Serve {
         #[arg(long, default_value_t = 8787)]
@@ -37,6 +55,12 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Kind {
+    ReportingFailure,
+    InformationRequest,
 }
 
 #[derive(clap::Args)]
@@ -131,8 +155,6 @@ pub async fn run(cmd: Command) -> Result<u8, Failure> {
             idempotency_key,
             common,
         } => {
-            let claims = claims(&common.principal)?;
-            let api = build(&common).await?;
             let body = match body {
                 Some(b) if b.starts_with('@') => Some(
                     std::fs::read_to_string(Path::new(&b[1..]))
@@ -140,26 +162,29 @@ pub async fn run(cmd: Command) -> Result<u8, Failure> {
                 ),
                 other => other,
             };
-            let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-            if let Some(k) = idempotency_key {
-                headers.push(("idempotency-key".into(), k));
-            }
-            let req = request(
-                &method,
-                &path,
-                &headers,
-                body.map(String::into_bytes).unwrap_or_default(),
-                &claims,
-            );
-            let resp = api.call(req, chrono::Utc::now()).await;
-            let status = resp.status().as_u16();
-            let text = body_text(resp.body());
-            let pretty = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                .unwrap_or(text);
-            println!("HTTP {status}\n{pretty}");
-            Ok(if (200..300).contains(&status) { 0 } else { 1 })
+            send(&common, &method, &path, body, idempotency_key).await
+        }
+        Command::Raise {
+            operator,
+            kind,
+            subject,
+            text,
+            links,
+            common,
+        } => {
+            let kind = match kind {
+                Kind::ReportingFailure => RaisedKind::ReportingFailure,
+                Kind::InformationRequest => RaisedKind::InformationRequest,
+            };
+            let input = RaiseInput {
+                operator,
+                kind,
+                subject,
+                text,
+                links,
+            };
+            let body = serde_json::to_string(&input).map_err(Failure::runtime)?;
+            send(&common, "POST", "/v1/incidents", Some(body), None).await
         }
         Command::Serve { port, common } => {
             let claims = Arc::new(claims(&common.principal)?);
@@ -193,6 +218,38 @@ pub async fn run(cmd: Command) -> Result<u8, Failure> {
             }
         }
     }
+}
+
+/// Sends one request through the handler and prints the answer; exit 0 on 2xx.
+async fn send(
+    common: &Common,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+    idempotency_key: Option<String>,
+) -> Result<u8, Failure> {
+    let claims = claims(&common.principal)?;
+    let api = build(common).await?;
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    if let Some(k) = idempotency_key {
+        headers.push(("idempotency-key".into(), k));
+    }
+    let req = request(
+        method,
+        path,
+        &headers,
+        body.map(String::into_bytes).unwrap_or_default(),
+        &claims,
+    );
+    let resp = api.call(req, chrono::Utc::now()).await;
+    let status = resp.status().as_u16();
+    let text = body_text(resp.body());
+    let pretty = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or(text);
+    println!("HTTP {status}\n{pretty}");
+    Ok(if (200..300).contains(&status) { 0 } else { 1 })
 }
 
 async fn answer(

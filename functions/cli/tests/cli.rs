@@ -421,3 +421,70 @@ async fn a_closed_pipe_ends_the_command_quietly() {
     );
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
 }
+
+/// The team raises a Low incident from the command line, and the operator
+/// acknowledges it the same way (the commands every incident email names).
+#[test]
+fn the_team_raises_and_the_operator_answers_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("api.db");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/api-fuzz.toml");
+    let common = ["--config", config, "--db", db.to_str().expect("path")];
+    let mut raise = vec![
+        "api",
+        "raise",
+        "--operator",
+        "contoso",
+        "--kind",
+        "reporting-failure",
+        "--subject",
+        "October report missing",
+        "--text",
+        "It did not arrive.",
+        "--link",
+        "https://share.dynamo.example/r/10",
+    ];
+    raise.extend(common);
+    let out = livesite(&raise);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    let json: Value =
+        serde_json::from_str(text.split_once("HTTP 201\n").expect("answer").1).expect("json");
+    assert_eq!(
+        (json["owed_by"].as_str(), json["kind"].as_str()),
+        (Some("operator"), Some("reporting_failure"))
+    );
+    let id = json["id"].as_str().expect("id");
+    let ack = format!("/v1/incidents/{id}/acknowledgement");
+    let mut call = vec!["api", "call", "POST", &ack, "--as", "client:client-contoso"];
+    call.extend(common);
+    let out = livesite(&call);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("\"first_acknowledgement\": true"),
+        "{}",
+        stdout(&out)
+    );
+    // A link that is not https is refused with the field named, exit 1.
+    let mut bad = raise.clone();
+    let at = bad
+        .iter()
+        .position(|a| *a == "https://share.dynamo.example/r/10")
+        .expect("link");
+    bad[at] = "http://share.dynamo.example/r/10";
+    let out = livesite(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("links/0"), "{}", stdout(&out));
+}

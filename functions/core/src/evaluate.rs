@@ -4,7 +4,7 @@
 
 use crate::config::{Operator, Policy};
 use crate::ids::OperatorId;
-use crate::incident::{incident_id, Incident, IncidentKind, Opening, Severity};
+use crate::incident::{incident_id, Incident, IncidentKind, Opening, Party, Severity};
 use crate::probe::{FailureReason, Outcome, ProbeResult};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -485,7 +485,7 @@ fn open_incident(
             operator.name,
             started_at.format("%Y-%m-%d %H:%M:%SZ"),
         ),
-        IncidentKind::Flapping | IncidentKind::OutageReport | IncidentKind::InformationRequest => format!(
+        _ => format!(
             "{} MO Direct portal is flapping: more than {:.0}% of probes failed over the last {} minutes (last failure: {why})",
             operator.name,
             policy.flapping.open_above * 100.0,
@@ -498,6 +498,7 @@ fn open_incident(
             operator: &operator.id,
             severity,
             kind,
+            raised_by: Party::Team,
             started_at,
             opened_at: at,
             summary,

@@ -37,8 +37,10 @@ pub enum IncidentKind {
     Flapping,
     /// An outage an operator reported itself.
     OutageReport,
-    /// A Low-severity information request.
+    /// A Low-severity information request (either side may ask the other).
     InformationRequest,
+    /// The operator's reporting failed (a Low incident the team raises).
+    ReportingFailure,
 }
 
 impl IncidentKind {
@@ -48,6 +50,49 @@ impl IncidentKind {
             Self::Flapping => "flapping",
             Self::OutageReport => "outage_report",
             Self::InformationRequest => "information_request",
+            Self::ReportingFailure => "reporting_failure",
+        }
+    }
+
+    /// Raised by the monitor from probe results, and closed by it when the
+    /// portal recovers: nobody resolves these by hand.
+    pub fn is_monitored(self) -> bool {
+        matches!(self, Self::PortalDown | Self::Flapping)
+    }
+
+    /// Who owes the answer when a record does not say (those written before
+    /// incidents ran both ways): the monitor's incidents and reporting
+    /// failures are the operator's to answer, what an operator reported or
+    /// asked is the team's.
+    fn default_owner(self) -> Party {
+        match self {
+            Self::PortalDown | Self::Flapping | Self::ReportingFailure => Party::Operator,
+            Self::OutageReport | Self::InformationRequest => Party::Team,
+        }
+    }
+}
+
+/// The two sides of the contract: whoever receives an incident owes the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    /// The DYNAMO team (its monitor raises on its behalf).
+    Team,
+    Operator,
+}
+
+impl Party {
+    pub fn other(self) -> Self {
+        match self {
+            Self::Team => Self::Operator,
+            Self::Operator => Self::Team,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Team => "team",
+            Self::Operator => "operator",
         }
     }
 }
@@ -60,6 +105,7 @@ pub enum IncidentStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Incident {
     /// Deterministic: operator, start of the trouble and kind, so a recomputed
     /// decision names the same incident and conditional writes can dedupe it.
@@ -67,6 +113,11 @@ pub struct Incident {
     pub operator: OperatorId,
     pub severity: Severity,
     pub kind: IncidentKind,
+    /// Who raised it; the monitor raises for the team.
+    pub raised_by: Party,
+    /// Who owes the answer: acknowledges, updates and (for what people
+    /// raised) resolves it, and whose calendar its clocks run on.
+    pub owed_by: Party,
     pub status: IncidentStatus,
     /// When the trouble began (first failed probe of the run for an outage).
     pub started_at: DateTime<Utc>,
@@ -86,6 +137,75 @@ pub struct Incident {
     /// records written before versions: 0.
     #[serde(default)]
     pub version: u64,
+}
+
+impl Serialize for Incident {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Incident::serialize(self, s)
+    }
+}
+
+/// Records written before incidents ran both ways name neither side: they
+/// are filled in from the kind (`IncidentKind::default_owner`), so every
+/// stored incident still reads and none is ever answered by the wrong side.
+impl<'de> Deserialize<'de> for Incident {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut value = serde_json::Value::deserialize(d)?;
+        if let Some(fields) = value.as_object_mut() {
+            if !fields.contains_key("owed_by") {
+                let kind = fields
+                    .get("kind")
+                    .cloned()
+                    .map(serde_json::from_value::<IncidentKind>)
+                    .transpose()
+                    .map_err(serde::de::Error::custom)?;
+                if let Some(kind) = kind {
+                    let owner = kind.default_owner();
+                    fields.insert("owed_by".into(), owner.as_str().into());
+                    fields
+                        .entry("raised_by")
+                        .or_insert_with(|| owner.other().as_str().into());
+                }
+            }
+        }
+        Incident::deserialize(value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What one side does with an incident it owes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Acknowledge,
+    Update,
+    /// Only for what people raised: the monitor closes its own incidents
+    /// when the portal recovers.
+    Resolve,
+}
+
+impl Answer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Acknowledge => "acknowledged",
+            Self::Update => "updated",
+            Self::Resolve => "resolved",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answered {
+    pub first_acknowledgement: bool,
+    pub update_was_overdue: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the answer is owed by the {}", .0.as_str())]
+    NotOwed(Party),
+    #[error("the incident is resolved")]
+    Resolved,
+    #[error("the monitor resolves this incident when the portal recovers")]
+    Monitored,
 }
 
 /// Builds the deterministic id shared by every store and every retry.
@@ -125,13 +245,15 @@ pub fn next_update_due(
     }
 }
 
-/// What opens an incident: the rest (its status, its clocks) follows from
-/// the policy and the calendar of the side that owes the answer.
+/// What opens an incident: the rest (who owes the answer, its status, its
+/// clocks) follows from the policy and the calendar of the side that owes it
+/// (the side that did not raise it).
 pub struct Opening<'a> {
     pub id: String,
     pub operator: &'a OperatorId,
     pub severity: Severity,
     pub kind: IncidentKind,
+    pub raised_by: Party,
     /// When the trouble began (the first failed probe, the outage's start).
     pub started_at: DateTime<Utc>,
     pub opened_at: DateTime<Utc>,
@@ -153,6 +275,8 @@ impl Incident {
             operator: o.operator.clone(),
             severity: o.severity,
             kind: o.kind,
+            raised_by: o.raised_by,
+            owed_by: o.raised_by.other(),
             status: IncidentStatus::Open,
             started_at: o.started_at,
             opened_at: o.opened_at,
@@ -167,6 +291,24 @@ impl Incident {
 
     pub fn is_open(&self) -> bool {
         self.status == IncidentStatus::Open
+    }
+
+    /// Whether `side` may acknowledge, update or resolve it: the side that
+    /// owes the answer, and the team always (it runs the escalation).
+    pub fn answerable_by(&self, side: Party) -> bool {
+        side == Party::Team || side == self.owed_by
+    }
+
+    /// The calendar its clocks run on: the owing side's.
+    pub fn calendar<'a>(
+        &self,
+        operator: &'a BusinessCalendar,
+        team: &'a BusinessCalendar,
+    ) -> &'a BusinessCalendar {
+        match self.owed_by {
+            Party::Team => team,
+            Party::Operator => operator,
+        }
     }
 
     /// The partner's initial response: stops the initial clock, starts the update clock.
@@ -194,6 +336,39 @@ impl Incident {
         self.next_update_due = None;
     }
 
+    /// One side's answer, decided on the incident as stored (run it inside
+    /// `service::change_incident`, so a race between both sides is decided
+    /// on what the other wrote). The clocks run on `calendar`, the owing
+    /// side's (`Incident::calendar`).
+    pub fn answer(
+        &mut self,
+        side: Party,
+        answer: Answer,
+        at: DateTime<Utc>,
+        calendar: &BusinessCalendar,
+    ) -> Result<Answered, Refusal> {
+        if !self.answerable_by(side) {
+            return Err(Refusal::NotOwed(self.owed_by));
+        }
+        if !self.is_open() {
+            return Err(Refusal::Resolved);
+        }
+        let answered = Answered {
+            first_acknowledgement: self.acknowledged_at.is_none(),
+            update_was_overdue: self.next_update_due.is_some_and(|d| at > d),
+        };
+        match answer {
+            Answer::Acknowledge => self.acknowledge(at, calendar),
+            Answer::Update => self.record_update(at, calendar),
+            Answer::Resolve if self.kind.is_monitored() => return Err(Refusal::Monitored),
+            Answer::Resolve => {
+                self.record_update(at, calendar);
+                self.resolve(at);
+            }
+        }
+        Ok(answered)
+    }
+
     /// Whether the initial response was late (or is overdue at `now` if none yet).
     pub fn initial_response_overdue(&self, now: DateTime<Utc>) -> bool {
         match self.acknowledged_at {
@@ -218,6 +393,8 @@ mod tests {
             operator: OperatorId::new("contoso").unwrap(),
             severity,
             kind: IncidentKind::PortalDown,
+            raised_by: Party::Team,
+            owed_by: Party::Operator,
             status: IncidentStatus::Open,
             started_at: opened,
             opened_at: opened,
@@ -312,6 +489,200 @@ mod tests {
             i.next_update_due, None,
             "a closing note on a resolved incident starts no clock"
         );
+    }
+
+    #[test]
+    fn records_without_sides_read_with_the_side_their_kind_implies() {
+        let cal = BusinessCalendar::default();
+        let base =
+            serde_json::to_value(incident(Severity::High, "2026-11-27T10:00:00Z", &cal)).unwrap();
+        // (stored kind, owed_by, raised_by written or absent, expected owed, expected raised)
+        let cases = [
+            ("portal_down", None, None, Party::Operator, Party::Team),
+            ("flapping", None, None, Party::Operator, Party::Team),
+            ("outage_report", None, None, Party::Team, Party::Operator),
+            (
+                "information_request",
+                None,
+                None,
+                Party::Team,
+                Party::Operator,
+            ),
+            (
+                "reporting_failure",
+                None,
+                None,
+                Party::Operator,
+                Party::Team,
+            ),
+            // Written by this version: what is stored wins.
+            (
+                "information_request",
+                Some("operator"),
+                Some("team"),
+                Party::Operator,
+                Party::Team,
+            ),
+        ];
+        for (kind, owed, raised, want_owed, want_raised) in cases {
+            let mut v = base.clone();
+            let fields = v.as_object_mut().unwrap();
+            fields.remove("owed_by");
+            fields.remove("raised_by");
+            fields.insert("kind".into(), kind.into());
+            if let (Some(o), Some(r)) = (owed, raised) {
+                fields.insert("owed_by".into(), o.into());
+                fields.insert("raised_by".into(), r.into());
+            }
+            let read: Incident = serde_json::from_value(v).unwrap();
+            assert_eq!(
+                (read.owed_by, read.raised_by),
+                (want_owed, want_raised),
+                "{kind}"
+            );
+            let again: Incident =
+                serde_json::from_value(serde_json::to_value(&read).unwrap()).unwrap();
+            assert_eq!(again, read, "{kind} round trip");
+        }
+        let mut bad = base.clone();
+        bad.as_object_mut().unwrap().remove("owed_by");
+        bad["kind"] = "nonsense".into();
+        assert!(serde_json::from_value::<Incident>(bad).is_err());
+    }
+
+    #[test]
+    fn the_owing_side_and_the_team_answer() {
+        let cal = BusinessCalendar::default();
+        let team_cal = BusinessCalendar::new(chrono_tz::Asia::Tokyo, []);
+        let mut i = incident(Severity::Low, "2026-11-27T10:00:00Z", &cal);
+        // (owed by, may the operator answer, may the team, whose calendar)
+        for (owed, operator, team, tz) in [
+            (Party::Operator, true, true, chrono_tz::UTC),
+            (Party::Team, false, true, chrono_tz::Asia::Tokyo),
+        ] {
+            i.owed_by = owed;
+            assert_eq!(i.answerable_by(Party::Operator), operator, "{owed:?}");
+            assert_eq!(i.answerable_by(Party::Team), team, "{owed:?}");
+            assert_eq!(i.calendar(&cal, &team_cal).timezone, tz, "{owed:?}");
+        }
+    }
+
+    #[test]
+    fn answers_table() {
+        let cal = BusinessCalendar::default();
+        let at = utc("2026-11-27T10:30:00Z");
+        let open = |owed: Party, kind: IncidentKind| {
+            let mut i = incident(Severity::Low, "2026-11-27T10:00:00Z", &cal);
+            (i.owed_by, i.kind) = (owed, kind);
+            i
+        };
+        let mut resolved = open(Party::Team, IncidentKind::OutageReport);
+        resolved.resolve(at);
+        use Party::{Operator as Op, Team};
+        // (incident, side, answer, outcome)
+        let cases: Vec<(Incident, Party, Answer, Result<(), Refusal>)> = vec![
+            (
+                open(Op, IncidentKind::PortalDown),
+                Op,
+                Answer::Acknowledge,
+                Ok(()),
+            ),
+            (
+                open(Op, IncidentKind::PortalDown),
+                Team,
+                Answer::Acknowledge,
+                Ok(()),
+            ),
+            (
+                open(Op, IncidentKind::PortalDown),
+                Op,
+                Answer::Resolve,
+                Err(Refusal::Monitored),
+            ),
+            (
+                open(Op, IncidentKind::PortalDown),
+                Team,
+                Answer::Resolve,
+                Err(Refusal::Monitored),
+            ),
+            (
+                open(Team, IncidentKind::OutageReport),
+                Op,
+                Answer::Acknowledge,
+                Err(Refusal::NotOwed(Team)),
+            ),
+            (
+                open(Team, IncidentKind::OutageReport),
+                Op,
+                Answer::Update,
+                Err(Refusal::NotOwed(Team)),
+            ),
+            (
+                open(Team, IncidentKind::OutageReport),
+                Op,
+                Answer::Resolve,
+                Err(Refusal::NotOwed(Team)),
+            ),
+            (
+                open(Team, IncidentKind::OutageReport),
+                Team,
+                Answer::Resolve,
+                Ok(()),
+            ),
+            (
+                open(Op, IncidentKind::ReportingFailure),
+                Op,
+                Answer::Resolve,
+                Ok(()),
+            ),
+            (
+                open(Op, IncidentKind::ReportingFailure),
+                Team,
+                Answer::Update,
+                Ok(()),
+            ),
+            (
+                resolved.clone(),
+                Team,
+                Answer::Update,
+                Err(Refusal::Resolved),
+            ),
+            (resolved, Op, Answer::Update, Err(Refusal::NotOwed(Team))),
+        ];
+        for (mut i, side, answer, want) in cases {
+            let before = i.clone();
+            let got = i.answer(side, answer, at, &cal).map(|_| ());
+            assert_eq!(got, want, "{:?} {:?} by {side:?}", i.kind, answer);
+            match got {
+                Err(_) => assert_eq!(i, before, "a refusal changes nothing"),
+                Ok(()) => {
+                    assert_eq!(i.acknowledged_at, Some(at));
+                    assert_eq!(i.is_open(), answer != Answer::Resolve);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_opening_is_owed_by_the_side_that_did_not_raise_it() {
+        let op = OperatorId::new("contoso").unwrap();
+        for raised in [Party::Team, Party::Operator] {
+            let i = Incident::open(
+                Opening {
+                    id: "x".into(),
+                    operator: &op,
+                    severity: Severity::Low,
+                    kind: IncidentKind::InformationRequest,
+                    raised_by: raised,
+                    started_at: utc("2026-11-27T10:00:00Z"),
+                    opened_at: utc("2026-11-27T10:00:00Z"),
+                    summary: String::new(),
+                },
+                &Policy::default(),
+                &BusinessCalendar::default(),
+            );
+            assert_eq!((i.raised_by, i.owed_by), (raised, raised.other()));
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod notify;
 pub mod partner;
 pub mod ports;
 pub mod probe;
+pub mod raise;
 pub mod report;
 pub mod service;
 pub mod sweep;

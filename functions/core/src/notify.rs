@@ -64,6 +64,8 @@ pub enum Topic {
     OutageReported,
     OutageNotice,
     InformationRequest,
+    IncidentRaised,
+    IncidentAnswered,
     MaintenanceAnnounced,
     MaintenanceCompleted,
     MaintenanceCancelled,
@@ -89,6 +91,8 @@ impl Topic {
             Self::OutageReported => "outage_reported",
             Self::OutageNotice => "outage_notice",
             Self::InformationRequest => "information_request",
+            Self::IncidentRaised => "incident_raised",
+            Self::IncidentAnswered => "incident_answered",
             Self::MaintenanceAnnounced => "maintenance_announced",
             Self::MaintenanceCompleted => "maintenance_completed",
             Self::MaintenanceCancelled => "maintenance_cancelled",
@@ -259,7 +263,7 @@ pub fn header_safe(raw: &str) -> String {
     out
 }
 
-fn ts(t: DateTime<Utc>) -> String {
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
@@ -329,6 +333,16 @@ pub fn answer_owed(severity: Severity, policy: &Policy) -> String {
     )
 }
 
+/// How the owing side answers: the partner API's routes, and the command
+/// that sends the same request. No inbound mail is read, so never "reply".
+pub fn how_to_answer(id: &str) -> String {
+    format!(
+        "Acknowledge it: POST /v1/incidents/{id}/acknowledgement\n\
+         Post updates: POST /v1/incidents/{id}/updates {{\"message\": \"...\"}}\n\
+         From the command line: livesite api call POST /v1/incidents/{id}/acknowledgement"
+    )
+}
+
 /// How often an open incident is updated: `business day`, `week`.
 pub fn update_cadence(severity: Severity) -> String {
     match severity {
@@ -380,9 +394,10 @@ fn opened(
         IncidentKind::Flapping => "MO Direct portal unstable (flapping)",
         IncidentKind::OutageReport => "outage reported",
         IncidentKind::InformationRequest => "information request",
+        IncidentKind::ReportingFailure => "reporting failure",
     };
     let text = format!(
-        "{summary}\n\nIncident: {id}\nSeverity: {sev_up}\nOperator: {name} ({op})\nPortal: {url}\nTrouble began: {start}\nIncident opened: {opened}\nInitial response due: {due}\n\n{owed}\nAcknowledge it: POST /v1/incidents/{id}/acknowledgement\n",
+        "{summary}\n\nIncident: {id}\nSeverity: {sev_up}\nOperator: {name} ({op})\nPortal: {url}\nTrouble began: {start}\nIncident opened: {opened}\nInitial response due: {due}\n\n{owed}\n{how}\n",
         summary = incident.summary,
         id = incident.id,
         name = operator.name,
@@ -392,6 +407,7 @@ fn opened(
         opened = ts(incident.opened_at),
         due = ts(incident.initial_response_due),
         owed = answer_owed(sev, policy),
+        how = how_to_answer(&incident.id),
     );
     let mut out = Vec::new();
     if sev == Severity::High {
@@ -533,7 +549,7 @@ mod tests {
     use super::*;
     use crate::config::PortalCheck;
     use crate::evaluate::OpenRef;
-    use crate::incident::{Incident, IncidentStatus};
+    use crate::incident::{Incident, IncidentStatus, Party};
     use crate::testing::team;
 
     fn op() -> Operator {
@@ -556,6 +572,8 @@ mod tests {
             operator: op().id,
             severity: sev,
             kind: IncidentKind::PortalDown,
+            raised_by: Party::Team,
+            owed_by: Party::Operator,
             status: IncidentStatus::Open,
             started_at: t,
             opened_at: t + chrono::Duration::seconds(1830),

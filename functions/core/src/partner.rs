@@ -6,7 +6,7 @@
 use crate::calendar::BusinessCalendar;
 use crate::ids::{key_time, key_time_ms};
 use crate::ids::{EmailAddress, OperatorId};
-use crate::incident::{Incident, IncidentKind, Opening, Severity};
+use crate::incident::{Incident, IncidentKind, Opening, Party, Severity};
 use crate::notify::{header_safe, Email, Notification, Page, Topic};
 use crate::{Operator, Policy, Team};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -44,7 +44,7 @@ pub fn registered_contact(operator: &Operator, contact: &EmailAddress) -> Result
     }
 }
 
-fn field(field: &str, message: impl Into<String>) -> FieldError {
+pub(crate) fn field(field: &str, message: impl Into<String>) -> FieldError {
     FieldError {
         field: field.into(),
         message: message.into(),
@@ -57,7 +57,7 @@ pub const MAX_TEXT: usize = 4000;
 /// The longest subject or title, in characters.
 pub const MAX_SUBJECT: usize = 200;
 
-fn text(name: &str, value: &str, required: bool) -> Result<(), FieldError> {
+pub(crate) fn text(name: &str, value: &str, required: bool) -> Result<(), FieldError> {
     if required && value.trim().is_empty() {
         return Err(field(name, "must not be empty"));
     }
@@ -133,19 +133,20 @@ pub fn outage_report(
     now: DateTime<Utc>,
     policy: &Policy,
     team: &Team,
+    team_calendar: &BusinessCalendar,
 ) -> Result<(OutageReport, Incident, Vec<Notification>), FieldError> {
     input.validate(now)?;
     registered_contact(operator, &input.contact)?;
     let on_time = now - input.aware_at <= OUTAGE_NOTICE_WITHIN;
     let id = format!("{}-{}-report", operator.id, key_time(input.aware_at));
-    let calendar = operator.calendar();
-    // The DYNAMO team owes the first answer here; the same clocks apply.
+    // The DYNAMO team owes the answer here: its clocks run on the team's calendar.
     let incident = Incident::open(
         Opening {
             id: id.clone(),
             operator: &operator.id,
             severity: input.severity,
             kind: IncidentKind::OutageReport,
+            raised_by: Party::Operator,
             started_at: input.started_at,
             opened_at: now,
             summary: header_safe(&format!(
@@ -154,7 +155,7 @@ pub fn outage_report(
             )),
         },
         policy,
-        &calendar,
+        team_calendar,
     );
     let report = OutageReport {
         operator: operator.id.clone(),
@@ -602,6 +603,7 @@ pub fn information_request(
             operator: &operator.id,
             severity: Severity::Low,
             kind: IncidentKind::InformationRequest,
+            raised_by: Party::Operator,
             started_at: now,
             opened_at: now,
             summary: header_safe(&input.subject),
@@ -900,8 +902,15 @@ mod tests {
             ),
         ];
         for (sev, aware, on_time, channels) in cases {
-            let (r, inc, notes) =
-                outage_report(&op(), report(sev, aware), now, &p, &team()).unwrap();
+            let (r, inc, notes) = outage_report(
+                &op(),
+                report(sev, aware),
+                now,
+                &p,
+                &team(),
+                &Default::default(),
+            )
+            .unwrap();
             assert_eq!(r.reported_within_30_minutes, on_time, "{aware}");
             assert_eq!(
                 notes.iter().map(|n| n.channel).collect::<Vec<_>>(),
@@ -1149,6 +1158,7 @@ mod edges {
                 now,
                 &Policy::default(),
                 &team(),
+                &Default::default(),
             )
             .unwrap();
             assert_eq!(r.reported_within_30_minutes, on_time, "{aware}");

@@ -605,6 +605,8 @@ mod tests {
             operator: op.clone(),
             severity: Severity::High,
             kind: IncidentKind::PortalDown,
+            raised_by: crate::incident::Party::Team,
+            owed_by: crate::incident::Party::Operator,
             status: IncidentStatus::Resolved,
             started_at: utc(opened),
             opened_at: utc(opened),

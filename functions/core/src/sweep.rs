@@ -7,10 +7,10 @@
 
 use crate::evaluate::MonitorState;
 use crate::ids::key_time;
-use crate::incident::{Incident, Severity};
-use crate::notify::{update_cadence, Email, Notification, Page, Topic};
+use crate::incident::{Incident, Party, Severity};
+use crate::notify::{how_to_answer, update_cadence, Email, Notification, Page, Topic};
 use crate::partner::{Announcer, Maintenance, MaintenanceStatus};
-use crate::{Operator, OperatorId, Team};
+use crate::{EmailAddress, Operator, OperatorId, Team};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -45,10 +45,20 @@ fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// Reminders and escalations for open incidents.
+/// Who a reminder goes to: the side that owes the answer, the team in copy
+/// when the operator owes it (the team's own nudges copy nobody).
+fn owing_side(i: &Incident, op: &Operator, team: &Team) -> (Vec<EmailAddress>, Vec<EmailAddress>) {
+    match i.owed_by {
+        Party::Operator => (op.contacts.clone(), team.emails.clone()),
+        Party::Team => (team.emails.clone(), vec![]),
+    }
+}
+
+/// Reminders and escalations for open incidents, to the side that owes the
+/// answer.
 ///
-/// * Initial response overdue: one reminder to the operator (team in copy);
-///   for High, also a second page to the operations centre (the escalation).
+/// * Initial response overdue: one reminder; for High, also a second page to
+///   the operations centre (the escalation): call the operator, or answer it.
 /// * Update overdue: one reminder per missed deadline.
 pub fn incident_reminders(
     incidents: &[Incident],
@@ -61,46 +71,67 @@ pub fn incident_reminders(
         let Some(op) = operators.iter().find(|o| o.id == i.operator) else {
             continue;
         };
-        let sev = i.severity.to_string().to_uppercase();
         if i.acknowledged_at.is_none() && now > i.initial_response_due {
-            let late = (now - i.initial_response_due).num_minutes();
-            out.push(Notification::email(
-                Email {
-                    key: format!("{}#reminder-initial", i.id),
-                    topic: Topic::InitialResponseOverdue,
-                    operator: &op.id,
-                    incident: Some(&i.id),
-                    severity: Some(i.severity),
-                    to: op.contacts.clone(),
-                    cc: team.emails.clone(),
-                    subject: format!("[{sev}] Response overdue: {} incident {}", op.name, i.id),
-                    text: format!(
-                    "The initial response to incident {id} was due at {due} and has not arrived ({late} minutes late).\n\n{summary}\n\nAcknowledge it now: POST /v1/incidents/{id}/acknowledgement\n",
-                    id = i.id,
-                    due = ts(i.initial_response_due),
-                    summary = i.summary
-                ),
-                    at: now,
-                },
-                team,
-            ));
-            if i.severity == Severity::High {
-                out.push(Notification::page(Page {
-                    key: format!("{}#page-escalate", i.id),
-                    topic: Topic::Escalation,
-                    operator: &op.id,
-                    incident: Some(&i.id),
-                    severity: Severity::High,
-                    subject: format!("ESCALATION {}: no response", op.id),
-                    text: format!(
-                        "ESCALATION {}: HIGH incident unacknowledged {}m past its response deadline. Call the operator. {}",
-                        op.id, late, i.id
-                    ),
-                    at: now,
-                }));
-            }
+            out.extend(initial_overdue(i, op, team, now));
         }
         out.extend(update_overdue(i, op, team, now));
+    }
+    out
+}
+
+/// The reminder of a missed initial response, and for High the escalation.
+fn initial_overdue(
+    i: &Incident,
+    op: &Operator,
+    team: &Team,
+    now: DateTime<Utc>,
+) -> Vec<Notification> {
+    let sev = i.severity.to_string().to_uppercase();
+    let late = (now - i.initial_response_due).num_minutes();
+    let (to, cc) = owing_side(i, op, team);
+    let whose = match i.owed_by {
+        Party::Operator => op.name.clone(),
+        Party::Team => "the DYNAMO team".to_string(),
+    };
+    let mut out = vec![Notification::email(
+        Email {
+            key: format!("{}#reminder-initial", i.id),
+            topic: Topic::InitialResponseOverdue,
+            operator: &op.id,
+            incident: Some(&i.id),
+            severity: Some(i.severity),
+            to,
+            cc,
+            subject: format!("[{sev}] Response overdue from {whose}: {} incident {}", op.name, i.id),
+            text: format!(
+                "The initial response to incident {id}, owed by {whose}, was due at {due} and has not arrived ({late} minutes late).\n\n{summary}\n\n{how}\n",
+                id = i.id,
+                due = ts(i.initial_response_due),
+                summary = i.summary,
+                how = how_to_answer(&i.id),
+            ),
+            at: now,
+        },
+        team,
+    )];
+    if i.severity == Severity::High {
+        let act = match i.owed_by {
+            Party::Operator => "Call the operator.".to_string(),
+            Party::Team => format!("The operator's report is unanswered: answer {}.", op.id),
+        };
+        out.push(Notification::page(Page {
+            key: format!("{}#page-escalate", i.id),
+            topic: Topic::Escalation,
+            operator: &op.id,
+            incident: Some(&i.id),
+            severity: Severity::High,
+            subject: format!("ESCALATION {}: no response", op.id),
+            text: format!(
+                "ESCALATION {}: HIGH incident unacknowledged {late}m past its response deadline. {act} {}",
+                op.id, i.id
+            ),
+            at: now,
+        }));
     }
     out
 }
@@ -114,6 +145,7 @@ fn update_overdue(
 ) -> Option<Notification> {
     let due = i.next_update_due.filter(|due| now > *due)?;
     let sev = i.severity.to_string().to_uppercase();
+    let (to, cc) = owing_side(i, op, team);
     Some(Notification::email(
         Email {
             key: format!("{}#reminder-update-{}", i.id, key_time(due)),
@@ -121,8 +153,8 @@ fn update_overdue(
             operator: &op.id,
             incident: Some(&i.id),
             severity: Some(i.severity),
-            to: op.contacts.clone(),
-            cc: team.emails.clone(),
+            to,
+            cc,
             subject: format!("[{sev}] Update overdue: {} incident {}", op.name, i.id),
             text: format!(
                 "An update on incident {id} was due at {due}. {kind} incidents are updated every {every} until resolution.\n\nPost one: POST /v1/incidents/{id}/updates\n",
@@ -318,6 +350,7 @@ mod tests {
     use crate::incident::{initial_response_due, IncidentKind, IncidentStatus};
     use crate::notify::Channel;
     use crate::testing::team;
+    use crate::BusinessCalendar;
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -335,6 +368,8 @@ mod tests {
             operator: o.id.clone(),
             severity: sev,
             kind: IncidentKind::PortalDown,
+            raised_by: Party::Team,
+            owed_by: Party::Operator,
             status: IncidentStatus::Open,
             started_at: opened,
             opened_at: opened,
@@ -558,6 +593,27 @@ mod tests {
         assert_eq!(due[0].to, ops[1].contacts);
         assert_eq!(due[0].from, Some(team().sender));
         assert_eq!((due[1].from.clone(), due[1].to.len()), (None, 0), "a page");
+        // What the operator raised is the team's to answer: reminders go to
+        // the team only, and the escalation says to answer the operator.
+        let mut report = i.clone();
+        report.owed_by = Party::Team;
+        let due = incident_reminders(&[report], &ops, &team(), utc("2026-11-27T11:00:01Z"));
+        assert_eq!((due[0].to.clone(), due[0].cc.len()), (team().emails, 0));
+        assert!(
+            due[0].subject.contains("from the DYNAMO team"),
+            "{}",
+            due[0].subject
+        );
+        assert!(due[1].text.contains("answer contoso"), "{}", due[1].text);
+        let mut later = i.clone();
+        later.owed_by = Party::Team;
+        later.acknowledge(utc("2026-11-27T10:30:00Z"), &BusinessCalendar::default());
+        let due = incident_reminders(&[later], &ops, &team(), utc("2026-11-30T10:30:01Z"));
+        assert_eq!(
+            (due.len(), due[0].to.clone()),
+            (1, team().emails),
+            "update overdue"
+        );
         let m = window(&ops[1].id);
         let overrun = maintenance_overruns(&[m], &ops, &team(), utc("2026-12-10T04:00:00Z"));
         assert_eq!(overrun[0].to, ops[1].contacts, "the announcing operator's");
