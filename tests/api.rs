@@ -930,19 +930,58 @@ async fn maintenance_lead_time_is_counted_in_business_days_and_feeds_page_suppre
         "an operator's notice goes to the team"
     );
 
-    // The registry now carries the windows the evaluator holds pages in.
-    let contoso = api
-        .store
-        .get_operator(&operator("contoso").id)
-        .await
-        .expect("get")
-        .expect("present");
-    assert_eq!(contoso.maintenance.len(), 4);
-    assert!(contoso.in_maintenance(utc("2026-12-09T09:00:00Z")));
+    // The registry now carries the windows the evaluator holds pages in:
+    // the timely ones; a late one only once the team approves it.
+    let registry = || async {
+        api.store
+            .get_operator(&operator("contoso").id)
+            .await
+            .expect("get")
+            .expect("present")
+    };
+    let contoso = registry().await;
+    assert_eq!(contoso.maintenance.len(), 2);
+    assert!(!contoso.in_maintenance(utc("2026-12-09T09:00:00Z")));
     let id = late.body["maintenance"]["id"]
         .as_str()
         .expect("id")
         .to_string();
+    let approval = format!("/v1/maintenance/{id}/approval");
+    let by_operator = call(
+        &api,
+        Call::new("POST", &approval).claims(client("client-contoso")),
+        at,
+    )
+    .await;
+    assert_eq!(
+        by_operator.status, 403,
+        "an operator cannot approve its own late window"
+    );
+    let approved = call(&api, Call::new("POST", &approval).claims(admin()), at).await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.body["approved_at"], "2026-12-02T08:00:00Z");
+    let told = api
+        .notifier
+        .sent
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("email");
+    assert!(told.subject.contains("APPROVED"), "{}", told.subject);
+    let twice = call(&api, Call::new("POST", &approval).claims(admin()), at).await;
+    assert_eq!(twice.status, 409);
+    let timely = ok.body["maintenance"]["id"].as_str().expect("id");
+    let needless = call(
+        &api,
+        Call::new("POST", &format!("/v1/maintenance/{timely}/approval")).claims(admin()),
+        at,
+    )
+    .await;
+    assert_eq!(needless.status, 409, "a timely window needs no approval");
+    let contoso = registry().await;
+    assert_eq!(contoso.maintenance.len(), 3);
+    assert!(contoso.in_maintenance(utc("2026-12-09T09:00:00Z")));
     let done = call(
         &api,
         Call::new("POST", &format!("/v1/maintenance/{id}/completion"))
@@ -981,6 +1020,12 @@ async fn maintenance_lead_time_is_counted_in_business_days_and_feeds_page_suppre
     assert_eq!(
         (bad.status, bad.body["errors"][0]["field"].as_str()),
         (422, Some("end"))
+    );
+    // Yesterday's outage cannot become maintenance after the fact.
+    let past = call(&api, post(window("2026-12-01T08:00:00Z", 30)), at).await;
+    assert_eq!(
+        (past.status, past.body["errors"][0]["field"].as_str()),
+        (422, Some("start"))
     );
 }
 
@@ -1510,6 +1555,14 @@ async fn the_whole_authorization_matrix() {
             [201, 201, 201],
         ),
         ("GET", "/v1/maintenance", None, "reported", [200, 200, 200]),
+        // A timely window needs no approval; only the team approves.
+        (
+            "POST",
+            "/v1/maintenance/{m}/approval",
+            None,
+            "reported",
+            [409, 403, 403],
+        ),
         (
             "POST",
             "/v1/maintenance/{m}/completion",

@@ -29,6 +29,7 @@ pub use problem::Problem;
 
 use http::Ctx;
 use livesite_core::incident::Answer;
+use livesite_core::partner::MaintenanceEvent;
 use livesite_core::ports::{Notifier, OperatorRegistry, RateLimiter, RecordStore, Store};
 use livesite_core::{BusinessCalendar, Policy, Team};
 use problem::Reply;
@@ -69,8 +70,9 @@ where
             Action::AskInformation => self.ask_information(ctx).await,
             Action::Announce => self.announce(ctx).await,
             Action::ListMaintenance => self.list_maintenance(ctx).await,
-            Action::Complete => self.complete(ctx).await,
-            Action::Cancel => self.cancel(ctx).await,
+            Action::Approve => self.close(ctx, MaintenanceEvent::Approved).await,
+            Action::Complete => self.close(ctx, MaintenanceEvent::Completed).await,
+            Action::Cancel => self.close(ctx, MaintenanceEvent::Cancelled).await,
             Action::NoticeOutage => self.notice_outage(ctx).await,
             Action::ReportBug => self.report_bug(ctx).await,
             Action::GetBug => self.get_bug(ctx).await,

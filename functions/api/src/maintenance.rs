@@ -119,15 +119,10 @@ where
         Ok((200, Value::Array(out)))
     }
 
-    pub(crate) async fn complete(&self, ctx: &Ctx<'_>) -> Reply {
-        self.close(ctx, MaintenanceEvent::Completed).await
-    }
-
-    pub(crate) async fn cancel(&self, ctx: &Ctx<'_>) -> Reply {
-        self.close(ctx, MaintenanceEvent::Cancelled).await
-    }
-
-    async fn close(&self, ctx: &Ctx<'_>, event: MaintenanceEvent) -> Reply {
+    /// A transition of an announced window: the team's approval of a late
+    /// one (team only, by its route), a completion or a cancellation (its
+    /// announcer, or the team).
+    pub(crate) async fn close(&self, ctx: &Ctx<'_>, event: MaintenanceEvent) -> Reply {
         let id = ctx.id();
         let mut m: Maintenance = from_value(
             self.store
@@ -142,8 +137,9 @@ where
             _ => return Err(Problem::not_found()),
         }
         let result = match event {
+            MaintenanceEvent::Approved => m.approve(ctx.now),
             MaintenanceEvent::Completed => m.complete(ctx.now),
-            _ => m.cancel(ctx.now),
+            MaintenanceEvent::Cancelled | MaintenanceEvent::Announced => m.cancel(ctx.now),
         };
         result.map_err(|e| Problem::conflict(e.0))?;
         let owner = owner(&m);

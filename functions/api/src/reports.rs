@@ -3,11 +3,11 @@
 
 use crate::auth::Principal;
 use crate::http::Ctx;
-use crate::problem::{from_value, to_value, Problem, Reply};
+use crate::problem::{to_value, Problem, Reply};
 use crate::Api;
-use livesite_core::partner::Maintenance;
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
-use livesite_core::report::{monthly, Month, MonthlyReport, ReportInput};
+use livesite_core::report::{Month, MonthlyReport};
+use livesite_core::service;
 use livesite_core::{Operator, OperatorId};
 
 impl<S, N> Api<S, N>
@@ -47,22 +47,6 @@ where
     }
 
     async fn monthly_report(&self, op: &Operator, month: Month) -> Result<MonthlyReport, Problem> {
-        let (from, to) = month.bounds_in(op.timezone);
-        let probes = self.store.range(&op.id, from, to).await?;
-        let incidents = self.store.list_incidents(Some(&op.id), false).await?;
-        let mut notices = Vec::new();
-        for doc in self.store.list_records("maintenance", Some(&op.id)).await? {
-            notices.push(from_value::<Maintenance>(doc)?);
-        }
-        Ok(monthly(ReportInput {
-            operator: op.id.clone(),
-            month,
-            policy: &self.policy,
-            probes: &probes,
-            incidents: &incidents,
-            windows: &op.maintenance,
-            notices: &notices,
-            timezone: op.timezone,
-        }))
+        Ok(service::monthly_report(&self.store, op, month, &self.policy).await?)
     }
 }

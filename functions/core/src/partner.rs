@@ -276,8 +276,12 @@ pub struct Maintenance {
     pub announced_at: DateTime<Utc>,
     /// Whole business days of notice given, on the relevant calendar.
     pub lead_business_days: u32,
-    /// Fewer than the required business days: accepted, but marked.
+    /// Fewer than the required business days: accepted, but marked, and it
+    /// holds back no page and counts as no maintenance until approved.
     pub late: bool,
+    /// When the DYNAMO team approved a late window (absent for a timely one).
+    #[serde(default)]
+    pub approved_at: Option<DateTime<Utc>>,
     pub status: MaintenanceStatus,
     pub completed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
@@ -298,9 +302,18 @@ impl MaintenanceInput {
         if self.end <= now {
             return Err(field("end", "the window is already over"));
         }
+        if self.start < now - ANNOUNCE_SKEW {
+            return Err(field(
+                "start",
+                "is in the past: maintenance is announced beforehand (work already under way is an outage to report)",
+            ));
+        }
         Ok(())
     }
 }
+
+/// How far in the past a window's start may be, for clocks a little apart.
+pub const ANNOUNCE_SKEW: Duration = Duration::minutes(5);
 
 /// Checks and records a maintenance notice. Lead time is counted in business
 /// days on `calendar` (the affected operator's, or for the DYNAMO team's own
@@ -328,6 +341,7 @@ pub fn announce_maintenance(
         description: input.description,
         services: input.services,
         announced_at: now,
+        approved_at: None,
         status: MaintenanceStatus::Announced,
         completed_at: None,
         cancelled_at: None,
@@ -362,6 +376,35 @@ impl Maintenance {
         }
     }
 
+    /// A late window waits for the DYNAMO team's approval before it holds
+    /// back pages or counts as maintenance in the report.
+    pub fn needs_approval(&self) -> bool {
+        self.late && self.approved_at.is_none()
+    }
+
+    /// The team accepts a late window: from now on it holds back pages (and
+    /// the report counts it, from its start).
+    pub fn approve(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        match self.status {
+            MaintenanceStatus::Announced if self.needs_approval() => {
+                self.approved_at = Some(at);
+                Ok(())
+            }
+            MaintenanceStatus::Announced if !self.late => Err(TransitionError(format!(
+                "maintenance {} was announced in time and needs no approval",
+                self.id
+            ))),
+            MaintenanceStatus::Announced => Err(TransitionError(format!(
+                "maintenance {} is already approved",
+                self.id
+            ))),
+            other => Err(TransitionError(format!(
+                "maintenance {} is {other:?}; only an announced window can be approved",
+                self.id
+            ))),
+        }
+    }
+
     pub fn cancel(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
         match self.status {
             MaintenanceStatus::Announced if at < self.end => {
@@ -383,6 +426,9 @@ impl Maintenance {
     /// The window the evaluator uses to hold back pages: a completion closes it
     /// early, a cancellation removes it.
     pub fn suppression_window(&self) -> Option<crate::MaintenanceWindow> {
+        if self.needs_approval() {
+            return None;
+        }
         let end = match self.status {
             MaintenanceStatus::Cancelled => return None,
             MaintenanceStatus::Completed => self.completed_at.map_or(self.end, |c| c.min(self.end)),
@@ -409,8 +455,9 @@ impl Maintenance {
         let announced = event == MaintenanceEvent::Announced;
         let late = if self.late && announced {
             format!(
-                "\nNOTE: announced {} business day(s) ahead; the contract asks for at least {}. Accepted, marked late.\n",
-                self.lead_business_days, policy.maintenance_lead_business_days
+                "\nNOTE: announced {} business day(s) ahead; the contract asks for at least {}. Accepted, marked late.\n\
+                 A late window holds back no page and counts as no maintenance in the SLA report until the DYNAMO team approves it: POST /v1/maintenance/{}/approval\n",
+                self.lead_business_days, policy.maintenance_lead_business_days, self.id
             )
         } else {
             String::new()
@@ -449,6 +496,7 @@ impl Maintenance {
                     MaintenanceEvent::Completed => self.completed_at.unwrap_or(self.announced_at),
                     MaintenanceEvent::Cancelled => self.cancelled_at.unwrap_or(self.announced_at),
                     MaintenanceEvent::Announced => self.announced_at,
+                    MaintenanceEvent::Approved => self.approved_at.unwrap_or(self.announced_at),
                 },
             },
             team,
@@ -460,6 +508,8 @@ impl Maintenance {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaintenanceEvent {
     Announced,
+    /// The team approved a late window.
+    Approved,
     Completed,
     Cancelled,
 }
@@ -468,6 +518,7 @@ impl MaintenanceEvent {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Announced => "announced",
+            Self::Approved => "approved",
             Self::Completed => "completed",
             Self::Cancelled => "cancelled",
         }
@@ -476,6 +527,7 @@ impl MaintenanceEvent {
     fn topic(self) -> Topic {
         match self {
             Self::Announced => Topic::MaintenanceAnnounced,
+            Self::Approved => Topic::MaintenanceApproved,
             Self::Completed => Topic::MaintenanceCompleted,
             Self::Cancelled => Topic::MaintenanceCancelled,
         }
@@ -980,6 +1032,78 @@ mod tests {
         );
     }
 
+    /// Beforehand means beforehand: no window starts in the past (a few
+    /// minutes of clock difference aside), and a late one holds back pages
+    /// only once the team approves it.
+    #[test]
+    fn a_late_window_suppresses_only_after_approval() {
+        let cal = op().calendar();
+        let p = Policy::default();
+        let now = utc("2026-12-02T08:00:00Z");
+        let a = Announcer::Operator(op().id);
+        let m = |start: &str| MaintenanceInput {
+            start: utc(start),
+            end: utc("2026-12-02T12:00:00Z"),
+            description: "upgrade".into(),
+            services: vec![],
+        };
+        // (start, refused field)
+        let starts = [
+            ("2026-12-01T23:00:00Z", Some("start")),
+            ("2026-12-02T07:54:59Z", Some("start")),
+            ("2026-12-02T07:55:00Z", None),
+            ("2026-12-02T09:00:00Z", None),
+        ];
+        for (start, refused) in starts {
+            let got = announce_maintenance(a.clone(), m(start), now, &cal, &p);
+            assert_eq!(got.err().map(|e| e.field).as_deref(), refused, "{start}");
+        }
+        let mut late =
+            announce_maintenance(a.clone(), m("2026-12-02T09:00:00Z"), now, &cal, &p).unwrap();
+        assert!(late.late && late.needs_approval());
+        assert_eq!(late.suppression_window(), None, "unapproved: no window");
+        let n = late.notice(
+            MaintenanceEvent::Announced,
+            vec![],
+            vec![],
+            &team(),
+            &op().id,
+            &p,
+        );
+        assert!(
+            n.text
+                .contains(&format!("/v1/maintenance/{}/approval", late.id)),
+            "{}",
+            n.text
+        );
+        late.approve(utc("2026-12-02T08:30:00Z")).unwrap();
+        let w = late.suppression_window().expect("approved: a window");
+        assert_eq!(
+            (w.start, w.end),
+            (utc("2026-12-02T09:00:00Z"), utc("2026-12-02T12:00:00Z"))
+        );
+        // (window, approval refused?)
+        let timely = announce_maintenance(
+            a.clone(),
+            m("2026-12-02T09:00:00Z"),
+            utc("2026-11-20T08:00:00Z"),
+            &cal,
+            &p,
+        )
+        .unwrap();
+        let mut cancelled =
+            announce_maintenance(a, m("2026-12-02T09:00:00Z"), now, &cal, &p).unwrap();
+        cancelled.cancel(now).unwrap();
+        for (mut w, refused) in [(timely, true), (late.clone(), true), (cancelled, true)] {
+            assert_eq!(w.approve(now).is_err(), refused, "{}", w.id);
+        }
+        assert_eq!(
+            late.approved_at,
+            Some(utc("2026-12-02T08:30:00Z")),
+            "the first approval stands"
+        );
+    }
+
     #[test]
     fn maintenance_transitions_and_suppression_window() {
         let cal = op().calendar();
@@ -1218,7 +1342,18 @@ mod edges {
             ("2026-12-10T08:00:00Z", "2026-12-17T08:00:00Z", None),
             ("2026-12-10T08:00:00Z", "2026-12-17T08:00:01Z", Some("end")),
             ("2026-11-27T09:00:00Z", "2026-11-27T10:00:00Z", Some("end")),
-            ("2026-11-27T09:00:00Z", "2026-11-27T10:00:01Z", None),
+            // Under way already: announced afterwards, refused (5 minutes of skew aside).
+            (
+                "2026-11-27T09:00:00Z",
+                "2026-11-27T10:00:01Z",
+                Some("start"),
+            ),
+            ("2026-11-27T09:55:00Z", "2026-11-27T10:30:00Z", None),
+            (
+                "2026-11-27T09:54:59Z",
+                "2026-11-27T10:30:00Z",
+                Some("start"),
+            ),
         ];
         for (start, end, refused) in table {
             let got = window(start, end).validate(now).err().map(|e| e.field);

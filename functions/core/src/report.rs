@@ -152,6 +152,40 @@ pub struct MaintenanceLine {
     pub end: DateTime<Utc>,
     pub lead_business_days: u32,
     pub late: bool,
+    /// False for a late window the team has not approved: its time is not
+    /// maintenance, downtime in it counts against the SLA.
+    #[serde(default = "yes")]
+    pub approved: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The maintenance windows a report counts: the registry's (the
+/// configuration's, and the announced ones kept there), and those of every
+/// announced record (the registry keeps only recent ones), minus any late
+/// window the team has not approved.
+pub fn windows_in_force(
+    registry: &[MaintenanceWindow],
+    notices: &[Maintenance],
+) -> Vec<MaintenanceWindow> {
+    let unapproved = |w: &MaintenanceWindow| {
+        notices
+            .iter()
+            .any(|m| m.needs_approval() && m.start == w.start)
+    };
+    let mut windows: Vec<MaintenanceWindow> = registry
+        .iter()
+        .filter(|w| !unapproved(w))
+        .cloned()
+        .collect();
+    for w in notices.iter().filter_map(Maintenance::suppression_window) {
+        if !windows.iter().any(|x| x.start == w.start && x.end == w.end) {
+            windows.push(w);
+        }
+    }
+    windows
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -415,6 +449,7 @@ fn maintenance_lines(
             end: m.end,
             lead_business_days: m.lead_business_days,
             late: m.late,
+            approved: !m.needs_approval(),
         })
         .collect()
 }
@@ -443,6 +478,75 @@ mod tests {
             cert_expires_at: None,
             detail: None,
             cpu_wait_ms: None,
+        }
+    }
+
+    /// A late window the team has not approved is no maintenance: its
+    /// downtime counts against the SLA and its line says so. Approved, it
+    /// counts like a timely one, even if the registry still lists it.
+    #[test]
+    fn an_unapproved_late_window_counts_as_down() {
+        let op = OperatorId::new("contoso").unwrap();
+        let start = utc("2026-02-10T10:00:00Z");
+        let late = Maintenance {
+            id: "w".into(),
+            announcer: crate::partner::Announcer::Operator(op.clone()),
+            start,
+            end: start + Duration::hours(1),
+            description: "d".into(),
+            services: vec![],
+            announced_at: start - Duration::hours(2),
+            lead_business_days: 0,
+            late: true,
+            approved_at: None,
+            status: crate::partner::MaintenanceStatus::Completed,
+            completed_at: None,
+            cancelled_at: None,
+        };
+        let registry = [late.suppression_window().unwrap_or(MaintenanceWindow {
+            start,
+            end: start + Duration::hours(1),
+            announced_at: None,
+            description: None,
+        })];
+        // Down for the window's hour, up the rest of the day.
+        let probes: Vec<ProbeResult> = (0..2880)
+            .map(|i| {
+                let t = utc("2026-02-10T00:00:00Z") + Duration::seconds(30 * i);
+                probe(t, !(start..start + Duration::hours(1)).contains(&t), 100.0)
+            })
+            .collect();
+        let mut approved = late.clone();
+        approved.approved_at = Some(start);
+        let policy = Policy::default();
+        // (notice, downtime counted, maintenance minutes, line approved)
+        for (notice, down, maint, line) in [(late, 60.0, 0.0, false), (approved, 0.0, 60.0, true)] {
+            let notices = [notice];
+            let windows = windows_in_force(&registry, &notices);
+            let r = monthly(ReportInput {
+                operator: op.clone(),
+                month: "2026-02".parse().unwrap(),
+                policy: &policy,
+                probes: &probes,
+                incidents: &[],
+                windows: &windows,
+                notices: &notices,
+                timezone: chrono_tz::Tz::UTC,
+            });
+            assert!(
+                (r.downtime_minutes - down).abs() < 1e-6,
+                "{}",
+                r.downtime_minutes
+            );
+            assert!(
+                (r.maintenance_minutes - maint).abs() < 1e-6,
+                "{}",
+                r.maintenance_minutes
+            );
+            assert_eq!(
+                (r.maintenance[0].late, r.maintenance[0].approved),
+                (true, line)
+            );
         }
     }
 
@@ -634,6 +738,7 @@ mod tests {
             announced_at: utc("2026-01-01T00:00:00Z"),
             lead_business_days: if late { 2 } else { 9 },
             late,
+            approved_at: None,
             status: crate::partner::MaintenanceStatus::Completed,
             completed_at: None,
             cancelled_at: None,

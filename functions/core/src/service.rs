@@ -7,7 +7,9 @@ use crate::evaluate::{evaluate, Evaluation, Event, MonitorState};
 use crate::ids::OperatorId;
 use crate::incident::Incident;
 use crate::notify::{render, Notification};
-use crate::ports::{Notifier, Outbox, Store, StoreError};
+use crate::partner::Maintenance;
+use crate::ports::{IncidentStore, Notifier, Outbox, ProbeLog, RecordStore, Store, StoreError};
+use crate::report::{monthly, windows_in_force, Month, MonthlyReport, ReportInput};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap};
 
@@ -494,4 +496,42 @@ fn both<'a, A, B>(
         (Ok(a), Ok(b)) => Ok((a, b)),
         (Err(e), _) | (_, Err(e)) => Err(e.clone()),
     }
+}
+
+/// Reads what an operator's monthly report needs and computes it (the
+/// report function and the API's `/v1/reports` both).
+pub async fn monthly_report<S>(
+    store: &S,
+    operator: &Operator,
+    month: Month,
+    policy: &Policy,
+) -> Result<MonthlyReport, StoreError>
+where
+    S: ProbeLog + IncidentStore + RecordStore,
+{
+    let (from, to) = month.bounds_in(operator.timezone);
+    let probes = store.range(&operator.id, from, to).await?;
+    let incidents = store.list_incidents(Some(&operator.id), false).await?;
+    let mut notices = Vec::new();
+    for doc in store
+        .list_records("maintenance", Some(&operator.id))
+        .await?
+    {
+        let m: Maintenance = serde_json::from_value(doc).map_err(|e| StoreError::Corrupt {
+            key: format!("maintenance of {}", operator.id),
+            message: e.to_string(),
+        })?;
+        notices.push(m);
+    }
+    let windows = windows_in_force(&operator.maintenance, &notices);
+    Ok(monthly(ReportInput {
+        operator: operator.id.clone(),
+        month,
+        policy,
+        probes: &probes,
+        incidents: &incidents,
+        windows: &windows,
+        notices: &notices,
+        timezone: operator.timezone,
+    }))
 }

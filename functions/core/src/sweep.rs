@@ -569,6 +569,7 @@ mod tests {
             announced_at: utc("2026-12-01T00:00:00Z"),
             lead_business_days: 6,
             late: false,
+            approved_at: None,
             status: MaintenanceStatus::Announced,
             completed_at: None,
             cancelled_at: None,

@@ -5,62 +5,16 @@
 
 use chrono::{DateTime, Utc};
 use livesite_core::notify::{Email, Notification, Topic};
-use livesite_core::partner::Maintenance;
 use livesite_core::ports::{
     IncidentStore, Notifier, OperatorRegistry, Outbox, ProbeLog, RecordStore, Store, StoreError,
 };
-use livesite_core::report::{monthly, Month, MonthlyReport, ReportInput};
+use livesite_core::report::{Month, MonthlyReport};
 use livesite_core::service::{sweep, Duty, SweepReport};
 use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Operator, Policy, Severity, Team};
 use plotters::prelude::*;
 
-/// Reads what the report needs and computes it.
-pub async fn gather<S>(
-    store: &S,
-    operator: &Operator,
-    month: Month,
-    policy: &Policy,
-) -> Result<MonthlyReport, StoreError>
-where
-    S: ProbeLog + IncidentStore + RecordStore,
-{
-    let (from, to) = month.bounds_in(operator.timezone);
-    let probes = store.range(&operator.id, from, to).await?;
-    let incidents = store.list_incidents(Some(&operator.id), false).await?;
-    let mut notices = Vec::new();
-    for doc in store
-        .list_records("maintenance", Some(&operator.id))
-        .await?
-    {
-        let m: Maintenance = serde_json::from_value(doc).map_err(|e| StoreError::Corrupt {
-            key: format!("maintenance of {}", operator.id),
-            message: e.to_string(),
-        })?;
-        notices.push(m);
-    }
-    // The windows in force: the registry's (config or API), which already
-    // reflect completions and cancellations, and those of the announced
-    // records (the registry keeps only recent ones).
-    let mut windows = operator.maintenance.clone();
-    for m in &notices {
-        if let Some(w) = m.suppression_window() {
-            if !windows.iter().any(|x| x.start == w.start && x.end == w.end) {
-                windows.push(w);
-            }
-        }
-    }
-    Ok(monthly(ReportInput {
-        operator: operator.id.clone(),
-        month,
-        policy,
-        probes: &probes,
-        incidents: &incidents,
-        windows: &windows,
-        notices: &notices,
-        timezone: operator.timezone,
-    }))
-}
+pub use livesite_core::service::monthly_report as gather;
 
 fn pct(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |v| format!("{v:.3}%"))
@@ -132,7 +86,11 @@ pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
             "  {}  {} business days ahead{}\n",
             m.id,
             m.lead_business_days,
-            if m.late { "  LATE" } else { "" }
+            match (m.late, m.approved) {
+                (false, _) => "",
+                (true, true) => "  LATE, approved",
+                (true, false) => "  LATE, not approved: counted as no maintenance",
+            }
         );
     }
     s
@@ -290,7 +248,11 @@ fn html_rows(r: &MonthlyReport) -> (String, String) {
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&m.id),
             m.lead_business_days,
-            if m.late { "<b>late</b>" } else { "on time" }
+            match (m.late, m.approved) {
+                (false, _) => "on time",
+                (true, true) => "<b>late</b>, approved",
+                (true, false) => "<b>late, not approved</b>: counted as no maintenance",
+            }
         );
     }
     (incidents, notices)
@@ -485,6 +447,7 @@ where
 mod tests {
     use super::*;
     use chrono::Duration;
+    use livesite_core::report::{monthly, ReportInput};
     use livesite_core::{
         EmailAddress, FailureReason, OperatorId, Outcome, PortalCheck, ProbeResult,
     };
