@@ -458,3 +458,30 @@ async fn an_evaluate_batch_reads_and_writes_each_state_once() {
     assert_eq!(calls.len(), 4, "nothing else: {calls:?}");
     iam.assert_no_denials();
 }
+
+/// DynamoDB applies a conditional write atomically: a rate window admits
+/// exactly its limit however many requests race for it. moto does not lock
+/// (a race admitted 32 of a limit of 30 on a loaded machine), so the proxy
+/// sends DynamoDB writes one at a time; this test holds it to that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rate_window_admits_exactly_its_limit_under_a_race() {
+    use futures::StreamExt;
+    use livesite_core::ports::RateLimiter;
+    let stack = Stack::new("rate-race").await;
+    let iam = Enforcer::start(&stack).await;
+    let store = stack.store_with(&iam.config("ApiFunction").await);
+    let window = t0();
+    for round in 0..3 {
+        let key = format!("api#racer-{round}");
+        let admitted = futures::stream::iter(0..60)
+            .map(|_| {
+                let (store, key) = (store.clone(), key.clone());
+                async move { store.take(&key, window, 20).await.expect("take") }
+            })
+            .buffer_unordered(32)
+            .filter(|ok| std::future::ready(*ok))
+            .count()
+            .await;
+        assert_eq!(admitted, 20, "round {round}");
+    }
+}

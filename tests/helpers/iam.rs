@@ -918,6 +918,24 @@ fn denied(
         .expect("response")
 }
 
+/// DynamoDB decides a condition and applies the write as one step per item;
+/// moto checks and writes without a lock, so concurrent conditional writes
+/// (a rate counter, a version) can all pass their conditions. The proxy
+/// sends one DynamoDB write at a time, so what AWS would refuse under a race
+/// is refused here too.
+static DYNAMO_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn is_dynamo_write(target: Option<&str>) -> bool {
+    target.is_some_and(|t| {
+        t.strip_prefix("DynamoDB_20120810.").is_some_and(|op| {
+            matches!(
+                op,
+                "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem"
+            )
+        })
+    })
+}
+
 async fn forward(
     req: Request<Incoming>,
     state: Arc<Mutex<State>>,
@@ -997,6 +1015,10 @@ async fn forward(
             up = up.header(name, value);
         }
     }
+    let _one_write = match is_dynamo_write(target.as_deref()) {
+        true => Some(DYNAMO_WRITES.lock().await),
+        false => None,
+    };
     let answer = match up.body(body.to_vec()).send().await {
         Ok(a) => a,
         Err(e) => {
