@@ -645,8 +645,25 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         ("PROBE_CONCURRENCY", "64"),
         ("SECOND_ROUND_QUEUE_URL", "https://sqs/q"),
         ("SWEEP_POLICY_JSON", "  "),
+        ("TEAM_PHONE", "+14255389336"),
+        ("TEAM_WORKDAYS", "sun, mon,tue,wed,thu"),
+        ("TEAM_HOLIDAYS", "2026-12-25, 2027-01-01"),
     ])
     .expect("valid");
+    assert_eq!(
+        s.team.phone.as_ref().map(|p| p.as_str()),
+        Some("+14255389336")
+    );
+    assert_eq!(s.team_calendar.workdays.len(), 5);
+    assert!(!s
+        .team_calendar
+        .is_business_day("2026-12-04".parse().expect("a Friday")));
+    assert!(s
+        .team_calendar
+        .is_business_day("2026-12-06".parse().expect("a Sunday")));
+    assert!(!s
+        .team_calendar
+        .is_business_day("2026-12-25".parse().expect("a holiday")));
     assert_eq!(s.team_clients, ["a", "b"]);
     assert_eq!(
         s.local_principal,
@@ -665,6 +682,9 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         ("SWEEP_POLICY_JSON", "{\"nope\": 1}"),
         ("POLICY_JSON", "{\"outage_after\": 5}"),
         ("MAIL_SENDER", "not an address"),
+        ("TEAM_PHONE", "+1 425-538-9336"),
+        ("TEAM_WORKDAYS", "mon,funday"),
+        ("TEAM_HOLIDAYS", "2026-13-01"),
     ] {
         let e = with(&[(name, value)]).expect_err(name).to_string();
         assert!(e.contains(name), "{name}: {e}");

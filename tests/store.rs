@@ -82,3 +82,41 @@ fn corrupt_state(path: &std::path::Path) -> bool {
     .expect("update")
         == 1
 }
+
+/// The monthly report is built once the operator's own month has ended: at
+/// 00:05 UTC on 1 December it is still November in New York, and November's
+/// last hours would otherwise be reported as unknown, for good (the report
+/// is recorded once).
+#[tokio::test]
+async fn a_report_waits_for_the_end_of_the_operators_own_month() {
+    use livesite_core::ports::{OperatorRegistry, ProbeLog};
+    let store = fresh();
+    let mut ny = livesite_tests::fixtures::operator("fabrikam");
+    ny.timezone = livesite_core::Tz::America__New_York;
+    store.put_operator(&ny).await.expect("register");
+    // Probes on 30 November, evening in New York.
+    let evening: chrono::DateTime<chrono::Utc> = "2026-11-30T23:00:00Z".parse().expect("t");
+    for i in 0..10 {
+        let mut p = livesite_tests::fixtures::probe("fabrikam", 0, true);
+        p.probed_at = evening + Duration::seconds(30 * i);
+        store.append(&p).await.expect("append");
+    }
+    let team = livesite_tests::fixtures::team();
+    let policy = livesite_core::Policy::default();
+    // (now, reports recorded)
+    let table = [
+        ("2026-12-01T00:05:00Z", 0),
+        ("2026-12-01T04:55:00Z", 0),
+        ("2026-12-01T05:05:00Z", 1),
+        ("2026-12-01T05:10:00Z", 0),
+    ];
+    for (now, want) in table {
+        let q =
+            livesite_report::queue_monthly_reports(&store, &team, &policy, now.parse().expect("t"))
+                .await
+                .expect("queue");
+        assert_eq!(q.queued.len(), want, "{now}: {:?}", q.queued);
+    }
+    let key = "fabrikam#report-2026-11";
+    assert!(store.get_entry(key).await.expect("get").is_some());
+}

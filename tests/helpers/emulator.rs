@@ -293,6 +293,7 @@ impl Stack {
         livesite_core::Team {
             sender: livesite_core::EmailAddress::parse(self.sender.clone()).expect("sender"),
             emails: vec![livesite_core::EmailAddress::parse("osoc@dynamo.example").expect("email")],
+            phone: None,
         }
     }
 

@@ -19,8 +19,10 @@ pub fn operator(id: &str) -> Operator {
         contacts: vec![EmailAddress::parse(format!("noc@{id}.example")).expect("email")],
         timezone: livesite_core::Tz::UTC,
         holidays: Default::default(),
+        workdays: livesite_core::BusinessCalendar::default().workdays,
         maintenance: vec![],
         api_clients: vec![],
+        escalation_phones: vec![],
     }
 }
 
@@ -28,6 +30,7 @@ pub fn team() -> Team {
     Team {
         sender: EmailAddress::parse("livesite@dynamo.example").expect("email"),
         emails: vec![EmailAddress::parse("osoc@dynamo.example").expect("email")],
+        phone: None,
     }
 }
 

@@ -4,7 +4,7 @@ use crate::dynamo::{DynamoStore, Tables};
 #[cfg(feature = "notify")]
 use crate::notify::{AwsNotifier, SesMailer, SnsPager};
 use livesite_core::sweep::SweepPolicy;
-use livesite_core::{BusinessCalendar, EmailAddress, Policy, Team, Tz};
+use livesite_core::{BusinessCalendar, EmailAddress, PhoneNumber, Policy, Team, Tz};
 use serde::de::DeserializeOwned;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +67,7 @@ pub struct Settings {
     pub mail_configuration_set: Option<String>,
     pub team: Team,
     pub policy: Policy,
-    /// `TEAM_TIMEZONE` (IANA name, default UTC): the DYNAMO team's calendar.
+    /// `TEAM_TIMEZONE`, `TEAM_WORKDAYS`, `TEAM_HOLIDAYS`: the DYNAMO team's calendar.
     pub team_calendar: BusinessCalendar,
     /// `TEAM_CLIENT_IDS`: the team's Cognito app client ids, the only
     /// clients whose admin scope the API honours. Empty: no admin at all.
@@ -102,11 +102,7 @@ impl Settings {
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let env = Env(lookup);
         let (team, policy) = Self::team_and_policy(&env)?;
-        let team_timezone = env
-            .optional("TEAM_TIMEZONE")
-            .map(|tz| tz.parse::<Tz>().map_err(|e| invalid("TEAM_TIMEZONE", e)))
-            .transpose()?
-            .unwrap_or(Tz::UTC);
+        let team_calendar = Self::team_calendar(&env)?;
         let local_principal =
             env.optional("LIVESITE_LOCAL_PRINCIPAL")
                 .map(|p| match p.split_once(':') {
@@ -126,7 +122,7 @@ impl Settings {
             mail_configuration_set: env.optional("MAIL_CONFIGURATION_SET"),
             team,
             policy,
-            team_calendar: BusinessCalendar::new(team_timezone, []),
+            team_calendar,
             team_clients: env.list("TEAM_CLIENT_IDS"),
             local_principal: local_principal.transpose()?,
             second_round_queue_url: env.optional("SECOND_ROUND_QUEUE_URL"),
@@ -157,7 +153,50 @@ impl Settings {
             })?;
         let policy: Policy = env.json_or_default("POLICY_JSON")?;
         policy.validate().map_err(|e| invalid("POLICY_JSON", e))?;
-        Ok((Team { sender, emails }, policy))
+        let phone = env
+            .optional("TEAM_PHONE")
+            .map(|p| PhoneNumber::parse(p.trim()).map_err(|e| invalid("TEAM_PHONE", e)))
+            .transpose()?;
+        Ok((
+            Team {
+                sender,
+                emails,
+                phone,
+            },
+            policy,
+        ))
+    }
+
+    /// `TEAM_TIMEZONE` (IANA, default UTC), `TEAM_WORKDAYS` (comma-separated
+    /// weekdays, default Monday to Friday), `TEAM_HOLIDAYS` (comma-separated
+    /// dates): the calendar of the answers the team owes.
+    fn team_calendar(env: &Env<'_>) -> Result<BusinessCalendar, SettingsError> {
+        let mut calendar = BusinessCalendar::default();
+        if let Some(tz) = env.optional("TEAM_TIMEZONE") {
+            calendar.timezone = tz
+                .trim()
+                .parse::<Tz>()
+                .map_err(|e| invalid("TEAM_TIMEZONE", e))?;
+        }
+        let workdays = env.list("TEAM_WORKDAYS");
+        if !workdays.is_empty() {
+            calendar.workdays = workdays
+                .iter()
+                .map(|d| {
+                    d.parse::<chrono::Weekday>()
+                        .map_err(|_| invalid("TEAM_WORKDAYS", format!("not a weekday: {d:?}")))
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        calendar.holidays = env
+            .list("TEAM_HOLIDAYS")
+            .iter()
+            .map(|d| {
+                d.parse::<chrono::NaiveDate>()
+                    .map_err(|e| invalid("TEAM_HOLIDAYS", format!("{d:?}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(calendar)
     }
 }
 

@@ -51,8 +51,10 @@ fn default_operator(id: &OperatorId) -> Operator {
         contacts: vec![],
         timezone: livesite_core::Tz::UTC,
         holidays: Default::default(),
+        workdays: livesite_core::BusinessCalendar::default().workdays,
         maintenance: vec![],
         api_clients: vec![],
+        escalation_phones: vec![],
     }
 }
 
@@ -65,6 +67,7 @@ fn default_config() -> Config {
             emails: vec![
                 EmailAddress::parse("dynamo-team@localhost.localdomain").expect("static address")
             ],
+            phone: None,
         },
         operators: vec![],
     }

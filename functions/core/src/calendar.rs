@@ -30,11 +30,32 @@ pub struct BusinessCalendar {
     pub timezone: Tz,
     #[serde(default)]
     pub holidays: BTreeSet<NaiveDate>,
-    #[serde(default = "default_workdays")]
+    #[serde(default = "default_workdays", with = "weekdays")]
     pub workdays: Vec<Weekday>,
 }
 
-fn default_workdays() -> Vec<Weekday> {
+/// Working days as configurations and the API write them: `mon` to `sun`
+/// (read in any case, or spelled out: `Monday`).
+pub mod weekdays {
+    use chrono::Weekday;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(days: &[Weekday], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(days.iter().map(|d| d.to_string().to_lowercase()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Weekday>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|day| {
+                day.parse::<Weekday>()
+                    .map_err(|_| serde::de::Error::custom(format!("not a weekday: {day:?}")))
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn default_workdays() -> Vec<Weekday> {
     vec![
         Weekday::Mon,
         Weekday::Tue,
@@ -103,6 +124,15 @@ impl BusinessCalendar {
             date = self.next_business_day(date);
         }
         self.resolve_local(date.and_time(time))
+    }
+
+    /// The same local time `days` calendar days later (a week's update is due
+    /// at the same wall-clock time, across a DST change too). A local time the
+    /// change skips moves forward, an ambiguous one takes the earlier, as
+    /// everywhere in this calendar.
+    pub fn add_local_days(&self, t: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+        let local = t.with_timezone(&self.timezone).naive_local();
+        self.resolve_local(local + Duration::days(i64::from(days)))
     }
 
     /// Whole business days from `from` until `to` (0 when `to` is earlier than

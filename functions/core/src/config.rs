@@ -2,7 +2,7 @@
 //! locally, DynamoDB items in AWS); checked here, once, by `validate`.
 
 use crate::calendar::BusinessCalendar;
-use crate::ids::{EmailAddress, OperatorId};
+use crate::ids::{EmailAddress, OperatorId, PhoneNumber};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet};
@@ -98,17 +98,30 @@ pub struct Operator {
     pub timezone: chrono_tz::Tz,
     #[serde(default)]
     pub holidays: BTreeSet<NaiveDate>,
+    /// Its working days (`["sun", "mon", "tue", "wed", "thu"]`); Monday to
+    /// Friday when not given.
+    #[serde(
+        default = "crate::calendar::default_workdays",
+        with = "crate::calendar::weekdays"
+    )]
+    pub workdays: Vec<chrono::Weekday>,
     #[serde(default)]
     pub maintenance: Vec<MaintenanceWindow>,
     /// API client ids (the `client_id` claim of the operator's access tokens)
     /// that act for this operator.
     #[serde(default)]
     pub api_clients: Vec<String>,
+    /// Who the operations centre calls for a High incident, in order (E.164).
+    #[serde(default)]
+    pub escalation_phones: Vec<PhoneNumber>,
 }
 
 impl Operator {
     pub fn calendar(&self) -> BusinessCalendar {
-        BusinessCalendar::new(self.timezone, self.holidays.iter().copied())
+        BusinessCalendar {
+            workdays: self.workdays.clone(),
+            ..BusinessCalendar::new(self.timezone, self.holidays.iter().copied())
+        }
     }
 
     pub fn in_maintenance(&self, t: DateTime<Utc>) -> bool {
@@ -302,6 +315,10 @@ impl Default for Policy {
 pub struct Team {
     pub sender: EmailAddress,
     pub emails: Vec<EmailAddress>,
+    /// The operations centre's line for High incidents (the contract's
+    /// "+1 425-538-9336"), shown to operators in every High email.
+    #[serde(default)]
+    pub phone: Option<PhoneNumber>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -405,6 +422,13 @@ impl Operator {
     pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
         if self.name.trim().is_empty() {
             return Err(err(format!("{path}.name"), "must not be empty"));
+        }
+        if self.workdays.is_empty() {
+            // No business day at all: every business-day clock would never end.
+            return Err(err(
+                format!("{path}.workdays"),
+                "list at least one working day",
+            ));
         }
         let portal = &self.portal;
         if !matches!(portal.url.scheme(), "http" | "https") || portal.url.host_str().is_none() {
@@ -759,6 +783,51 @@ timeout = "5s"
         );
         let dup = format!("{GOOD}\n{}", &GOOD[GOOD.find("[[operator]]").unwrap()..]);
         assert_eq!(parse(&dup).validate().unwrap_err().path, "operator[1].id");
+    }
+
+    /// A Sunday-to-Thursday operator, escalation phones and the team's line,
+    /// as a configuration states them.
+    #[test]
+    fn working_days_and_phones_are_read_and_checked() {
+        let sun_thu = GOOD.replace(
+            "timezone = \"Europe/Madrid\"",
+            "timezone = \"Asia/Riyadh\"\nworkdays = [\"sun\", \"mon\", \"tue\", \"wed\", \"thu\"]\nescalation_phones = [\"+966112345678\"]",
+        ).replace("emails = [\"osoc@dynamo.example\"]", "emails = [\"osoc@dynamo.example\"]\nphone = \"+14255389336\"");
+        let c = parse(&sun_thu);
+        c.validate().unwrap();
+        let cal = c.operators[0].calendar();
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        // (date, business day): 2026-12-04 is a Friday.
+        for (d, business) in [
+            ("2026-12-03", true),
+            ("2026-12-04", false),
+            ("2026-12-05", false),
+            ("2026-12-06", true),
+        ] {
+            assert_eq!(cal.is_business_day(day(d)), business, "{d}");
+        }
+        assert_eq!(
+            c.operators[0].escalation_phones[0].as_str(),
+            "+966112345678"
+        );
+        let written = serde_json::to_value(&c.operators[0]).unwrap();
+        assert_eq!(
+            written["workdays"],
+            serde_json::json!(["sun", "mon", "tue", "wed", "thu"])
+        );
+        let read: Operator = serde_json::from_value(written).unwrap();
+        assert_eq!(read, c.operators[0]);
+        assert_eq!(
+            c.team.phone.as_ref().map(|p| p.as_str()),
+            Some("+14255389336")
+        );
+        let none = parse(&sun_thu.replace("[\"sun\", \"mon\", \"tue\", \"wed\", \"thu\"]", "[]"));
+        assert_eq!(none.validate().unwrap_err().path, "operator[0].workdays");
+        for bad in ["\"+966 11 234 5678\"", "\"00966112345678\""] {
+            let text = sun_thu.replace("\"+966112345678\"", bad);
+            let e = toml::from_str::<Config>(&text).unwrap_err().to_string();
+            assert!(e.contains("E.164"), "{e}");
+        }
     }
 
     #[test]

@@ -574,8 +574,10 @@ mod tests {
             contacts: vec![crate::ids::EmailAddress::parse("noc@contoso.example").unwrap()],
             timezone: chrono_tz::Tz::UTC,
             holidays: Default::default(),
+            workdays: crate::calendar::default_workdays(),
             maintenance: vec![],
             api_clients: vec![],
+            escalation_phones: vec![],
         }
     }
 

@@ -10,6 +10,8 @@ pub enum IdError {
     Operator(String),
     #[error("not an email address: {0:?}")]
     Email(String),
+    #[error("not an E.164 phone number (a '+', then 8 to 15 digits, the first not 0, e.g. \"+14255389336\"): {0:?}")]
+    Phone(String),
 }
 
 /// How a time is written inside an id or key (`contoso-20261127T100000Z-…`):
@@ -165,9 +167,76 @@ impl fmt::Display for EmailAddress {
     }
 }
 
+/// A phone number in E.164 form (`+14255389336`): what the operations
+/// centre dials, written one way only so a page can carry it whole.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(raw: impl Into<String>) -> Result<Self, IdError> {
+        let raw = raw.into();
+        let digits = raw.strip_prefix('+').unwrap_or("");
+        let valid = (8..=15).contains(&digits.len())
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && !digits.starts_with('0');
+        if valid {
+            Ok(Self(raw))
+        } else {
+            Err(IdError::Phone(raw))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PhoneNumber {
+    type Error = IdError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(value)
+    }
+}
+
+impl From<PhoneNumber> for String {
+    fn from(value: PhoneNumber) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phone_numbers_are_e164() {
+        let cases = [
+            ("+14255389336", true),
+            ("+34912345678", true),
+            ("+12345678", true),
+            ("+1234567", false),
+            ("+123456789012345", true),
+            ("+1234567890123456", false),
+            ("14255389336", false),
+            ("+04255389336", false),
+            ("+1 425-538-9336", false),
+            ("+1425538933a", false),
+            ("", false),
+            ("+", false),
+        ];
+        for (raw, ok) in cases {
+            assert_eq!(PhoneNumber::parse(raw).is_ok(), ok, "{raw:?}");
+        }
+        let read: Result<PhoneNumber, _> = serde_json::from_str("\"+1 425\"");
+        assert!(read.is_err());
+    }
 
     #[test]
     fn ids_read_back_as_written() {

@@ -229,9 +229,11 @@ pub fn initial_response_due(
     }
 }
 
-/// The contract's update cadence: High every business day, Low every week.
+/// The contract's update cadence: High every business day, Low every week
+/// (the same local time on the owing side's calendar, 7 days later).
 pub const HIGH_UPDATE_BUSINESS_DAYS: u32 = 1;
 pub const LOW_UPDATE_EVERY: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+const LOW_UPDATE_DAYS: u32 = (LOW_UPDATE_EVERY.as_secs() / 86_400) as u32;
 
 /// When the next update is due after one given at `at`.
 pub fn next_update_due(
@@ -241,7 +243,7 @@ pub fn next_update_due(
 ) -> DateTime<Utc> {
     match severity {
         Severity::High => calendar.add_business_days(at, HIGH_UPDATE_BUSINESS_DAYS),
-        Severity::Low => at + Duration::from_std(LOW_UPDATE_EVERY).unwrap_or(Duration::weeks(1)),
+        Severity::Low => calendar.add_local_days(at, LOW_UPDATE_DAYS),
     }
 }
 
@@ -474,6 +476,134 @@ mod tests {
             i.acknowledge(utc(ack), &cal);
             assert_eq!(i.next_update_due, Some(utc(next)), "{sev} {opened} next");
             assert!(!i.initial_response_overdue(utc(due) + Duration::days(30)));
+        }
+    }
+
+    /// The edges of the clocks, on the owing side's calendar: holidays,
+    /// midnight, DST both ways, a Sunday-to-Thursday week.
+    #[test]
+    fn clock_edges_table() {
+        let madrid =
+            BusinessCalendar::new(chrono_tz::Europe::Madrid, ["2026-12-08".parse().unwrap()]);
+        let riyadh = BusinessCalendar {
+            workdays: vec![
+                chrono::Weekday::Sun,
+                chrono::Weekday::Mon,
+                chrono::Weekday::Tue,
+                chrono::Weekday::Wed,
+                chrono::Weekday::Thu,
+            ],
+            ..BusinessCalendar::new(chrono_tz::Asia::Riyadh, [])
+        };
+        let new_york = BusinessCalendar::new(chrono_tz::America::New_York, []);
+        // (calendar, severity, opened, initial due, acked at, next update due)
+        let cases = [
+            // Low opened the evening before a holiday (Mon 7 Dec, 18:00 Madrid): Wednesday 18:00.
+            (
+                &madrid,
+                Severity::Low,
+                "2026-12-07T17:00:00Z",
+                "2026-12-09T17:00:00Z",
+                "2026-12-07T18:00:00Z",
+                "2026-12-14T18:00:00Z",
+            ),
+            // Low opened on the holiday itself: from Wednesday 00:00 to Thursday 00:00 Madrid.
+            (
+                &madrid,
+                Severity::Low,
+                "2026-12-08T10:00:00Z",
+                "2026-12-09T23:00:00Z",
+                "2026-12-09T08:00:00Z",
+                "2026-12-16T08:00:00Z",
+            ),
+            // Opened at local midnight on a business day: the day counts, due the next midnight.
+            (
+                &madrid,
+                Severity::Low,
+                "2026-12-01T23:00:00Z",
+                "2026-12-02T23:00:00Z",
+                "2026-12-02T08:00:00Z",
+                "2026-12-09T08:00:00Z",
+            ),
+            // Weekly across the autumn change (25 Oct 2026): 10:00 CEST to 10:00 CET, 169 hours.
+            (
+                &madrid,
+                Severity::Low,
+                "2026-10-20T08:00:00Z",
+                "2026-10-21T08:00:00Z",
+                "2026-10-20T08:00:00Z",
+                "2026-10-27T09:00:00Z",
+            ),
+            // Weekly across the spring change (28 Mar 2027): 10:00 CET to 10:00 CEST, 167 hours.
+            (
+                &madrid,
+                Severity::Low,
+                "2027-03-24T09:00:00Z",
+                "2027-03-25T09:00:00Z",
+                "2027-03-24T09:00:00Z",
+                "2027-03-31T08:00:00Z",
+            ),
+            // Weekly onto a time the spring change skips (02:30 on 14 Mar 2027 in New York): 03:00.
+            (
+                &new_york,
+                Severity::Low,
+                "2027-03-05T12:00:00Z",
+                "2027-03-08T12:00:00Z",
+                "2027-03-07T07:30:00Z",
+                "2027-03-14T07:00:00Z",
+            ),
+            // High update across the autumn change in New York (1 Nov 2026): Friday 09:00 EDT to Monday 09:00 EST.
+            (
+                &new_york,
+                Severity::High,
+                "2026-10-30T12:30:00Z",
+                "2026-10-30T13:30:00Z",
+                "2026-10-30T13:00:00Z",
+                "2026-11-02T14:00:00Z",
+            ),
+            // Sunday-to-Thursday: Low opened Thursday 17:00 Riyadh is due Sunday 17:00.
+            (
+                &riyadh,
+                Severity::Low,
+                "2026-12-03T14:00:00Z",
+                "2026-12-06T14:00:00Z",
+                "2026-12-06T06:00:00Z",
+                "2026-12-13T06:00:00Z",
+            ),
+            // Opened on its Friday: from Sunday 00:00 to Monday 00:00 Riyadh.
+            (
+                &riyadh,
+                Severity::Low,
+                "2026-12-04T09:00:00Z",
+                "2026-12-06T21:00:00Z",
+                "2026-12-06T06:00:00Z",
+                "2026-12-13T06:00:00Z",
+            ),
+            // High acked Thursday 10:00 Riyadh: the next update is Sunday 10:00.
+            (
+                &riyadh,
+                Severity::High,
+                "2026-12-03T06:00:00Z",
+                "2026-12-03T07:00:00Z",
+                "2026-12-03T07:00:00Z",
+                "2026-12-06T07:00:00Z",
+            ),
+        ];
+        for (cal, sev, opened, due, ack, next) in cases {
+            let mut i = incident(sev, opened, cal);
+            assert_eq!(
+                i.initial_response_due,
+                utc(due),
+                "{} {sev} opened {opened}",
+                cal.timezone
+            );
+            i.acknowledge(utc(ack), cal);
+            assert_eq!(
+                i.next_update_due,
+                Some(utc(next)),
+                "{} {sev} acked {ack}",
+                cal.timezone
+            );
         }
     }
 

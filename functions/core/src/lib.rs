@@ -23,7 +23,7 @@ pub use chrono_tz::Tz;
 
 pub use config::{Config, ConfigError, MaintenanceWindow, Operator, Policy, PortalCheck, Team};
 pub use evaluate::{evaluate, Evaluation, Event, MonitorState};
-pub use ids::{EmailAddress, OperatorId};
+pub use ids::{EmailAddress, OperatorId, PhoneNumber};
 pub use incident::{Incident, IncidentKind, IncidentStatus, Severity};
 pub use notify::{Channel, Notification};
 pub use probe::{FailureReason, Outcome, Phases, ProbeResult};
@@ -42,8 +42,10 @@ pub(crate) mod testing {
             contacts: vec![EmailAddress::parse(format!("noc@{id}.example")).unwrap()],
             timezone: chrono_tz::Europe::Madrid,
             holidays: ["2026-12-08".parse().unwrap()].into_iter().collect(),
+            workdays: crate::calendar::default_workdays(),
             maintenance: vec![],
             api_clients: vec![],
+            escalation_phones: vec![],
         }
     }
 
@@ -51,6 +53,7 @@ pub(crate) mod testing {
         Team {
             sender: EmailAddress::parse("livesite@dynamo.example").unwrap(),
             emails: vec![EmailAddress::parse("osoc@dynamo.example").unwrap()],
+            phone: None,
         }
     }
 }

@@ -148,7 +148,20 @@ pub struct Page<'a> {
 
 impl Notification {
     /// The one way to make an email.
+    /// A High email to anyone outside the team names the operations centre's
+    /// line (`Team::phone`), the contract's way to escalate.
     pub fn email(e: Email<'_>, team: &Team) -> Self {
+        let outside =
+            e.to.iter()
+                .chain(&e.cc)
+                .any(|a| !team.emails.iter().any(|t| t.same_mailbox(a)));
+        let text = match (&team.phone, e.severity) {
+            (Some(phone), Some(Severity::High)) if outside => format!(
+                "{}\nHigh incidents by phone: the operations centre, {phone}.\n",
+                e.text
+            ),
+            _ => e.text,
+        };
         Self {
             key: e.key,
             channel: Channel::Email,
@@ -160,7 +173,7 @@ impl Notification {
             cc: e.cc,
             from: Some(team.sender.clone()),
             subject: header_safe(&e.subject),
-            text: e.text,
+            text,
             html: None,
             created_at: e.at,
         }
@@ -335,6 +348,15 @@ pub fn answer_owed(severity: Severity, policy: &Policy) -> String {
     )
 }
 
+/// What a page tells the operations centre to do: call the operator's
+/// first escalation number (the others are in its registry entry).
+pub fn whom_to_call(operator: &Operator) -> String {
+    match operator.escalation_phones.first() {
+        Some(phone) => format!("Call {phone}"),
+        None => "No escalation phone on record: email the operator".to_string(),
+    }
+}
+
 /// How the owing side answers: the partner API's routes, and the command
 /// that sends the same request. No inbound mail is read, so never "reply".
 pub fn how_to_answer(id: &str) -> String {
@@ -421,10 +443,11 @@ fn opened(
             severity: sev,
             subject: format!("HIGH {}: portal down", operator.id),
             text: format!(
-                "HIGH {}: MO Direct portal down {}m since {}. Ack due {}. {}",
+                "HIGH {}: MO Direct portal down {}m since {}. {}. Ack due {}. {}",
                 operator.id,
                 (incident.opened_at - incident.started_at).num_minutes(),
                 incident.started_at.format("%H:%MZ"),
+                whom_to_call(operator),
                 incident.initial_response_due.format("%H:%MZ"),
                 incident.id
             ),
@@ -562,8 +585,10 @@ mod tests {
             contacts: vec![EmailAddress::parse("noc@contoso.example").unwrap()],
             timezone: chrono_tz::Tz::UTC,
             holidays: Default::default(),
+            workdays: crate::calendar::default_workdays(),
             maintenance: vec![],
             api_clients: vec![],
+            escalation_phones: vec![],
         }
     }
 
@@ -824,5 +849,102 @@ mod tests {
         }
         assert!(all[0].text.chars().count() <= 160, "{}", all[0].text);
         assert_eq!(header_safe(&"x".repeat(500)).chars().count(), 200);
+    }
+
+    /// High means a phone call: the page names the operator's number, and
+    /// every High email to an operator names the operations centre's line.
+    #[test]
+    fn a_high_incident_names_whom_to_call() {
+        let phone = crate::PhoneNumber::parse("+34912345678").unwrap();
+        let centre = crate::PhoneNumber::parse("+14255389336").unwrap();
+        let mut longest = op();
+        longest.id = OperatorId::new("o".repeat(OperatorId::MAX_LEN)).unwrap();
+        // (operator phones, team line, severity, page says, email says the line)
+        let cases = [
+            (
+                vec![phone.clone()],
+                Some(centre.clone()),
+                Severity::High,
+                Some("Call +34912345678."),
+                true,
+            ),
+            (
+                vec![],
+                Some(centre.clone()),
+                Severity::High,
+                Some("No escalation phone on record"),
+                true,
+            ),
+            (
+                vec![phone.clone()],
+                None,
+                Severity::High,
+                Some("Call +34912345678."),
+                false,
+            ),
+            (
+                vec![phone.clone()],
+                Some(centre.clone()),
+                Severity::Low,
+                None,
+                false,
+            ),
+        ];
+        for (phones, line, sev, page, footer) in cases {
+            for base in [op(), longest.clone()] {
+                let mut o = base;
+                o.escalation_phones = phones.clone();
+                let mut i = incident(sev);
+                i.operator = o.id.clone();
+                i.id = format!("{}-20261127T100000Z-portal_down", o.id);
+                let t = Team {
+                    phone: line.clone(),
+                    ..team()
+                };
+                let out = render(
+                    &Event::IncidentOpened {
+                        incident: i,
+                        reason: None,
+                    },
+                    &o,
+                    &t,
+                    &Policy::default(),
+                );
+                let paged = out.iter().find(|n| n.channel == Channel::Page);
+                assert_eq!(paged.is_some(), page.is_some());
+                if let (Some(n), Some(says)) = (paged, page) {
+                    assert!(n.text.contains(says), "{}", n.text);
+                    assert!(n.text.chars().count() <= 160, "{}", n.text);
+                }
+                let mail = out.iter().find(|n| n.channel == Channel::Email).unwrap();
+                assert_eq!(
+                    mail.text.contains("operations centre, +14255389336"),
+                    footer,
+                    "{}",
+                    mail.text
+                );
+            }
+        }
+        // The team's own High mail does not tell the team its own number.
+        let t = Team {
+            phone: Some(centre),
+            ..team()
+        };
+        let own = Notification::email(
+            Email {
+                key: "k".into(),
+                topic: Topic::OutageReported,
+                operator: &op().id,
+                incident: None,
+                severity: Some(Severity::High),
+                to: t.emails.clone(),
+                cc: vec![],
+                subject: "s".into(),
+                text: "t".into(),
+                at: "2026-11-27T10:00:00Z".parse().unwrap(),
+            },
+            &t,
+        );
+        assert_eq!(own.text, "t");
     }
 }

@@ -96,6 +96,14 @@ impl Month {
         (b[0], b[b.len() - 1])
     }
 
+    /// The month before the one containing `t` on the calendar of `tz`: the
+    /// last month that has ended there. An operator west of UTC gets its
+    /// report only after its own month has ended (on 1 December 03:00 UTC it
+    /// is still November in New York, so the last ended month is October).
+    pub fn previous_in(t: DateTime<Utc>, tz: chrono_tz::Tz) -> Self {
+        Self::previous(t.with_timezone(&tz).naive_local().and_utc())
+    }
+
     /// The month before the one containing `t` (what the 1st of a month reports on).
     pub fn previous(t: DateTime<Utc>) -> Self {
         let (y, m) = if t.month() == 1 {
@@ -619,6 +627,44 @@ mod tests {
         let prev = |t: &str| Month::previous(utc(t)).to_string();
         assert_eq!(prev("2026-03-01T00:00:00Z"), "2026-02");
         assert_eq!(prev("2026-01-15T12:00:00Z"), "2025-12");
+        // The last month ended on the operator's calendar: (now, zone, month).
+        let table = [
+            (
+                "2026-12-01T00:05:00Z",
+                chrono_tz::America::New_York,
+                "2026-10",
+            ),
+            (
+                "2026-12-01T04:59:59Z",
+                chrono_tz::America::New_York,
+                "2026-10",
+            ),
+            (
+                "2026-12-01T05:00:00Z",
+                chrono_tz::America::New_York,
+                "2026-11",
+            ),
+            ("2026-11-30T23:00:00Z", chrono_tz::Europe::Madrid, "2026-11"),
+            ("2026-11-30T22:59:59Z", chrono_tz::Europe::Madrid, "2026-10"),
+            (
+                "2027-01-01T04:59:59Z",
+                chrono_tz::America::New_York,
+                "2026-11",
+            ),
+            (
+                "2027-01-01T05:00:00Z",
+                chrono_tz::America::New_York,
+                "2026-12",
+            ),
+            ("2026-12-01T00:00:00Z", chrono_tz::Tz::UTC, "2026-11"),
+        ];
+        for (now, tz, month) in table {
+            assert_eq!(
+                Month::previous_in(utc(now), tz).to_string(),
+                month,
+                "{now} {tz}"
+            );
+        }
     }
 
     #[test]

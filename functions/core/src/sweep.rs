@@ -8,7 +8,9 @@
 use crate::evaluate::MonitorState;
 use crate::ids::key_time;
 use crate::incident::{Incident, Party, Severity};
-use crate::notify::{how_to_answer, update_cadence, Email, Notification, Page, Topic};
+use crate::notify::{
+    how_to_answer, update_cadence, whom_to_call, Email, Notification, Page, Topic,
+};
 use crate::partner::{Announcer, Maintenance, MaintenanceStatus};
 use crate::{EmailAddress, Operator, OperatorId, Team};
 use chrono::{DateTime, Duration, Utc};
@@ -116,7 +118,7 @@ fn initial_overdue(
     )];
     if i.severity == Severity::High {
         let act = match i.owed_by {
-            Party::Operator => "Call the operator.".to_string(),
+            Party::Operator => format!("{}.", whom_to_call(op)),
             Party::Team => format!("The operator's report is unanswered: answer {}.", op.id),
         };
         out.push(Notification::page(Page {

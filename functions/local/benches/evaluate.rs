@@ -22,8 +22,10 @@ fn operator(id: &str) -> Operator {
         contacts: vec![EmailAddress::parse("noc@p.example").expect("email")],
         timezone: livesite_core::Tz::UTC,
         holidays: Default::default(),
+        workdays: livesite_core::BusinessCalendar::default().workdays,
         maintenance: vec![],
         api_clients: vec![],
+        escalation_phones: vec![],
     }
 }
 
@@ -52,6 +54,7 @@ async fn main() {
     let team = Team {
         sender: EmailAddress::parse("l@d.example").expect("email"),
         emails: vec![EmailAddress::parse("t@d.example").expect("email")],
+        phone: None,
     };
     let ctx = Context::new(Policy::default(), team, ops.clone());
     let store = SqliteStore::in_memory().expect("store");

@@ -350,8 +350,9 @@ pub fn email(
 }
 
 /// Records last month's report email for every operator monitored that
-/// month, once per month (the key is checked first, so the report is computed
-/// only while it is missing). One operator's report failing does not hold back
+/// month, once per month, once that month has ended on the operator's own
+/// calendar (the key is checked first, so the report is computed only while
+/// it is missing). One operator's report failing does not hold back
 /// the others'; the failures are returned with the keys queued.
 pub async fn queue_monthly_reports<S>(
     store: &S,
@@ -362,9 +363,9 @@ pub async fn queue_monthly_reports<S>(
 where
     S: ProbeLog + IncidentStore + RecordStore + Outbox + OperatorRegistry,
 {
-    let month = Month::previous(now);
     let mut out = QueuedReports::default();
     for op in store.list_operators().await? {
+        let month = Month::previous_in(now, op.timezone);
         if let Err(e) = queue_one(store, &op, month, team, policy, now, &mut out.queued).await {
             out.failed.push((op.id.to_string(), e));
         }
@@ -460,8 +461,10 @@ mod tests {
             contacts: vec![EmailAddress::parse("noc@contoso.example").unwrap()],
             timezone: livesite_core::Tz::UTC,
             holidays: Default::default(),
+            workdays: livesite_core::BusinessCalendar::default().workdays,
             maintenance: vec![],
             api_clients: vec![],
+            escalation_phones: vec![],
         }
     }
 
@@ -540,6 +543,7 @@ mod tests {
             &Team {
                 sender: EmailAddress::parse("l@d.example").unwrap(),
                 emails: vec![],
+                phone: None,
             },
             Utc::now(),
         );
