@@ -1168,11 +1168,12 @@ async fn bug_reports_follow_their_lifecycle_and_refuse_invalid_transitions() {
     let keys = api.notifier.keys();
     assert_eq!(
         keys.len(),
-        2,
-        "emailed when scheduled and when deployed: {keys:?}"
+        4,
+        "emailed when reported (to the team), triaged, scheduled and deployed: {keys:?}"
     );
     let sent = api.notifier.sent.lock().expect("lock").clone();
-    assert_eq!(sent[0].to[0].as_str(), "noc@contoso.example");
+    assert_eq!(sent[0].to, team().emails);
+    assert_eq!(sent[1].to[0].as_str(), "noc@contoso.example");
     let own = call(
         &api,
         Call::new("GET", Box::leak(format!("/v1/bugs/{id}").into_boxed_str()))
@@ -1592,6 +1593,7 @@ async fn the_whole_authorization_matrix() {
             [422, 201, 201],
         ),
         ("GET", "/v1/bugs/{b}", None, "reported", [200, 200, 404]),
+        ("GET", "/v1/bugs", None, "reported", [200, 200, 200]),
         (
             "POST",
             "/v1/bugs/{b}/triage",
@@ -1883,4 +1885,119 @@ async fn an_acknowledgement_race_by_both_sides_has_one_first() {
         .expect("get")
         .expect("incident");
     assert!(!stored.is_open(), "the resolution stands");
+}
+
+/// Bugs as a queue: a report emails the team, the team finds it in the
+/// listing (filtered), the triage outcome and the schedule reach the
+/// reporter, and the deployment every operator the bug concerns.
+#[tokio::test]
+async fn bugs_are_a_queue_and_each_step_reaches_whom_it_concerns() {
+    let api = api().await;
+    let contoso = || client("client-contoso");
+    let last = |n: usize| {
+        let sent = api.notifier.sent.lock().expect("lock");
+        sent[sent.len() - n..].to_vec()
+    };
+    let report = |who: Value, body: Value| Call::new("POST", "/v1/bugs").claims(who).json(body);
+    let b = call(
+        &api,
+        report(
+            contoso(),
+            json!({"title": "MSISDN lookup times out", "description": "d"}),
+        ),
+        now(),
+    )
+    .await;
+    assert_eq!(b.status, 201, "{}", b.body);
+    let id = b.body["id"].as_str().expect("id").to_string();
+    let told = last(1);
+    assert_eq!(
+        (told[0].to.clone(), told[0].topic.as_str()),
+        (team().emails, "bug_reported")
+    );
+    let f = call(
+        &api,
+        report(
+            client("client-fabrikam"),
+            json!({"title": "other", "description": "d"}),
+        ),
+        now(),
+    )
+    .await;
+    assert_eq!(f.status, 201);
+    // (who, query, ids listed)
+    let list = |who: Value, query: Vec<(&'static str, &'static str)>| {
+        let mut c = Call::new("GET", "/v1/bugs").claims(who);
+        for (k, v) in query {
+            c = c.query(k, v);
+        }
+        c
+    };
+    let count = |a: &Answer| a.body.as_array().map(Vec::len);
+    assert_eq!(
+        count(&call(&api, list(admin(), vec![]), now()).await),
+        Some(2)
+    );
+    assert_eq!(
+        count(&call(&api, list(admin(), vec![("operator", "contoso")]), now()).await),
+        Some(1)
+    );
+    assert_eq!(
+        count(&call(&api, list(admin(), vec![("status", "reported")]), now()).await),
+        Some(2)
+    );
+    assert_eq!(
+        count(&call(&api, list(admin(), vec![("status", "approved")]), now()).await),
+        Some(0)
+    );
+    assert_eq!(
+        count(&call(&api, list(contoso(), vec![]), now()).await),
+        Some(1)
+    );
+    assert_eq!(
+        count(&call(&api, list(contoso(), vec![("operator", "fabrikam")]), now()).await),
+        Some(0)
+    );
+    let bad = call(&api, list(admin(), vec![("status", "lost")]), now()).await;
+    assert_eq!(
+        (bad.status, bad.body["errors"][0]["field"].as_str()),
+        (422, Some("status"))
+    );
+    // Triage names fabrikam as concerned too; contoso hears the outcome.
+    let path = |step: &str| format!("/v1/bugs/{id}/{step}");
+    let t = call(&api, Call::new("POST", &path("triage")).claims(admin()).json(json!({
+        "approve": true, "business_justification": "blocks activations", "impact": "2% of lookups", "concerns": ["fabrikam"]
+    })), now()).await;
+    assert_eq!(t.status, 200, "{}", t.body);
+    let told = last(1);
+    assert_eq!(
+        (told[0].to.clone(), told[0].topic.as_str()),
+        (operator("contoso").contacts, "bug_triaged")
+    );
+    assert!(told[0].text.contains("blocks activations"));
+    let s = call(
+        &api,
+        Call::new("POST", &path("schedule"))
+            .claims(admin())
+            .json(json!({"tentative_deployment": "2026-12-03"})),
+        now(),
+    )
+    .await;
+    assert_eq!(s.status, 200);
+    let d = call(
+        &api,
+        Call::new("POST", &path("deployment")).claims(admin()),
+        now(),
+    )
+    .await;
+    assert_eq!(d.status, 200);
+    let told = last(2);
+    assert_eq!(
+        told.iter().map(|n| n.to.clone()).collect::<Vec<_>>(),
+        vec![operator("contoso").contacts, operator("fabrikam").contacts]
+    );
+    assert_eq!(
+        count(&call(&api, list(admin(), vec![("status", "deployed")]), now()).await),
+        Some(1)
+    );
 }

@@ -210,20 +210,57 @@ async fn walk_the_api(stack: &Stack, iam: &Enforcer) {
         let path = format!("/v1/incidents/{incident}");
         ok("incident", call(Call::new("GET", &path).claims(who)).await);
     }
-    let ack = format!("/v1/incidents/{incident}/acknowledgement");
-    ok(
-        "ack",
-        call(Call::new("POST", &ack).claims(contoso.clone())).await,
-    );
-    let upd = format!("/v1/incidents/{incident}/updates");
-    ok(
-        "update",
+    // Contoso's report is the team's to answer; what the team raises is contoso's.
+    let raised = ok(
+        "raise",
         call(
-            Call::new("POST", &upd)
-                .claims(contoso.clone())
-                .json(json!({"message": "m"})),
+            Call::new("POST", "/v1/incidents")
+                .claims(admin())
+                .json(json!({
+                    "operator": "contoso", "kind": "information_request",
+                    "subject": "s", "text": "t", "links": ["https://x.example/a"]
+                })),
         )
         .await,
+    );
+    let raised = raised["id"].as_str().expect("raised id").to_string();
+    for (id, who) in [(&incident, admin()), (&raised, contoso.clone())] {
+        let ack = format!("/v1/incidents/{id}/acknowledgement");
+        ok(
+            "ack",
+            call(Call::new("POST", &ack).claims(who.clone())).await,
+        );
+        let upd = format!("/v1/incidents/{id}/updates");
+        ok(
+            "update",
+            call(
+                Call::new("POST", &upd)
+                    .claims(who.clone())
+                    .json(json!({"message": "m"})),
+            )
+            .await,
+        );
+        let done = format!("/v1/incidents/{id}/resolution");
+        ok(
+            "resolution",
+            call(Call::new("POST", &done).claims(who)).await,
+        );
+    }
+    // A late window, approved by the team.
+    let late = ok(
+        "late maintenance",
+        call(
+            Call::new("POST", "/v1/maintenance")
+                .claims(contoso.clone())
+                .json(window("2026-11-28T08:00:00Z", 2)),
+        )
+        .await,
+    );
+    let late = late["maintenance"]["id"].as_str().expect("maintenance id");
+    let p = format!("/v1/maintenance/{late}/approval");
+    ok(
+        "approval",
+        call(Call::new("POST", &p).claims(admin())).await,
     );
     for (n, verb) in [(1, "completion"), (2, "cancellation")] {
         let start = format!("2026-12-1{n}T08:00:00Z");
@@ -273,6 +310,12 @@ async fn walk_the_api(stack: &Stack, iam: &Enforcer) {
         "bug read",
         call(Call::new("GET", &format!("/v1/bugs/{bug}")).claims(contoso.clone())).await,
     );
+    for who in [admin(), contoso.clone()] {
+        ok(
+            "bug queue",
+            call(Call::new("GET", "/v1/bugs").claims(who)).await,
+        );
+    }
     for (step, body) in [
         (
             "triage",

@@ -5,10 +5,11 @@ use crate::http::Ctx;
 use crate::problem::{from_value, parse, to_value, Problem, Reply};
 use crate::Api;
 use chrono::NaiveDate;
-use livesite_core::partner::{self, Bug, BugEvent, BugInput, Triage};
+use livesite_core::partner::{self, Bug, BugEvent, BugInput, BugStatus, Triage};
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
 use livesite_core::OperatorId;
 use serde::Deserialize;
+use serde_json::json;
 
 /// The team reports a bug for an operator.
 #[derive(Deserialize)]
@@ -56,17 +57,57 @@ where
             }
         };
         let bug = partner::report_bug(&op, by_team, input, ctx.now).map_err(Problem::invalid)?;
-        self.store
+        if self
+            .store
             .create_record("bug", &bug.id, Some(&op), &to_value(&bug))
-            .await?;
+            .await?
+        {
+            let reporter = self.operator(&op).await?;
+            self.enqueue(bug.notices(BugEvent::Reported, &[reporter], &self.team))
+                .await?;
+        }
         Ok((201, to_value(&bug)))
+    }
+
+    /// The queue: the team's all (`?operator=`, `?status=` filter it), an
+    /// operator's own.
+    pub(crate) async fn list_bugs(&self, ctx: &Ctx<'_>) -> Reply {
+        let status: Option<BugStatus> = ctx
+            .status
+            .map(|s| {
+                serde_json::from_value(serde_json::Value::from(s)).map_err(|_| {
+                    Problem::field(
+                        "status",
+                        "one of reported, approved, rejected, scheduled, deployed",
+                    )
+                })
+            })
+            .transpose()?;
+        let filter = ctx
+            .operator
+            .map(|f| OperatorId::new(f).map_err(|e| Problem::field("operator", e.to_string())))
+            .transpose()?;
+        let op = match (ctx.who, filter) {
+            // Another operator's bugs look like none at all.
+            (Principal::Operator(op), Some(f)) if &f != op => return Ok((200, json!([]))),
+            (Principal::Operator(op), _) => Some(op.clone()),
+            (Principal::Admin, f) => f,
+        };
+        let mut out = Vec::new();
+        for doc in self.store.list_records("bug", op.as_ref()).await? {
+            let bug: Bug = from_value(doc.clone())?;
+            if status.is_none_or(|s| bug.status == s) {
+                out.push(doc);
+            }
+        }
+        Ok((200, serde_json::Value::Array(out)))
     }
 
     pub(crate) async fn triage(&self, ctx: &Ctx<'_>) -> Reply {
         let mut bug = self.movable_bug(ctx).await?;
         let t: Triage = parse(ctx.body)?;
         bug.triage(t, ctx.now).map_err(|e| Problem::conflict(e.0))?;
-        self.save_bug(bug, None).await
+        self.save_bug(bug, BugEvent::Triaged).await
     }
 
     pub(crate) async fn schedule(&self, ctx: &Ctx<'_>) -> Reply {
@@ -74,13 +115,13 @@ where
         let s: ScheduleInput = parse(ctx.body)?;
         bug.schedule(s.tentative_deployment, ctx.now)
             .map_err(|e| Problem::conflict(e.0))?;
-        self.save_bug(bug, Some(BugEvent::Scheduled)).await
+        self.save_bug(bug, BugEvent::Scheduled).await
     }
 
     pub(crate) async fn deploy(&self, ctx: &Ctx<'_>) -> Reply {
         let mut bug = self.movable_bug(ctx).await?;
         bug.deploy(ctx.now).map_err(|e| Problem::conflict(e.0))?;
-        self.save_bug(bug, Some(BugEvent::Deployed)).await
+        self.save_bug(bug, BugEvent::Deployed).await
     }
 
     /// The team moves a bug along; to an operator, a foreign bug is missing
@@ -91,16 +132,17 @@ where
         Ok(bug)
     }
 
-    /// Stores the bug and tells its operator of `event`, if any.
-    async fn save_bug(&self, bug: Bug, event: Option<BugEvent>) -> Reply {
+    /// Stores the bug and tells whom `event` concerns.
+    async fn save_bug(&self, bug: Bug, event: BugEvent) -> Reply {
         self.store
             .put_record("bug", &bug.id, Some(&bug.operator), &to_value(&bug))
             .await?;
-        if let Some(event) = event {
-            let op = self.operator(&bug.operator).await?;
-            self.enqueue(vec![bug.notice(event, op.contacts.clone(), &self.team)])
-                .await?;
+        let mut operators = Vec::new();
+        for id in bug.concerned() {
+            operators.extend(self.store.get_operator(&id).await?);
         }
+        self.enqueue(bug.notices(event, &operators, &self.team))
+            .await?;
         Ok((200, to_value(&bug)))
     }
 }

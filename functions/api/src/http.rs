@@ -48,7 +48,7 @@ impl ApiRequest {
                 .map(str::to_string)
         };
         let params = req.query_string_parameters();
-        let query = ["operator", "limit", "cursor"]
+        let query = ["operator", "status", "limit", "cursor"]
             .iter()
             .filter_map(|k| params.first(k).map(|v| (k.to_string(), v.to_string())))
             .collect();
@@ -152,6 +152,7 @@ where
             params: &params,
             body: &req.body,
             operator: req.query("operator"),
+            status: req.query("status"),
             now,
         };
         let (status, value) = match self.dispatch(route, &ctx).await {
@@ -173,9 +174,12 @@ where
             self.deliver_inline(now).await;
         }
         Ok(match (route.listing, value) {
-            (Some(resource), Value::Array(items)) => {
-                paging::answer(resource, ctx.operator, items, &paging)
-            }
+            (Some(resource), Value::Array(items)) => paging::answer(
+                resource,
+                &[("operator", ctx.operator), ("status", ctx.status)],
+                items,
+                &paging,
+            ),
             (_, value) => json_response(status, &value, "application/json"),
         })
     }
@@ -191,12 +195,13 @@ fn allow(route: &Route, who: &Principal) -> Result<(), Problem> {
 }
 
 /// What a handler gets: the caller, the path parameters, the body, the
-/// `?operator=` filter, and the time.
+/// `?operator=` and `?status=` filters, and the time.
 pub struct Ctx<'a> {
     pub who: &'a Principal,
     pub params: &'a [&'a str],
     pub body: &'a [u8],
     pub operator: Option<&'a str>,
+    pub status: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 

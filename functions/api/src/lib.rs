@@ -75,6 +75,7 @@ where
             Action::Cancel => self.close(ctx, MaintenanceEvent::Cancelled).await,
             Action::NoticeOutage => self.notice_outage(ctx).await,
             Action::ReportBug => self.report_bug(ctx).await,
+            Action::ListBugs => self.list_bugs(ctx).await,
             Action::GetBug => self.get_bug(ctx).await,
             Action::Triage => self.triage(ctx).await,
             Action::Schedule => self.schedule(ctx).await,

@@ -82,15 +82,29 @@ fn key(resource: &str, item: &Value) -> String {
 }
 
 /// The `Link` header to the next page (a relative reference to the
-/// listing's own path, never an echo of the request's).
-pub fn next_link(resource: &str, operator: Option<&str>, limit: usize, cursor: &str) -> String {
-    let mut query = format!("limit={limit}&cursor={cursor}");
-    // Operator ids are [a-z0-9-]: nothing to escape; anything else was
-    // refused by the listing already and is not echoed.
-    if let Some(op) = operator.and_then(|o| livesite_core::OperatorId::new(o).ok()) {
-        query = format!("operator={op}&{query}");
+/// listing's own path, never an echo of the request's), carrying the
+/// listing's filters.
+pub fn next_link(
+    resource: &str,
+    filters: &[(&str, Option<&str>)],
+    limit: usize,
+    cursor: &str,
+) -> String {
+    let mut query = String::new();
+    // Filter values are operator ids and status names, [a-z0-9_-]: nothing
+    // to escape; anything else was refused by the listing already and is
+    // not echoed.
+    for (name, value) in filters {
+        if let Some(v) = value.filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        }) {
+            query.push_str(&format!("{name}={v}&"));
+        }
     }
-    format!("</v1/{resource}?{query}>; rel=\"next\"")
+    format!("</v1/{resource}?{query}limit={limit}&cursor={cursor}>; rel=\"next\"")
 }
 
 /// One page of `items`, and the cursor of the next page if there is one.
@@ -114,14 +128,14 @@ pub fn page(
 /// The 200 answer of a listing: one page, and the `Link` to the next.
 pub fn answer(
     resource: &str,
-    operator: Option<&str>,
+    filters: &[(&str, Option<&str>)],
     items: Vec<Value>,
     paging: &Paging,
 ) -> lambda_http::Response<lambda_http::Body> {
     let (items, next) = page(resource, items, paging);
     let mut r = crate::problem::json_response(200, &Value::Array(items), "application/json");
     if let Some(cursor) = next {
-        let link = next_link(resource, operator, paging.limit, &cursor);
+        let link = next_link(resource, filters, paging.limit, &cursor);
         if let Ok(v) = lambda_http::http::HeaderValue::from_str(&link) {
             r.headers_mut().insert("link", v);
         }

@@ -714,7 +714,13 @@ pub struct Triage {
     pub approve: bool,
     pub business_justification: String,
     pub impact: String,
+    /// Other operators the bug concerns: told when its fix is deployed.
+    #[serde(default)]
+    pub concerns: Vec<OperatorId>,
 }
+
+/// At most this many other operators named by a triage.
+pub const MAX_CONCERNED: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bug {
@@ -779,6 +785,11 @@ impl Bug {
                 "triage needs a business justification and an impact".into(),
             ));
         }
+        if t.concerns.len() > MAX_CONCERNED {
+            return Err(TransitionError(format!(
+                "a triage names at most {MAX_CONCERNED} other operators"
+            )));
+        }
         self.status = if t.approve {
             BugStatus::Approved
         } else {
@@ -813,10 +824,96 @@ impl Bug {
         Ok(())
     }
 
-    /// The email to the operator when the fix is scheduled or deployed.
-    pub fn notice(&self, event: BugEvent, to: Vec<EmailAddress>, team: &Team) -> Notification {
+    /// Every operator the bug concerns: its own, then those the triage named.
+    pub fn concerned(&self) -> Vec<OperatorId> {
+        let mut out = vec![self.operator.clone()];
+        for op in self.triage.iter().flat_map(|t| &t.concerns) {
+            if !out.contains(op) {
+                out.push(op.clone());
+            }
+        }
+        out
+    }
+
+    /// Who hears of `event`: a report goes to the other side (the team for an
+    /// operator's report, the operator for the team's); the triage outcome
+    /// and the schedule go to the bug's operator; the deployment to every
+    /// operator it concerns. The team is copied on what it does not receive.
+    /// `operators` are the registry entries of `concerned()` (those missing
+    /// are skipped).
+    pub fn notices(
+        &self,
+        event: BugEvent,
+        operators: &[Operator],
+        team: &Team,
+    ) -> Vec<Notification> {
+        let contacts = |id: &OperatorId| {
+            operators
+                .iter()
+                .find(|o| &o.id == id)
+                .map(|o| o.contacts.clone())
+        };
+        match event {
+            BugEvent::Reported if !self.reported_by_team => {
+                vec![self.email(event, &self.operator, team.emails.clone(), vec![], team)]
+            }
+            BugEvent::Reported | BugEvent::Triaged | BugEvent::Scheduled => {
+                contacts(&self.operator)
+                    .map(|to| self.email(event, &self.operator, to, team.emails.clone(), team))
+                    .into_iter()
+                    .collect()
+            }
+            BugEvent::Deployed => self
+                .concerned()
+                .iter()
+                .filter_map(|op| {
+                    Some(self.email(event, op, contacts(op)?, team.emails.clone(), team))
+                })
+                .collect(),
+        }
+    }
+
+    fn email(
+        &self,
+        event: BugEvent,
+        operator: &OperatorId,
+        to: Vec<EmailAddress>,
+        cc: Vec<EmailAddress>,
+        team: &Team,
+    ) -> Notification {
         let name = event.as_str();
-        let (when, key, topic) = match event {
+        let (detail, key, at) = match event {
+            BugEvent::Reported => (
+                format!(
+                    "Reported by {} at {}. Severity: {}",
+                    if self.reported_by_team {
+                        "the DYNAMO team".to_string()
+                    } else {
+                        self.operator.to_string()
+                    },
+                    self.reported_at.to_rfc3339(),
+                    self.severity.map_or("not given".into(), |s| s.to_string())
+                ),
+                format!("{}#email-{name}", self.id),
+                self.reported_at,
+            ),
+            BugEvent::Triaged => (
+                match &self.triage {
+                    Some(t) => format!(
+                        "Triage: {}\nBusiness justification: {}\nImpact: {}",
+                        if t.approve {
+                            "approved; a deployment date follows"
+                        } else {
+                            "rejected"
+                        },
+                        t.business_justification,
+                        t.impact
+                    ),
+                    None => "Triage: -".into(),
+                },
+                format!("{}#email-{name}", self.id),
+                self.triaged_at.unwrap_or(self.reported_at),
+            ),
             // A rescheduled date is a new notice: the date is in its key.
             BugEvent::Scheduled => (
                 format!(
@@ -830,35 +927,41 @@ impl Bug {
                     self.tentative_deployment
                         .map_or(String::new(), |d| d.to_string())
                 ),
-                Topic::BugScheduled,
+                self.scheduled_at.unwrap_or(self.reported_at),
             ),
+            // One per operator concerned; the bug's own keeps the plain key.
             BugEvent::Deployed => (
                 format!(
                     "Deployed: {}",
                     self.deployed_at.map_or("-".into(), |d| d.to_rfc3339())
                 ),
-                format!("{}#email-{name}", self.id),
-                Topic::BugDeployed,
+                if operator == &self.operator {
+                    format!("{}#email-{name}", self.id)
+                } else {
+                    format!("{}#{operator}#email-{name}", self.id)
+                },
+                self.deployed_at.unwrap_or(self.reported_at),
             ),
+        };
+        let outcome = match (&event, &self.triage) {
+            (BugEvent::Triaged, Some(t)) if !t.approve => "REJECTED".to_string(),
+            _ => name.to_uppercase(),
         };
         Notification::email(
             Email {
                 key,
-                topic,
-                operator: &self.operator,
+                topic: event.topic(),
+                operator,
                 incident: None,
                 severity: Some(Severity::Low),
                 to,
-                cc: team.emails.clone(),
-                subject: format!("[BUG {}] {}", name.to_uppercase(), self.title),
+                cc,
+                subject: format!("[BUG {outcome}] {}", self.title),
                 text: format!(
-                    "Bug {}: {}\n\n{when}\n\n{}\n",
-                    self.id, self.title, self.description
+                    "Bug {}: {}\n\n{detail}\n\n{}\n\nFollow it: GET /v1/bugs/{}\n",
+                    self.id, self.title, self.description, self.id
                 ),
-                at: self
-                    .deployed_at
-                    .or(self.scheduled_at)
-                    .unwrap_or(self.reported_at),
+                at,
             },
             team,
         )
@@ -868,6 +971,8 @@ impl Bug {
 /// What a bug notice tells its operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BugEvent {
+    Reported,
+    Triaged,
     Scheduled,
     Deployed,
 }
@@ -875,8 +980,19 @@ pub enum BugEvent {
 impl BugEvent {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Reported => "reported",
+            Self::Triaged => "triaged",
             Self::Scheduled => "scheduled",
             Self::Deployed => "deployed",
+        }
+    }
+
+    fn topic(self) -> Topic {
+        match self {
+            Self::Reported => Topic::BugReported,
+            Self::Triaged => Topic::BugTriaged,
+            Self::Scheduled => Topic::BugScheduled,
+            Self::Deployed => Topic::BugDeployed,
         }
     }
 }
@@ -1153,6 +1269,7 @@ mod tests {
             approve: true,
             business_justification: "blocks sign-ups".into(),
             impact: "all users".into(),
+            concerns: vec![],
         };
         b.triage(t.clone(), now).unwrap();
         assert!(b.triage(t, now).is_err(), "triaged once");
@@ -1180,6 +1297,7 @@ mod tests {
                 approve: false,
                 business_justification: "by design".into(),
                 impact: "none".into(),
+                concerns: vec![],
             },
             now,
         )
@@ -1555,6 +1673,7 @@ mod edges {
             approve: true,
             business_justification: j.into(),
             impact: i.into(),
+            concerns: vec![],
         };
         for (j, i) in [("", "i"), ("j", " "), (" ", "")] {
             assert!(bug().triage(triage(j, i), t(NOW)).is_err(), "{j:?} {i:?}");
@@ -1567,7 +1686,7 @@ mod edges {
             .schedule("2026-11-26".parse().unwrap(), t(NOW))
             .is_err());
         b.schedule("2026-11-27".parse().unwrap(), t(NOW)).unwrap();
-        let n = b.notice(BugEvent::Scheduled, vec![], &team());
+        let n = &b.notices(BugEvent::Scheduled, &[madrid_operator("contoso")], &team())[0];
         assert!(
             n.text.contains("Tentative deployment: 2026-11-27"),
             "{}",
@@ -1581,12 +1700,107 @@ mod edges {
             )
         );
         b.deploy(t("2026-11-27T12:00:00Z")).unwrap();
-        let n = b.notice(BugEvent::Deployed, vec![], &team());
+        let n = &b.notices(BugEvent::Deployed, &[madrid_operator("contoso")], &team())[0];
         assert!(
             n.text.contains("Deployed: 2026-11-27T12:00:00+00:00"),
             "{}",
             n.text
         );
         assert_eq!(n.created_at, t("2026-11-27T12:00:00Z"));
+    }
+
+    /// Bugs as a queue: each step tells whom it concerns.
+    #[test]
+    fn bug_notices_go_to_the_reporter_and_every_operator_concerned() {
+        let contoso = madrid_operator("contoso");
+        let fabrikam = madrid_operator("fabrikam");
+        let ops = [contoso.clone(), fabrikam.clone()];
+        let by_team = report_bug(
+            &contoso.id,
+            true,
+            BugInput {
+                title: "t".into(),
+                description: "d".into(),
+                severity: None,
+            },
+            t(NOW),
+        )
+        .unwrap();
+        let mut b = bug();
+        let reported = b.notices(BugEvent::Reported, &ops, &team());
+        let team_reported = by_team.notices(BugEvent::Reported, &ops, &team());
+        b.triage(
+            Triage {
+                approve: true,
+                business_justification: "j".into(),
+                impact: "i".into(),
+                concerns: vec![
+                    fabrikam.id.clone(),
+                    contoso.id.clone(),
+                    OperatorId::new("retired").unwrap(),
+                ],
+            },
+            t(NOW),
+        )
+        .unwrap();
+        let triaged = b.notices(BugEvent::Triaged, &ops, &team());
+        b.schedule("2026-12-01".parse().unwrap(), t(NOW)).unwrap();
+        let scheduled = b.notices(BugEvent::Scheduled, &ops, &team());
+        b.deploy(t("2026-12-01T10:00:00Z")).unwrap();
+        let deployed = b.notices(BugEvent::Deployed, &ops, &team());
+        let to = |ns: &[Notification]| ns.iter().map(|n| n.to.clone()).collect::<Vec<_>>();
+        // (notices, recipients, topic)
+        let cases = [
+            (&reported, vec![team().emails], Topic::BugReported),
+            (
+                &team_reported,
+                vec![contoso.contacts.clone()],
+                Topic::BugReported,
+            ),
+            (&triaged, vec![contoso.contacts.clone()], Topic::BugTriaged),
+            (
+                &scheduled,
+                vec![contoso.contacts.clone()],
+                Topic::BugScheduled,
+            ),
+            // The retired operator is not in the registry: skipped, never an error.
+            (
+                &deployed,
+                vec![contoso.contacts.clone(), fabrikam.contacts.clone()],
+                Topic::BugDeployed,
+            ),
+        ];
+        for (ns, recipients, topic) in cases {
+            assert_eq!(to(ns), recipients, "{topic}");
+            assert!(ns.iter().all(|n| n.topic == topic));
+        }
+        assert!(
+            triaged[0].text.contains("Business justification: j"),
+            "{}",
+            triaged[0].text
+        );
+        let keys: std::collections::HashSet<_> = deployed.iter().map(|n| n.key.clone()).collect();
+        assert_eq!(keys.len(), 2, "one key per operator told");
+        let mut rejected = bug();
+        rejected
+            .triage(
+                Triage {
+                    approve: false,
+                    business_justification: "j".into(),
+                    impact: "i".into(),
+                    concerns: vec![],
+                },
+                t(NOW),
+            )
+            .unwrap();
+        let n = &rejected.notices(BugEvent::Triaged, &ops, &team())[0];
+        assert!(n.subject.starts_with("[BUG REJECTED]"), "{}", n.subject);
+        let too_many = Triage {
+            approve: true,
+            business_justification: "j".into(),
+            impact: "i".into(),
+            concerns: vec![contoso.id.clone(); MAX_CONCERNED + 1],
+        };
+        assert!(bug().triage(too_many, t(NOW)).is_err());
     }
 }
