@@ -194,6 +194,34 @@ fn replay_prints_one_line_per_decision() {
     }
 }
 
+/// A portal up but slow: the latency SLA decision shows in the replay like
+/// every other (a Low incident by email, no page), and its resolution.
+#[test]
+fn replay_shows_the_latency_sla_decisions() {
+    let lines: Vec<String> = (0..100)
+        .map(|i| {
+            let mut p = probe("contoso", i * 30, true);
+            p.latency_ms = Some(if i < 40 { 900.0 } else { 120.0 });
+            serde_json::to_string(&p).expect("json")
+        })
+        .collect();
+    let f = write_jsonl(&lines);
+    let out = livesite(&["replay", "--probes", f.path().to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let d = decisions(&out);
+    assert_eq!(
+        kinds(&d),
+        ["incident_opened", "email", "incident_resolved", "email"],
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        (d[0]["severity"].as_str(), d[0]["at"].as_str()),
+        (Some("low"), Some("2026-11-24T10:09:30Z"))
+    );
+    assert!(stdout(&out).contains("latency_sla"), "{}", stdout(&out));
+}
+
 #[test]
 fn replay_of_the_minimal_schema_and_of_duplicates() {
     let mut lines: Vec<String> = (0..=61)

@@ -179,6 +179,45 @@ impl Default for FlappingPolicy {
     }
 }
 
+/// The latency SLA as an alert: a Low incident when the portal answers but
+/// its latency percentile over the window is above the SLA, resolved when it
+/// holds again. Only timings the prober can vouch for count (`cpu_wait_ms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyPolicy {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Nearest-rank percentile of the window's timed up probes.
+    #[serde(default = "default_latency_percentile")]
+    pub percentile: f64,
+    #[serde(default = "default_flap_window", with = "humantime_serde")]
+    pub window: Duration,
+    /// Fewer timed up probes than this in the window prove nothing either way.
+    #[serde(default = "default_flap_min_probes")]
+    pub min_probes: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_latency_percentile() -> f64 {
+    95.0
+}
+
+/// The longest latency window: the state keeps every sample of it.
+pub const MAX_LATENCY_WINDOW: Duration = Duration::from_secs(3600);
+
+impl Default for LatencyPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            percentile: default_latency_percentile(),
+            window: default_flap_window(),
+            min_probes: default_flap_min_probes(),
+        }
+    }
+}
+
 /// One multi-window burn-rate alert: the error budget is burning at least
 /// `factor` times faster than a month allows, over both the long window (it
 /// matters) and the short one (it is still happening).
@@ -235,6 +274,8 @@ pub struct Policy {
     pub availability_target_percent: f64,
     #[serde(default)]
     pub flapping: FlappingPolicy,
+    #[serde(default)]
+    pub latency: LatencyPolicy,
     /// High: initial response due this long after the page.
     #[serde(default = "default_high_ack", with = "humantime_serde")]
     pub high_initial_response: Duration,
@@ -299,6 +340,7 @@ impl Default for Policy {
             latency_sla_ms: default_latency_sla_ms(),
             availability_target_percent: default_availability_target(),
             flapping: FlappingPolicy::default(),
+            latency: LatencyPolicy::default(),
             high_initial_response: default_high_ack(),
             low_initial_response_business_days: default_one(),
             maintenance_lead_business_days: default_lead_days(),
@@ -408,10 +450,21 @@ impl Policy {
                 ));
             }
         }
-        if f.min_probes == 0 || f.window.is_zero() {
+        if f.min_probes == 0 || f.window.is_zero() || f.window > MAX_LATENCY_WINDOW {
             return Err(err(
                 format!("{p}.flapping"),
-                "window and min_probes must be above zero",
+                "window and min_probes must be above zero, the window at most 1h",
+            ));
+        }
+        let l = &self.latency;
+        if !(l.percentile > 0.0 && l.percentile < 100.0)
+            || l.min_probes == 0
+            || l.window.is_zero()
+            || l.window > MAX_LATENCY_WINDOW
+        {
+            return Err(err(
+                format!("{p}.latency"),
+                "need 0 < percentile < 100, min_probes above zero and 0 < window <= 1h",
             ));
         }
         Ok(())

@@ -9,11 +9,15 @@ use crate::probe::{FailureReason, Outcome, ProbeResult};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-/// One probe's verdict kept for the flapping window.
+/// One probe's verdict kept for the flapping and latency windows.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub at: DateTime<Utc>,
     pub up: bool,
+    /// Up and timed: whether slower than the latency SLA. `None` when down,
+    /// or when the timing can't be trusted (the prober's own CPU wait).
+    #[serde(default)]
+    pub slow: Option<bool>,
 }
 
 /// Probe counts of one 15-minute bucket, for the burn-rate windows.
@@ -69,6 +73,12 @@ pub struct MonitorState {
         with = "compact::open_ref"
     )]
     pub flapping: Option<OpenRef>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "compact::open_ref"
+    )]
+    pub latency: Option<OpenRef>,
     /// The run (by its start) whose page maintenance already suppressed, so the
     /// suppression is reported once, not at every probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,7 +106,7 @@ impl Serialize for MonitorState {
 impl<'de> Deserialize<'de> for MonitorState {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut state = MonitorState::deserialize(d)?;
-        for open in [&mut state.outage, &mut state.flapping]
+        for open in [&mut state.outage, &mut state.flapping, &mut state.latency]
             .into_iter()
             .flatten()
         {
@@ -119,6 +129,7 @@ impl MonitorState {
             consecutive_successes: 0,
             outage: None,
             flapping: None,
+            latency: None,
             suppressed_run: None,
             recent: Vec::new(),
             cert_expires_at: None,
@@ -230,6 +241,7 @@ pub fn evaluate(
         Outcome::Up => step.up(&mut s),
     }
     step.flapping(&mut s);
+    step.latency(&mut s);
     burn_rates(&mut s, probe, operator, policy, &mut step.events);
     Evaluation::Applied {
         state: s,
@@ -262,11 +274,18 @@ impl Step<'_> {
         if self.probe.cert_expires_at.is_some() {
             s.cert_expires_at = self.probe.cert_expires_at;
         }
+        let sla = self.policy.latency_sla_ms as f64;
         s.recent.push(Sample {
             at: t,
             up: self.probe.is_up(),
+            slow: self
+                .probe
+                .trusted_latency_ms()
+                .filter(|_| self.probe.is_up())
+                .map(|ms| ms > sla),
         });
-        let horizon = t - dur(self.policy.flapping.window);
+        let kept = self.policy.flapping.window.max(self.policy.latency.window);
+        let horizon = t - dur(kept);
         s.recent.retain(|x| x.at > horizon);
     }
 
@@ -322,20 +341,22 @@ impl Step<'_> {
     /// with enough changes, closes at or below `close_at_or_below`.
     fn flapping(&mut self, s: &mut MonitorState) {
         let (t, rule) = (self.probe.probed_at, &self.policy.flapping);
-        let total = s.recent.len();
+        let horizon = t - dur(rule.window);
+        let window: Vec<&Sample> = s.recent.iter().filter(|x| x.at > horizon).collect();
+        let total = window.len();
         if total < rule.min_probes {
             return;
         }
-        let failed = s.recent.iter().filter(|x| !x.up).count();
+        let failed = window.iter().filter(|x| !x.up).count();
         let share = failed as f64 / total as f64;
-        let changes = s.recent.windows(2).filter(|w| w[0].up != w[1].up).count();
+        let changes = window.windows(2).filter(|w| w[0].up != w[1].up).count();
         if s.flapping.is_none()
             && s.outage.is_none()
             && share > rule.open_above
             && changes >= rule.min_changes
             && !self.operator.in_maintenance(t)
         {
-            let started = s.recent.iter().find(|x| !x.up).map_or(t, |x| x.at);
+            let started = window.iter().find(|x| !x.up).map_or(t, |x| x.at);
             let incident = self.open(Severity::Low, IncidentKind::Flapping, started);
             s.flapping = Some(open_ref(&incident));
             self.events.push(Event::IncidentOpened {
@@ -345,6 +366,47 @@ impl Step<'_> {
         } else if share <= rule.close_at_or_below {
             if let Some(open) = s.flapping.take() {
                 s.buckets.clear();
+                self.events.push(Event::IncidentResolved {
+                    incident: open,
+                    operator: s.operator.clone(),
+                    resolved_at: t,
+                });
+            }
+        }
+    }
+
+    /// The latency SLA as an alert: the window's percentile of timed up
+    /// probes above the SLA opens a Low incident (not during an outage or
+    /// maintenance); back at or below it, the incident is resolved.
+    fn latency(&mut self, s: &mut MonitorState) {
+        let (t, rule) = (self.probe.probed_at, &self.policy.latency);
+        if !rule.enabled {
+            return;
+        }
+        let horizon = t - dur(rule.window);
+        let timed: Vec<&Sample> = s
+            .recent
+            .iter()
+            .filter(|x| x.at > horizon && x.slow.is_some())
+            .collect();
+        if timed.len() < rule.min_probes {
+            return;
+        }
+        let slow = timed.iter().filter(|x| x.slow == Some(true)).count();
+        let broken = percentile_above_sla(slow, timed.len(), rule.percentile);
+        if broken && s.latency.is_none() && s.outage.is_none() && !self.operator.in_maintenance(t) {
+            let started = timed
+                .iter()
+                .find(|x| x.slow == Some(true))
+                .map_or(t, |x| x.at);
+            let incident = self.open(Severity::Low, IncidentKind::LatencySla, started);
+            s.latency = Some(open_ref(&incident));
+            self.events.push(Event::IncidentOpened {
+                incident,
+                reason: None,
+            });
+        } else if !broken {
+            if let Some(open) = s.latency.take() {
                 self.events.push(Event::IncidentResolved {
                     incident: open,
                     operator: s.operator.clone(),
@@ -365,6 +427,20 @@ impl Step<'_> {
             self.probe,
         )
     }
+}
+
+/// Whether the nearest-rank `percentile` of `n` timings is above the SLA,
+/// knowing only how many of them are (`slow`): the value at rank
+/// ceil(p/100 x n) is above it exactly when more than n minus that rank are.
+/// The monthly report's percentiles are nearest-rank too.
+pub fn percentile_above_sla(slow: usize, n: usize, percentile: f64) -> bool {
+    if n == 0 {
+        return false;
+    }
+    let rank = ((percentile / 100.0) * n as f64)
+        .ceil()
+        .clamp(1.0, n as f64) as usize;
+    slow > n - rank
 }
 
 fn bucket_start(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -485,6 +561,14 @@ fn open_incident(
             operator.name,
             started_at.format("%Y-%m-%d %H:%M:%SZ"),
         ),
+        IncidentKind::LatencySla => format!(
+            "{} MO Direct portal is slow: its p{:.0} latency over the last {} minutes is above the {} ms SLA (last probe: {} ms)",
+            operator.name,
+            policy.latency.percentile,
+            policy.latency.window.as_secs() / 60,
+            policy.latency_sla_ms,
+            probe.latency_ms.map_or("-".to_string(), |ms| format!("{ms:.0}")),
+        ),
         _ => format!(
             "{} MO Direct portal is flapping: more than {:.0}% of probes failed over the last {} minutes (last failure: {why})",
             operator.name,
@@ -515,8 +599,8 @@ pub mod fixtures {
     use crate::incident::incident_id;
 
     /// The largest state a day can leave: the longest operator id, every
-    /// window entry unlike its neighbour, both incidents open, every field
-    /// set. The stores add their keys to it; tests/limits.rs measures the
+    /// window entry unlike its neighbour, the longest window the policy
+    /// allows (`MAX_LATENCY_WINDOW`), every incident open, every field set. The stores add their keys to it; tests/limits.rs measures the
     /// stored item.
     pub fn worst_day_state(day: DateTime<Utc>) -> MonitorState {
         let at = |secs: i64| day + Duration::seconds(secs);
@@ -537,12 +621,14 @@ pub mod fixtures {
             consecutive_successes: 0,
             outage: Some(open(IncidentKind::PortalDown)),
             flapping: Some(open(IncidentKind::Flapping)),
+            latency: Some(open(IncidentKind::LatencySla)),
             suppressed_run: Some(at(84_000)),
-            // A flap window of alternating verdicts, one of them late.
-            recent: (0..60)
+            // An hour's window of changing verdicts, one of them late.
+            recent: (0..120)
                 .map(|i| Sample {
-                    at: at(84_600 + i * 30 + i64::from(i == 30) * 7),
-                    up: i % 2 == 0,
+                    at: at(82_800 + i * 30 + i64::from(i == 30) * 7),
+                    up: i % 4 != 0,
+                    slow: [None, Some(true), Some(false), None][(i % 4) as usize],
                 })
                 .collect(),
             cert_expires_at: Some(at(90 * 86_400)),
@@ -613,12 +699,19 @@ mod tests {
         policy: &Policy,
         script: &[(i64, bool)],
     ) -> (MonitorState, Vec<(i64, String)>) {
+        let probes: Vec<ProbeResult> = script.iter().map(|&(secs, up)| probe(secs, up)).collect();
+        run_probes(op, policy, &probes)
+    }
+
+    fn run_probes(
+        op: &Operator,
+        policy: &Policy,
+        probes: &[ProbeResult],
+    ) -> (MonitorState, Vec<(i64, String)>) {
         let mut s = MonitorState::new(op.id.clone());
         let mut out = Vec::new();
-        for &(secs, up) in script {
-            if let Evaluation::Applied { state, events } =
-                evaluate(&s, &probe(secs, up), op, policy)
-            {
+        for p in probes {
+            if let Evaluation::Applied { state, events } = evaluate(&s, p, op, policy) {
                 s = state;
                 for e in events {
                     let name = match &e {
@@ -822,6 +915,149 @@ mod tests {
         // (Half the probes failing is still a budget burn, warned about once.)
         let got = run(&op, &p, &half).1;
         assert!(got.iter().all(|(_, n)| n.starts_with("burn")), "{got:?}");
+    }
+
+    #[test]
+    fn a_percentile_is_above_the_sla_when_enough_timings_are() {
+        // (slow, of n, percentile, above)
+        let table = [
+            (0, 0, 95.0, false),
+            (3, 60, 95.0, false),
+            (4, 60, 95.0, true),
+            (1, 20, 95.0, false),
+            (2, 20, 95.0, true),
+            (1, 1, 95.0, true),
+            (30, 60, 50.0, false),
+            (31, 60, 50.0, true),
+            (1, 100, 99.0, false),
+            (2, 100, 99.0, true),
+        ];
+        for (slow, n, q, above) in table {
+            assert_eq!(
+                percentile_above_sla(slow, n, q),
+                above,
+                "{slow} of {n} at p{q}"
+            );
+        }
+    }
+
+    /// Up probes every 30 s from `from` for `count` probes, each `ms` long
+    /// (with `cpu_wait` of the prober's own CPU wait).
+    fn timed(from: i64, count: i64, ms: f64, cpu_wait: Option<f64>) -> Vec<ProbeResult> {
+        (0..count)
+            .map(|i| {
+                let mut p = probe(from + i * 30, true);
+                p.latency_ms = Some(ms);
+                p.cpu_wait_ms = cpu_wait;
+                p
+            })
+            .collect()
+    }
+
+    /// The latency SLA as an alert: a portal up but slow for long enough
+    /// opens one Low incident, resolved when the percentile holds again.
+    #[test]
+    fn a_slow_portal_opens_a_low_latency_incident_and_recovers() {
+        let op = operator();
+        let p = Policy::default();
+        let cat = |parts: &[Vec<ProbeResult>]| parts.concat();
+        let mut in_maintenance = op.clone();
+        in_maintenance.maintenance = vec![MaintenanceWindow {
+            start: at(0),
+            end: at(7200),
+            announced_at: None,
+            description: None,
+        }];
+        let mut off = p.clone();
+        off.latency.enabled = false;
+        // (name, operator, policy, probes, events)
+        type Case = (
+            &'static str,
+            Operator,
+            Policy,
+            Vec<ProbeResult>,
+            Vec<(i64, &'static str)>,
+        );
+        let cases: Vec<Case> = vec![
+            // The 20th slow probe (570 s) is the first with enough timings.
+            (
+                "slow from the start",
+                op.clone(),
+                p.clone(),
+                timed(0, 40, 900.0, None),
+                vec![(570, "open:latency_sla")],
+            ),
+            (
+                "at the SLA is within it",
+                op.clone(),
+                p.clone(),
+                timed(0, 40, 400.0, None),
+                vec![],
+            ),
+            // 3 of 60 slow is within a p95; the 4th slow breaks it.
+            (
+                "3 slow in the window hold, 4 do not",
+                op.clone(),
+                p.clone(),
+                cat(&[
+                    timed(0, 57, 100.0, None),
+                    timed(1710, 3, 900.0, None),
+                    timed(1800, 1, 900.0, None),
+                ]),
+                vec![(1800, "open:latency_sla")],
+            ),
+            // Timings holding the prober's own CPU wait prove nothing.
+            (
+                "untrusted timings do not count",
+                op.clone(),
+                p.clone(),
+                timed(0, 40, 900.0, Some(50.0)),
+                vec![],
+            ),
+            (
+                "not during maintenance",
+                in_maintenance,
+                p.clone(),
+                timed(0, 40, 900.0, None),
+                vec![],
+            ),
+            (
+                "off when disabled",
+                op.clone(),
+                off,
+                timed(0, 40, 900.0, None),
+                vec![],
+            ),
+            // Slow for 20 minutes, then fast: at 2880 s the last 30 minutes
+            // hold 3 slow of 60 timings, within a p95, and it is resolved.
+            (
+                "recovery",
+                op.clone(),
+                p.clone(),
+                cat(&[timed(0, 40, 900.0, None), timed(1200, 60, 100.0, None)]),
+                vec![(570, "open:latency_sla"), (2880, "resolve:latency_sla")],
+            ),
+        ];
+        for (name, o, policy, probes, want) in cases {
+            let (s, got) = run_probes(&o, &policy, &probes);
+            let got: Vec<(i64, String)> = got
+                .into_iter()
+                .filter(|(_, n)| !n.starts_with("burn"))
+                .collect();
+            assert_eq!(got, ev(&want), "{name}");
+            assert_eq!(s.latency.is_some(), want.len() % 2 == 1, "{name}");
+        }
+        // The incident says what was broken and is the operator's to answer.
+        let (_, events) = match evaluate(
+            &MonitorState::new(op.id.clone()),
+            &timed(0, 1, 900.0, None)[0],
+            &op,
+            &p,
+        ) {
+            Evaluation::Applied { state, events } => (state, events),
+            Evaluation::Stale => unreachable!(),
+        };
+        assert!(events.is_empty(), "one slow probe is no incident");
     }
 
     /// The burn events of a script, each as (seconds, long window minutes,

@@ -41,6 +41,8 @@ pub enum IncidentKind {
     InformationRequest,
     /// The operator's reporting failed (a Low incident the team raises).
     ReportingFailure,
+    /// The portal answers, but slower than the latency SLA, sustained.
+    LatencySla,
 }
 
 impl IncidentKind {
@@ -51,13 +53,14 @@ impl IncidentKind {
             Self::OutageReport => "outage_report",
             Self::InformationRequest => "information_request",
             Self::ReportingFailure => "reporting_failure",
+            Self::LatencySla => "latency_sla",
         }
     }
 
     /// Raised by the monitor from probe results, and closed by it when the
     /// portal recovers: nobody resolves these by hand.
     pub fn is_monitored(self) -> bool {
-        matches!(self, Self::PortalDown | Self::Flapping)
+        matches!(self, Self::PortalDown | Self::Flapping | Self::LatencySla)
     }
 
     /// Who owes the answer when a record does not say (those written before
@@ -66,7 +69,9 @@ impl IncidentKind {
     /// asked is the team's.
     fn default_owner(self) -> Party {
         match self {
-            Self::PortalDown | Self::Flapping | Self::ReportingFailure => Party::Operator,
+            Self::PortalDown | Self::Flapping | Self::ReportingFailure | Self::LatencySla => {
+                Party::Operator
+            }
             Self::OutageReport | Self::InformationRequest => Party::Team,
         }
     }

@@ -123,6 +123,9 @@ pub struct Latency {
     pub p99_ms: Option<f64>,
     /// Share of up probes slower than the latency SLA, in percent.
     pub over_sla_percent: f64,
+    /// Latency SLA incidents opened in the month (the sustained breaches).
+    #[serde(default)]
+    pub incidents: usize,
     /// Up probes whose timing held more than `MAX_CPU_WAIT_MS` of the
     /// prober's own CPU wait: left out of the figures above, so the
     /// monitor's slowness is never charged to the operator.
@@ -255,6 +258,7 @@ fn latency(probes: &[&ProbeResult], sla_ms: u64) -> Latency {
             over as f64 * 100.0 / v.len() as f64
         },
         untrusted,
+        incidents: 0,
     }
 }
 
@@ -317,6 +321,8 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
     let sla_base = total.up + total.down;
     let availability = (sla_base > 0.0).then(|| total.up * 100.0 / sla_base);
     let maintenance = maintenance_lines(input.notices, from, to);
+    let incidents = incident_lines(&input, from, to);
+    let slow = crate::incident::IncidentKind::LatencySla.as_str();
     MonthlyReport {
         operator: input.operator.clone(),
         month: input.month.to_string(),
@@ -335,10 +341,13 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
         error_budget_left_minutes: budget - total.down,
         probes: probes.len(),
         probes_down: probes.iter().filter(|p| !p.is_up()).count(),
-        latency: latency(&probes, policy.latency_sla_ms),
+        latency: Latency {
+            incidents: incidents.iter().filter(|i| i.kind == slow).count(),
+            ..latency(&probes, policy.latency_sla_ms)
+        },
         maintenance_on_time: maintenance.iter().filter(|m| !m.late).count(),
         maintenance_late: maintenance.iter().filter(|m| m.late).count(),
-        incidents: incident_lines(&input, from, to),
+        incidents,
         maintenance,
         days: days(&per_day, &bounds, &probes, &input),
     }
@@ -768,11 +777,17 @@ mod tests {
             next_update_due: None,
             version: 0,
         };
+        let mut slow = incident("e", "2026-02-20T12:00:00Z", None);
+        slow.kind = IncidentKind::LatencySla;
+        let mut slow_in_march = incident("f", "2026-03-02T12:00:00Z", None);
+        slow_in_march.kind = IncidentKind::LatencySla;
         let incidents = [
             incident("a", "2026-02-10T10:30:30Z", Some("2026-02-10T10:50:00Z")),
             incident("b", "2026-02-14T03:00:00Z", Some("2026-02-14T04:30:00Z")),
             incident("c", "2026-01-31T23:00:00Z", None),
             incident("d", "2026-03-01T00:00:00Z", None),
+            slow,
+            slow_in_march,
         ];
         let notice = |start: &str, late: bool| Maintenance {
             id: start.into(),
@@ -843,8 +858,12 @@ mod tests {
         assert!(close(r.latency.over_sla_percent, 1000.0 * 100.0 / 80_211.0));
         assert_eq!(
             r.incidents.len(),
-            2,
+            3,
             "January's and March's incidents are not February's"
+        );
+        assert_eq!(
+            r.latency.incidents, 1,
+            "February's latency SLA incident counted"
         );
         assert_eq!(r.incidents[0].minutes_to_acknowledge, Some(19.5));
         assert!(r.incidents[0].acknowledged_on_time && !r.incidents[1].acknowledged_on_time);

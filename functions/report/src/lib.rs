@@ -61,6 +61,12 @@ pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
             livesite_core::probe::MAX_CPU_WAIT_MS
         );
     }
+    if r.latency.incidents > 0 {
+        s += &format!(
+            "  {} latency SLA incident(s): sustained breaches of the {} ms SLA\n",
+            r.latency.incidents, r.latency_sla_ms
+        );
+    }
     s += &format!("\nIncidents: {}\n", r.incidents.len());
     for i in &r.incidents {
         s += &format!(

@@ -55,15 +55,37 @@ pub fn encode_samples(v: &[Sample]) -> String {
     };
     let step = rest.first().map_or(0, |x| (x.at - first.at).num_seconds());
     let mut out = format!("{};{step};", first.at.timestamp());
-    out.push(if first.up { 'u' } else { 'd' });
+    out.push(flag(first));
     for pair in v.windows(2) {
         let gap = (pair[1].at - pair[0].at).num_seconds();
         if gap != step {
             let _ = write!(out, "+{gap}");
         }
-        out.push(if pair[1].up { 'u' } else { 'd' });
+        out.push(flag(&pair[1]));
     }
     out
+}
+
+/// A sample's letter: `d` down; up and within the latency SLA `u`, slower
+/// `s`, not timed (or timed with the prober's own CPU wait) `x`.
+fn flag(x: &Sample) -> char {
+    match (x.up, x.slow) {
+        (false, _) => 'd',
+        (true, Some(false)) => 'u',
+        (true, Some(true)) => 's',
+        (true, None) => 'x',
+    }
+}
+
+fn sample(at: DateTime<Utc>, flag: char) -> Option<Sample> {
+    let (up, slow) = match flag {
+        'd' => (false, None),
+        'u' => (true, Some(false)),
+        's' => (true, Some(true)),
+        'x' => (true, None),
+        _ => return None,
+    };
+    Some(Sample { at, up, slow })
 }
 
 pub fn decode_samples(text: &str) -> Result<Vec<Sample>, BadWindow> {
@@ -81,7 +103,7 @@ pub fn decode_samples(text: &str) -> Result<Vec<Sample>, BadWindow> {
         match c {
             '+' => gap = Some(0),
             '0'..='9' if gap.is_some() => digits.push(c),
-            'u' | 'd' => {
+            'u' | 'd' | 's' | 'x' => {
                 let g = match gap.take() {
                     // The first sample is at the base itself.
                     Some(_) if out.is_empty() => return Err(err()),
@@ -91,7 +113,7 @@ pub fn decode_samples(text: &str) -> Result<Vec<Sample>, BadWindow> {
                 };
                 digits.clear();
                 at += chrono::Duration::seconds(g);
-                out.push(Sample { at, up: c == 'u' });
+                out.extend(sample(at, c));
             }
             _ => return Err(err()),
         }
@@ -109,8 +131,9 @@ fn decode_samples_v1(text: &str) -> Result<Vec<Sample>, BadWindow> {
             let (secs, flag) = p.split_at(p.len().saturating_sub(1));
             let at = epoch(secs).ok_or_else(|| bad("sample", p))?;
             match flag {
-                "u" => Ok(Sample { at, up: true }),
-                "d" => Ok(Sample { at, up: false }),
+                "u" | "d" => {
+                    sample(at, if flag == "u" { 'u' } else { 'd' }).ok_or_else(|| bad("sample", p))
+                }
                 _ => Err(bad("sample", p)),
             }
         })
@@ -336,7 +359,11 @@ mod tests {
     fn samples(script: &[(i64, bool)]) -> Vec<Sample> {
         script
             .iter()
-            .map(|&(s, up)| Sample { at: t(s), up })
+            .map(|&(s, up)| Sample {
+                at: t(s),
+                up,
+                slow: up.then_some(false),
+            })
             .collect()
     }
 
@@ -359,6 +386,31 @@ mod tests {
             // A second sample at the same second stays a sample of its own.
             (&[(0, true), (30, true), (30, false)], "1764237600;30;uu+0d"),
         ];
+        // Up probes carry their latency verdict: within the SLA, slower, untimed.
+        let timed = vec![
+            Sample {
+                at: t(0),
+                up: true,
+                slow: Some(false),
+            },
+            Sample {
+                at: t(30),
+                up: true,
+                slow: Some(true),
+            },
+            Sample {
+                at: t(60),
+                up: true,
+                slow: None,
+            },
+            Sample {
+                at: t(90),
+                up: false,
+                slow: None,
+            },
+        ];
+        assert_eq!(encode_samples(&timed), "1764237600;30;usxd");
+        assert_eq!(decode_samples("1764237600;30;usxd").unwrap(), timed);
         for (script, text) in table {
             let v = samples(script);
             assert_eq!(encode_samples(&v), *text, "{script:?}");
@@ -470,7 +522,7 @@ mod tests {
         for text in [
             "x;30;u",
             "1764237600;x;u",
-            "1764237600;30;ux",
+            "1764237600;30;uq",
             "1764237600;30;u+",
             "1764237600;30;u5u",
             "1764237600;30;+5",
