@@ -120,3 +120,129 @@ async fn a_report_waits_for_the_end_of_the_operators_own_month() {
     let key = "fabrikam#report-2026-11";
     assert!(store.get_entry(key).await.expect("get").is_some());
 }
+
+/// A record store where another writer gets in once, between this writer's
+/// read and its write: it moves the record first.
+struct Interloper {
+    inner: SqliteStore,
+    theirs: serde_json::Value,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl livesite_core::ports::RecordStore for Interloper {
+    async fn create_record(
+        &self,
+        kind: &str,
+        id: &str,
+        operator: Option<&livesite_core::OperatorId>,
+        doc: &serde_json::Value,
+    ) -> Result<bool, livesite_core::ports::StoreError> {
+        self.inner.create_record(kind, id, operator, doc).await
+    }
+    async fn put_record(
+        &self,
+        kind: &str,
+        id: &str,
+        operator: Option<&livesite_core::OperatorId>,
+        doc: &serde_json::Value,
+        expected: &serde_json::Value,
+    ) -> Result<bool, livesite_core::ports::StoreError> {
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let theirs = self
+                .inner
+                .put_record(kind, id, operator, &self.theirs, expected);
+            assert!(theirs.await.expect("their write"));
+        }
+        self.inner
+            .put_record(kind, id, operator, doc, expected)
+            .await
+    }
+    async fn get_record(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, livesite_core::ports::StoreError> {
+        self.inner.get_record(kind, id).await
+    }
+    async fn list_records(
+        &self,
+        kind: &str,
+        operator: Option<&livesite_core::OperatorId>,
+    ) -> Result<Vec<serde_json::Value>, livesite_core::ports::StoreError> {
+        self.inner.list_records(kind, operator).await
+    }
+    async fn reserve_record(
+        &self,
+        kind: &str,
+        id: &str,
+        doc: &serde_json::Value,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, livesite_core::ports::StoreError> {
+        self.inner.reserve_record(kind, id, doc, now).await
+    }
+    async fn delete_record(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<(), livesite_core::ports::StoreError> {
+        self.inner.delete_record(kind, id).await
+    }
+}
+
+/// A record changed between a read and its write is never overwritten: the
+/// change is decided again on what the other writer left. An approval that
+/// loses to a cancellation is refused; it used to write the window back
+/// approved and announced.
+#[tokio::test]
+async fn a_record_change_is_decided_on_what_another_writer_left() {
+    use livesite_core::partner::{announce_maintenance, Announcer, Maintenance, MaintenanceInput};
+    use livesite_core::ports::RecordStore;
+    use livesite_core::service::{change_record, Change};
+    let at: chrono::DateTime<chrono::Utc> = "2026-12-02T08:00:00Z".parse().expect("t");
+    let op = livesite_tests::fixtures::operator("contoso");
+    let input = MaintenanceInput {
+        start: at + Duration::hours(1),
+        end: at + Duration::hours(3),
+        description: "upgrade".into(),
+        services: vec![],
+    };
+    let late = announce_maintenance(
+        Announcer::Operator(op.id.clone()),
+        input,
+        at,
+        &op.calendar(),
+        &livesite_core::Policy::default(),
+    )
+    .expect("late window");
+    let mut cancelled = late.clone();
+    cancelled.cancel(at).expect("cancel");
+    let store = Interloper {
+        inner: fresh(),
+        theirs: serde_json::to_value(&cancelled).expect("json"),
+        done: Default::default(),
+    };
+    let doc = serde_json::to_value(&late).expect("json");
+    assert!(store
+        .create_record("maintenance", &late.id, Some(&op.id), &doc)
+        .await
+        .expect("create"));
+    let got = change_record(
+        &store,
+        "maintenance",
+        &late.id,
+        |_: &Maintenance| Some(op.id.clone()),
+        |m| m.approve(at),
+    )
+    .await
+    .expect("change");
+    assert!(matches!(got, Change::Refused(_)), "{got:?}");
+    let stored: Maintenance = serde_json::from_value(
+        store
+            .get_record("maintenance", &late.id)
+            .await
+            .expect("get")
+            .expect("present"),
+    )
+    .expect("json");
+    assert_eq!(stored, cancelled, "the cancellation stands");
+}

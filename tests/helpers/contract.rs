@@ -535,17 +535,46 @@ pub async fn records_are_created_once_and_listed_by_operator<
         s.get_record("bug", "b1").await.expect("get"),
         Some(json!({"n": 1}))
     );
-    s.put_record("bug", "b1", Some(&op), &json!({"n": 10}))
+    assert!(s
+        .put_record("bug", "b1", Some(&op), &json!({"n": 10}), &json!({"n": 1}))
         .await
-        .expect("put");
+        .expect("put"));
     assert_eq!(
         s.get_record("bug", "b1").await.expect("get"),
         Some(json!({"n": 10}))
     );
     assert!(
-        s.put_record("bug", "nope", None, &json!({})).await.is_err(),
+        !s.put_record("bug", "b1", Some(&op), &json!({"n": 11}), &json!({"n": 1}))
+            .await
+            .expect("stale put"),
+        "a write from a stale read is refused"
+    );
+    assert_eq!(
+        s.get_record("bug", "b1").await.expect("get"),
+        Some(json!({"n": 10}))
+    );
+    assert!(
+        !s.put_record("bug", "nope", None, &json!({}), &json!({}))
+            .await
+            .expect("put"),
         "put needs an existing record"
     );
+    // The comparison is of the whole document as read back: nested maps,
+    // lists, nulls, fractions and strings compare equal to themselves.
+    let rich = json!({"a": {"b": [1, 2.5, null, "x"], "c": true}, "d": null, "e": 0.1, "f": ""});
+    assert!(s
+        .create_record("rich", "r1", None, &rich)
+        .await
+        .expect("create"));
+    let read = s
+        .get_record("rich", "r1")
+        .await
+        .expect("get")
+        .expect("present");
+    assert!(s
+        .put_record("rich", "r1", None, &json!({"n": 2}), &read)
+        .await
+        .expect("put from a rich read"));
     assert_eq!(
         s.list_records("bug", Some(&op)).await.expect("list"),
         vec![json!({"n": 10}), json!({"n": 2})],

@@ -5,8 +5,9 @@ use crate::http::Ctx;
 use crate::problem::{from_value, parse, to_value, Problem, Reply};
 use crate::Api;
 use chrono::NaiveDate;
-use livesite_core::partner::{self, Bug, BugEvent, BugInput, BugStatus, Triage};
+use livesite_core::partner::{self, Bug, BugEvent, BugInput, BugStatus, TransitionError, Triage};
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
+use livesite_core::service::{change_record, Change};
 use livesite_core::OperatorId;
 use serde::Deserialize;
 use serde_json::json;
@@ -104,39 +105,48 @@ where
     }
 
     pub(crate) async fn triage(&self, ctx: &Ctx<'_>) -> Reply {
-        let mut bug = self.movable_bug(ctx).await?;
         let t: Triage = parse(ctx.body)?;
-        bug.triage(t, ctx.now).map_err(|e| Problem::conflict(e.0))?;
-        self.save_bug(bug, BugEvent::Triaged).await
+        self.move_bug(ctx, BugEvent::Triaged, |bug| bug.triage(t.clone(), ctx.now))
+            .await
     }
 
     pub(crate) async fn schedule(&self, ctx: &Ctx<'_>) -> Reply {
-        let mut bug = self.movable_bug(ctx).await?;
         let s: ScheduleInput = parse(ctx.body)?;
-        bug.schedule(s.tentative_deployment, ctx.now)
-            .map_err(|e| Problem::conflict(e.0))?;
-        self.save_bug(bug, BugEvent::Scheduled).await
+        self.move_bug(ctx, BugEvent::Scheduled, |bug| {
+            bug.schedule(s.tentative_deployment, ctx.now)
+        })
+        .await
     }
 
     pub(crate) async fn deploy(&self, ctx: &Ctx<'_>) -> Reply {
-        let mut bug = self.movable_bug(ctx).await?;
-        bug.deploy(ctx.now).map_err(|e| Problem::conflict(e.0))?;
-        self.save_bug(bug, BugEvent::Deployed).await
+        self.move_bug(ctx, BugEvent::Deployed, |bug| bug.deploy(ctx.now))
+            .await
     }
 
-    /// The team moves a bug along; to an operator, a foreign bug is missing
-    /// (404) before its own is forbidden (403).
-    async fn movable_bug(&self, ctx: &Ctx<'_>) -> Result<Bug, Problem> {
-        let bug = self.own_bug(ctx.who, ctx.id()).await?;
+    /// The team moves a bug along (to an operator, a foreign bug is missing,
+    /// 404, before its own is forbidden, 403), race-free: decided on the bug
+    /// as stored at the write. Then tells whom `event` concerns.
+    async fn move_bug(
+        &self,
+        ctx: &Ctx<'_>,
+        event: BugEvent,
+        step: impl FnMut(&mut Bug) -> Result<(), TransitionError> + Send,
+    ) -> Reply {
+        self.own_bug(ctx.who, ctx.id()).await?;
         team_only(ctx.who)?;
-        Ok(bug)
-    }
-
-    /// Stores the bug and tells whom `event` concerns.
-    async fn save_bug(&self, bug: Bug, event: BugEvent) -> Reply {
-        self.store
-            .put_record("bug", &bug.id, Some(&bug.operator), &to_value(&bug))
-            .await?;
+        let bug = match change_record(
+            &self.store,
+            "bug",
+            ctx.id(),
+            |b: &Bug| Some(b.operator.clone()),
+            step,
+        )
+        .await?
+        {
+            Change::Done(bug, ()) => bug,
+            Change::Missing => return Err(Problem::not_found()),
+            Change::Refused(e) => return Err(Problem::conflict(e.0)),
+        };
         let mut operators = Vec::new();
         for id in bug.concerned() {
             operators.extend(self.store.get_operator(&id).await?);

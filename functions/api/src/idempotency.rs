@@ -56,7 +56,8 @@ fn fingerprint(body: &[u8]) -> String {
 }
 
 /// A key taken by its request; `keep` or `release` it when that is done.
-pub struct Reserved(String);
+/// A reservation: the key's record id and the document it was taken with.
+pub struct Reserved(String, Value);
 
 pub enum Reservation {
     /// Taken: the request goes on.
@@ -79,11 +80,12 @@ pub async fn reserve<S: RecordStore>(
         return Err(Problem::field("Idempotency-Key", "1 to 200 characters"));
     }
     let id = format!("{scope}#{key}");
+    let taken = Stored::record(body, None, now);
     if store
-        .reserve_record("idempotency", &id, &Stored::record(body, None, now), now)
+        .reserve_record("idempotency", &id, &taken, now)
         .await?
     {
-        return Ok(Reservation::Taken(Reserved(id)));
+        return Ok(Reservation::Taken(Reserved(id, taken)));
     }
     let Some(v) = store.get_record("idempotency", &id).await? else {
         // Released between the two calls: the caller may simply retry.
@@ -129,11 +131,14 @@ impl Reserved {
         now: DateTime<Utc>,
     ) {
         let stored = Stored::record(body, Some(answer), now);
-        if let Err(e) = store
-            .put_record("idempotency", &self.0, None, &stored)
+        match store
+            .put_record("idempotency", &self.0, None, &stored, &self.1)
             .await
         {
-            tracing::warn!(error = %e, "idempotency record not kept");
+            Ok(true) => {}
+            // Expired and taken by another request meanwhile: that one's answer stands.
+            Ok(false) => tracing::warn!("idempotency record changed meanwhile; not kept"),
+            Err(e) => tracing::warn!(error = %e, "idempotency record not kept"),
         }
     }
 

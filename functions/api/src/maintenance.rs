@@ -8,7 +8,7 @@ use crate::Api;
 use chrono::{DateTime, Utc};
 use livesite_core::partner::{self, Announcer, Maintenance, MaintenanceEvent, MaintenanceInput};
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
-use livesite_core::service::change_operator;
+use livesite_core::service::{change_operator, change_record, Change};
 use livesite_core::{Operator, OperatorId};
 use serde_json::{json, Value};
 
@@ -124,28 +124,37 @@ where
     /// announcer, or the team).
     pub(crate) async fn close(&self, ctx: &Ctx<'_>, event: MaintenanceEvent) -> Reply {
         let id = ctx.id();
-        let mut m: Maintenance = from_value(
+        let stored: Maintenance = from_value(
             self.store
                 .get_record("maintenance", id)
                 .await?
                 .ok_or_else(Problem::not_found)?,
         )?;
-        match (&m.announcer, ctx.who) {
+        match (&stored.announcer, ctx.who) {
             (Announcer::Operator(op), Principal::Operator(me)) if op == me => {}
             (_, Principal::Admin) => {}
             (Announcer::DynamoTeam, Principal::Operator(_)) => return Err(Problem::forbidden()),
             _ => return Err(Problem::not_found()),
         }
-        let result = match event {
-            MaintenanceEvent::Approved => m.approve(ctx.now),
-            MaintenanceEvent::Completed => m.complete(ctx.now),
-            MaintenanceEvent::Cancelled | MaintenanceEvent::Announced => m.cancel(ctx.now),
+        // Race-free: decided on the window as stored at the write.
+        let changed = change_record(
+            &self.store,
+            "maintenance",
+            id,
+            owner,
+            |m: &mut Maintenance| match event {
+                MaintenanceEvent::Approved => m.approve(ctx.now),
+                MaintenanceEvent::Completed => m.complete(ctx.now),
+                MaintenanceEvent::Cancelled | MaintenanceEvent::Announced => m.cancel(ctx.now),
+            },
+        )
+        .await?;
+        let m = match changed {
+            Change::Done(m, ()) => m,
+            Change::Missing => return Err(Problem::not_found()),
+            Change::Refused(e) => return Err(Problem::conflict(e.0)),
         };
-        result.map_err(|e| Problem::conflict(e.0))?;
         let owner = owner(&m);
-        self.store
-            .put_record("maintenance", id, owner.as_ref(), &to_value(&m))
-            .await?;
         let recipients = match &owner {
             Some(op) => vec![self.operator(op).await?],
             None => self.store.list_operators().await?,

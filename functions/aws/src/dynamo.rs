@@ -947,17 +947,22 @@ impl RecordStore for DynamoStore {
         id: &str,
         operator: Option<&OperatorId>,
         value: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        if self
-            .put_state_item_if(
-                record_item(kind, id, operator, value)?,
-                "attribute_exists(pk)",
-            )
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!("{kind} {id} does not exist")))
+        expected: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .set_item(Some(record_item(kind, id, operator, value)?))
+            // DynamoDB compares the stored map with the one read, whole.
+            .condition_expression("attribute_exists(pk) AND doc = :expected")
+            .expression_attribute_values(":expected", doc(expected)?)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
         }
     }
 

@@ -195,14 +195,18 @@ pub trait RecordStore: Send + Sync {
         operator: Option<&OperatorId>,
         doc: &serde_json::Value,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Replaces an existing record.
+    /// Replaces a record only if it is still `expected` (the document as
+    /// read), in one conditional write; `false` when it changed meanwhile or
+    /// is gone. Read, change, `put_record`: two changes from the same read
+    /// can't both be written (`service::change_record` retries the loser).
     fn put_record(
         &self,
         kind: &str,
         id: &str,
         operator: Option<&OperatorId>,
         doc: &serde_json::Value,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        expected: &serde_json::Value,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn get_record(
         &self,
         kind: &str,

@@ -140,11 +140,11 @@ async fn record_event<S: Store>(store: &S, event: &Event) -> Result<(), StoreErr
     Ok(())
 }
 
-/// What a race-free change of an incident came to.
+/// What a race-free change of an incident (or a record) came to.
 #[derive(Debug, PartialEq)]
-pub enum Change<T, E> {
+pub enum Change<T, E, D = Incident> {
     /// Written; the incident as stored, and what the change returned.
-    Done(Incident, T),
+    Done(D, T),
     /// No such incident.
     Missing,
     /// The change refused the incident as it was (resolved, say).
@@ -189,6 +189,49 @@ where
     }
     Err(StoreError::Conflict(format!(
         "incident {id}: still contended after {CHANGE_TRIES} tries"
+    )))
+}
+
+/// Read, change, write back only if the record is still as read (a
+/// maintenance window, a bug); after a conflict `change` is applied again to
+/// the record as now stored: an approval racing a cancellation sees the
+/// cancellation, and two triages of one bug can't both be written.
+pub async fn change_record<S, D, T, E>(
+    store: &S,
+    kind: &str,
+    id: &str,
+    owner: impl Fn(&D) -> Option<OperatorId> + Send,
+    mut change: impl FnMut(&mut D) -> Result<T, E> + Send,
+) -> Result<Change<T, E, D>, StoreError>
+where
+    S: RecordStore,
+    D: serde::Serialize + serde::de::DeserializeOwned + Send,
+    T: Send,
+    E: Send,
+{
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+        key: format!("{kind} {id}"),
+        message: e.to_string(),
+    };
+    for _ in 0..CHANGE_TRIES {
+        let Some(read) = store.get_record(kind, id).await? else {
+            return Ok(Change::Missing);
+        };
+        let mut record: D = serde_json::from_value(read.clone()).map_err(corrupt)?;
+        let out = match change(&mut record) {
+            Ok(t) => t,
+            Err(e) => return Ok(Change::Refused(e)),
+        };
+        let doc = serde_json::to_value(&record).map_err(corrupt)?;
+        if store
+            .put_record(kind, id, owner(&record).as_ref(), &doc, &read)
+            .await?
+        {
+            return Ok(Change::Done(record, out));
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "{kind} {id}: still contended after {CHANGE_TRIES} tries"
     )))
 }
 

@@ -491,19 +491,17 @@ impl RecordStore for SqliteStore {
         id: &str,
         operator: Option<&OperatorId>,
         doc: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        let doc = to_doc(doc)?;
+        expected: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let (doc, expected) = (to_doc(doc)?, to_doc(expected)?);
         self.with(|c| {
             let n = c
                 .execute(
-                    "UPDATE records SET operator = ?3, doc = ?4 WHERE kind = ?1 AND id = ?2",
-                    params![kind, id, operator.map(|o| o.as_str()), doc],
+                    "UPDATE records SET operator = ?3, doc = ?4 WHERE kind = ?1 AND id = ?2 AND doc = ?5",
+                    params![kind, id, operator.map(|o| o.as_str()), doc, expected],
                 )
                 .map_err(backend)?;
-            if n == 0 {
-                return Err(StoreError::Conflict(format!("{kind} {id} does not exist")));
-            }
-            Ok(())
+            Ok(n == 1)
         })
     }
 
