@@ -40,7 +40,6 @@ async fn api() -> Api<SqliteStore, Recorder> {
         notifier: Recorder::default(),
         policy: Policy::default(),
         team: team(),
-        team_calendar: BusinessCalendar::default(),
         local_claims: None,
         team_clients: vec!["dynamo-team".into()],
     }
@@ -1688,7 +1687,7 @@ async fn the_whole_authorization_matrix() {
 async fn incidents_run_both_ways_and_each_answer_reaches_the_other_side() {
     let mut api = api().await;
     // The team's calendar: Tokyo, so its clock differs from contoso's (Madrid).
-    api.team_calendar = BusinessCalendar::new(livesite_core::Tz::Asia__Tokyo, []);
+    api.team.calendar = BusinessCalendar::new(livesite_core::Tz::Asia__Tokyo, []);
     let contoso = || client("client-contoso");
     let q = call(
         &api,

@@ -349,7 +349,6 @@ async fn a_high_outage_report_through_the_api_pages_once_even_when_the_post_is_r
         notifier: stack.notifier(),
         policy: Policy::default(),
         team: stack.team(),
-        team_calendar: livesite_core::BusinessCalendar::default(),
         local_claims: None,
         team_clients: vec!["dynamo-team".into()],
     };
@@ -526,7 +525,6 @@ async fn the_functions_sdk_configuration_reaches_the_emulator() {
         mail_configuration_set: Some(stack.configuration_set.clone()),
         team: stack.team(),
         policy: Policy::default(),
-        team_calendar: livesite_core::BusinessCalendar::default(),
         team_clients: vec![],
         local_principal: None,
         second_round_queue_url: None,
@@ -654,15 +652,18 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         s.team.phone.as_ref().map(|p| p.as_str()),
         Some("+14255389336")
     );
-    assert_eq!(s.team_calendar.workdays.len(), 5);
+    assert_eq!(s.team.calendar.workdays.len(), 5);
     assert!(!s
-        .team_calendar
+        .team
+        .calendar
         .is_business_day("2026-12-04".parse().expect("a Friday")));
     assert!(s
-        .team_calendar
+        .team
+        .calendar
         .is_business_day("2026-12-06".parse().expect("a Sunday")));
     assert!(!s
-        .team_calendar
+        .team
+        .calendar
         .is_business_day("2026-12-25".parse().expect("a holiday")));
     assert_eq!(s.team_clients, ["a", "b"]);
     assert_eq!(
@@ -672,7 +673,7 @@ fn settings_read_every_variable_and_name_the_bad_one() {
     assert_eq!(s.probe_concurrency, Some(64));
     assert_eq!(s.second_round_queue_url.as_deref(), Some("https://sqs/q"));
     assert_eq!(
-        s.team_calendar.timezone,
+        s.team.calendar.timezone,
         "Europe/Madrid".parse::<livesite_core::Tz>().expect("tz")
     );
     for (name, value) in [

@@ -148,7 +148,6 @@ async fn flood(w: &World) {
             ..Policy::default()
         },
         team: w.stack.team(),
-        team_calendar: livesite_core::BusinessCalendar::default(),
         local_claims: None,
         team_clients: vec!["dynamo-team".into()],
     };

@@ -157,7 +157,6 @@ async fn walk_the_api(stack: &Stack, iam: &Enforcer) {
         notifier: stack.notifier_with(&cfg),
         policy: Policy::default(),
         team: stack.team(),
-        team_calendar: livesite_core::BusinessCalendar::default(),
         local_claims: None,
         team_clients: vec!["dynamo-team".into()],
     };

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use livesite_api_fn::Api;
 use livesite_core::ports::OperatorRegistry;
-use livesite_core::{BusinessCalendar, Policy};
+use livesite_core::Policy;
 use livesite_local::SqliteStore;
 use livesite_tests::fixtures::{operator, team};
 use livesite_tests::gateway::{admin, client, Call};
@@ -28,7 +28,6 @@ async fn api() -> Api<SqliteStore, Recorder> {
         notifier: Recorder::default(),
         policy: Policy::default(),
         team: team(),
-        team_calendar: BusinessCalendar::default(),
         local_claims: None,
         team_clients: vec!["dynamo-team".into()],
     }

@@ -294,6 +294,7 @@ impl Stack {
             sender: livesite_core::EmailAddress::parse(self.sender.clone()).expect("sender"),
             emails: vec![livesite_core::EmailAddress::parse("osoc@dynamo.example").expect("email")],
             phone: None,
+            calendar: Default::default(),
         }
     }
 

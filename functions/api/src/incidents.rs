@@ -34,7 +34,7 @@ where
             ctx.now,
             &self.policy,
             &self.team,
-            &self.team_calendar,
+            &self.team.calendar,
         )
         .map_err(Problem::invalid)?;
         let created = self.store.create_incident(&incident).await?;
@@ -120,7 +120,7 @@ where
         }
         let stored = self.own_incident(ctx.who, id).await?;
         let op = self.operator(&stored.operator).await?;
-        let calendar = stored.calendar(&op.calendar(), &self.team_calendar).clone();
+        let calendar = stored.calendar(&op.calendar(), &self.team.calendar).clone();
         let changed =
             change_incident(&self.store, id, |i| i.answer(side, answer, now, &calendar)).await?;
         let (incident, answered) = match changed {
@@ -175,7 +175,7 @@ where
             ctx.now,
             &self.policy,
             &self.team,
-            &self.team_calendar,
+            &self.team.calendar,
         )
         .map_err(Problem::invalid)?;
         self.store.create_incident(&incident).await?;

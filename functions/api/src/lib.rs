@@ -31,7 +31,7 @@ use http::Ctx;
 use livesite_core::incident::Answer;
 use livesite_core::partner::MaintenanceEvent;
 use livesite_core::ports::{Notifier, OperatorRegistry, RateLimiter, RecordStore, Store};
-use livesite_core::{BusinessCalendar, Policy, Team};
+use livesite_core::{Policy, Team};
 use problem::Reply;
 use routes::{Action, Route};
 
@@ -40,9 +40,6 @@ pub struct Api<S, N> {
     pub notifier: N,
     pub policy: Policy,
     pub team: Team,
-    /// The DYNAMO team's own business calendar (its maintenance lead times,
-    /// the answers it owes).
-    pub team_calendar: BusinessCalendar,
     /// Claims to assume when a request carries none: only for local runs
     /// (`cargo lambda watch`), where no authorizer exists. Never set in AWS.
     pub local_claims: Option<Claims>,

@@ -15,7 +15,6 @@ async fn main() -> Result<(), Error> {
         notifier: livesite_aws::settings::notifier(&config, &settings),
         policy: settings.policy.clone(),
         team: settings.team.clone(),
-        team_calendar: settings.team_calendar.clone(),
         local_claims: settings.local_principal.as_ref().map(local_claims),
         team_clients: settings.team_clients.clone(),
     };

@@ -26,7 +26,7 @@ where
             }
             Principal::Admin => {
                 let all = self.store.list_operators().await?;
-                (Announcer::DynamoTeam, self.team_calendar.clone(), all)
+                (Announcer::DynamoTeam, self.team.calendar.clone(), all)
             }
         };
         let m = partner::announce_maintenance(announcer, input, ctx.now, &calendar, &self.policy)

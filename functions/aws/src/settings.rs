@@ -65,10 +65,10 @@ pub struct Settings {
     /// `MAIL_CONFIGURATION_SET`: the SES configuration set that reports
     /// bounces and complaints; optional for local runs.
     pub mail_configuration_set: Option<String>,
+    /// The team, its calendar from `TEAM_TIMEZONE`, `TEAM_WORKDAYS` and
+    /// `TEAM_HOLIDAYS`.
     pub team: Team,
     pub policy: Policy,
-    /// `TEAM_TIMEZONE`, `TEAM_WORKDAYS`, `TEAM_HOLIDAYS`: the DYNAMO team's calendar.
-    pub team_calendar: BusinessCalendar,
     /// `TEAM_CLIENT_IDS`: the team's Cognito app client ids, the only
     /// clients whose admin scope the API honours. Empty: no admin at all.
     pub team_clients: Vec<String>,
@@ -101,8 +101,8 @@ impl Settings {
     /// The same, from any lookup of a variable by name.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let env = Env(lookup);
-        let (team, policy) = Self::team_and_policy(&env)?;
-        let team_calendar = Self::team_calendar(&env)?;
+        let (mut team, policy) = Self::team_and_policy(&env)?;
+        team.calendar = Self::team_calendar(&env)?;
         let local_principal =
             env.optional("LIVESITE_LOCAL_PRINCIPAL")
                 .map(|p| match p.split_once(':') {
@@ -122,7 +122,6 @@ impl Settings {
             mail_configuration_set: env.optional("MAIL_CONFIGURATION_SET"),
             team,
             policy,
-            team_calendar,
             team_clients: env.list("TEAM_CLIENT_IDS"),
             local_principal: local_principal.transpose()?,
             second_round_queue_url: env.optional("SECOND_ROUND_QUEUE_URL"),
@@ -162,6 +161,7 @@ impl Settings {
                 sender,
                 emails,
                 phone,
+                calendar: BusinessCalendar::default(),
             },
             policy,
         ))

@@ -11,7 +11,6 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use livesite_api_fn::{Api, ApiRequest, Claims, MAX_BODY_BYTES};
 use livesite_core::raise::{RaiseInput, RaisedKind};
-use livesite_core::BusinessCalendar;
 use livesite_local::{ConsoleNotifier, SqliteStore};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -101,7 +100,6 @@ async fn build(common: &Common) -> Result<Api<SqliteStore, ConsoleNotifier>, Fai
         notifier: ConsoleNotifier::default(),
         policy: config.policy,
         team: config.team,
-        team_calendar: BusinessCalendar::default(),
         local_claims: None,
         // `--as admin` acts as this client.
         team_clients: vec!["local-admin".into()],

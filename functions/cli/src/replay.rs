@@ -68,6 +68,7 @@ fn default_config() -> Config {
                 EmailAddress::parse("dynamo-team@localhost.localdomain").expect("static address")
             ],
             phone: None,
+            calendar: Default::default(),
         },
         operators: vec![],
     }

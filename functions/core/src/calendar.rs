@@ -26,7 +26,10 @@ use std::collections::BTreeSet;
 const MAX_DAYS_SCANNED: u32 = 3_660;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BusinessCalendar {
+    /// UTC when not given.
+    #[serde(default)]
     pub timezone: Tz,
     #[serde(default)]
     pub holidays: BTreeSet<NaiveDate>,

@@ -361,6 +361,10 @@ pub struct Team {
     /// "+1 425-538-9336"), shown to operators in every High email.
     #[serde(default)]
     pub phone: Option<PhoneNumber>,
+    /// The team's business days (`[team.calendar]`): the clocks of the
+    /// answers it owes and of its own maintenance notices.
+    #[serde(default)]
+    pub calendar: BusinessCalendar,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -845,7 +849,10 @@ timeout = "5s"
         let sun_thu = GOOD.replace(
             "timezone = \"Europe/Madrid\"",
             "timezone = \"Asia/Riyadh\"\nworkdays = [\"sun\", \"mon\", \"tue\", \"wed\", \"thu\"]\nescalation_phones = [\"+966112345678\"]",
-        ).replace("emails = [\"osoc@dynamo.example\"]", "emails = [\"osoc@dynamo.example\"]\nphone = \"+14255389336\"");
+        ).replace(
+            "emails = [\"osoc@dynamo.example\"]",
+            "emails = [\"osoc@dynamo.example\"]\nphone = \"+14255389336\"\n[team.calendar]\ntimezone = \"America/Los_Angeles\"\nholidays = [\"2026-12-25\"]",
+        );
         let c = parse(&sun_thu);
         c.validate().unwrap();
         let cal = c.operators[0].calendar();
@@ -881,6 +888,13 @@ timeout = "5s"
             let e = toml::from_str::<Config>(&text).unwrap_err().to_string();
             assert!(e.contains("E.164"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_documented_example_is_a_valid_configuration() {
+        let c = parse(include_str!("../../../docs/livesite.example.toml"));
+        c.validate().unwrap();
+        assert!(c.team.phone.is_some() && !c.operators[0].escalation_phones.is_empty());
     }
 
     #[test]

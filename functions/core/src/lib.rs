@@ -54,6 +54,7 @@ pub(crate) mod testing {
             sender: EmailAddress::parse("livesite@dynamo.example").unwrap(),
             emails: vec![EmailAddress::parse("osoc@dynamo.example").unwrap()],
             phone: None,
+            calendar: Default::default(),
         }
     }
 }

@@ -55,6 +55,7 @@ async fn main() {
         sender: EmailAddress::parse("l@d.example").expect("email"),
         emails: vec![EmailAddress::parse("t@d.example").expect("email")],
         phone: None,
+        calendar: Default::default(),
     };
     let ctx = Context::new(Policy::default(), team, ops.clone());
     let store = SqliteStore::in_memory().expect("store");

@@ -550,6 +550,7 @@ mod tests {
                 sender: EmailAddress::parse("l@d.example").unwrap(),
                 emails: vec![],
                 phone: None,
+                calendar: Default::default(),
             },
             Utc::now(),
         );
