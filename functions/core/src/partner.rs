@@ -7,7 +7,7 @@ use crate::calendar::BusinessCalendar;
 use crate::ids::{key_time, key_time_ms};
 use crate::ids::{EmailAddress, OperatorId};
 use crate::incident::{Incident, IncidentKind, Opening, Party, Severity};
-use crate::notify::{header_safe, Email, Notification, Page, Topic};
+use crate::notify::{header_safe, how_to_answer, Email, Notification, Page, Topic};
 use crate::{Operator, Policy, Team};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -217,7 +217,7 @@ impl OutageReport {
                     input.service
                 ),
                 text: format!(
-                    "{name} ({op}) reports a {sev} severity outage.\n\nService: {service:?}\nStarted: {started}\nOperator aware: {aware}\nReceived: {received}\nContact: {contact}\nIncident: {id}\n{late}\nDescription:\n{desc}\n\nImpact:\n{impact}\n",
+                    "{name} ({op}) reports a {sev} severity outage.\n\nService: {service:?}\nStarted: {started}\nOperator aware: {aware}\nReceived: {received}\nContact: {contact}\nIncident: {id}\n{late}\nDescription:\n{desc}\n\nImpact:\n{impact}\n\nThe DYNAMO team owes the answer.\n{how}\n",
                     name = operator.name,
                     op = operator.id,
                     sev = input.severity,
@@ -228,6 +228,7 @@ impl OutageReport {
                     contact = input.contact,
                     desc = input.description,
                     impact = if input.impact.is_empty() { "(not given)" } else { &input.impact },
+                    how = how_to_answer(id),
                 ),
                 at: now,
             },
@@ -677,8 +678,12 @@ pub fn information_request(
                 operator.name, input.subject
             ),
             text: format!(
-                "{} ({}) asks:\n\n{}\n\nContact: {}\nReference: {id}\n",
-                operator.name, operator.id, input.question, input.contact
+                "{} ({}) asks:\n\n{}\n\nContact: {}\nReference: {id}\n\nThe DYNAMO team owes the answer.\n{}\n",
+                operator.name,
+                operator.id,
+                input.question,
+                input.contact,
+                how_to_answer(&id)
             ),
             at: now,
         },
