@@ -319,8 +319,7 @@ async fn a_paced_round_spreads_its_starts_but_never_past_what_a_probe_needs() {
 async fn the_hot_writes_fit_one_write_unit_each() {
     use livesite_core::evaluate::fixtures::worst_day_state;
     use livesite_core::ports::StateStore;
-    use livesite_core::probe::{MAX_DETAIL_BYTES, MAX_URL_BYTES};
-    use livesite_core::{FailureReason, OperatorId, Outcome, Phases};
+    use livesite_core::{FailureReason, Outcome};
     const WRITE_UNIT: usize = 1024;
     let stack = Stack::new("write-units").await;
     let iam = Enforcer::start(&stack).await;
@@ -335,9 +334,67 @@ async fn the_hot_writes_fit_one_write_unit_each() {
         .expect("stored");
     assert_eq!(loaded.value, state, "the compact form reads back whole");
 
-    let id = OperatorId::new("o".repeat(OperatorId::MAX_LEN)).expect("id");
-    let worst_probe = ProbeResult {
-        operator: id,
+    let prober = stack.store_with(&iam.config("ProbeFunction").await);
+    assert!(prober.append_many(&[widest_probe()]).await.is_empty());
+
+    for (table, what) in [
+        (&stack.tables.state, "state"),
+        (&stack.tables.probes, "probe"),
+    ] {
+        let items = iam.items_written_to(table);
+        assert_eq!(items.len(), 1, "{what}");
+        let size = item_size(&items[0]);
+        eprintln!("the largest {what} item: {size} bytes");
+        assert!(size <= WRITE_UNIT, "{what}: {size} bytes: {}", items[0]);
+    }
+
+    // What storage is billed by: a usual healthy HTTPS probe (docs/cost.md).
+    assert!(prober.append_many(&[usual_probe()]).await.is_empty());
+    let items = iam.items_written_to(&stack.tables.probes);
+    let size = item_size(&items[1]);
+    eprintln!("a usual probe item: {size} bytes");
+    assert!(size <= 512, "{size} bytes: {}", items[1]);
+
+    // A name with several addresses lists each one's outcome: a usual
+    // dual-stack portal (one A, one AAAA) stays one write unit; the most a
+    // record can hold (every address an IPv6 one, down, at the bounds) is two.
+    let address = |ip: &str, up: bool| livesite_core::probe::AddressResult {
+        address: ip.parse().expect("ip"),
+        outcome: if up { Outcome::Up } else { Outcome::Down },
+        reason: (!up).then_some(FailureReason::Timeout),
+        latency_ms: Some(19_999.999),
+    };
+    let mut dual = usual_probe();
+    dual.probed_at += Duration::seconds(30);
+    dual.addresses = vec![address("203.0.113.7", true), address("2001:db8::7", true)];
+    let mut widest = widest_probe();
+    widest.probed_at += Duration::seconds(30);
+    widest.addresses = (0..livesite_core::probe::MAX_ADDRESSES)
+        .map(|i| {
+            address(
+                &format!("ffff:ffff:ffff:ffff:ffff:ffff:ffff:{i:04x}"),
+                false,
+            )
+        })
+        .collect();
+    assert!(prober.append_many(&[dual, widest]).await.is_empty());
+    let items = iam.items_written_to(&stack.tables.probes);
+    let (dual, widest) = (item_size(&items[2]), item_size(&items[3]));
+    eprintln!(
+        "a dual-stack probe item: {dual} bytes; the widest multi-address one: {widest} bytes"
+    );
+    assert!(dual <= WRITE_UNIT, "{dual} bytes: {}", items[2]);
+    assert!(widest <= 2 * WRITE_UNIT, "{widest} bytes: {}", items[3]);
+    iam.assert_no_denials();
+}
+
+/// The largest single-address probe record: the longest operator id, every
+/// field set, free text at its bound.
+fn widest_probe() -> ProbeResult {
+    use livesite_core::probe::{MAX_DETAIL_BYTES, MAX_URL_BYTES};
+    use livesite_core::{FailureReason, OperatorId, Outcome, Phases};
+    ProbeResult {
+        operator: OperatorId::new("o".repeat(OperatorId::MAX_LEN)).expect("id"),
         probed_at: t0(),
         outcome: Outcome::Down,
         reason: Some(FailureReason::Protocol),
@@ -355,24 +412,15 @@ async fn the_hot_writes_fit_one_write_unit_each() {
         cert_expires_at: Some(t0()),
         detail: Some("d".repeat(MAX_DETAIL_BYTES * 2)),
         cpu_wait_ms: Some(9_999.999),
+        addresses: vec![],
     }
-    .bounded();
-    let prober = stack.store_with(&iam.config("ProbeFunction").await);
-    assert!(prober.append_many(&[worst_probe]).await.is_empty());
+    .bounded()
+}
 
-    for (table, what) in [
-        (&stack.tables.state, "state"),
-        (&stack.tables.probes, "probe"),
-    ] {
-        let items = iam.items_written_to(table);
-        assert_eq!(items.len(), 1, "{what}");
-        let size = item_size(&items[0]);
-        eprintln!("the largest {what} item: {size} bytes");
-        assert!(size <= WRITE_UNIT, "{what}: {size} bytes: {}", items[0]);
-    }
-
-    // What storage is billed by: a usual healthy HTTPS probe (docs/cost.md).
-    let usual = ProbeResult {
+/// A usual healthy HTTPS probe record.
+fn usual_probe() -> ProbeResult {
+    use livesite_core::{OperatorId, Outcome, Phases};
+    ProbeResult {
         operator: OperatorId::new("contoso-mobile").expect("id"),
         probed_at: t0(),
         outcome: Outcome::Up,
@@ -391,13 +439,8 @@ async fn the_hot_writes_fit_one_write_unit_each() {
         cert_expires_at: Some(t0() + Duration::days(60)),
         detail: None,
         cpu_wait_ms: Some(1.234),
-    };
-    assert!(prober.append_many(&[usual]).await.is_empty());
-    let items = iam.items_written_to(&stack.tables.probes);
-    let size = item_size(&items[1]);
-    eprintln!("a usual probe item: {size} bytes");
-    assert!(size <= 512, "{size} bytes: {}", items[1]);
-    iam.assert_no_denials();
+        addresses: vec![],
+    }
 }
 
 /// What an evaluate batch costs in store calls: the monitor state of each

@@ -417,3 +417,103 @@ async fn time_the_prober_could_not_run_is_reported_as_cpu_wait() {
     let r = probe(&c).await;
     assert!(r.cpu_wait < Duration::from_millis(100), "{:?}", r.cpu_wait);
 }
+
+/// Every address behind a name is probed on its own, with the portal's name
+/// (Host and SNI): one dead address of two is recorded as such while the
+/// portal answers; the portal is down only when every address failed.
+#[tokio::test]
+async fn every_address_behind_a_name_is_probed_with_the_portals_name() {
+    use livesite_core::probe::AddressResult;
+    use std::net::IpAddr;
+    let p = portal::spawn(ok("MO Direct")).await;
+    let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+    let url = format!("http://portal.test:{}/", p.port);
+    // (addresses the name resolves to, outcome, each address's outcome, hits)
+    let cases = [
+        (
+            vec!["127.0.0.1", "127.0.0.2"],
+            Outcome::Up,
+            vec![Outcome::Up, Outcome::Down],
+            1,
+        ),
+        (
+            vec!["127.0.0.2", "127.0.0.1"],
+            Outcome::Up,
+            vec![Outcome::Down, Outcome::Up],
+            2,
+        ),
+        (
+            vec!["127.0.0.2", "127.0.0.3"],
+            Outcome::Down,
+            vec![Outcome::Down, Outcome::Down],
+            2,
+        ),
+        // One address: no list, as before.
+        (vec!["127.0.0.1"], Outcome::Up, vec![], 3),
+    ];
+    for (addrs, outcome, each, hits) in cases {
+        let prober =
+            portal::local_prober().resolving("portal.test", addrs.iter().map(|a| ip(a)).collect());
+        let r = prober.check(&check_of(&url)).await;
+        assert_eq!(r.outcome, outcome, "{addrs:?}: {r:?}");
+        let got: Vec<(IpAddr, Outcome)> = r
+            .addresses
+            .iter()
+            .map(|a: &AddressResult| (a.address, a.outcome))
+            .collect();
+        let want: Vec<(IpAddr, Outcome)> = addrs.iter().map(|a| ip(a)).zip(each).collect();
+        assert_eq!(got, if want.len() > 1 { want } else { vec![] }, "{addrs:?}");
+        for a in r.addresses.iter().filter(|a| a.outcome == Outcome::Down) {
+            assert_eq!(a.reason, Some(FailureReason::Connect), "{a:?}");
+        }
+        assert_eq!(
+            p.hits(),
+            hits,
+            "the live address answered once per check: {addrs:?}"
+        );
+        if outcome == Outcome::Down {
+            assert_eq!(r.reason, Some(FailureReason::Connect));
+        }
+    }
+    // The record keeps the list, and a name with too many addresses is cut.
+    let many: Vec<IpAddr> = (1..=12).map(|i| ip(&format!("127.0.0.{i}"))).collect();
+    let r = portal::local_prober()
+        .resolving("portal.test", many)
+        .check(&check_of(&url))
+        .await;
+    assert_eq!(r.addresses.len(), livesite_core::probe::MAX_ADDRESSES);
+    let record = r.into_probe(
+        livesite_core::OperatorId::new("contoso").expect("id"),
+        chrono::Utc::now(),
+    );
+    record.validate().expect("a valid record");
+    assert_eq!(record.addresses.len(), livesite_core::probe::MAX_ADDRESSES);
+}
+
+/// Over TLS each address is asked for the portal's name: the certificate
+/// for `localhost` verifies on the address that answers.
+#[tokio::test]
+async fn every_address_is_asked_for_the_portals_name_over_tls() {
+    let pki = TestPki::new();
+    let p = portal::spawn_tls(ok("MO Direct over TLS"), &pki).await;
+    let prober = HttpProber::with_extra_roots(vec![pki.ca.clone()])
+        .expect("prober")
+        .trusting(portal::loopback())
+        .resolving(
+            "localhost",
+            vec![
+                "127.0.0.2".parse().expect("ip"),
+                "127.0.0.1".parse().expect("ip"),
+            ],
+        );
+    let r = prober.check(&check_of(&p.https_url("/"))).await;
+    assert_eq!(r.outcome, Outcome::Up, "{r:?}");
+    assert!(
+        r.cert_expires_at.is_some() && r.phases.tls_ms > 0.0,
+        "{r:?}"
+    );
+    assert_eq!(
+        r.addresses.iter().map(|a| a.outcome).collect::<Vec<_>>(),
+        [Outcome::Down, Outcome::Up]
+    );
+}

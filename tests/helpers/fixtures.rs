@@ -54,6 +54,7 @@ pub fn probe(op: &str, secs: i64, up: bool) -> ProbeResult {
         cert_expires_at: None,
         detail: None,
         cpu_wait_ms: None,
+        addresses: vec![],
     }
 }
 

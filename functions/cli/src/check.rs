@@ -43,9 +43,24 @@ pub struct Args {
     /// 80 and 443, e.g. 127.0.0.0/8 for a portal on this machine; repeatable.
     #[arg(long = "trust-net")]
     trust_net: Vec<livesite_core::net::Cidr>,
+    /// Resolve HOST to ADDR instead of asking DNS (curl's `--resolve`);
+    /// repeat for several addresses of one name: each is probed.
+    #[arg(long = "resolve", value_name = "HOST:ADDR", value_parser = resolve_arg)]
+    resolve: Vec<(String, std::net::IpAddr)>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+fn resolve_arg(s: &str) -> Result<(String, std::net::IpAddr), String> {
+    let (host, addr) = s
+        .split_once(':')
+        .ok_or_else(|| format!("expected HOST:ADDR, got {s:?}"))?;
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    let ip = addr
+        .parse()
+        .map_err(|e| format!("{addr:?} is not an IP address: {e}"))?;
+    Ok((host.to_string(), ip))
 }
 
 pub async fn run(args: Args) -> Result<u8, Failure> {
@@ -91,9 +106,19 @@ pub async fn run(args: Args) -> Result<u8, Failure> {
                 ))
             })?,
     };
-    let prober = HttpProber::with_extra_roots(extra)
+    let mut prober = HttpProber::with_extra_roots(extra)
         .map_err(Failure::input)?
         .trusting(args.trust_net.iter().copied());
+    let mut names: Vec<(&str, Vec<std::net::IpAddr>)> = Vec::new();
+    for (host, ip) in &args.resolve {
+        match names.iter_mut().find(|(h, _)| h == host) {
+            Some((_, ips)) => ips.push(*ip),
+            None => names.push((host, vec![*ip])),
+        }
+    }
+    for (host, ips) in names {
+        prober = prober.resolving(host, ips);
+    }
     let probed_at = Utc::now();
     let check = prober.check(&portal).await;
     if args.json {
@@ -117,6 +142,7 @@ pub fn to_json(c: &Check, probed_at: chrono::DateTime<Utc>) -> serde_json::Value
         "url": c.final_url.as_str(),
         "redirects": c.redirects,
         "cert_expires_at": c.cert_expires_at,
+        "addresses": c.addresses,
         "probed_at": probed_at,
     })
 }
@@ -152,6 +178,17 @@ fn to_text(c: &Check) -> String {
     }
     if let Some(d) = &c.detail {
         s += &format!("  {d}\n");
+    }
+    for a in &c.addresses {
+        s += &format!(
+            "  address {:<39}  {}  {}\n",
+            a.address,
+            match a.outcome {
+                Outcome::Up => "UP  ".to_string(),
+                Outcome::Down => format!("DOWN ({})", a.reason.map_or("unknown", |r| r.as_str())),
+            },
+            a.latency_ms.map_or("-".into(), |ms| format!("{ms:.1} ms")),
+        );
     }
     s
 }

@@ -516,3 +516,58 @@ fn the_team_raises_and_the_operator_answers_from_the_command_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("links/0"), "{}", stdout(&out));
 }
+
+/// `livesite check` of a name with several addresses prints each one's
+/// result (the name resolved by `--resolve`, no DNS or /etc/hosts needed).
+#[tokio::test(flavor = "multi_thread")]
+async fn check_prints_every_address_of_a_name() {
+    let p = portal::spawn(Behavior::Respond {
+        status: 200,
+        body: "ok".into(),
+    })
+    .await;
+    let args = |json: bool| {
+        let mut a: Vec<String> = [
+            "check",
+            "--trust-net",
+            "127.0.0.0/8",
+            "--resolve",
+            "portal.test:127.0.0.1",
+            "--resolve",
+            "portal.test:127.0.0.2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.push(format!("http://portal.test:{}/", p.port));
+        if json {
+            a.push("--json".into());
+        }
+        a
+    };
+    let out = livesite_async(args(false)).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("address 127.0.0.1") && text.contains("address 127.0.0.2"),
+        "{text}"
+    );
+    assert!(text.contains("DOWN (connect)"), "{text}");
+    let out = livesite_async(args(true)).await;
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let outcomes: Vec<&str> = v["addresses"]
+        .as_array()
+        .expect("addresses")
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(outcomes, ["up", "down"]);
+    let bad = livesite(&["check", "--resolve", "portal.test", "http://portal.test/"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}

@@ -100,7 +100,27 @@ pub struct ProbeResult {
     /// portal's. Above `MAX_CPU_WAIT_MS` the timing is not trusted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_wait_ms: Option<f64>,
+    /// Each address the portal's name resolved to, probed on its own with the
+    /// portal's host name (Host and SNI), when there were several (at most
+    /// `MAX_ADDRESSES`). The probe is down only when every address failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<AddressResult>,
 }
+
+/// One address's outcome within a probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressResult {
+    pub address: std::net::IpAddr,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+/// The most addresses of one name a probe checks (and a record keeps): a
+/// portal's DNS answer can't multiply the prober's work or the record.
+pub const MAX_ADDRESSES: usize = 8;
 
 /// The most CPU wait a probe's timing may include and still count in the
 /// latency figures: the error a latency against a 400 ms SLA can bear.
@@ -122,6 +142,8 @@ pub enum ProbeRecordError {
     BadCpuWait,
     #[error("field `status`: {0} is not an HTTP status code (100-599)")]
     BadStatus(u16),
+    #[error("field `addresses`: {0} entries, more than the {MAX_ADDRESSES} a probe checks")]
+    TooManyAddresses(usize),
     #[error("field `{field}`: {len} bytes, more than the {max} a probe record keeps")]
     TooLong {
         field: &'static str,
@@ -188,6 +210,19 @@ impl ProbeResult {
         if self.cpu_wait_ms.is_some_and(|w| !w.is_finite() || w < 0.0) {
             return Err(ProbeRecordError::BadCpuWait);
         }
+        if self.addresses.len() > MAX_ADDRESSES {
+            return Err(ProbeRecordError::TooManyAddresses(self.addresses.len()));
+        }
+        for a in &self.addresses {
+            match (a.outcome, a.reason) {
+                (Outcome::Down, None) => return Err(ProbeRecordError::DownWithoutReason),
+                (Outcome::Up, Some(r)) => return Err(ProbeRecordError::UpWithReason(r)),
+                _ => {}
+            }
+            if a.latency_ms.is_some_and(|l| !l.is_finite() || l < 0.0) {
+                return Err(ProbeRecordError::BadLatency);
+            }
+        }
         if let Some(s) = self.status {
             if !(100..=599).contains(&s) {
                 return Err(ProbeRecordError::BadStatus(s));
@@ -217,6 +252,7 @@ impl ProbeResult {
         if let Some(d) = &mut self.detail {
             truncate(d, MAX_DETAIL_BYTES);
         }
+        self.addresses.truncate(MAX_ADDRESSES);
         self
     }
 
@@ -262,6 +298,7 @@ mod tests {
             cert_expires_at: None,
             detail: None,
             cpu_wait_ms: None,
+            addresses: vec![],
         };
         let table = [
             (None, Some(120.0)),

@@ -495,6 +495,7 @@ mod tests {
             cert_expires_at: None,
             detail: None,
             cpu_wait_ms: None,
+            addresses: vec![],
         }
     }
 

@@ -43,6 +43,7 @@ fn probe(op: &str, t: DateTime<Utc>, up: bool) -> ProbeResult {
         cert_expires_at: None,
         detail: None,
         cpu_wait_ms: None,
+        addresses: vec![],
     }
 }
 

@@ -12,10 +12,13 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use livesite_core::net::{Cidr, Reach};
 use livesite_core::ports::Prober;
+use livesite_core::probe::{AddressResult, MAX_ADDRESSES};
 use livesite_core::{
     FailureReason, Operator, OperatorId, Outcome, Phases, PortalCheck, ProbeResult,
 };
 use rustls::pki_types::{CertificateDer, ServerName};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +56,10 @@ pub struct Check {
     /// The worst the process's runtime was late while this check ran: how
     /// much of `phases` may be our own CPU queue, not the portal.
     pub cpu_wait: Duration,
+    /// Each address, when the portal's name resolved to several: the
+    /// verdict above is the first address that answered as expected (or the
+    /// first address's failure when none did).
+    pub addresses: Vec<AddressResult>,
 }
 
 impl Check {
@@ -70,6 +77,7 @@ impl Check {
             cert_expires_at: self.cert_expires_at,
             detail: self.detail,
             cpu_wait_ms: Some(ms(self.cpu_wait)),
+            addresses: self.addresses,
         }
         .bounded()
     }
@@ -84,6 +92,10 @@ pub struct HttpProber {
     /// The CPU-wait heartbeat, started by the first check (it needs the
     /// runtime) and shared by every clone.
     cpu_wait: Arc<std::sync::OnceLock<CpuWait>>,
+    /// Names answered here instead of by the system resolver (curl's
+    /// `--resolve`): to check a portal's addresses before its DNS changes,
+    /// and for tests.
+    hosts: Arc<HashMap<String, Vec<IpAddr>>>,
 }
 
 impl std::fmt::Debug for HttpProber {
@@ -123,7 +135,47 @@ impl HttpProber {
             tls: TlsConnector::from(Arc::new(config)),
             reach: Reach::public_only(),
             cpu_wait: Arc::default(),
+            hosts: Arc::default(),
         })
+    }
+
+    /// The same prober, resolving `host` to `addresses` itself (the
+    /// addresses are still checked against where a probe may go).
+    pub fn resolving(mut self, host: &str, addresses: Vec<IpAddr>) -> Self {
+        let mut hosts = (*self.hosts).clone();
+        hosts.insert(host.to_ascii_lowercase(), addresses);
+        self.hosts = Arc::new(hosts);
+        self
+    }
+
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
+        match self.hosts.get(&host.to_ascii_lowercase()) {
+            Some(ips) => Ok(ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect()),
+            None => resolve(host, port).await,
+        }
+    }
+
+    /// The first hop's addresses, each allowed by `reach`, at most
+    /// `MAX_ADDRESSES`, and how long the lookup took. `None` for a URL that
+    /// names an address (or no host): the check resolves nothing then.
+    async fn first_addresses(&self, url: &Url) -> Option<(Result<Vec<SocketAddr>, Failure>, f64)> {
+        let host = match url.host()? {
+            url::Host::Domain(d) => d.to_string(),
+            _ => return None,
+        };
+        let port = url.port_or_known_default()?;
+        let t = Instant::now();
+        let found = self.resolve(&host, port).await.map(|addrs| {
+            let mut allowed: Vec<SocketAddr> = Vec::new();
+            for a in addrs {
+                if self.reach.check(a).is_ok() && !allowed.contains(&a) {
+                    allowed.push(a);
+                }
+            }
+            allowed.truncate(MAX_ADDRESSES);
+            allowed
+        });
+        Some((found, ms(t.elapsed())))
     }
 
     /// The same prober, also connecting to these trusted networks (any port):
@@ -135,19 +187,62 @@ impl HttpProber {
         self
     }
 
-    /// Checks a portal once, within its overall time limit.
+    /// Checks a portal once, within its overall time limit. A name that
+    /// resolves to several addresses has each checked on its own, at once,
+    /// with the portal's name (Host and SNI): the portal is down only when
+    /// every address failed, and the record says which did.
     pub async fn check(&self, portal: &PortalCheck) -> Check {
         let cpu_wait = self.cpu_wait.get_or_init(CpuWait::start);
         let start = Instant::now();
+        let (pinned, dns_ms) = match self.first_addresses(&portal.url).await {
+            Some((Ok(addrs), dns_ms)) if addrs.len() > 1 => {
+                let checks = futures::future::join_all(
+                    addrs
+                        .iter()
+                        .map(|a| self.check_pinned(portal, Some(vec![*a]), dns_ms, start)),
+                )
+                .await;
+                if let Some(check) = every_address(&addrs, checks) {
+                    return Check {
+                        cpu_wait: cpu_wait.worst_between(start, Instant::now()),
+                        ..check
+                    };
+                }
+                (None, 0.0)
+            }
+            // The lookup's failure (or an allowed list left empty) is the
+            // first hop's to report, as it always was.
+            Some((Ok(addrs), dns_ms)) if !addrs.is_empty() => (Some(addrs), dns_ms),
+            _ => (None, 0.0),
+        };
+        let mut check = self.check_pinned(portal, pinned, dns_ms, start).await;
+        check.cpu_wait = cpu_wait.worst_between(start, Instant::now());
+        check
+    }
+
+    /// One check, its first hop connecting only to `pinned` when given
+    /// (already resolved, in `dns_ms`), every later hop resolving afresh.
+    async fn check_pinned(
+        &self,
+        portal: &PortalCheck,
+        pinned: Option<Vec<SocketAddr>>,
+        dns_ms: f64,
+        start: Instant,
+    ) -> Check {
         let mut run = Run {
-            phases: Phases::default(),
+            phases: Phases {
+                dns_ms,
+                ..Phases::default()
+            },
             redirects: 0,
             url: portal.url.clone(),
             cert_expires_at: None,
             status: None,
             tasks: Vec::new(),
+            pinned,
         };
-        let verdict = tokio::time::timeout(portal.timeout, run.go(self, portal)).await;
+        let left = portal.timeout.saturating_sub(start.elapsed());
+        let verdict = tokio::time::timeout(left, run.go(self, portal)).await;
         let (reason, detail) = match verdict {
             Ok(Ok(())) => (None, None),
             Ok(Err(Failure { reason, detail })) => (Some(reason), Some(detail)),
@@ -159,8 +254,7 @@ impl HttpProber {
                 )),
             ),
         };
-        let end = Instant::now();
-        run.phases.total_ms = ms(end - start);
+        run.phases.total_ms = ms(start.elapsed());
         Check {
             outcome: if reason.is_none() {
                 Outcome::Up
@@ -174,9 +268,31 @@ impl HttpProber {
             final_url: run.url,
             cert_expires_at: run.cert_expires_at,
             detail,
-            cpu_wait: cpu_wait.worst_between(start, end),
+            cpu_wait: Duration::ZERO,
+            addresses: Vec::new(),
         }
     }
+}
+
+/// The portal's verdict from each address's check: the first that answered
+/// as expected, else the first failure; every address's outcome listed.
+fn every_address(addrs: &[SocketAddr], checks: Vec<Check>) -> Option<Check> {
+    let addresses = addrs
+        .iter()
+        .zip(&checks)
+        .map(|(a, c)| AddressResult {
+            address: a.ip(),
+            outcome: c.outcome,
+            reason: c.reason,
+            latency_ms: Some(c.phases.total_ms),
+        })
+        .collect();
+    let pick = checks
+        .iter()
+        .position(|c| c.outcome == Outcome::Up)
+        .unwrap_or(0);
+    let check = checks.into_iter().nth(pick)?;
+    Some(Check { addresses, ..check })
 }
 
 impl Prober for HttpProber {
@@ -211,6 +327,8 @@ struct Run {
     cert_expires_at: Option<DateTime<Utc>>,
     status: Option<u16>,
     tasks: Vec<AbortOnDrop>,
+    /// The first hop's addresses, already resolved and allowed.
+    pinned: Option<Vec<SocketAddr>>,
 }
 
 impl Run {
@@ -294,12 +412,13 @@ impl Run {
             .port_or_known_default()
             .unwrap_or(if https { 443 } else { 80 });
 
-        let addrs = match url.host() {
-            Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
-            Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
+        let addrs = match (url.host(), self.pinned.take()) {
+            (_, Some(pinned)) => pinned,
+            (Some(url::Host::Ipv4(ip)), None) => vec![SocketAddr::new(ip.into(), port)],
+            (Some(url::Host::Ipv6(ip)), None) => vec![SocketAddr::new(ip.into(), port)],
             _ => {
                 let t = Instant::now();
-                let addrs = resolve(&host, port).await?;
+                let addrs = prober.resolve(&host, port).await?;
                 self.phases.dns_ms += ms(t.elapsed());
                 addrs
             }

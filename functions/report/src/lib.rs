@@ -500,6 +500,7 @@ mod tests {
                 cpu_wait_ms: (t.format("%d %H:%M").to_string() == "05 10:00"
                     || t.format("%d %H:%M").to_string() == "05 11:00")
                     .then_some(80.0),
+                addresses: vec![],
             });
             t += Duration::minutes(5);
         }
