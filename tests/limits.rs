@@ -385,6 +385,23 @@ async fn the_hot_writes_fit_one_write_unit_each() {
     );
     assert!(dual <= WRITE_UNIT, "{dual} bytes: {}", items[2]);
     assert!(widest <= 2 * WRITE_UNIT, "{widest} bytes: {}", items[3]);
+
+    // The state of a name with several addresses, all but one failing.
+    let mut wide_state = worst_day_state(t0() + Duration::days(1));
+    wide_state.operator = livesite_core::OperatorId::new("p".repeat(64)).expect("id");
+    wide_state.addresses_down = (1..livesite_core::probe::MAX_ADDRESSES)
+        .map(|i| livesite_core::evaluate::AddressDown {
+            address: format!("ffff:ffff:ffff:ffff:ffff:ffff:ffff:{i:04x}")
+                .parse()
+                .expect("ip"),
+            since: t0(),
+        })
+        .collect();
+    evaluator.save_state(&wide_state, None).await.expect("save");
+    let items = iam.items_written_to(&stack.tables.state);
+    let size = item_size(&items[1]);
+    eprintln!("the widest multi-address state item: {size} bytes");
+    assert!(size <= 2 * WRITE_UNIT, "{size} bytes: {}", items[1]);
     iam.assert_no_denials();
 }
 

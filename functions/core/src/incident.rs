@@ -43,6 +43,9 @@ pub enum IncidentKind {
     ReportingFailure,
     /// The portal answers, but slower than the latency SLA, sustained.
     LatencySla,
+    /// The portal answers, but some of the addresses its name resolves to
+    /// have failed for longer than the outage limit.
+    PartialOutage,
 }
 
 impl IncidentKind {
@@ -54,13 +57,17 @@ impl IncidentKind {
             Self::InformationRequest => "information_request",
             Self::ReportingFailure => "reporting_failure",
             Self::LatencySla => "latency_sla",
+            Self::PartialOutage => "partial_outage",
         }
     }
 
     /// Raised by the monitor from probe results, and closed by it when the
     /// portal recovers: nobody resolves these by hand.
     pub fn is_monitored(self) -> bool {
-        matches!(self, Self::PortalDown | Self::Flapping | Self::LatencySla)
+        matches!(
+            self,
+            Self::PortalDown | Self::Flapping | Self::LatencySla | Self::PartialOutage
+        )
     }
 
     /// Who owes the answer when a record does not say (those written before
@@ -69,9 +76,11 @@ impl IncidentKind {
     /// asked is the team's.
     fn default_owner(self) -> Party {
         match self {
-            Self::PortalDown | Self::Flapping | Self::ReportingFailure | Self::LatencySla => {
-                Party::Operator
-            }
+            Self::PortalDown
+            | Self::Flapping
+            | Self::ReportingFailure
+            | Self::LatencySla
+            | Self::PartialOutage => Party::Operator,
             Self::OutageReport | Self::InformationRequest => Party::Team,
         }
     }

@@ -424,6 +424,7 @@ fn opened(
         IncidentKind::InformationRequest => "information request",
         IncidentKind::ReportingFailure => "reporting failure",
         IncidentKind::LatencySla => "MO Direct portal slower than its latency SLA",
+        IncidentKind::PartialOutage => "MO Direct portal failing on some of its addresses",
     };
     let text = format!(
         "{summary}\n\nIncident: {id}\nSeverity: {sev_up}\nOperator: {name} ({op})\nPortal: {url}\nTrouble began: {start}\nIncident opened: {opened}\nInitial response due: {due}\n\n{owed}\n{how}\n",
