@@ -156,6 +156,47 @@ pub struct IncidentLine {
     pub acknowledged_on_time: bool,
 }
 
+/// One address of the portal's name over the month: of the probes that
+/// listed it, the share it answered as expected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressLine {
+    pub address: std::net::IpAddr,
+    pub probes: usize,
+    pub up: usize,
+    pub availability_percent: f64,
+}
+
+/// The most addresses a report lists (a name whose answer rotates through
+/// many would otherwise make the report as long as its DNS likes).
+pub const MAX_REPORTED_ADDRESSES: usize = 32;
+
+fn address_lines(probes: &[&ProbeResult]) -> Vec<AddressLine> {
+    let mut lines: Vec<AddressLine> = Vec::new();
+    for a in probes.iter().flat_map(|p| &p.addresses) {
+        let i = match lines.iter().position(|l| l.address == a.address) {
+            Some(i) => i,
+            None => {
+                lines.push(AddressLine {
+                    address: a.address,
+                    probes: 0,
+                    up: 0,
+                    availability_percent: 0.0,
+                });
+                lines.len() - 1
+            }
+        };
+        lines[i].probes += 1;
+        lines[i].up += usize::from(a.outcome == crate::probe::Outcome::Up);
+    }
+    for l in &mut lines {
+        l.availability_percent = l.up as f64 * 100.0 / l.probes as f64;
+    }
+    // The most probed first; then by address, so the order is stable.
+    lines.sort_by(|a, b| b.probes.cmp(&a.probes).then(a.address.cmp(&b.address)));
+    lines.truncate(MAX_REPORTED_ADDRESSES);
+    lines
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MaintenanceLine {
     pub id: String,
@@ -226,6 +267,9 @@ pub struct MonthlyReport {
     pub maintenance: Vec<MaintenanceLine>,
     pub maintenance_on_time: usize,
     pub maintenance_late: usize,
+    /// Each address of the portal's name, when it has several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<AddressLine>,
     pub days: Vec<Day>,
 }
 
@@ -349,6 +393,7 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
         maintenance_late: maintenance.iter().filter(|m| m.late).count(),
         incidents,
         maintenance,
+        addresses: address_lines(&probes),
         days: days(&per_day, &bounds, &probes, &input),
     }
 }
@@ -566,6 +611,48 @@ mod tests {
                 (true, line)
             );
         }
+    }
+
+    /// A name with two addresses: each one's share of the probes that
+    /// listed it, the most probed first.
+    #[test]
+    fn each_address_has_its_availability() {
+        use crate::probe::AddressResult;
+        let addr = |ip: &str, up: bool| AddressResult {
+            address: ip.parse().unwrap(),
+            outcome: if up { Outcome::Up } else { Outcome::Down },
+            reason: (!up).then_some(FailureReason::Connect),
+            latency_ms: Some(100.0),
+        };
+        let probes: Vec<ProbeResult> = (0..100)
+            .map(|i| {
+                let mut p = probe(
+                    utc("2026-02-10T00:00:00Z") + Duration::seconds(30 * i),
+                    true,
+                    100.0,
+                );
+                p.addresses = vec![addr("203.0.113.7", true), addr("2001:db8::7", i % 4 != 0)];
+                if i >= 90 {
+                    p.addresses.pop();
+                }
+                p
+            })
+            .collect();
+        let refs: Vec<&ProbeResult> = probes.iter().collect();
+        let lines = address_lines(&refs);
+        let got: Vec<(String, usize, usize)> = lines
+            .iter()
+            .map(|l| (l.address.to_string(), l.probes, l.up))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("203.0.113.7".into(), 100, 100),
+                ("2001:db8::7".into(), 90, 67)
+            ]
+        );
+        assert!((lines[1].availability_percent - 67.0 * 100.0 / 90.0).abs() < 1e-9);
+        assert!(address_lines(&[]).is_empty());
     }
 
     #[test]

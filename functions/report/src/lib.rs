@@ -67,6 +67,18 @@ pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
             r.latency.incidents, r.latency_sla_ms
         );
     }
+    if !r.addresses.is_empty() {
+        s += "\nAddresses (share of the probes that listed each):\n";
+        for a in &r.addresses {
+            s += &format!(
+                "  {:<39}  {:.3}%  ({} of {} probes up)\n",
+                a.address.to_string(),
+                a.availability_percent,
+                a.up,
+                a.probes
+            );
+        }
+    }
     s += &format!("\nIncidents: {}\n", r.incidents.len());
     for i in &r.incidents {
         s += &format!(
