@@ -54,6 +54,7 @@ impl Pipeline {
             .await
             .expect("register operator");
         let probe = ProbeFunction {
+            location: None,
             store: stack.store(),
             prober: portal::local_prober(),
             second_round: None,
@@ -236,6 +237,7 @@ async fn the_first_round_schedules_the_second_and_the_second_does_not() {
     let stack = Stack::new("rounds").await;
     let sqs = aws_sdk_sqs::Client::new(&stack.config);
     let f = ProbeFunction {
+        location: None,
         store: stack.store(),
         prober: portal::local_prober(),
         second_round: Some(SecondRound {
@@ -526,6 +528,7 @@ async fn the_functions_sdk_configuration_reaches_the_emulator() {
         team: stack.team(),
         policy: Policy::default(),
         team_clients: vec![],
+        probe_location: None,
         local_principal: None,
         second_round_queue_url: None,
         probe_concurrency: None,
@@ -564,6 +567,7 @@ async fn the_second_round_is_scheduled_as_the_first_starts() {
     stack.store().put_operator(&op).await.expect("register");
     let sqs = aws_sdk_sqs::Client::new(&stack.config);
     let f = ProbeFunction {
+        location: None,
         store: stack.store(),
         prober: portal::local_prober(),
         second_round: Some(SecondRound {
@@ -646,8 +650,10 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         ("TEAM_PHONE", "+14255389336"),
         ("TEAM_WORKDAYS", "sun, mon,tue,wed,thu"),
         ("TEAM_HOLIDAYS", "2026-12-25, 2027-01-01"),
+        ("PROBE_LOCATION", "eu-west-1"),
     ])
     .expect("valid");
+    assert_eq!(s.probe_location.as_deref(), Some("eu-west-1"));
     assert_eq!(
         s.team.phone.as_ref().map(|p| p.as_str()),
         Some("+14255389336")
@@ -686,6 +692,7 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         ("TEAM_PHONE", "+1 425-538-9336"),
         ("TEAM_WORKDAYS", "mon,funday"),
         ("TEAM_HOLIDAYS", "2026-13-01"),
+        ("PROBE_LOCATION", "EU West"),
     ] {
         let e = with(&[(name, value)]).expect_err(name).to_string();
         assert!(e.contains(name), "{name}: {e}");

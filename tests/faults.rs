@@ -75,6 +75,7 @@ impl Scenario {
 
     async fn probe_rounds(&self, rounds: std::ops::RangeInclusive<i64>) {
         let f = ProbeFunction {
+            location: None,
             store: self
                 .stack
                 .store_with(&self.iam.config("ProbeFunction").await),

@@ -209,6 +209,7 @@ async fn hostile_tenants_do_not_delay_a_healthy_operators_page() {
     let w = world().await;
     flood(&w).await;
     let probe = ProbeFunction {
+        location: None,
         store: w.stack.store_with(&w.iam.config("ProbeFunction").await),
         prober: HttpProber::new()
             .expect("prober")

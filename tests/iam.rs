@@ -55,6 +55,7 @@ async fn probe_an_outage(stack: &Stack, iam: &Enforcer) {
     let cfg = iam.config("ProbeFunction").await;
     let sqs = aws_sdk_sqs::Client::new(&cfg);
     let f = ProbeFunction {
+        location: None,
         store: stack.store_with(&cfg),
         prober: portal::local_prober(),
         second_round: Some(SecondRound {

@@ -134,6 +134,7 @@ async fn a_hostile_round_stores_every_operators_result_in_time_and_evaluates_cle
         portals.push(p);
     }
     let f = ProbeFunction {
+        location: None,
         store: stack.store_with(&iam.config("ProbeFunction").await),
         prober: portal::local_prober(),
         second_round: None,
@@ -239,6 +240,7 @@ async fn a_probe_that_cannot_finish_before_the_deadline_is_not_started() {
         stack.store().put_operator(&op).await.expect("register");
     }
     let f = ProbeFunction {
+        location: None,
         store: stack.store(),
         prober: portal::local_prober(),
         second_round: None,
@@ -283,6 +285,7 @@ async fn a_paced_round_spreads_its_starts_but_never_past_what_a_probe_needs() {
         stack.store().put_operator(&op).await.expect("register");
     }
     let f = ProbeFunction {
+        location: None,
         store: stack.store(),
         prober: portal::local_prober(),
         second_round: None,
@@ -430,6 +433,7 @@ fn widest_probe() -> ProbeResult {
         detail: Some("d".repeat(MAX_DETAIL_BYTES * 2)),
         cpu_wait_ms: Some(9_999.999),
         addresses: vec![],
+        location: None,
     }
     .bounded()
 }
@@ -457,6 +461,7 @@ fn usual_probe() -> ProbeResult {
         detail: None,
         cpu_wait_ms: Some(1.234),
         addresses: vec![],
+        location: None,
     }
 }
 

@@ -55,6 +55,7 @@ pub fn probe(op: &str, secs: i64, up: bool) -> ProbeResult {
         detail: None,
         cpu_wait_ms: None,
         addresses: vec![],
+        location: None,
     }
 }
 

@@ -72,6 +72,9 @@ pub struct Settings {
     /// `TEAM_CLIENT_IDS`: the team's Cognito app client ids, the only
     /// clients whose admin scope the API honours. Empty: no admin at all.
     pub team_clients: Vec<String>,
+    /// `PROBE_LOCATION`: where this probe function runs, stamped on its
+    /// results when several locations vote (`[policy.locations]`).
+    pub probe_location: Option<String>,
     /// `LIVESITE_LOCAL_PRINCIPAL` (`admin` or `client:<id>`): stands in for
     /// the JWT authorizer under `cargo lambda watch`; the template never
     /// sets it.
@@ -125,6 +128,19 @@ impl Settings {
             team_clients: env.list("TEAM_CLIENT_IDS"),
             local_principal: local_principal.transpose()?,
             second_round_queue_url: env.optional("SECOND_ROUND_QUEUE_URL"),
+            probe_location: env
+                .optional("PROBE_LOCATION")
+                .map(|l| {
+                    let l = l.trim().to_string();
+                    match livesite_core::probe::location_ok(&l) {
+                        true => Ok(l),
+                        false => Err(invalid(
+                            "PROBE_LOCATION",
+                            "1 to 64 characters of a-z, 0-9 and '-'",
+                        )),
+                    }
+                })
+                .transpose()?,
             probe_concurrency: env
                 .optional("PROBE_CONCURRENCY")
                 .map(|n| n.parse().map_err(|e| invalid("PROBE_CONCURRENCY", e)))

@@ -218,6 +218,74 @@ impl Default for LatencyPolicy {
     }
 }
 
+/// How many of the locations that reported must see the portal down for a
+/// round to be down: a count (`quorum = 2`) or a share of those that
+/// reported (`quorum = 0.5`: more than half).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Quorum {
+    Count(u32),
+    Share(f64),
+}
+
+impl Quorum {
+    /// Whether `down` down votes of `reported` make the round down.
+    pub fn is_down(self, down: usize, reported: usize) -> bool {
+        match self {
+            Self::Count(n) => down >= n as usize,
+            Self::Share(f) => down as f64 > f * reported as f64,
+        }
+    }
+}
+
+/// Probing from several locations (docs/rules.md, "Locations and quorum").
+/// With fewer than two expected locations, every probe is its own round,
+/// as with one location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationPolicy {
+    /// The locations expected each round (AWS regions, agent ids).
+    #[serde(default)]
+    pub expected: Vec<String>,
+    #[serde(default = "default_quorum")]
+    pub quorum: Quorum,
+    /// Fewer locations than this reporting a round leave it unknown.
+    #[serde(default = "default_min_locations")]
+    pub min_locations: usize,
+    /// How long after a round's slot ends its missing votes are waited for.
+    #[serde(default = "default_grace", with = "humantime_serde")]
+    pub grace: Duration,
+}
+
+fn default_quorum() -> Quorum {
+    // More than half of those that reported: 2 of 3, 2 of 2.
+    Quorum::Share(0.5)
+}
+fn default_min_locations() -> usize {
+    2
+}
+fn default_grace() -> Duration {
+    Duration::from_secs(20)
+}
+
+impl Default for LocationPolicy {
+    fn default() -> Self {
+        Self {
+            expected: Vec::new(),
+            quorum: default_quorum(),
+            min_locations: default_min_locations(),
+            grace: default_grace(),
+        }
+    }
+}
+
+impl LocationPolicy {
+    /// Whether rounds are decided by several locations' votes.
+    pub fn voting(&self) -> bool {
+        self.expected.len() >= 2
+    }
+}
+
 /// One multi-window burn-rate alert: the error budget is burning at least
 /// `factor` times faster than a month allows, over both the long window (it
 /// matters) and the short one (it is still happening).
@@ -276,6 +344,8 @@ pub struct Policy {
     pub flapping: FlappingPolicy,
     #[serde(default)]
     pub latency: LatencyPolicy,
+    #[serde(default)]
+    pub locations: LocationPolicy,
     /// High: initial response due this long after the page.
     #[serde(default = "default_high_ack", with = "humantime_serde")]
     pub high_initial_response: Duration,
@@ -341,6 +411,7 @@ impl Default for Policy {
             availability_target_percent: default_availability_target(),
             flapping: FlappingPolicy::default(),
             latency: LatencyPolicy::default(),
+            locations: LocationPolicy::default(),
             high_initial_response: default_high_ack(),
             low_initial_response_business_days: default_one(),
             maintenance_lead_business_days: default_lead_days(),
@@ -458,6 +529,21 @@ impl Policy {
             return Err(err(
                 format!("{p}.flapping"),
                 "window and min_probes must be above zero, the window at most 1h",
+            ));
+        }
+        let q = &self.locations;
+        let quorum_ok = match q.quorum {
+            Quorum::Count(n) => n >= 1 && (q.expected.is_empty() || n as usize <= q.expected.len()),
+            Quorum::Share(f) => (0.0..1.0).contains(&f),
+        };
+        let names_ok = q.expected.iter().all(|l| crate::probe::location_ok(l))
+            && q.expected.len() <= 16
+            && (!q.voting() || (1..=q.expected.len()).contains(&q.min_locations))
+            && q.grace < self.probe_interval;
+        if !quorum_ok || !names_ok {
+            return Err(err(
+                format!("{p}.locations"),
+                "need at most 16 location names of a-z, 0-9 and '-', 1 <= quorum count <= expected (or 0 <= share < 1), 1 <= min_locations <= expected, grace shorter than probe_interval",
             ));
         }
         let l = &self.latency;
@@ -666,6 +752,20 @@ timeout = "5s"
             }),
             ("burn_tiers[0]", |p| p.burn_tiers[0].factor = 0.0),
             ("flapping", |p| p.flapping.min_probes = 0),
+            ("locations", |p| {
+                p.locations.expected = vec!["eu-west-1".into(), "EU".into()]
+            }),
+            ("locations", |p| {
+                p.locations.expected = vec!["a".into(), "b".into()];
+                p.locations.quorum = Quorum::Count(3);
+            }),
+            ("locations", |p| p.locations.quorum = Quorum::Share(1.0)),
+            ("locations", |p| p.locations.quorum = Quorum::Count(0)),
+            ("locations", |p| {
+                p.locations.expected = vec!["a".into(), "b".into()];
+                p.locations.min_locations = 3;
+            }),
+            ("locations", |p| p.locations.grace = Duration::from_secs(30)),
             ("flapping", |p| p.flapping.window = Duration::ZERO),
         ];
         for (field, change) in table {
@@ -887,6 +987,35 @@ timeout = "5s"
             let text = sun_thu.replace("\"+966112345678\"", bad);
             let e = toml::from_str::<Config>(&text).unwrap_err().to_string();
             assert!(e.contains("E.164"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_quorum_is_a_count_or_a_share() {
+        for (text, quorum) in [("2", Quorum::Count(2)), ("0.5", Quorum::Share(0.5))] {
+            let c = parse(&GOOD.replace(
+                "[team]",
+                &format!("[policy.locations]\nexpected = [\"eu-west-1\", \"us-east-1\", \"agent-1\"]\nquorum = {text}\n\n[team]"),
+            ));
+            c.validate().unwrap();
+            assert_eq!(c.policy.locations.quorum, quorum);
+            assert!(c.policy.locations.voting());
+        }
+        // (quorum, down votes, of reported, down)
+        let table = [
+            (Quorum::Share(0.5), 2, 3, true),
+            (Quorum::Share(0.5), 1, 2, false),
+            (Quorum::Share(0.5), 2, 2, true),
+            (Quorum::Count(2), 2, 2, true),
+            (Quorum::Count(2), 1, 3, false),
+            (Quorum::Count(3), 2, 2, false),
+        ];
+        for (q, down, reported, is_down) in table {
+            assert_eq!(
+                q.is_down(down, reported),
+                is_down,
+                "{q:?} {down}/{reported}"
+            );
         }
     }
 

@@ -96,6 +96,13 @@ pub struct MonitorState {
     /// The portal's addresses failing now, when its name has several.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses_down: Vec<AddressDown>,
+    /// With several locations: the votes of rounds not decided yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub votes: Vec<quorum::Vote>,
+    /// With several locations: the last round decided; a vote for it or an
+    /// earlier one comes too late and changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_through: Option<DateTime<Utc>>,
     /// The run (by its start) whose page maintenance already suppressed, so the
     /// suppression is reported once, not at every probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +161,8 @@ impl MonitorState {
             latency: None,
             partial: None,
             addresses_down: Vec::new(),
+            votes: Vec::new(),
+            decided_through: None,
             suppressed_run: None,
             recent: Vec::new(),
             cert_expires_at: None,
@@ -164,6 +173,7 @@ impl MonitorState {
 }
 
 mod compact;
+pub mod quorum;
 
 /// What happened, in domain terms. Notifications are derived from these by
 /// `notify::render`.
@@ -240,7 +250,23 @@ struct Step<'a> {
     events: Vec<Event>,
 }
 
+/// Evaluates one probe result. With several expected locations
+/// (`policy.locations`), a result is one location's vote and the rules run
+/// on each round's verdict (`quorum`); with one, every result is a round.
 pub fn evaluate(
+    state: &MonitorState,
+    probe: &ProbeResult,
+    operator: &Operator,
+    policy: &Policy,
+) -> Evaluation {
+    if policy.locations.voting() {
+        return quorum::evaluate(state, probe, operator, policy);
+    }
+    evaluate_round(state, probe, operator, policy)
+}
+
+/// The rules on one round's verdict.
+fn evaluate_round(
     state: &MonitorState,
     probe: &ProbeResult,
     operator: &Operator,
@@ -716,9 +742,11 @@ pub mod fixtures {
             flapping: Some(open(IncidentKind::Flapping)),
             latency: Some(open(IncidentKind::LatencySla)),
             partial: Some(open(IncidentKind::PartialOutage)),
-            // A portal behind one address: `addresses_down` is for names with
-            // several (tests/limits.rs measures that case on its own).
+            // A portal behind one address, probed from one location: the
+            // fields for several (tests/limits.rs measures that case).
             addresses_down: vec![],
+            votes: vec![],
+            decided_through: None,
             suppressed_run: Some(at(84_000)),
             // An hour's window of changing verdicts, one of them late.
             recent: (0..120)
@@ -787,6 +815,7 @@ mod tests {
             detail: None,
             cpu_wait_ms: None,
             addresses: vec![],
+            location: None,
         }
     }
 

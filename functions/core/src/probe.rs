@@ -105,6 +105,22 @@ pub struct ProbeResult {
     /// `MAX_ADDRESSES`). The probe is down only when every address failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<AddressResult>,
+    /// Where the probe ran: an AWS region or a private agent's id. Absent:
+    /// the single default location (records written before locations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// The longest location name: `[a-z0-9-]`, like an AWS region or an agent id.
+pub const MAX_LOCATION_LEN: usize = 64;
+
+/// Whether `name` can name a location.
+pub fn location_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_LOCATION_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// One address's outcome within a probe.
@@ -144,6 +160,8 @@ pub enum ProbeRecordError {
     BadStatus(u16),
     #[error("field `addresses`: {0} entries, more than the {MAX_ADDRESSES} a probe checks")]
     TooManyAddresses(usize),
+    #[error("field `location`: 1 to {MAX_LOCATION_LEN} characters of a-z, 0-9 and '-'")]
+    BadLocation,
     #[error("field `{field}`: {len} bytes, more than the {max} a probe record keeps")]
     TooLong {
         field: &'static str,
@@ -209,6 +227,9 @@ impl ProbeResult {
         }
         if self.cpu_wait_ms.is_some_and(|w| !w.is_finite() || w < 0.0) {
             return Err(ProbeRecordError::BadCpuWait);
+        }
+        if self.location.as_deref().is_some_and(|l| !location_ok(l)) {
+            return Err(ProbeRecordError::BadLocation);
         }
         if self.addresses.len() > MAX_ADDRESSES {
             return Err(ProbeRecordError::TooManyAddresses(self.addresses.len()));
@@ -299,6 +320,7 @@ mod tests {
             detail: None,
             cpu_wait_ms: None,
             addresses: vec![],
+            location: None,
         };
         let table = [
             (None, Some(120.0)),

@@ -541,6 +541,7 @@ mod tests {
             detail: None,
             cpu_wait_ms: None,
             addresses: vec![],
+            location: None,
         }
     }
 

@@ -44,6 +44,7 @@ fn probe(op: &str, t: DateTime<Utc>, up: bool) -> ProbeResult {
         detail: None,
         cpu_wait_ms: None,
         addresses: vec![],
+        location: None,
     }
 }
 

@@ -57,6 +57,9 @@ pub struct ProbeFunction<P> {
     pub concurrency: usize,
     /// How the round's starts are spread (`Pacing::LAMBDA` on AWS).
     pub pacing: Pacing,
+    /// The location stamped on every result (`PROBE_LOCATION`: an AWS
+    /// region, an agent id); `None` for the single default location.
+    pub location: Option<String>,
 }
 
 /// How a round's probe starts are spread: `per_portal` apart on average,
@@ -199,7 +202,10 @@ impl<P: Prober> ProbeFunction<P> {
                     if Instant::now() + op.portal.timeout > last_start {
                         return Err(op.id.to_string());
                     }
-                    Ok(self.prober.probe(op, now).await)
+                    Ok(ProbeResult {
+                        location: self.location.clone(),
+                        ..self.prober.probe(op, now).await
+                    })
                 })
                 .buffer_unordered(operators.len().max(1));
             let mut accounted = std::collections::HashSet::new();

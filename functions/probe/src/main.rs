@@ -8,6 +8,7 @@ async fn main() -> Result<(), Error> {
     let settings = livesite_aws::Settings::from_env()?;
     let config = livesite_aws::settings::aws_config().await;
     let function = ProbeFunction {
+        location: settings.probe_location.clone(),
         store: livesite_aws::settings::store(&config, &settings),
         prober: livesite_prober::HttpProber::new()?,
         second_round: settings

@@ -78,6 +78,7 @@ impl Check {
             detail: self.detail,
             cpu_wait_ms: Some(ms(self.cpu_wait)),
             addresses: self.addresses,
+            location: None,
         }
         .bounded()
     }

@@ -513,6 +513,7 @@ mod tests {
                     || t.format("%d %H:%M").to_string() == "05 11:00")
                     .then_some(80.0),
                 addresses: vec![],
+                location: None,
             });
             t += Duration::minutes(5);
         }

@@ -1,0 +1,389 @@
+//! Several locations, one verdict a round. Each location's probe result is a
+//! vote for the round its time falls in (the slot: 10:30:00, 10:30:30); a
+//! round is decided once every expected location has voted, or once a vote
+//! arrives at least `grace` after the round's end. Its verdict is down when
+//! the quorum of the locations that voted saw it down; with fewer than
+//! `min_locations` votes the round is unknown, never down. The rules (the
+//! 30-minute clock, recovery, flapping, maintenance, latency) then run on the
+//! verdicts, at the slot's time: exactly 30:00 of down rounds does not page,
+//! the 30:30 round does, whatever the votes' own milliseconds.
+//!
+//! Streams redeliver and reorder: a vote for a round already decided, a
+//! second vote of one location for one round, or a vote from a location
+//! nobody expects changes nothing (`Evaluation::Stale`).
+
+use super::{dur, evaluate_round, Evaluation, MonitorState};
+use crate::config::{Operator, Policy};
+use crate::probe::{FailureReason, Outcome, ProbeResult};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One location's vote, what a verdict needs of its probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vote {
+    pub slot: DateTime<Utc>,
+    pub location: String,
+    pub up: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_wait_ms: Option<f64>,
+}
+
+/// The round a time falls in: its start, on the probe interval's grid.
+pub fn slot_of(t: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
+    let step = interval.num_milliseconds().max(1);
+    let ms = t.timestamp_millis();
+    DateTime::from_timestamp_millis(ms - ms.rem_euclid(step)).unwrap_or(t)
+}
+
+pub(super) fn evaluate(
+    state: &MonitorState,
+    probe: &ProbeResult,
+    operator: &Operator,
+    policy: &Policy,
+) -> Evaluation {
+    let rule = &policy.locations;
+    let interval = dur(policy.probe_interval);
+    let location = probe.location.clone().unwrap_or_default();
+    let slot = slot_of(probe.probed_at, interval);
+    let late = state.decided_through.is_some_and(|d| slot <= d);
+    let again = state
+        .votes
+        .iter()
+        .any(|v| v.slot == slot && v.location == location);
+    if late || again || !rule.expected.contains(&location) {
+        return Evaluation::Stale;
+    }
+    let mut s = state.clone();
+    s.votes.push(Vote {
+        slot,
+        location,
+        up: probe.is_up(),
+        reason: probe.reason,
+        status: probe.status,
+        latency_ms: probe.latency_ms,
+        cpu_wait_ms: probe.cpu_wait_ms,
+    });
+    let mut events = Vec::new();
+    // Oldest first: every round complete, or past its grace by this vote.
+    while let Some(oldest) = s.votes.iter().map(|v| v.slot).min() {
+        let count = s.votes.iter().filter(|v| v.slot == oldest).count();
+        let overdue = probe.probed_at >= oldest + interval + dur(rule.grace);
+        if count < rule.expected.len() && !overdue {
+            break;
+        }
+        let mut votes: Vec<Vote> = s
+            .votes
+            .iter()
+            .filter(|v| v.slot == oldest)
+            .cloned()
+            .collect();
+        votes.sort_by(|a, b| a.location.cmp(&b.location));
+        s.votes.retain(|v| v.slot != oldest);
+        s.decided_through = Some(oldest);
+        let Some(round) = verdict(&votes, oldest, policy, &s) else {
+            continue;
+        };
+        if let Evaluation::Applied { state, events: e } =
+            evaluate_round(&s, &round, operator, policy)
+        {
+            s = state;
+            events.extend(e);
+        }
+    }
+    Evaluation::Applied { state: s, events }
+}
+
+/// A round's verdict as a probe result at the slot's time; `None` when too
+/// few locations voted to say (unknown: neither up nor down).
+fn verdict(
+    votes: &[Vote],
+    slot: DateTime<Utc>,
+    policy: &Policy,
+    s: &MonitorState,
+) -> Option<ProbeResult> {
+    let rule = &policy.locations;
+    if votes.len() < rule.min_locations {
+        return None;
+    }
+    let down: Vec<&Vote> = votes.iter().filter(|v| !v.up).collect();
+    let mut up: Vec<&Vote> = votes.iter().filter(|v| v.up).collect();
+    let pick = if rule.quorum.is_down(down.len(), votes.len()) {
+        down[0]
+    } else {
+        // The median timing of those that saw it up stands for the round.
+        up.sort_by(|a, b| {
+            a.latency_ms
+                .unwrap_or(f64::MAX)
+                .total_cmp(&b.latency_ms.unwrap_or(f64::MAX))
+        });
+        *up.get(up.len().checked_sub(1)? / 2)?
+    };
+    Some(ProbeResult {
+        operator: s.operator.clone(),
+        probed_at: slot,
+        outcome: if pick.up { Outcome::Up } else { Outcome::Down },
+        reason: pick.reason,
+        status: pick.status,
+        latency_ms: pick.latency_ms,
+        phases: None,
+        url: None,
+        redirects: 0,
+        cert_expires_at: None,
+        detail: None,
+        cpu_wait_ms: pick.cpu_wait_ms,
+        addresses: vec![],
+        location: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LocationPolicy, MaintenanceWindow, PortalCheck, Quorum};
+    use crate::evaluate::{evaluate as evaluate_any, Event};
+    use crate::ids::{EmailAddress, OperatorId};
+
+    const T0: &str = "2026-11-27T10:00:00Z";
+
+    fn at_ms(ms: i64) -> DateTime<Utc> {
+        T0.parse::<DateTime<Utc>>().unwrap() + Duration::milliseconds(ms)
+    }
+
+    fn operator() -> Operator {
+        let mut o = crate::testing::madrid_operator("contoso");
+        o.portal = PortalCheck::new("https://portal.contoso.example/".parse().unwrap());
+        o.contacts = vec![EmailAddress::parse("noc@contoso.example").unwrap()];
+        o
+    }
+
+    fn policy(quorum: Quorum) -> Policy {
+        Policy {
+            locations: LocationPolicy {
+                expected: vec!["eu-west-1".into(), "us-east-1".into(), "agent-1".into()],
+                quorum,
+                ..LocationPolicy::default()
+            },
+            ..Policy::default()
+        }
+    }
+
+    /// One vote: `location` saw the portal `up` at `ms` after T0.
+    fn vote(location: &str, ms: i64, up: bool) -> ProbeResult {
+        ProbeResult {
+            operator: OperatorId::new("contoso").unwrap(),
+            probed_at: at_ms(ms),
+            outcome: if up { Outcome::Up } else { Outcome::Down },
+            reason: (!up).then_some(FailureReason::Timeout),
+            status: up.then_some(200),
+            latency_ms: Some(100.0),
+            phases: None,
+            url: None,
+            redirects: 0,
+            cert_expires_at: None,
+            detail: None,
+            cpu_wait_ms: None,
+            addresses: vec![],
+            location: Some(location.into()),
+        }
+    }
+
+    /// Rounds every 30 s for `rounds` rounds: each location in `down` votes
+    /// down, the others in `up` vote up; the three 137 ms apart.
+    fn rounds(from_round: i64, rounds: i64, down: &[&str], up: &[&str]) -> Vec<ProbeResult> {
+        let mut out = Vec::new();
+        for r in from_round..from_round + rounds {
+            for (i, loc) in down
+                .iter()
+                .map(|l| (l, false))
+                .chain(up.iter().map(|l| (l, true)))
+                .enumerate()
+            {
+                out.push(vote(loc.0, r * 30_000 + i as i64 * 137, loc.1));
+            }
+        }
+        out
+    }
+
+    /// Runs the votes; the events as (seconds after T0, kind), and how many
+    /// votes changed nothing.
+    fn run(
+        op: &Operator,
+        p: &Policy,
+        votes: &[ProbeResult],
+    ) -> (MonitorState, Vec<(f64, String)>, usize) {
+        let mut s = MonitorState::new(op.id.clone());
+        let (mut out, mut stale) = (Vec::new(), 0);
+        for v in votes {
+            match evaluate_any(&s, v, op, p) {
+                Evaluation::Stale => stale += 1,
+                Evaluation::Applied { state, events } => {
+                    s = state;
+                    for e in events {
+                        let name = match &e {
+                            Event::IncidentOpened { incident, .. } => {
+                                format!("open:{}", incident.kind.as_str())
+                            }
+                            Event::IncidentResolved { incident, .. } => {
+                                format!("resolve:{}", incident.kind.as_str())
+                            }
+                            Event::PageSuppressed { .. } => "suppressed".into(),
+                            Event::MonitorGap { .. } => "gap".into(),
+                            Event::BudgetBurn { .. } => continue,
+                        };
+                        out.push(((e.at() - at_ms(0)).num_milliseconds() as f64 / 1000.0, name));
+                    }
+                }
+            }
+        }
+        (s, out, stale)
+    }
+
+    const ALL: [&str; 3] = ["agent-1", "eu-west-1", "us-east-1"];
+
+    #[test]
+    fn a_round_is_down_when_the_quorum_of_those_that_voted_saw_it_down() {
+        let op = operator();
+        let majority = policy(Quorum::Share(0.5));
+        let all_three = policy(Quorum::Count(3));
+        // (name, policy, votes, events)
+        type Case = (
+            &'static str,
+            Policy,
+            Vec<ProbeResult>,
+            Vec<(f64, &'static str)>,
+        );
+        let cases: Vec<Case> = vec![
+            // 62 rounds: 0:00 to 30:30, and one more that decides 30:30.
+            (
+                "1 of 3 down never pages",
+                majority.clone(),
+                rounds(0, 72, &["eu-west-1"], &["us-east-1", "agent-1"]),
+                vec![],
+            ),
+            (
+                "2 of 3 down pages at the 30:30 round's time",
+                majority.clone(),
+                rounds(0, 62, &["eu-west-1", "us-east-1"], &["agent-1"]),
+                vec![(1830.0, "open:portal_down")],
+            ),
+            (
+                "3 of 3 down pages at 30:30",
+                majority.clone(),
+                rounds(0, 62, &ALL, &[]),
+                vec![(1830.0, "open:portal_down")],
+            ),
+            (
+                "exactly 30:00 of down rounds does not page",
+                majority.clone(),
+                rounds(0, 61, &ALL, &[]),
+                vec![],
+            ),
+            (
+                "2 of 3 is not all three",
+                all_three.clone(),
+                rounds(0, 72, &["eu-west-1", "us-east-1"], &["agent-1"]),
+                vec![],
+            ),
+            // One location silent: two reporting, both down, is more than half of those that voted.
+            (
+                "a silent location is no vote",
+                majority.clone(),
+                {
+                    let mut v = rounds(0, 62, &["eu-west-1", "us-east-1"], &[]);
+                    v.extend(rounds(62, 2, &["eu-west-1", "us-east-1"], &[]));
+                    v
+                },
+                vec![(1830.0, "open:portal_down")],
+            ),
+            // Only one location reporting: fewer than min_locations, every round unknown.
+            (
+                "one location alone decides nothing",
+                majority.clone(),
+                rounds(0, 80, &["agent-1"], &[]),
+                vec![],
+            ),
+            (
+                "recovery on two up rounds",
+                majority.clone(),
+                [
+                    rounds(0, 62, &ALL, &[]),
+                    rounds(62, 3, &["agent-1"], &["eu-west-1", "us-east-1"]),
+                ]
+                .concat(),
+                vec![
+                    (1830.0, "open:portal_down"),
+                    (1890.0, "resolve:portal_down"),
+                ],
+            ),
+        ];
+        for (name, p, votes, want) in cases {
+            let (_, got, _) = run(&op, &p, &votes);
+            let want: Vec<(f64, String)> = want.iter().map(|(t, n)| (*t, n.to_string())).collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn late_duplicate_and_unexpected_votes_change_nothing() {
+        let op = operator();
+        let p = policy(Quorum::Share(0.5));
+        let mut votes = rounds(0, 62, &ALL, &[]);
+        let pages = run(&op, &p, &votes).1;
+        // A redelivered vote, a vote for a round already decided, and a vote
+        // from a location nobody expects.
+        votes.push(vote("eu-west-1", 1_830_000, false));
+        votes.push(vote("us-east-1", 60_000, true));
+        votes.push(vote("ap-south-1", 1_860_000, false));
+        let (s, again, stale) = run(&op, &p, &votes);
+        assert_eq!(again, pages);
+        assert_eq!(stale, 3);
+        assert!(s.outage.is_some());
+    }
+
+    #[test]
+    fn a_round_missing_a_vote_is_decided_after_its_grace() {
+        let op = operator();
+        let p = policy(Quorum::Share(0.5));
+        // Round 0 gets two of three votes; nothing more arrives for it. The
+        // next round's first vote (30 s later) is before the grace ends (30 + 20 s).
+        let mut votes = vec![vote("eu-west-1", 0, false), vote("us-east-1", 100, false)];
+        votes.push(vote("eu-west-1", 30_000, false));
+        let (s, _, _) = run(&op, &p, &votes);
+        assert_eq!(
+            (s.decided_through, s.votes.len()),
+            (None, 3),
+            "still waiting for agent-1"
+        );
+        votes.push(vote("eu-west-1", 60_000, false));
+        let (s, _, _) = run(&op, &p, &votes);
+        assert_eq!(s.decided_through, Some(at_ms(0)), "decided once past 50 s");
+        assert_eq!(s.down_since, Some(at_ms(0)), "at the slot's time");
+    }
+
+    #[test]
+    fn maintenance_holds_back_a_quorum_page() {
+        let mut op = operator();
+        op.maintenance = vec![MaintenanceWindow {
+            start: at_ms(0),
+            end: at_ms(7_200_000),
+            announced_at: None,
+            description: None,
+        }];
+        let (_, got, _) = run(&op, &policy(Quorum::Share(0.5)), &rounds(0, 62, &ALL, &[]));
+        assert_eq!(got, vec![(1830.0, "suppressed".to_string())]);
+    }
+
+    #[test]
+    fn slots_are_the_interval_grid() {
+        let i = Duration::seconds(30);
+        assert_eq!(slot_of(at_ms(29_999), i), at_ms(0));
+        assert_eq!(slot_of(at_ms(30_000), i), at_ms(30_000));
+        assert_eq!(slot_of(at_ms(30_137), i), at_ms(30_000));
+    }
+}
