@@ -90,7 +90,7 @@ pub fn decisions(config: &Config, probes: &[ProbeResult]) -> Vec<serde_json::Val
         let state = states
             .entry(p.operator.clone())
             .or_insert_with(|| MonitorState::new(p.operator.clone()));
-        match evaluate(state, p, &op, &config.policy) {
+        match evaluate(state, p, &op, &config.policy, &config.team.calendar) {
             Evaluation::Stale => out.push(json!({
                 "kind": "stale", "operator": p.operator, "severity": null, "at": p.probed_at,
                 "note": "not newer than the last probe seen: ignored",

@@ -103,6 +103,15 @@ pub struct MonitorState {
     /// earlier one comes too late and changes nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_through: Option<DateTime<Utc>>,
+    /// Locations failing while the quorum sees the portal up, since when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub location_runs: Vec<quorum::LocationRun>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "compact::open_ref"
+    )]
+    pub path: Option<OpenRef>,
     /// The run (by its start) whose page maintenance already suppressed, so the
     /// suppression is reported once, not at every probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +144,7 @@ impl<'de> Deserialize<'de> for MonitorState {
             &mut state.flapping,
             &mut state.latency,
             &mut state.partial,
+            &mut state.path,
         ]
         .into_iter()
         .flatten()
@@ -163,6 +173,8 @@ impl MonitorState {
             addresses_down: Vec::new(),
             votes: Vec::new(),
             decided_through: None,
+            location_runs: Vec::new(),
+            path: None,
             suppressed_run: None,
             recent: Vec::new(),
             cert_expires_at: None,
@@ -250,7 +262,8 @@ struct Step<'a> {
     events: Vec<Event>,
 }
 
-/// Evaluates one probe result. With several expected locations
+/// Evaluates one probe result (`team_calendar`: the clocks of what the
+/// team owes, a location's path). With several expected locations
 /// (`policy.locations`), a result is one location's vote and the rules run
 /// on each round's verdict (`quorum`); with one, every result is a round.
 pub fn evaluate(
@@ -258,9 +271,10 @@ pub fn evaluate(
     probe: &ProbeResult,
     operator: &Operator,
     policy: &Policy,
+    team_calendar: &crate::BusinessCalendar,
 ) -> Evaluation {
     if policy.locations.voting() {
-        return quorum::evaluate(state, probe, operator, policy);
+        return quorum::evaluate(state, probe, operator, policy, team_calendar);
     }
     evaluate_round(state, probe, operator, policy)
 }
@@ -638,7 +652,7 @@ fn share(bad: u32, total: u32) -> f64 {
     }
 }
 
-fn open_ref(i: &Incident) -> OpenRef {
+pub(crate) fn open_ref(i: &Incident) -> OpenRef {
     OpenRef {
         id: i.id.clone(),
         severity: i.severity,
@@ -747,6 +761,8 @@ pub mod fixtures {
             addresses_down: vec![],
             votes: vec![],
             decided_through: None,
+            location_runs: vec![],
+            path: None,
             suppressed_run: Some(at(84_000)),
             // An hour's window of changing verdicts, one of them late.
             recent: (0..120)
@@ -838,7 +854,9 @@ mod tests {
         let mut s = MonitorState::new(op.id.clone());
         let mut out = Vec::new();
         for p in probes {
-            if let Evaluation::Applied { state, events } = evaluate(&s, p, op, policy) {
+            if let Evaluation::Applied { state, events } =
+                evaluate(&s, p, op, policy, &crate::BusinessCalendar::default())
+            {
                 s = state;
                 for e in events {
                     let name = match &e {
@@ -957,12 +975,24 @@ mod tests {
         let (s, _) = run(&op, &p, &failing(1830));
         for secs in [1830, 1800, 0] {
             assert_eq!(
-                evaluate(&s, &probe(secs, true), &op, &p),
+                evaluate(
+                    &s,
+                    &probe(secs, true),
+                    &op,
+                    &p,
+                    &crate::BusinessCalendar::default()
+                ),
                 Evaluation::Stale,
                 "{secs}"
             );
             assert_eq!(
-                evaluate(&s, &probe(secs, false), &op, &p),
+                evaluate(
+                    &s,
+                    &probe(secs, false),
+                    &op,
+                    &p,
+                    &crate::BusinessCalendar::default()
+                ),
                 Evaluation::Stale,
                 "{secs}"
             );
@@ -1180,6 +1210,7 @@ mod tests {
             &timed(0, 1, 900.0, None)[0],
             &op,
             &p,
+            &crate::BusinessCalendar::default(),
         ) {
             Evaluation::Applied { state, events } => (state, events),
             Evaluation::Stale => unreachable!(),
@@ -1302,7 +1333,9 @@ mod tests {
         let mut s = MonitorState::new(op.id.clone());
         let mut opened = None;
         for pr in two_addresses(0, 62, false) {
-            if let Evaluation::Applied { state, events } = evaluate(&s, &pr, &op, &p) {
+            if let Evaluation::Applied { state, events } =
+                evaluate(&s, &pr, &op, &p, &crate::BusinessCalendar::default())
+            {
                 s = state;
                 opened = opened.or(events.into_iter().find_map(|e| match e {
                     Event::IncidentOpened { incident, .. } => Some(incident),
@@ -1331,7 +1364,13 @@ mod tests {
         let mut s = MonitorState::new(op.id.clone());
         let mut out = Vec::new();
         for &(secs, up) in script {
-            if let Evaluation::Applied { state, events } = evaluate(&s, &probe(secs, up), op, p) {
+            if let Evaluation::Applied { state, events } = evaluate(
+                &s,
+                &probe(secs, up),
+                op,
+                p,
+                &crate::BusinessCalendar::default(),
+            ) {
                 s = state;
                 for e in events {
                     if let Event::BudgetBurn {
@@ -1453,7 +1492,13 @@ mod tests {
         let mut s = MonitorState::new(op.id.clone());
         let mut opened = None;
         for &(secs, up) in &script {
-            if let Evaluation::Applied { state, events } = evaluate(&s, &probe(secs, up), &op, &p) {
+            if let Evaluation::Applied { state, events } = evaluate(
+                &s,
+                &probe(secs, up),
+                &op,
+                &p,
+                &crate::BusinessCalendar::default(),
+            ) {
                 s = state;
                 for e in events {
                     if let Event::IncidentOpened { incident, .. } = e {
@@ -1568,7 +1613,13 @@ mod tests {
         let op = operator();
         let p = Policy::default();
         let s = run(&op, &p, &failing(1800)).0;
-        match evaluate(&s, &probe(1830, false), &op, &p) {
+        match evaluate(
+            &s,
+            &probe(1830, false),
+            &op,
+            &p,
+            &crate::BusinessCalendar::default(),
+        ) {
             Evaluation::Applied { events, .. } => match &events[..] {
                 [Event::IncidentOpened { incident, reason }] => {
                     assert_eq!(incident.severity, Severity::High);
@@ -1587,8 +1638,13 @@ mod tests {
         let mut st = MonitorState::new(op.id.clone());
         let mut opened = None;
         for (secs, up) in script {
-            if let Evaluation::Applied { state, events } = evaluate(&st, &probe(secs, up), &op, &p)
-            {
+            if let Evaluation::Applied { state, events } = evaluate(
+                &st,
+                &probe(secs, up),
+                &op,
+                &p,
+                &crate::BusinessCalendar::default(),
+            ) {
                 st = state;
                 for e in events {
                     if let Event::IncidentOpened { incident, .. } = e {

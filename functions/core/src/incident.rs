@@ -46,6 +46,9 @@ pub enum IncidentKind {
     /// The portal answers, but some of the addresses its name resolves to
     /// have failed for longer than the outage limit.
     PartialOutage,
+    /// One probing location fails while the others see the portal up: the
+    /// path from that location is in trouble, the team's to look at.
+    LocationPath,
 }
 
 impl IncidentKind {
@@ -58,6 +61,7 @@ impl IncidentKind {
             Self::ReportingFailure => "reporting_failure",
             Self::LatencySla => "latency_sla",
             Self::PartialOutage => "partial_outage",
+            Self::LocationPath => "location_path",
         }
     }
 
@@ -66,16 +70,31 @@ impl IncidentKind {
     pub fn is_monitored(self) -> bool {
         matches!(
             self,
-            Self::PortalDown | Self::Flapping | Self::LatencySla | Self::PartialOutage
+            Self::PortalDown
+                | Self::Flapping
+                | Self::LatencySla
+                | Self::PartialOutage
+                | Self::LocationPath
         )
+    }
+
+    /// Who owes the answer to an incident of this kind raised by `raised`:
+    /// the other side, except the monitor's own trouble (a location's path),
+    /// which is the team's.
+    pub fn owed_when_raised_by(self, raised: Party) -> Party {
+        match self {
+            Self::LocationPath => Party::Team,
+            _ => raised.other(),
+        }
     }
 
     /// Who owes the answer when a record does not say (those written before
     /// incidents ran both ways): the monitor's incidents and reporting
     /// failures are the operator's to answer, what an operator reported or
     /// asked is the team's.
-    fn default_owner(self) -> Party {
+    pub(crate) fn default_owner(self) -> Party {
         match self {
+            Self::LocationPath => Party::Team,
             Self::PortalDown
             | Self::Flapping
             | Self::ReportingFailure
@@ -292,7 +311,7 @@ impl Incident {
             severity: o.severity,
             kind: o.kind,
             raised_by: o.raised_by,
-            owed_by: o.raised_by.other(),
+            owed_by: o.kind.owed_when_raised_by(o.raised_by),
             status: IncidentStatus::Open,
             started_at: o.started_at,
             opened_at: o.opened_at,

@@ -409,6 +409,19 @@ fn every_business_days(n: u32) -> String {
     }
 }
 
+/// Whom an incident's emails go to: the side that owes the answer, the team
+/// in copy when that is the operator.
+fn recipients(
+    owed_by: crate::incident::Party,
+    operator: &Operator,
+    team: &Team,
+) -> (Vec<EmailAddress>, Vec<EmailAddress>) {
+    match owed_by {
+        crate::incident::Party::Operator => (operator.contacts.clone(), team.emails.clone()),
+        crate::incident::Party::Team => (team.emails.clone(), vec![]),
+    }
+}
+
 fn opened(
     incident: &Incident,
     operator: &Operator,
@@ -425,6 +438,7 @@ fn opened(
         IncidentKind::ReportingFailure => "reporting failure",
         IncidentKind::LatencySla => "MO Direct portal slower than its latency SLA",
         IncidentKind::PartialOutage => "MO Direct portal failing on some of its addresses",
+        IncidentKind::LocationPath => "one probing location cannot reach the MO Direct portal",
     };
     let text = format!(
         "{summary}\n\nIncident: {id}\nSeverity: {sev_up}\nOperator: {name} ({op})\nPortal: {url}\nTrouble began: {start}\nIncident opened: {opened}\nInitial response due: {due}\n\n{owed}\n{how}\n",
@@ -460,6 +474,7 @@ fn opened(
             at: incident.opened_at,
         }));
     }
+    let (to, cc) = recipients(incident.owed_by, operator, team);
     out.push(Notification::email(
         Email {
             key: format!("{}#email-open", incident.id),
@@ -467,8 +482,8 @@ fn opened(
             operator: &operator.id,
             incident: Some(&incident.id),
             severity: Some(sev),
-            to: operator.contacts.clone(),
-            cc: team.emails.clone(),
+            to,
+            cc,
             subject: format!(
                 "[{sev_up}] {}: {what} since {}",
                 operator.name,
@@ -508,6 +523,7 @@ fn resolved(
             at: resolved_at,
         }));
     }
+    let (to, cc) = recipients(incident.kind.default_owner(), operator, team);
     out.push(Notification::email(
         Email {
             key: format!("{}#email-resolve", incident.id),
@@ -515,8 +531,8 @@ fn resolved(
             operator: &operator.id,
             incident: Some(&incident.id),
             severity: Some(incident.severity),
-            to: operator.contacts.clone(),
-            cc: team.emails.clone(),
+            to,
+            cc,
             subject: format!(
                 "[RESOLVED] {}: {} incident {}",
                 operator.name, sev_up, incident.id

@@ -87,7 +87,7 @@ async fn evaluate_group<S: Store>(
     let mut events = Vec::new();
     let mut changed = false;
     for p in probes {
-        match evaluate(&state, p, operator, &ctx.policy) {
+        match evaluate(&state, p, operator, &ctx.policy, &ctx.team.calendar) {
             Evaluation::Stale => out.stale += 1,
             Evaluation::Applied {
                 state: next,

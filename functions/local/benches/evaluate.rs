@@ -88,7 +88,7 @@ async fn main() {
         if let Evaluation::Applied {
             state: s,
             events: e,
-        } = evaluate(&state, p, &op, &policy)
+        } = evaluate(&state, p, &op, &policy, &ctx.team.calendar)
         {
             state = s;
             events += e.len();

@@ -12,9 +12,11 @@
 //! second vote of one location for one round, or a vote from a location
 //! nobody expects changes nothing (`Evaluation::Stale`).
 
-use super::{dur, evaluate_round, Evaluation, MonitorState};
+use super::{dur, evaluate_round, open_ref, Evaluation, Event, MonitorState};
 use crate::config::{Operator, Policy};
+use crate::incident::{incident_id, Incident, IncidentKind, Opening, Party, Severity};
 use crate::probe::{FailureReason, Outcome, ProbeResult};
+use crate::BusinessCalendar;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +36,14 @@ pub struct Vote {
     pub cpu_wait_ms: Option<f64>,
 }
 
+/// A location failing while the quorum sees the portal up, since the first
+/// such round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationRun {
+    pub location: String,
+    pub since: DateTime<Utc>,
+}
+
 /// The round a time falls in: its start, on the probe interval's grid.
 pub fn slot_of(t: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
     let step = interval.num_milliseconds().max(1);
@@ -46,6 +56,7 @@ pub(super) fn evaluate(
     probe: &ProbeResult,
     operator: &Operator,
     policy: &Policy,
+    team_calendar: &BusinessCalendar,
 ) -> Evaluation {
     let rule = &policy.locations;
     let interval = dur(policy.probe_interval);
@@ -95,8 +106,101 @@ pub(super) fn evaluate(
             s = state;
             events.extend(e);
         }
+        let path = Path {
+            votes: &votes,
+            round: &round,
+            operator,
+            policy,
+            team_calendar,
+        };
+        events.extend(path.health(&mut s));
     }
     Evaluation::Applied { state: s, events }
+}
+
+/// Location health, after a round's verdict.
+struct Path<'a> {
+    votes: &'a [Vote],
+    round: &'a ProbeResult,
+    operator: &'a Operator,
+    policy: &'a Policy,
+    team_calendar: &'a BusinessCalendar,
+}
+
+impl Path<'_> {
+    /// A location that fails while the quorum sees the portal up, for longer
+    /// than the outage limit, opens a Low incident for the team naming it
+    /// (the path from there is in trouble, not the portal): never a page,
+    /// never the operator's. Resolved when every location agrees again.
+    fn health(&self, s: &mut MonitorState) -> Option<Event> {
+        let t = self.round.probed_at;
+        if !self.round.is_up() {
+            // The portal is down: a failing location is right, not troubled.
+            s.location_runs.clear();
+            return None;
+        }
+        for v in self.votes {
+            let known = s
+                .location_runs
+                .iter()
+                .position(|r| r.location == v.location);
+            match (v.up, known) {
+                (true, Some(i)) => {
+                    s.location_runs.remove(i);
+                }
+                (false, None) => s.location_runs.push(LocationRun {
+                    location: v.location.clone(),
+                    since: t,
+                }),
+                _ => {}
+            }
+        }
+        let limit = dur(self.policy.outage_after);
+        let troubled: Vec<&LocationRun> = s
+            .location_runs
+            .iter()
+            .filter(|r| t - r.since > limit)
+            .collect();
+        if let (Some(first), None) = (troubled.iter().map(|r| r.since).min(), &s.path) {
+            if self.operator.in_maintenance(t) {
+                return None;
+            }
+            let names: Vec<&str> = troubled.iter().map(|r| r.location.as_str()).collect();
+            let incident = Incident::open(
+                Opening {
+                    id: incident_id(&self.operator.id, first, IncidentKind::LocationPath),
+                    operator: &self.operator.id,
+                    severity: Severity::Low,
+                    kind: IncidentKind::LocationPath,
+                    raised_by: Party::Team,
+                    started_at: first,
+                    opened_at: t,
+                    summary: format!(
+                        "The path from {} to the {} MO Direct portal fails since {} while the other locations see it up: a problem of the monitor's path, not the portal's",
+                        names.join(", "),
+                        self.operator.name,
+                        first.format("%Y-%m-%d %H:%M:%SZ"),
+                    ),
+                },
+                self.policy,
+                self.team_calendar,
+            );
+            s.path = Some(open_ref(&incident));
+            return Some(Event::IncidentOpened {
+                incident,
+                reason: None,
+            });
+        }
+        if s.location_runs.is_empty() {
+            let open = s.path.take()?;
+            return Some(Event::IncidentResolved {
+                incident: open,
+                operator: s.operator.clone(),
+                resolved_at: t,
+            });
+        }
+        None
+    }
 }
 
 /// A round's verdict as a probe result at the slot's time; `None` when too
@@ -220,7 +324,7 @@ mod tests {
         let mut s = MonitorState::new(op.id.clone());
         let (mut out, mut stale) = (Vec::new(), 0);
         for v in votes {
-            match evaluate_any(&s, v, op, p) {
+            match evaluate_any(&s, v, op, p, &BusinessCalendar::default()) {
                 Evaluation::Stale => stale += 1,
                 Evaluation::Applied { state, events } => {
                     s = state;
@@ -261,10 +365,11 @@ mod tests {
         let cases: Vec<Case> = vec![
             // 62 rounds: 0:00 to 30:30, and one more that decides 30:30.
             (
+                // Never a page: the path from there is the team's Low incident.
                 "1 of 3 down never pages",
                 majority.clone(),
                 rounds(0, 72, &["eu-west-1"], &["us-east-1", "agent-1"]),
-                vec![],
+                vec![(1830.0, "open:location_path")],
             ),
             (
                 "2 of 3 down pages at the 30:30 round's time",
@@ -288,7 +393,7 @@ mod tests {
                 "2 of 3 is not all three",
                 all_three.clone(),
                 rounds(0, 72, &["eu-west-1", "us-east-1"], &["agent-1"]),
-                vec![],
+                vec![(1830.0, "open:location_path")],
             ),
             // One location silent: two reporting, both down, is more than half of those that voted.
             (
@@ -327,6 +432,58 @@ mod tests {
             let want: Vec<(f64, String)> = want.iter().map(|(t, n)| (*t, n.to_string())).collect();
             assert_eq!(got, want, "{name}");
         }
+    }
+
+    /// A location that disagrees with the others for longer than the outage
+    /// limit is the team's Low incident, on the team's calendar, emailed to
+    /// the team only; it is resolved when the location agrees again.
+    #[test]
+    fn a_location_that_disagrees_is_the_teams_low_incident() {
+        let op = operator();
+        let p = policy(Quorum::Share(0.5));
+        let tokyo = BusinessCalendar::new(chrono_tz::Asia::Tokyo, []);
+        let votes = [
+            rounds(0, 62, &["eu-west-1"], &["us-east-1", "agent-1"]),
+            rounds(62, 1, &[], &ALL),
+        ]
+        .concat();
+        let mut s = MonitorState::new(op.id.clone());
+        let mut events = Vec::new();
+        for v in &votes {
+            if let Evaluation::Applied { state, events: e } = evaluate_any(&s, v, &op, &p, &tokyo) {
+                s = state;
+                events.extend(e);
+            }
+        }
+        let Some(Event::IncidentOpened { incident, .. }) = events.first() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(
+            (incident.kind, incident.severity, incident.owed_by),
+            (IncidentKind::LocationPath, Severity::Low, Party::Team)
+        );
+        assert!(
+            incident.summary.contains("eu-west-1"),
+            "{}",
+            incident.summary
+        );
+        // Friday 10:30:30 UTC is 19:30 in Tokyo: due Monday 19:30 Tokyo.
+        assert_eq!(
+            incident.initial_response_due,
+            "2026-11-30T10:30:30Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let mail = crate::notify::render(&events[0], &op, &crate::testing::team(), &p);
+        assert_eq!(mail.len(), 1, "no page");
+        assert_eq!(
+            mail[0].to,
+            crate::testing::team().emails,
+            "the team's, not the operator's"
+        );
+        assert!(
+            matches!(events.last(), Some(Event::IncidentResolved { .. })),
+            "{events:?}"
+        );
+        assert!(s.path.is_none() && s.location_runs.is_empty());
     }
 
     #[test]
