@@ -702,3 +702,105 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         .to_string();
     assert!(e.contains("is not set"), "{e}");
 }
+
+/// Two probe functions as two locations (each with its own location, as
+/// `PROBE_LOCATION` sets it), probing one portal through their own view of
+/// its name: 35 minutes with one location seeing it down and the other up
+/// page nobody and open one Low location-health incident for the team; both
+/// seeing it down page once, at the 30:30 round's time.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_locations_page_only_when_the_quorum_sees_the_portal_down() {
+    use std::net::IpAddr;
+    let live: IpAddr = "127.0.0.1".parse().expect("ip");
+    let dead: IpAddr = "127.0.0.2".parse().expect("ip");
+    // (scenario, what eu-west-1's name resolves to, pages, team-only emails)
+    for (scenario, west, pages, team_only) in [("one-path", live, 0, 1), ("both-down", dead, 1, 0)]
+    {
+        let stack = Stack::new(&format!("locations-{scenario}")).await;
+        let portal = portal::spawn(Behavior::Respond {
+            status: 200,
+            body: "MO Direct".into(),
+        })
+        .await;
+        let mut op = operator("contoso");
+        op.portal = PortalCheck::new(
+            format!("http://portal.test:{}/modirect", portal.port)
+                .parse()
+                .expect("url"),
+        );
+        stack.store().put_operator(&op).await.expect("register");
+        let function = |location: &str, ip: IpAddr| ProbeFunction {
+            location: Some(location.into()),
+            store: stack.store(),
+            prober: portal::local_prober().resolving("portal.test", vec![ip]),
+            second_round: None,
+            concurrency: 8,
+            pacing: livesite_probe_fn::Pacing::fixed(std::time::Duration::ZERO),
+        };
+        let (eu, us) = (function("eu-west-1", west), function("us-east-1", dead));
+        for r in 0..=71 {
+            let at = t0() + Duration::seconds(r * 30);
+            for (f, offset) in [(&eu, 0), (&us, 137)] {
+                let out = f
+                    .handle(
+                        &schedule_event(),
+                        at + Duration::milliseconds(offset),
+                        invocation_deadline("ProbeFunction"),
+                    )
+                    .await
+                    .expect("round");
+                assert_eq!(out["lost"], 0, "{out}");
+            }
+        }
+        let records = stack.stream_records(None).await;
+        assert_eq!(
+            records.len(),
+            144,
+            "two locations' records, none overwritten"
+        );
+        let directory = RegistryDirectory {
+            store: stack.store(),
+            policy: Policy {
+                locations: livesite_core::config::LocationPolicy {
+                    expected: vec!["eu-west-1".into(), "us-east-1".into()],
+                    ..Default::default()
+                },
+                ..Policy::default()
+            },
+            team: stack.team(),
+        };
+        let event = lambda_event(&records, &stack.stream_arn);
+        let now = t0() + Duration::hours(1);
+        let response = handle(&stack.store(), &stack.notifier(), &directory, event, now).await;
+        assert!(response.batch_item_failures.is_empty(), "{scenario}");
+        let sent = stack.pages().await;
+        assert_eq!(sent.len(), pages, "{scenario}: {sent:?}");
+        let incidents = stack
+            .store()
+            .list_incidents(Some(&op.id), false)
+            .await
+            .expect("incidents");
+        if pages == 1 {
+            assert_eq!(incidents[0].id, "contoso-20261124T100000Z-portal_down");
+            assert_eq!(
+                incidents[0].opened_at,
+                t0() + Duration::seconds(1830),
+                "at the round's time"
+            );
+        }
+        let emails = stack.emails().await;
+        let to_team: Vec<&Value> = emails
+            .iter()
+            .filter(|e| e["destinations"]["ToAddresses"] == json!(["osoc@dynamo.example"]))
+            .collect();
+        assert_eq!(to_team.len(), team_only, "{scenario}: {emails:?}");
+        if team_only == 1 {
+            assert_eq!(incidents[0].kind.as_str(), "location_path");
+            assert!(
+                incidents[0].summary.contains("us-east-1"),
+                "{}",
+                incidents[0].summary
+            );
+        }
+    }
+}
