@@ -29,6 +29,7 @@ async fn api() -> Api<SqliteStore, Recorder> {
     let store = SqliteStore::in_memory().expect("store");
     let mut contoso = operator("contoso");
     contoso.api_clients = vec!["client-contoso".into()];
+    contoso.agents = vec!["agent-contoso-1".into()];
     contoso.timezone = livesite_core::Tz::Europe__Madrid;
     contoso.holidays = ["2026-12-08".parse().expect("date")].into_iter().collect();
     let mut fabrikam = operator("fabrikam");
@@ -1443,6 +1444,12 @@ async fn contoso_world(stage: &str) -> (Api<SqliteStore, Recorder>, Vec<(&'stati
     (api, ids)
 }
 
+/// One result of contoso's agent.
+fn pushed() -> Value {
+    json!({"results": [{"operator": "contoso", "probed_at": "2026-11-27T09:59:30Z", "outcome": "up",
+        "status": 200, "latency_ms": 80.0, "location": "agent-contoso-1"}]})
+}
+
 /// A Low incident the team raises against `operator`.
 fn raised(operator: &str) -> Value {
     json!({"operator": operator, "kind": "reporting_failure", "subject": "October report missing",
@@ -1475,6 +1482,14 @@ async fn the_whole_authorization_matrix() {
             [403, 201, 422],
         ),
         ("GET", "/v1/incidents", None, "reported", [200, 200, 200]),
+        // fabrikam may not push contoso's results.
+        (
+            "POST",
+            "/v1/probe-results",
+            Some(pushed()),
+            "reported",
+            [403, 202, 422],
+        ),
         (
             "GET",
             "/v1/incidents/{i}",

@@ -41,6 +41,7 @@ async fn register(stack: &Stack, portal: &portal::Portal) {
     let mut contoso = operator("contoso");
     contoso.portal = PortalCheck::new(portal.http_url("/modirect").parse().expect("url"));
     contoso.api_clients = vec!["client-contoso".into()];
+    contoso.agents = vec!["agent-contoso-1".into()];
     stack
         .store()
         .put_operator(&contoso)
@@ -183,6 +184,18 @@ async fn walk_the_api(stack: &Stack, iam: &Enforcer) {
         );
         body
     };
+    // A private agent's results, stored in the probes table.
+    let pushed = json!({"results": [{"operator": "contoso", "probed_at": "2026-11-27T09:59:30Z",
+        "outcome": "up", "status": 200, "latency_ms": 80.0, "location": "agent-contoso-1"}]});
+    ok(
+        "agent results",
+        call(
+            Call::new("POST", "/v1/probe-results")
+                .claims(contoso.clone())
+                .json(pushed),
+        )
+        .await,
+    );
     let report = json!({
         "service": "core_network_services", "severity": "high",
         "started_at": "2026-11-27T09:20:00Z", "aware_at": "2026-11-27T09:45:00Z",

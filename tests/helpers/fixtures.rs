@@ -23,6 +23,7 @@ pub fn operator(id: &str) -> Operator {
         maintenance: vec![],
         api_clients: vec![],
         escalation_phones: vec![],
+        agents: vec![],
     }
 }
 

@@ -20,6 +20,7 @@ mod outbox;
 mod paging;
 mod problem;
 mod reports;
+mod results;
 mod routes;
 
 pub use auth::{principal_claims, Claims, Principal, ADMIN_SCOPE};
@@ -58,6 +59,7 @@ where
     async fn dispatch(&self, route: &Route, ctx: &Ctx<'_>) -> Reply {
         match route.action {
             Action::ReportOutage => self.report_outage(ctx).await,
+            Action::PushResults => self.push_results(ctx).await,
             Action::ListIncidents => self.list_incidents(ctx).await,
             Action::GetIncident => self.get_incident(ctx).await,
             Action::Raise => self.raise(ctx).await,

@@ -19,6 +19,7 @@ pub enum Access {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     ReportOutage,
+    PushResults,
     ListIncidents,
     GetIncident,
     Raise,
@@ -91,6 +92,8 @@ use Action::*;
 
 pub const ROUTES: &[Route] = &[
     route("POST", "outage-reports", Operator, true, ReportOutage),
+    // A private agent's results, with the operator's own credentials.
+    route("POST", "probe-results", Operator, true, PushResults),
     listing("incidents", Both, ListIncidents),
     route("GET", "incidents/{}", Both, false, GetIncident),
     route("POST", "incidents", Team, true, Raise),

@@ -55,6 +55,7 @@ fn default_operator(id: &OperatorId) -> Operator {
         maintenance: vec![],
         api_clients: vec![],
         escalation_phones: vec![],
+        agents: vec![],
     }
 }
 

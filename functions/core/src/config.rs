@@ -114,6 +114,11 @@ pub struct Operator {
     /// Who the operations centre calls for a High incident, in order (E.164).
     #[serde(default)]
     pub escalation_phones: Vec<PhoneNumber>,
+    /// The locations of this operator's private agents (`livesite agent`):
+    /// the only locations its pushed results may carry, so an operator can
+    /// never vote as one of the team's regions.
+    #[serde(default)]
+    pub agents: Vec<String>,
 }
 
 impl Operator {
@@ -565,6 +570,12 @@ impl Operator {
     pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
         if self.name.trim().is_empty() {
             return Err(err(format!("{path}.name"), "must not be empty"));
+        }
+        if let Some(bad) = self.agents.iter().find(|a| !crate::probe::location_ok(a)) {
+            return Err(err(
+                format!("{path}.agents"),
+                format!("{bad:?}: 1 to 64 characters of a-z, 0-9 and '-'"),
+            ));
         }
         if self.workdays.is_empty() {
             // No business day at all: every business-day clock would never end.

@@ -805,6 +805,7 @@ mod tests {
             maintenance: vec![],
             api_clients: vec![],
             escalation_phones: vec![],
+            agents: vec![],
         }
     }
 

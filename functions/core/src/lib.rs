@@ -2,6 +2,7 @@
 //! clocks, incidents, notifications and the ports that adapters implement.
 //! No I/O and no clock reads: time always comes in as an argument.
 
+pub mod agent;
 pub mod calendar;
 pub mod config;
 pub mod evaluate;
@@ -46,6 +47,7 @@ pub(crate) mod testing {
             maintenance: vec![],
             api_clients: vec![],
             escalation_phones: vec![],
+            agents: vec![],
         }
     }
 

@@ -26,6 +26,7 @@ fn operator(id: &str) -> Operator {
         maintenance: vec![],
         api_clients: vec![],
         escalation_phones: vec![],
+        agents: vec![],
     }
 }
 

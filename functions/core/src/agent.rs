@@ -1,0 +1,151 @@
+//! Results a private agent pushes (`livesite agent`, inside an operator's
+//! walled garden): an operator's own results, for its own portal, from one of
+//! its registered agent locations, bounded in number and in time. Stored
+//! with their own timestamps; the evaluator decides what they change (a late
+//! vote for a round already decided changes nothing).
+
+use crate::partner::{field, FieldError};
+use crate::{Operator, ProbeResult};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The most results one request carries (30 at their largest fit the
+/// API's 64 KB body): a backlog goes in several.
+pub const MAX_PUSHED: usize = 30;
+/// How far an agent's clock may run ahead of ours.
+pub const CLOCK_SKEW: Duration = Duration::minutes(1);
+/// The oldest result still taken: a backlog older than this is of no use
+/// (its rounds were decided long ago, and the records expire anyway).
+pub const BACKLOG_KEPT: Duration = Duration::days(7);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushedResults {
+    pub results: Vec<ProbeResult>,
+}
+
+/// The results, checked and bounded as the prober's own; the first bad one
+/// is named (`results/3/location`), and nothing is taken from a bad push.
+pub fn accept(
+    operator: &Operator,
+    pushed: PushedResults,
+    now: DateTime<Utc>,
+) -> Result<Vec<ProbeResult>, FieldError> {
+    if pushed.results.is_empty() || pushed.results.len() > MAX_PUSHED {
+        return Err(field(
+            "results",
+            format!("1 to {MAX_PUSHED} results a request"),
+        ));
+    }
+    let mut out = Vec::with_capacity(pushed.results.len());
+    for (i, r) in pushed.results.into_iter().enumerate() {
+        let at = |name: &str| format!("results/{i}/{name}");
+        r.validate()
+            .map_err(|e| field(&format!("results/{i}"), e.to_string()))?;
+        if r.operator != operator.id {
+            return Err(field(&at("operator"), "results for your own portal only"));
+        }
+        match &r.location {
+            Some(l) if operator.agents.contains(l) => {}
+            _ => {
+                return Err(field(
+                    &at("location"),
+                    format!("one of your registered agents: {:?}", operator.agents),
+                ))
+            }
+        }
+        if r.probed_at > now + CLOCK_SKEW {
+            return Err(field(
+                &at("probed_at"),
+                "in the future: check the agent's clock",
+            ));
+        }
+        if r.probed_at < now - BACKLOG_KEPT {
+            return Err(field(&at("probed_at"), "older than 7 days"));
+        }
+        out.push(r.bounded());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::madrid_operator;
+    use crate::{OperatorId, Outcome};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn result(op: &str, location: Option<&str>, at: &str) -> ProbeResult {
+        ProbeResult {
+            operator: OperatorId::new(op).unwrap(),
+            probed_at: t(at),
+            outcome: Outcome::Up,
+            reason: None,
+            status: Some(200),
+            latency_ms: Some(80.0),
+            phases: None,
+            url: None,
+            redirects: 0,
+            cert_expires_at: None,
+            detail: None,
+            cpu_wait_ms: None,
+            addresses: vec![],
+            location: location.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn an_agent_pushes_only_its_operators_results_from_its_own_locations_in_time() {
+        let mut op = madrid_operator("contoso");
+        op.agents = vec!["agent-contoso-1".into()];
+        let now = "2026-11-27T10:00:00Z";
+        let ok = |at: &str| result("contoso", Some("agent-contoso-1"), at);
+        let mut bad_outcome = ok(now);
+        bad_outcome.outcome = Outcome::Down;
+        // (results, refused field)
+        let cases: Vec<(Vec<ProbeResult>, Option<&str>)> = vec![
+            (vec![ok(now), ok("2026-11-27T09:59:30Z")], None),
+            (vec![], Some("results")),
+            (vec![ok(now); MAX_PUSHED + 1], Some("results")),
+            (
+                vec![ok(now), result("fabrikam", Some("agent-contoso-1"), now)],
+                Some("results/1/operator"),
+            ),
+            // Never one of the team's locations, never none.
+            (
+                vec![result("contoso", Some("eu-west-1"), now)],
+                Some("results/0/location"),
+            ),
+            (
+                vec![result("contoso", None, now)],
+                Some("results/0/location"),
+            ),
+            (vec![ok("2026-11-27T10:01:00Z")], None),
+            (
+                vec![ok("2026-11-27T10:01:01Z")],
+                Some("results/0/probed_at"),
+            ),
+            (vec![ok("2026-11-20T10:00:00Z")], None),
+            (
+                vec![ok("2026-11-20T09:59:59Z")],
+                Some("results/0/probed_at"),
+            ),
+            (vec![bad_outcome], Some("results/0")),
+        ];
+        for (results, refused) in cases {
+            let n = results.len();
+            let got = accept(&op, PushedResults { results }, t(now));
+            assert_eq!(
+                got.as_ref().err().map(|e| e.field.as_str()),
+                refused,
+                "{n} results"
+            );
+            if let Ok(v) = got {
+                assert_eq!(v.len(), n);
+            }
+        }
+    }
+}
