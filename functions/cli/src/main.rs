@@ -5,6 +5,7 @@
 //! unfold as it should); 2 bad usage, configuration or input; 3 a runtime
 //! failure (store unreadable, port unavailable).
 
+mod agent;
 mod api;
 mod check;
 mod config_file;
@@ -58,6 +59,16 @@ enum Command {
     /// The partner API over the embedded store: one call, or served on 127.0.0.1.
     #[command(subcommand)]
     Api(api::Command),
+    /// A private probing location: probe the portal from here twice a minute and
+    /// push the results to the partner API (buffered while it is unreachable).
+    Agent {
+        /// The agent's configuration (docs/deploy.md, "A private agent").
+        #[arg(long)]
+        config: PathBuf,
+        /// Stop after this many rounds (default: run until interrupted).
+        #[arg(long)]
+        rounds: Option<u64>,
+    },
     /// A simulated portal fails for 35 minutes and recovers, on an accelerated clock.
     Demo {
         /// Wall-clock pause between simulated 30-second rounds, in milliseconds.
@@ -125,6 +136,7 @@ fn main() -> ExitCode {
             Command::Demo { pace_ms } => demo::run(pace_ms).await,
             Command::Api(cmd) => api::run(cmd).await,
             Command::Report(args) => report::run(args).await,
+            Command::Agent { config, rounds } => agent::run(&config, rounds).await,
         }
     });
     match result {

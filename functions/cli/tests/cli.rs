@@ -571,3 +571,131 @@ async fn check_prints_every_address_of_a_name() {
     let bad = livesite(&["check", "--resolve", "portal.test", "http://portal.test/"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
 }
+
+/// `livesite api serve` on a free port, acting as `principal`, until dropped.
+struct Served(std::process::Child);
+
+impl Served {
+    fn start(port: u16, config: &std::path::Path, db: &std::path::Path, principal: &str) -> Served {
+        let child = Command::new(env!("CARGO_BIN_EXE_livesite"))
+            .args([
+                "api",
+                "serve",
+                "--port",
+                &port.to_string(),
+                "--as",
+                principal,
+            ])
+            .arg("--config")
+            .arg(config)
+            .arg("--db")
+            .arg(db)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve");
+        // Dropped (killed and waited for) whether it starts or not.
+        let served = Served(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return served;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("livesite api serve did not start on {port}");
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A private agent pushes its results to `livesite api serve`; the API goes
+/// away for 10 minutes (20 rounds) and the results wait, then go in one push
+/// with their own times. A location the team never registered for the
+/// operator is refused and set aside, not retried forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_keeps_its_results_through_a_ten_minute_api_outage() {
+    use livesite_agent::{Agent, AgentConfig};
+    use livesite_core::ports::ProbeLog;
+    let portal = portal::spawn(Behavior::Respond {
+        status: 200,
+        body: "MO Direct".into(),
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("api.toml");
+    let fuzz = include_str!("../../../tests/api-fuzz.toml").replace(
+        "api_clients = [\"client-contoso\"]",
+        "api_clients = [\"client-contoso\"]\nagents = [\"agent-contoso-1\"]",
+    );
+    std::fs::write(&config, fuzz).expect("config");
+    let db = dir.path().join("api.db");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let agent_config = |location: &str| AgentConfig {
+        api: format!("http://127.0.0.1:{port}/").parse().expect("url"),
+        operator: livesite_core::OperatorId::new("contoso").expect("id"),
+        location: location.into(),
+        portal: livesite_core::PortalCheck::new(portal.http_url("/").parse().expect("url")),
+        trusted: vec!["127.0.0.0/8".parse().expect("cidr")],
+        token_env: None,
+        backlog_limit: livesite_agent::DEFAULT_BACKLOG,
+    };
+    let mut agent = Agent::new(agent_config("agent-contoso-1"), None).expect("agent");
+    // Rounds on the grid, ending now: the API takes results up to 7 days old.
+    let start = chrono::Utc::now() - chrono::Duration::minutes(20);
+    let at = |r: i64| start + chrono::Duration::seconds(30 * r);
+    let mut served = Some(Served::start(port, &config, &db, "client:client-contoso"));
+    let mut trace = Vec::new();
+    for r in 0..=30 {
+        if r == 10 {
+            served = None; // the API goes away for 10 minutes
+        }
+        if r == 30 {
+            served = Some(Served::start(port, &config, &db, "client:client-contoso"));
+        }
+        let round = agent.round(at(r)).await;
+        trace.push((round.sent, round.backlog, round.error.is_some()));
+    }
+    drop(served);
+    assert_eq!(trace[..10], [(1, 0, false); 10], "sent as probed");
+    assert_eq!(
+        trace[10..30],
+        (1..=20).map(|n| (0, n, true)).collect::<Vec<_>>()[..],
+        "waiting"
+    );
+    assert_eq!(
+        trace[30],
+        (21, 0, false),
+        "the backlog and the new result in one push"
+    );
+    let store = livesite_local::SqliteStore::open(&db).expect("db");
+    let stored = store
+        .range(
+            &livesite_core::OperatorId::new("contoso").expect("id"),
+            at(0),
+            at(31),
+        )
+        .await
+        .expect("range");
+    assert_eq!(stored.len(), 31, "every round's result, none lost");
+    assert!(stored
+        .iter()
+        .enumerate()
+        .all(|(i, p)| p.probed_at == at(i as i64)
+            && p.location.as_deref() == Some("agent-contoso-1")
+            && p.is_up()));
+
+    // A location nobody registered: refused, set aside, the backlog empty.
+    let _served = Served::start(port, &config, &db, "client:client-contoso");
+    let mut stranger = Agent::new(agent_config("eu-west-1"), None).expect("agent");
+    let round = stranger.round(at(31)).await;
+    assert_eq!((round.sent, round.refused, round.backlog), (0, 1, 0));
+}
