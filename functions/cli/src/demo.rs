@@ -10,7 +10,6 @@ use chrono::{DateTime, Duration, Utc};
 use livesite_core::evaluate::Event;
 use livesite_core::Severity;
 use livesite_local::{ConsoleNotifier, SqliteStore};
-use livesite_prober::HttpProber;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,7 +25,25 @@ fn failing(elapsed: Duration) -> bool {
         && elapsed < Duration::minutes(FAIL_FROM_MIN + FAIL_FOR_MIN)
 }
 
-async fn serve_portal(listener: TcpListener, start: DateTime<Utc>, clock: Arc<AtomicI64>) {
+/// Which story the demo tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// The portal fails for 35 minutes: one page, one resolution.
+    Outage,
+    /// Three locations probe it; the path from one of them fails for 35
+    /// minutes while the portal is fine: nobody is paged, the team gets one
+    /// Low location-health incident.
+    Path,
+}
+
+/// Serves the simulated portal on `listener`; `fails` says whether it fails
+/// through this listener (its address) at all during the failing minutes.
+async fn serve_portal(
+    listener: TcpListener,
+    start: DateTime<Utc>,
+    clock: Arc<AtomicI64>,
+    fails: bool,
+) {
     loop {
         let Ok((mut sock, _)) = listener.accept().await else {
             continue;
@@ -37,7 +54,7 @@ async fn serve_portal(listener: TcpListener, start: DateTime<Utc>, clock: Arc<At
             let _ = sock.read(&mut buf).await;
             let now =
                 DateTime::from_timestamp_millis(clock.load(Ordering::SeqCst)).unwrap_or(start);
-            let (status, body) = if failing(now - start) {
+            let (status, body) = if fails && failing(now - start) {
                 (
                     "503 Service Unavailable",
                     "upstream charging system unavailable",
@@ -77,7 +94,29 @@ expect_body = "Choose your data plan"
 timeout = "2s"
 "#;
 
-pub async fn run(pace_ms: u64) -> Result<u8, Failure> {
+/// The path scenario: three locations, the third reaching the portal through
+/// 127.0.0.2, where it fails.
+const PATHS: &str = r#"
+[prober]
+trusted = ["127.0.0.0/8"]
+
+[policy.locations]
+expected = ["eu-west-1", "us-east-1", "agent-1"]
+
+[[location]]
+name = "eu-west-1"
+resolve = { "portal.demo" = ["127.0.0.1"] }
+
+[[location]]
+name = "us-east-1"
+resolve = { "portal.demo" = ["127.0.0.1"] }
+
+[[location]]
+name = "agent-1"
+resolve = { "portal.demo" = ["127.0.0.2"] }
+"#;
+
+pub async fn run(pace_ms: u64, scenario: Scenario) -> Result<u8, Failure> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(Failure::runtime)?;
@@ -85,19 +124,48 @@ pub async fn run(pace_ms: u64) -> Result<u8, Failure> {
     let start =
         DateTime::from_timestamp(Utc::now().timestamp() / 60 * 60, 0).unwrap_or_else(Utc::now);
     let clock = Arc::new(AtomicI64::new(start.timestamp_millis()));
-    let server = tokio::spawn(serve_portal(listener, start, clock.clone()));
-
-    let config = config_file::parse(&CONFIG.replace("PORT", &port.to_string()), "demo config")?;
+    let mut servers = vec![tokio::spawn(serve_portal(
+        listener,
+        start,
+        clock.clone(),
+        scenario == Scenario::Outage,
+    ))];
+    let text = match scenario {
+        Scenario::Outage => CONFIG.replace("PORT", &port.to_string()),
+        Scenario::Path => {
+            let second = TcpListener::bind(("127.0.0.2", port))
+                .await
+                .map_err(Failure::runtime)?;
+            servers.push(tokio::spawn(serve_portal(
+                second,
+                start,
+                clock.clone(),
+                true,
+            )));
+            let paths = CONFIG
+                .replace("127.0.0.1:PORT", &format!("portal.demo:{port}"))
+                .replace("[prober]\ntrusted = [\"127.0.0.1\"]\n", "");
+            format!("{PATHS}{paths}")
+        }
+    };
+    let config = config_file::parse(&text, "demo config")?;
     let store = SqliteStore::in_memory().map_err(Failure::runtime)?;
-    let prober = HttpProber::new()
-        .map_err(Failure::runtime)?
-        .trusting(config.prober.trusted.iter().copied());
-    let mut monitor = LocalMonitor::new(config, store, prober, ConsoleNotifier::default()).await?;
+    let probers = crate::monitor::probers(&config)?;
+    let mut monitor = LocalMonitor::new(config, store, probers, ConsoleNotifier::default()).await?;
     println!(
-        "livesite demo: a simulated MO Direct portal on 127.0.0.1:{port} fails from minute {FAIL_FROM_MIN} for {FAIL_FOR_MIN} minutes.\n\
-         The monitor probes it twice per simulated minute; High opens after more than 30 minutes down.\n"
+        "{}",
+        match scenario {
+            Scenario::Outage => format!(
+                "livesite demo: a simulated MO Direct portal on 127.0.0.1:{port} fails from minute {FAIL_FROM_MIN} for {FAIL_FOR_MIN} minutes.\n\
+                 The monitor probes it twice per simulated minute; High opens after more than 30 minutes down.\n"
+            ),
+            Scenario::Path => format!(
+                "livesite demo: three locations probe a healthy MO Direct portal; from minute {FAIL_FROM_MIN}, for {FAIL_FOR_MIN} minutes,\n\
+                 the path from agent-1 fails. The quorum sees the portal up: nobody is paged; the team hears of agent-1's path.\n"
+            ),
+        }
     );
-    let (mut pages, mut opened, mut resolved) = (0, 0, 0);
+    let (mut pages, mut opened, mut resolved, mut paths) = (0, 0, 0, 0);
     for round in 0..ROUNDS {
         let at = start + Duration::seconds(30 * round);
         clock.store(at.timestamp_millis(), Ordering::SeqCst);
@@ -108,25 +176,36 @@ pub async fn run(pace_ms: u64) -> Result<u8, Failure> {
                     opened += 1;
                     pages += 1;
                 }
+                Event::IncidentOpened { incident, .. }
+                    if incident.kind == livesite_core::IncidentKind::LocationPath =>
+                {
+                    paths += 1
+                }
                 Event::IncidentResolved { .. } => resolved += 1,
                 _ => {}
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(pace_ms)).await;
     }
-    server.abort();
+    for server in servers {
+        server.abort();
+    }
     let sent = monitor.store.outbox_entries().map_err(Failure::runtime)?;
     let undelivered = sent.iter().filter(|e| e.sent_at.is_none()).count();
     println!(
         "\nlivesite demo: {opened} High incident opened, {pages} page(s), {resolved} resolved; {} notification(s) delivered, {undelivered} pending.",
         sent.len() - undelivered
     );
-    if opened == 1 && resolved == 1 && undelivered == 0 {
+    let expected = match scenario {
+        Scenario::Outage => opened == 1 && resolved == 1,
+        Scenario::Path => opened == 0 && paths == 1 && resolved == 1,
+    };
+    if expected && undelivered == 0 {
         Ok(0)
     } else {
         Err(Failure {
             code: 1,
-            error: anyhow!("the demo did not unfold as expected: one page and one resolution"),
+            error: anyhow!("the demo did not unfold as expected ({scenario:?}): {opened} opened, {paths} path incidents, {resolved} resolved"),
         })
     }
 }

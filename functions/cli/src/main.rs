@@ -74,6 +74,9 @@ enum Command {
         /// Wall-clock pause between simulated 30-second rounds, in milliseconds.
         #[arg(long, default_value_t = 120)]
         pace_ms: u64,
+        /// `outage`: the portal fails; `path`: one of three locations' path fails.
+        #[arg(long, value_enum, default_value = "outage")]
+        scenario: demo::Scenario,
     },
 }
 
@@ -133,7 +136,7 @@ fn main() -> ExitCode {
             Command::Replay { probes, config } => {
                 replay::run(&probes, config.as_deref()).map(|_| 0)
             }
-            Command::Demo { pace_ms } => demo::run(pace_ms).await,
+            Command::Demo { pace_ms, scenario } => demo::run(pace_ms, scenario).await,
             Command::Api(cmd) => api::run(cmd).await,
             Command::Report(args) => report::run(args).await,
             Command::Agent { config, rounds } => agent::run(&config, rounds).await,

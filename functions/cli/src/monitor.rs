@@ -21,7 +21,8 @@ const CONCURRENCY: usize = 64;
 
 pub struct LocalMonitor<P> {
     pub store: SqliteStore,
-    pub prober: P,
+    /// One prober per location (`None`: the single default location).
+    pub probers: Vec<(Option<String>, P)>,
     pub notifier: ConsoleNotifier,
     pub ctx: Context,
 }
@@ -33,13 +34,13 @@ impl<P: Prober> LocalMonitor<P> {
     pub async fn new(
         config: Config,
         store: SqliteStore,
-        prober: P,
+        probers: Vec<(Option<String>, P)>,
         notifier: ConsoleNotifier,
     ) -> Result<Self, Failure> {
         register_operators(&store, &config.operators).await?;
         Ok(Self {
             store,
-            prober,
+            probers,
             notifier,
             ctx: Context::new(config.policy, config.team, config.operators),
         })
@@ -58,8 +59,18 @@ impl<P: Prober> LocalMonitor<P> {
         self.ctx.operators = registered.into_iter().map(|o| (o.id.clone(), o)).collect();
         let mut operators: Vec<_> = self.ctx.operators.values().collect();
         operators.sort_by(|a, b| a.id.cmp(&b.id));
-        let probes: Vec<ProbeResult> = stream::iter(operators)
-            .map(|op| self.prober.probe(op, at))
+        // Each location's results a millisecond apart, so none overwrites
+        // another's in the store (one record per operator and instant).
+        let probes: Vec<ProbeResult> = stream::iter(self.probers.iter().enumerate())
+            .flat_map(|(i, (location, prober))| {
+                let at = at + chrono::Duration::milliseconds(i as i64);
+                stream::iter(operators.iter().map(move |op| async move {
+                    ProbeResult {
+                        location: location.clone(),
+                        ..prober.probe(op, at).await
+                    }
+                }))
+            })
             .buffered(CONCURRENCY)
             .collect()
             .await;
@@ -200,15 +211,34 @@ pub fn event_line(e: &Event) -> String {
     }
 }
 
+/// The probers of the configuration's locations, each with its own view of
+/// the names (`[[location]] resolve`); one default prober when none is listed.
+pub fn probers(config: &Config) -> Result<Vec<(Option<String>, HttpProber)>, Failure> {
+    let base = HttpProber::new()
+        .map_err(Failure::runtime)?
+        .trusting(config.prober.trusted.iter().copied());
+    if config.locations.is_empty() {
+        return Ok(vec![(None, base)]);
+    }
+    Ok(config
+        .locations
+        .iter()
+        .map(|l| {
+            let prober = l.resolve.iter().fold(base.clone(), |p, (host, ips)| {
+                p.resolving(host, ips.clone())
+            });
+            (Some(l.name.clone()), prober)
+        })
+        .collect())
+}
+
 pub async fn run(config_path: &Path, db: &Path, rounds: Option<u64>) -> Result<(), Failure> {
     let config = config_file::load(config_path)?;
     let interval = config.policy.probe_interval;
     let store =
         SqliteStore::open(db).map_err(|e| Failure::runtime(anyhow!("{}: {e}", db.display())))?;
-    let prober = HttpProber::new()
-        .map_err(Failure::runtime)?
-        .trusting(config.prober.trusted.iter().copied());
-    let mut monitor = LocalMonitor::new(config, store, prober, ConsoleNotifier::default()).await?;
+    let probers = probers(&config)?;
+    let mut monitor = LocalMonitor::new(config, store, probers, ConsoleNotifier::default()).await?;
     println!(
         "livesite: monitoring {} portal(s) every {}s; store {}",
         monitor.ctx.operators.len(),

@@ -72,6 +72,7 @@ fn default_config() -> Config {
             calendar: Default::default(),
         },
         operators: vec![],
+        locations: vec![],
     }
 }
 

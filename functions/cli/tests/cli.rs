@@ -416,6 +416,31 @@ fn demo_shows_the_page_and_the_resolution() {
     );
 }
 
+/// The second story: three locations, one of whose paths fails for 35
+/// minutes while the portal is fine. Nobody is paged; the team alone hears
+/// of the path, and of its recovery.
+#[test]
+fn demo_of_a_failing_path_pages_nobody() {
+    let out = livesite(&["demo", "--pace-ms", "0", "--scenario", "path"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let s = stdout(&out);
+    assert_eq!(s.matches("PAGE (SNS)").count(), 0, "nobody paged");
+    assert!(
+        s.contains("location_path") && s.contains("The path from agent-1"),
+        "{s}"
+    );
+    assert!(
+        s.contains("0 High incident opened, 0 page(s), 1 resolved"),
+        "{s}"
+    );
+}
+
 /// `livesite check … --json | head -c 100`: a reader that goes away ends the
 /// command quietly (it used to panic with "failed printing to stdout: Broken
 /// pipe" and exit 101).

@@ -455,6 +455,21 @@ pub struct Config {
     pub prober: crate::net::Reach,
     #[serde(default, rename = "operator")]
     pub operators: Vec<Operator>,
+    /// Probing locations simulated on this machine (`livesite run`, `demo`):
+    /// each probes every portal with its own view of the names.
+    #[serde(default, rename = "location")]
+    pub locations: Vec<SimulatedLocation>,
+}
+
+/// One simulated location: its name (listed in `[policy.locations]
+/// expected` to vote) and the addresses its resolver gives for some names,
+/// so one location's path can be made to fail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedLocation {
+    pub name: String,
+    #[serde(default)]
+    pub resolve: std::collections::BTreeMap<String, Vec<std::net::IpAddr>>,
 }
 
 /// A configuration mistake, located by a dotted path such as
@@ -661,6 +676,7 @@ impl Config {
         if self.team.emails.is_empty() {
             return Err(err("team.emails", "list at least one DYNAMO team address"));
         }
+        self.validate_locations()?;
         let mut seen = HashSet::new();
         for (i, op) in self.operators.iter().enumerate() {
             let path = format!("operator[{i}]");
@@ -669,6 +685,18 @@ impl Config {
                 return Err(err(
                     format!("{path}.id"),
                     format!("duplicate operator id {:?}", op.id.as_str()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_locations(&self) -> Result<(), ConfigError> {
+        for (i, l) in self.locations.iter().enumerate() {
+            if !crate::probe::location_ok(&l.name) {
+                return Err(err(
+                    format!("location[{i}].name"),
+                    "1 to 64 characters of a-z, 0-9 and '-'",
                 ));
             }
         }
