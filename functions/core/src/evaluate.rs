@@ -103,6 +103,10 @@ pub struct MonitorState {
     /// earlier one comes too late and changes nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_through: Option<DateTime<Utc>>,
+    /// Each location's latest vote: the sweep tells the team of a location
+    /// that stopped voting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub location_seen: Vec<quorum::LocationRun>,
     /// Locations failing while the quorum sees the portal up, since when.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub location_runs: Vec<quorum::LocationRun>,
@@ -173,6 +177,7 @@ impl MonitorState {
             addresses_down: Vec::new(),
             votes: Vec::new(),
             decided_through: None,
+            location_seen: Vec::new(),
             location_runs: Vec::new(),
             path: None,
             suppressed_run: None,
@@ -761,6 +766,7 @@ pub mod fixtures {
             addresses_down: vec![],
             votes: vec![],
             decided_through: None,
+            location_seen: vec![],
             location_runs: vec![],
             path: None,
             suppressed_run: Some(at(84_000)),

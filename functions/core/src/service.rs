@@ -485,7 +485,9 @@ where
     S: Store + crate::ports::RecordStore + crate::ports::OperatorRegistry,
     N: Notifier,
 {
-    use crate::sweep::{blindness, certificate_warnings, incident_reminders, maintenance_overruns};
+    use crate::sweep::{
+        blindness, certificate_warnings, incident_reminders, maintenance_overruns, silent_locations,
+    };
     let inputs = sweep_inputs(store).await;
     let mut report = SweepReport::default();
     let duties: [(Duty, Result<Vec<Notification>, String>); 4] = [
@@ -501,8 +503,11 @@ where
         ),
         (
             Duty::Blindness,
-            both(&inputs.operators, &inputs.states)
-                .map(|(o, s)| blindness(o, s, team, policy, now)),
+            both(&inputs.operators, &inputs.states).map(|(o, s)| {
+                let mut due = blindness(o, s, team, policy, now);
+                due.extend(silent_locations(s, team, policy, now));
+                due
+            }),
         ),
         (
             Duty::Certificates,

@@ -302,6 +302,54 @@ pub fn blindness(
         .collect()
 }
 
+/// A location (a region's probe function, an agent) that has stopped voting
+/// for every portal for longer than the blindness limit: told to the team
+/// once per silence (keyed by its last vote). The rounds go on without it;
+/// with fewer than `min_locations` voting they are unknown.
+pub fn silent_locations(
+    states: &[MonitorState],
+    team: &Team,
+    policy: &SweepPolicy,
+    now: DateTime<Utc>,
+) -> Vec<Notification> {
+    let limit = Duration::from_std(policy.blind_after).unwrap_or(Duration::minutes(5));
+    let mut last: Vec<(&str, DateTime<Utc>)> = Vec::new();
+    for seen in states.iter().flat_map(|s| &s.location_seen) {
+        match last.iter_mut().find(|(l, _)| *l == seen.location) {
+            Some((_, at)) => *at = (*at).max(seen.since),
+            None => last.push((&seen.location, seen.since)),
+        }
+    }
+    let Ok(fleet) = OperatorId::new("fleet") else {
+        return vec![];
+    };
+    last.into_iter()
+        .filter(|(_, at)| now - *at > limit)
+        .map(|(location, at)| {
+            Notification::email(
+                Email {
+                    key: format!("location-{location}#silent-{}", key_time(at)),
+                    topic: Topic::MonitorBlind,
+                    operator: &fleet,
+                    incident: None,
+                    severity: Some(Severity::Low),
+                    to: team.emails.clone(),
+                    cc: vec![],
+                    subject: format!("[LOCATION SILENT] No vote from {location} since {}", ts(at)),
+                    text: format!(
+                        "The location {location} has voted for no portal since {since} ({mins} minutes): its probe function or agent has stopped, or cannot write.\n\
+                         Rounds are decided by the other locations; with fewer than the policy's min_locations voting they are unknown.\n",
+                        since = ts(at),
+                        mins = (now - at).num_minutes()
+                    ),
+                    at: now,
+                },
+                team,
+            )
+        })
+        .collect()
+}
+
 /// A portal certificate expiring within the warning period: one Low email
 /// per certificate (keyed by its expiry).
 pub fn certificate_warnings(
@@ -623,6 +671,30 @@ mod tests {
         assert!(overrun[0]
             .text
             .contains("to end at 2026-12-10 03:00:00 UTC"));
+    }
+
+    #[test]
+    fn a_location_silent_for_every_portal_is_told_once() {
+        let seen = |op: &str, loc: &str, at: &str| {
+            let mut s = MonitorState::new(OperatorId::new(op).unwrap());
+            s.location_seen = vec![crate::evaluate::quorum::LocationRun {
+                location: loc.into(),
+                since: utc(at),
+            }];
+            s
+        };
+        let states = [
+            seen("contoso", "agent-1", "2026-11-27T10:00:00Z"),
+            seen("fabrikam", "agent-1", "2026-11-27T10:02:00Z"),
+            seen("contoso", "eu-west-1", "2026-11-27T10:09:30Z"),
+        ];
+        let p = SweepPolicy::default();
+        // 5 minutes after agent-1's latest vote (for any portal): not yet.
+        assert!(silent_locations(&states, &team(), &p, utc("2026-11-27T10:07:00Z")).is_empty());
+        let due = silent_locations(&states, &team(), &p, utc("2026-11-27T10:07:01Z"));
+        assert_eq!(due.len(), 1, "agent-1 alone");
+        assert!(due[0].subject.contains("agent-1") && due[0].key.ends_with("20261127T100200Z"));
+        assert_eq!(due[0].to, team().emails);
     }
 
     #[test]

@@ -36,8 +36,8 @@ pub struct Vote {
     pub cpu_wait_ms: Option<f64>,
 }
 
-/// A location failing while the quorum sees the portal up, since the first
-/// such round.
+/// A location and a time: since when it fails while the quorum sees the
+/// portal up (`location_runs`), or when it last voted (`location_seen`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocationRun {
     pub location: String,
@@ -71,6 +71,13 @@ pub(super) fn evaluate(
         return Evaluation::Stale;
     }
     let mut s = state.clone();
+    match s.location_seen.iter_mut().find(|r| r.location == location) {
+        Some(seen) => seen.since = seen.since.max(probe.probed_at),
+        None => s.location_seen.push(LocationRun {
+            location: location.clone(),
+            since: probe.probed_at,
+        }),
+    }
     s.votes.push(Vote {
         slot,
         location,
