@@ -30,6 +30,23 @@ impl Principal {
     }
 }
 
+/// Whose records a listing shows, given its `?operator=` filter: an
+/// operator's own (another operator's filter shows nothing at all: `None`),
+/// the team's all or the one named.
+pub(crate) fn listing_scope(
+    who: &Principal,
+    filter: Option<&str>,
+) -> Result<Option<Option<OperatorId>>, Problem> {
+    let filter = filter
+        .map(|f| OperatorId::new(f).map_err(|e| Problem::field("operator", e.to_string())))
+        .transpose()?;
+    Ok(match (who, filter) {
+        (Principal::Operator(op), Some(f)) if &f != op => None,
+        (Principal::Operator(op), _) => Some(Some(op.clone())),
+        (Principal::Admin, f) => Some(f),
+    })
+}
+
 pub type Claims = (Vec<String>, Option<String>);
 
 fn scopes_of(scope: Option<&str>) -> Vec<String> {

@@ -1,6 +1,6 @@
 //! `/v1/bugs`: report → triage → scheduled → deployed.
 
-use crate::auth::{team_only, visible, Principal};
+use crate::auth::{listing_scope, team_only, visible, Principal};
 use crate::http::Ctx;
 use crate::problem::{from_value, parse, to_value, Problem, Reply};
 use crate::Api;
@@ -84,15 +84,9 @@ where
                 })
             })
             .transpose()?;
-        let filter = ctx
-            .operator
-            .map(|f| OperatorId::new(f).map_err(|e| Problem::field("operator", e.to_string())))
-            .transpose()?;
-        let op = match (ctx.who, filter) {
-            // Another operator's bugs look like none at all.
-            (Principal::Operator(op), Some(f)) if &f != op => return Ok((200, json!([]))),
-            (Principal::Operator(op), _) => Some(op.clone()),
-            (Principal::Admin, f) => f,
+        // Another operator's bugs look like none at all.
+        let Some(op) = listing_scope(ctx.who, ctx.operator)? else {
+            return Ok((200, json!([])));
         };
         let mut out = Vec::new();
         for doc in self.store.list_records("bug", op.as_ref()).await? {

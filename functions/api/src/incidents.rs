@@ -1,6 +1,6 @@
 //! `/v1/outage-reports`, `/v1/incidents`, `/v1/information-requests`.
 
-use crate::auth::{operator_only, visible, Principal};
+use crate::auth::{listing_scope, operator_only, visible, Principal};
 use crate::http::Ctx;
 use crate::problem::{parse, to_value, Problem, Reply};
 use crate::Api;
@@ -10,7 +10,6 @@ use livesite_core::partner;
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
 use livesite_core::raise::{self, RaiseInput};
 use livesite_core::service::{change_incident, Change};
-use livesite_core::OperatorId;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -72,15 +71,9 @@ where
     }
 
     pub(crate) async fn list_incidents(&self, ctx: &Ctx<'_>) -> Reply {
-        let filter = ctx
-            .operator
-            .map(|f| OperatorId::new(f).map_err(|e| Problem::field("operator", e.to_string())))
-            .transpose()?;
-        let op = match (ctx.who, filter) {
-            // Another operator's incidents look like none at all.
-            (Principal::Operator(op), Some(f)) if &f != op => return Ok((200, json!([]))),
-            (Principal::Operator(op), _) => Some(op.clone()),
-            (Principal::Admin, f) => f,
+        // Another operator's incidents look like none at all.
+        let Some(op) = listing_scope(ctx.who, ctx.operator)? else {
+            return Ok((200, json!([])));
         };
         Ok((
             200,

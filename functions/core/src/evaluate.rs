@@ -736,6 +736,20 @@ pub mod fixtures {
     use super::*;
     use crate::incident::incident_id;
 
+    /// An event's short name in the tests' tables: `open:portal_down`,
+    /// `resolve:flapping`, `suppressed`, `gap`, `burn:360`.
+    pub fn short_name(e: &Event) -> String {
+        match e {
+            Event::IncidentOpened { incident, .. } => format!("open:{}", incident.kind.as_str()),
+            Event::IncidentResolved { incident, .. } => {
+                format!("resolve:{}", incident.kind.as_str())
+            }
+            Event::PageSuppressed { .. } => "suppressed".into(),
+            Event::MonitorGap { .. } => "gap".into(),
+            Event::BudgetBurn { long_minutes, .. } => format!("burn:{long_minutes}"),
+        }
+    }
+
     /// The largest state a day can leave: the longest operator id, every
     /// window entry unlike its neighbour, the longest window the policy
     /// allows (`MAX_LATENCY_WINDOW`), every incident open, every field set. The stores add their keys to it; tests/limits.rs measures the
@@ -866,18 +880,7 @@ mod tests {
             {
                 s = state;
                 for e in events {
-                    let name = match &e {
-                        Event::IncidentOpened { incident, .. } => {
-                            format!("open:{}", incident.kind.as_str())
-                        }
-                        Event::IncidentResolved { incident, .. } => {
-                            format!("resolve:{}", incident.kind.as_str())
-                        }
-                        Event::PageSuppressed { .. } => "suppressed".into(),
-                        Event::MonitorGap { .. } => "gap".into(),
-                        Event::BudgetBurn { long_minutes, .. } => format!("burn:{long_minutes}"),
-                    };
-                    out.push(((e.at() - at(0)).num_seconds(), name));
+                    out.push(((e.at() - at(0)).num_seconds(), fixtures::short_name(&e)));
                 }
             }
         }

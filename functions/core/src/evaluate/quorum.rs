@@ -335,18 +335,11 @@ mod tests {
                 Evaluation::Stale => stale += 1,
                 Evaluation::Applied { state, events } => {
                     s = state;
-                    for e in events {
-                        let name = match &e {
-                            Event::IncidentOpened { incident, .. } => {
-                                format!("open:{}", incident.kind.as_str())
-                            }
-                            Event::IncidentResolved { incident, .. } => {
-                                format!("resolve:{}", incident.kind.as_str())
-                            }
-                            Event::PageSuppressed { .. } => "suppressed".into(),
-                            Event::MonitorGap { .. } => "gap".into(),
-                            Event::BudgetBurn { .. } => continue,
-                        };
+                    for e in events
+                        .iter()
+                        .filter(|e| !matches!(e, Event::BudgetBurn { .. }))
+                    {
+                        let name = crate::evaluate::fixtures::short_name(e);
                         out.push(((e.at() - at_ms(0)).num_milliseconds() as f64 / 1000.0, name));
                     }
                 }
