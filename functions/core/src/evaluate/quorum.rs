@@ -503,6 +503,33 @@ mod tests {
         assert!(s.outage.is_some());
     }
 
+    /// A private agent's backlog, pushed after a 10-minute API outage: the
+    /// rounds it missed were decided without it (by the others' votes), so
+    /// its late votes change nothing; its fresh ones vote again.
+    #[test]
+    fn an_agents_backlog_arriving_late_changes_nothing_decided() {
+        let op = operator();
+        let p = policy(Quorum::Share(0.5));
+        let regions = ["eu-west-1", "us-east-1"];
+        // 40 rounds: the regions vote up every round; the agent's first 20
+        // votes arrive only after round 40, then it votes on time.
+        let mut votes = rounds(0, 40, &[], &regions);
+        let backlog: Vec<ProbeResult> = (0..20)
+            .map(|r| vote("agent-1", r * 30_000, false))
+            .collect();
+        let (before, events_before, _) = run(&op, &p, &votes);
+        votes.extend(backlog);
+        votes.push(vote("agent-1", 40 * 30_000, true));
+        votes.extend(rounds(40, 1, &[], &regions));
+        let (after, events_after, stale) = run(&op, &p, &votes);
+        assert_eq!(stale, 20, "every late vote");
+        assert_eq!(events_before, events_after, "nothing re-decided");
+        assert_eq!(before.outage, after.outage);
+        // Rounds are decided in order: round 39 (two votes of three) waits for
+        // its grace, and round 40, complete, waits behind it.
+        assert_eq!(after.decided_through, Some(at_ms(38 * 30_000)));
+    }
+
     #[test]
     fn a_round_missing_a_vote_is_decided_after_its_grace() {
         let op = operator();
