@@ -109,6 +109,7 @@ mod tests {
         let cases: Vec<(Vec<ProbeResult>, Option<&str>)> = vec![
             (vec![ok(now), ok("2026-11-27T09:59:30Z")], None),
             (vec![], Some("results")),
+            (vec![ok(now); MAX_PUSHED], None),
             (vec![ok(now); MAX_PUSHED + 1], Some("results")),
             (
                 vec![ok(now), result("fabrikam", Some("agent-contoso-1"), now)],

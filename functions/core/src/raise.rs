@@ -242,6 +242,18 @@ mod tests {
                     .text
                     .contains(&format!("/v1/incidents/{}/acknowledgement", incident.id)));
                 assert!(!email.text.to_lowercase().contains("reply"));
+                let label = match kind {
+                    RaisedKind::ReportingFailure => "Reporting failure",
+                    RaisedKind::InformationRequest => "Information request",
+                };
+                assert!(
+                    email
+                        .subject
+                        .starts_with(&format!("[LOW] {label} from the DYNAMO team")),
+                    "{}",
+                    email.subject
+                );
+                assert!(incident.summary.starts_with(label), "{}", incident.summary);
             }
         }
     }
@@ -293,6 +305,13 @@ mod tests {
     fn what_the_team_raises_is_bounded() {
         let op = madrid_operator("contoso");
         let long = format!("https://x.example/{}", "a".repeat(MAX_LINK_BYTES));
+        let longest = format!("https://x.example/{}", "a".repeat(MAX_LINK_BYTES - 18));
+        assert_eq!(longest.len(), MAX_LINK_BYTES);
+        let titled = |n: usize| {
+            let mut i = input(RaisedKind::ReportingFailure, &[]);
+            i.subject = "s".repeat(n);
+            i
+        };
         let many: Vec<&str> = vec!["https://x.example/a"; MAX_LINKS + 1];
         let ok: Vec<&str> = vec!["https://x.example/a"; MAX_LINKS];
         let mut other = input(RaisedKind::ReportingFailure, &[]);

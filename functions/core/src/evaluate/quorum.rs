@@ -523,6 +523,21 @@ mod tests {
         votes.extend(rounds(40, 1, &[], &regions));
         let (after, events_after, stale) = run(&op, &p, &votes);
         assert_eq!(stale, 20, "every late vote");
+        // Each location's latest vote, for the sweep's silent-location alert.
+        let mut seen: Vec<(String, DateTime<Utc>)> = after
+            .location_seen
+            .iter()
+            .map(|r| (r.location.clone(), r.since))
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("agent-1".to_string(), at_ms(40 * 30_000)),
+                ("eu-west-1".to_string(), at_ms(40 * 30_000)),
+                ("us-east-1".to_string(), at_ms(40 * 30_000 + 137)),
+            ]
+        );
         assert_eq!(events_before, events_after, "nothing re-decided");
         assert_eq!(before.outage, after.outage);
         // Rounds are decided in order: round 39 (two votes of three) waits for
