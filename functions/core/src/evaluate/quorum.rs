@@ -578,6 +578,54 @@ mod tests {
         assert_eq!(got, vec![(1830.0, "suppressed".to_string())]);
     }
 
+    /// An up round's timing is the median of those that saw it up (the lower
+    /// of the two middle ones): one slow path does not make the portal slow.
+    #[test]
+    fn an_up_rounds_timing_is_the_median_of_the_up_votes() {
+        let p = policy(Quorum::Share(0.5));
+        let s = MonitorState::new(OperatorId::new("contoso").unwrap());
+        let timed = |location: &str, ms: f64, up: bool| Vote {
+            slot: at_ms(0),
+            location: location.into(),
+            up,
+            reason: (!up).then_some(FailureReason::Timeout),
+            status: None,
+            latency_ms: Some(ms),
+            cpu_wait_ms: None,
+        };
+        // (votes, the round's latency)
+        let cases = [
+            (
+                vec![
+                    timed("a", 900.0, true),
+                    timed("b", 100.0, true),
+                    timed("c", 300.0, true),
+                ],
+                300.0,
+            ),
+            (
+                vec![timed("a", 900.0, true), timed("b", 100.0, true)],
+                100.0,
+            ),
+            (
+                vec![
+                    timed("a", 900.0, true),
+                    timed("b", 100.0, true),
+                    timed("c", 5.0, false),
+                ],
+                100.0,
+            ),
+        ];
+        for (votes, ms) in cases {
+            let round = verdict(&votes, at_ms(0), &p, &s).expect("a verdict");
+            assert_eq!(
+                (round.outcome, round.latency_ms),
+                (Outcome::Up, Some(ms)),
+                "{votes:?}"
+            );
+        }
+    }
+
     #[test]
     fn slots_are_the_interval_grid() {
         let i = Duration::seconds(30);
