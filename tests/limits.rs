@@ -405,6 +405,95 @@ async fn the_hot_writes_fit_one_write_unit_each() {
     let size = item_size(&items[1]);
     eprintln!("the widest multi-address state item: {size} bytes");
     assert!(size <= 2 * WRITE_UNIT, "{size} bytes: {}", items[1]);
+
+    // The state of a portal voted on by three locations (the longest names a
+    // location may have), at its widest: a round's votes pending, every
+    // location's last vote, one location's failing run and its incident open.
+    use livesite_core::evaluate::quorum::{LocationRun, Vote};
+    let mut voted = worst_day_state(t0() + Duration::days(2));
+    voted.operator = livesite_core::OperatorId::new("q".repeat(64)).expect("id");
+    let names: Vec<String> = (0..3).map(|i| format!("{i}{}", "l".repeat(63))).collect();
+    voted.votes = names[..2]
+        .iter()
+        .map(|l| Vote {
+            slot: t0(),
+            location: l.clone(),
+            up: false,
+            reason: Some(FailureReason::Timeout),
+            status: Some(599),
+            latency_ms: Some(19_999.999),
+            cpu_wait_ms: Some(9_999.999),
+        })
+        .collect();
+    voted.location_seen = names
+        .iter()
+        .map(|l| LocationRun {
+            location: l.clone(),
+            since: t0(),
+        })
+        .collect();
+    voted.location_runs = vec![LocationRun {
+        location: names[2].clone(),
+        since: t0(),
+    }];
+    voted.path = voted.latency.clone().map(|mut r| {
+        r.kind = livesite_core::IncidentKind::LocationPath;
+        r.id = String::new();
+        r
+    });
+    voted.decided_through = Some(t0());
+    evaluator.save_state(&voted, None).await.expect("save");
+    let items = iam.items_written_to(&stack.tables.state);
+    let size = item_size(&items[2]);
+    eprintln!("the widest three-location state item: {size} bytes");
+    assert!(size <= 2 * WRITE_UNIT, "{size} bytes: {}", items[2]);
+
+    // A usual day of three locations: a full window of healthy rounds, a day
+    // of buckets, each location's last vote, one vote of the next round in.
+    use livesite_core::evaluate::{Bucket, MonitorState, Sample};
+    let mut usual =
+        MonitorState::new(livesite_core::OperatorId::new("contoso-mobile").expect("id"));
+    let day = t0() + Duration::days(3);
+    usual.last_probe_at = Some(day);
+    usual.last_outcome = Some(Outcome::Up);
+    usual.consecutive_successes = 2880;
+    usual.recent = (0..60)
+        .map(|i| Sample {
+            at: day - Duration::seconds(30 * (59 - i)),
+            up: true,
+            slow: Some(false),
+        })
+        .collect();
+    usual.buckets = (0..96)
+        .map(|i| Bucket {
+            start: day - Duration::minutes(15 * (95 - i)),
+            good: 30,
+            bad: 0,
+        })
+        .collect();
+    usual.location_seen = ["eu-west-1", "us-east-1", "agent-contoso-1"]
+        .iter()
+        .map(|l| LocationRun {
+            location: l.to_string(),
+            since: day,
+        })
+        .collect();
+    usual.votes = vec![Vote {
+        slot: day + Duration::seconds(30),
+        location: "eu-west-1".into(),
+        up: true,
+        reason: None,
+        status: Some(200),
+        latency_ms: Some(182.437),
+        cpu_wait_ms: Some(1.234),
+    }];
+    usual.decided_through = Some(day);
+    usual.cert_expires_at = Some(day + Duration::days(60));
+    evaluator.save_state(&usual, None).await.expect("save");
+    let items = iam.items_written_to(&stack.tables.state);
+    let size = item_size(&items[3]);
+    eprintln!("a usual three-location state item: {size} bytes");
+    assert!(size <= WRITE_UNIT, "{size} bytes: {}", items[3]);
     iam.assert_no_denials();
 }
 
