@@ -2,6 +2,7 @@
 
 use crate::auth::{listing_scope, team_only, visible, Principal};
 use crate::http::Ctx;
+use crate::paging::enum_filter;
 use crate::problem::{from_value, parse, to_value, Problem, Reply};
 use crate::Api;
 use chrono::NaiveDate;
@@ -73,17 +74,11 @@ where
     /// The queue: the team's all (`?operator=`, `?status=` filter it), an
     /// operator's own.
     pub(crate) async fn list_bugs(&self, ctx: &Ctx<'_>) -> Reply {
-        let status: Option<BugStatus> = ctx
-            .status
-            .map(|s| {
-                serde_json::from_value(serde_json::Value::from(s)).map_err(|_| {
-                    Problem::field(
-                        "status",
-                        "one of reported, approved, rejected, scheduled, deployed",
-                    )
-                })
-            })
-            .transpose()?;
+        let status: Option<BugStatus> = enum_filter(
+            ctx.status,
+            "status",
+            "reported, approved, rejected, scheduled, deployed",
+        )?;
         // Another operator's bugs look like none at all.
         let Some(op) = listing_scope(ctx.who, ctx.operator)? else {
             return Ok((200, json!([])));

@@ -48,7 +48,7 @@ impl ApiRequest {
                 .map(str::to_string)
         };
         let params = req.query_string_parameters();
-        let query = ["operator", "status", "limit", "cursor"]
+        let query = ["operator", "status", "owed_by", "limit", "cursor"]
             .iter()
             .filter_map(|k| params.first(k).map(|v| (k.to_string(), v.to_string())))
             .collect();
@@ -153,6 +153,7 @@ where
             body: &req.body,
             operator: req.query("operator"),
             status: req.query("status"),
+            owed_by: req.query("owed_by"),
             now,
         };
         let (status, value) = match self.dispatch(route, &ctx).await {
@@ -195,13 +196,14 @@ fn allow(route: &Route, who: &Principal) -> Result<(), Problem> {
 }
 
 /// What a handler gets: the caller, the path parameters, the body, the
-/// `?operator=` and `?status=` filters, and the time.
+/// `?operator=`, `?status=` and `?owed_by=` filters, and the time.
 pub struct Ctx<'a> {
     pub who: &'a Principal,
     pub params: &'a [&'a str],
     pub body: &'a [u8],
     pub operator: Option<&'a str>,
     pub status: Option<&'a str>,
+    pub owed_by: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 

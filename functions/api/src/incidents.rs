@@ -2,10 +2,11 @@
 
 use crate::auth::{listing_scope, operator_only, visible, Principal};
 use crate::http::Ctx;
+use crate::paging::enum_filter;
 use crate::problem::{parse, to_value, Problem, Reply};
 use crate::Api;
 use livesite_core::incident::Incident;
-use livesite_core::incident::{Answer, Refusal};
+use livesite_core::incident::{Answer, IncidentStatus, Party, Refusal};
 use livesite_core::partner;
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
 use livesite_core::raise::{self, RaiseInput};
@@ -75,10 +76,18 @@ where
         let Some(op) = listing_scope(ctx.who, ctx.operator)? else {
             return Ok((200, json!([])));
         };
-        Ok((
-            200,
-            to_value(&self.store.list_incidents(op.as_ref(), false).await?),
-        ))
+        // `?status=open|resolved`, `?owed_by=team|operator`: what is still owed, by whom.
+        let status: Option<IncidentStatus> = enum_filter(ctx.status, "status", "open or resolved")?;
+        let owed_by: Option<Party> = enum_filter(ctx.owed_by, "owed_by", "team or operator")?;
+        let incidents: Vec<Incident> = self
+            .store
+            .list_incidents(op.as_ref(), false)
+            .await?
+            .into_iter()
+            .filter(|i| status.is_none_or(|s| i.status == s))
+            .filter(|i| owed_by.is_none_or(|o| i.owed_by == o))
+            .collect();
+        Ok((200, to_value(&incidents)))
     }
 
     /// The team raises a Low incident against an operator.

@@ -142,3 +142,18 @@ pub fn answer(
     }
     r
 }
+
+/// A listing's filter naming one value of an enum (`?status=open`), or 422
+/// naming the filter.
+pub(crate) fn enum_filter<T: serde::de::DeserializeOwned>(
+    value: Option<&str>,
+    name: &str,
+    expected: &str,
+) -> Result<Option<T>, crate::problem::Problem> {
+    value
+        .map(|v| {
+            serde_json::from_value(Value::from(v))
+                .map_err(|_| crate::problem::Problem::field(name, format!("one of {expected}")))
+        })
+        .transpose()
+}
