@@ -281,6 +281,16 @@ pub fn evaluate(
     if policy.locations.voting() {
         return quorum::evaluate(state, probe, operator, policy, team_calendar);
     }
+    // An operator's own agent is its witness, counted only as a voting
+    // location the policy expects: alone, one pushed "up" a second after each
+    // failure would break every run of failures and hide its outage.
+    let own_agent = probe
+        .location
+        .as_ref()
+        .is_some_and(|l| operator.agents.contains(l));
+    if own_agent {
+        return Evaluation::Stale;
+    }
     evaluate_round(state, probe, operator, policy)
 }
 
@@ -1261,6 +1271,27 @@ mod tests {
     /// A portal down for half its users (one address of two dead) answers
     /// every probe: after the outage limit on that address, a Low incident
     /// names it; it is resolved when the address answers again.
+    /// Without voting locations, an operator's agent results count for
+    /// nothing: pushed "up" between the monitor's failures, they would break
+    /// the run and hide the outage. The monitor's own results still count.
+    #[test]
+    fn an_operators_agent_cannot_break_the_monitors_run_of_failures() {
+        let mut op = operator();
+        op.agents = vec!["agent-contoso-1".into()];
+        let p = Policy::default();
+        let mut probes = Vec::new();
+        for i in 0..=61 {
+            let mut down = probe(i * 30, false);
+            down.location = Some("us-east-1".into());
+            let mut fake = probe(i * 30 + 1, true);
+            fake.location = Some("agent-contoso-1".into());
+            probes.extend([down, fake]);
+        }
+        let (s, got) = run_probes(&op, &p, &probes);
+        assert_eq!(got, ev(&[(1830, "open:portal_down")]));
+        assert!(s.outage.is_some());
+    }
+
     #[test]
     fn a_dead_address_behind_a_live_name_is_a_partial_outage() {
         let op = operator();
