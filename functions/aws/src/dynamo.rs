@@ -319,14 +319,27 @@ impl DynamoStore {
     /// A conditional put into the state table: `false` when the condition
     /// (`attribute_not_exists(pk)` or `attribute_exists(pk)`) did not hold.
     async fn put_state_item_if(&self, item: Item, condition: &str) -> Result<bool, StoreError> {
-        let r = self
+        self.put_state_item_when(item, condition, None).await
+    }
+
+    /// Puts the item if `condition` holds (with its one value, `value`, when
+    /// it names one); `false` when it does not.
+    async fn put_state_item_when(
+        &self,
+        item: Item,
+        condition: &str,
+        value: Option<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.tables.state)
             .set_item(Some(item))
-            .condition_expression(condition)
-            .send()
-            .await;
+            .condition_expression(condition);
+        if let Some((name, v)) = value {
+            put = put.expression_attribute_values(name, v);
+        }
+        let r = put.send().await;
         match r {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failed(&e) => Ok(false),
@@ -949,21 +962,13 @@ impl RecordStore for DynamoStore {
         value: &serde_json::Value,
         expected: &serde_json::Value,
     ) -> Result<bool, StoreError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.state)
-            .set_item(Some(record_item(kind, id, operator, value)?))
-            // DynamoDB compares the stored map with the one read, whole.
-            .condition_expression("attribute_exists(pk) AND doc = :expected")
-            .expression_attribute_values(":expected", doc(expected)?)
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk(e)),
-        }
+        // DynamoDB compares the stored map with the one read, whole.
+        self.put_state_item_when(
+            record_item(kind, id, operator, value)?,
+            "attribute_exists(pk) AND doc = :expected",
+            Some((":expected", doc(expected)?)),
+        )
+        .await
     }
 
     async fn reserve_record(
@@ -973,21 +978,13 @@ impl RecordStore for DynamoStore {
         value: &serde_json::Value,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.state)
-            .set_item(Some(record_item(kind, id, None, value)?))
-            // TTL deletes lazily: an expired record still there is free.
-            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk(e)),
-        }
+        // TTL deletes lazily: an expired record still there is free.
+        self.put_state_item_when(
+            record_item(kind, id, None, value)?,
+            "attribute_not_exists(pk) OR expires_at <= :now",
+            Some((":now", n(now.timestamp()))),
+        )
+        .await
     }
 
     async fn delete_record(&self, kind: &str, id: &str) -> Result<(), StoreError> {
