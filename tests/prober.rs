@@ -517,3 +517,34 @@ async fn every_address_is_asked_for_the_portals_name_over_tls() {
         [Outcome::Down, Outcome::Up]
     );
 }
+
+/// The sockets for a name's further addresses are budgeted across a round
+/// (Lambda's 1,024 open files): with none to spare, a name with several
+/// addresses is probed as one name, through its addresses in turn, never
+/// made to wait; with one to spare, both of two addresses are probed.
+#[tokio::test]
+async fn a_names_further_addresses_take_sockets_only_from_the_budget() {
+    let p = portal::spawn(ok("MO Direct")).await;
+    let url = format!("http://portal.test:{}/", p.port);
+    let addrs = vec![
+        "127.0.0.2".parse().expect("ip"),
+        "127.0.0.1".parse().expect("ip"),
+    ];
+    // (budget, addresses listed)
+    for (budget, listed) in [(0, 0), (1, 2)] {
+        let prober = portal::local_prober()
+            .with_extra_sockets(budget)
+            .resolving("portal.test", addrs.clone());
+        let r = prober.check(&check_of(&url)).await;
+        assert_eq!(
+            (r.outcome, r.addresses.len()),
+            (Outcome::Up, listed),
+            "budget {budget}: {r:?}"
+        );
+    }
+    assert_eq!(
+        livesite_probe_fn::extra_sockets(livesite_probe_fn::DEFAULT_CONCURRENCY),
+        60
+    );
+    assert_eq!(livesite_probe_fn::extra_sockets(1000), 0);
+}

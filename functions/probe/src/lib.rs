@@ -19,6 +19,16 @@ use tokio::sync::mpsc;
 /// probe timeout.
 pub const DEFAULT_CONCURRENCY: usize = 900;
 
+/// The open files a Lambda function may hold (an AWS quota moto knows nothing of).
+pub const LAMBDA_FILE_DESCRIPTORS: usize = 1024;
+
+/// The sockets left for names' further addresses (`HttpProber::with_extra_sockets`)
+/// once `concurrency` probes hold one each and the runtime and the SDK's own
+/// connections keep 64: 60 at the default concurrency, none from 960.
+pub fn extra_sockets(concurrency: usize) -> usize {
+    LAMBDA_FILE_DESCRIPTORS.saturating_sub(concurrency + 64)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Round {
     /// From the schedule: probe, then arrange the second round.

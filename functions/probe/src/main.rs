@@ -1,5 +1,5 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use livesite_probe_fn::{Pacing, ProbeFunction, SecondRound, DEFAULT_CONCURRENCY};
+use livesite_probe_fn::{extra_sockets, Pacing, ProbeFunction, SecondRound, DEFAULT_CONCURRENCY};
 use serde_json::Value;
 
 #[tokio::main]
@@ -7,10 +7,11 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = livesite_aws::Settings::from_env()?;
     let config = livesite_aws::settings::aws_config().await;
+    let concurrency = settings.probe_concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     let function = ProbeFunction {
         location: settings.probe_location.clone(),
         store: livesite_aws::settings::store(&config, &settings),
-        prober: livesite_prober::HttpProber::new()?,
+        prober: livesite_prober::HttpProber::new()?.with_extra_sockets(extra_sockets(concurrency)),
         second_round: settings
             .second_round_queue_url
             .clone()
@@ -19,7 +20,7 @@ async fn main() -> Result<(), Error> {
                 queue_url,
                 delay_seconds: 30,
             }),
-        concurrency: settings.probe_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        concurrency,
         pacing: Pacing::LAMBDA,
     };
     let function = &function;

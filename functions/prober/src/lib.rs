@@ -97,6 +97,13 @@ pub struct HttpProber {
     /// `--resolve`): to check a portal's addresses before its DNS changes,
     /// and for tests.
     hosts: Arc<HashMap<String, Vec<IpAddr>>>,
+    /// The sockets a name's further addresses may hold at once, across every
+    /// check of this prober (`None`: no bound). Each check already holds one
+    /// socket its caller budgets for; probing every address needs one more a
+    /// further address. Without enough left the portal is probed as a single
+    /// name (the first address that connects), never made to wait: a round of
+    /// names with many addresses can't run the function out of descriptors.
+    extra_sockets: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl std::fmt::Debug for HttpProber {
@@ -137,7 +144,15 @@ impl HttpProber {
             reach: Reach::public_only(),
             cpu_wait: Arc::default(),
             hosts: Arc::default(),
+            extra_sockets: None,
         })
+    }
+
+    /// The same prober, holding at most `n` sockets for names' further
+    /// addresses at once (see `extra_sockets`).
+    pub fn with_extra_sockets(mut self, n: usize) -> Self {
+        self.extra_sockets = Some(Arc::new(tokio::sync::Semaphore::new(n)));
+        self
     }
 
     /// The same prober, resolving `host` to `addresses` itself (the
@@ -197,19 +212,27 @@ impl HttpProber {
         let start = Instant::now();
         let (pinned, dns_ms) = match self.first_addresses(&portal.url).await {
             Some((Ok(addrs), dns_ms)) if addrs.len() > 1 => {
-                let checks = futures::future::join_all(
-                    addrs
-                        .iter()
-                        .map(|a| self.check_pinned(portal, Some(vec![*a]), dns_ms, start)),
-                )
-                .await;
-                if let Some(check) = every_address(&addrs, checks) {
-                    return Check {
-                        cpu_wait: cpu_wait.worst_between(start, Instant::now()),
-                        ..check
-                    };
+                match self.spare_sockets(addrs.len() - 1) {
+                    Some(_held) => {
+                        let checks = futures::future::join_all(
+                            addrs
+                                .iter()
+                                .map(|a| self.check_pinned(portal, Some(vec![*a]), dns_ms, start)),
+                        )
+                        .await;
+                        match every_address(&addrs, checks) {
+                            Some(check) => {
+                                return Check {
+                                    cpu_wait: cpu_wait.worst_between(start, Instant::now()),
+                                    ..check
+                                }
+                            }
+                            None => (None, 0.0),
+                        }
+                    }
+                    // No sockets to spare: one check through the addresses in turn.
+                    None => (Some(addrs), dns_ms),
                 }
-                (None, 0.0)
             }
             // The lookup's failure (or an allowed list left empty) is the
             // first hop's to report, as it always was.
@@ -219,6 +242,18 @@ impl HttpProber {
         let mut check = self.check_pinned(portal, pinned, dns_ms, start).await;
         check.cpu_wait = cpu_wait.worst_between(start, Instant::now());
         check
+    }
+
+    /// `n` more sockets, if the budget has them now (`Some(None)`: no budget);
+    /// held until the value is dropped. Never waits.
+    fn spare_sockets(&self, n: usize) -> Option<Option<tokio::sync::OwnedSemaphorePermit>> {
+        match &self.extra_sockets {
+            None => Some(None),
+            Some(budget) => {
+                let n = u32::try_from(n).ok()?;
+                budget.clone().try_acquire_many_owned(n).ok().map(Some)
+            }
+        }
     }
 
     /// One check, its first hop connecting only to `pinned` when given
