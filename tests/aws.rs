@@ -428,6 +428,7 @@ async fn an_unacknowledged_high_incident_is_escalated_once_after_an_hour_and_sil
             &notifier,
             &team,
             &policy,
+            &Default::default(),
             opened + Duration::minutes(minutes),
         )
         .await;

@@ -479,6 +479,7 @@ pub async fn sweep<S, N>(
     notifier: &N,
     team: &Team,
     policy: &crate::sweep::SweepPolicy,
+    locations: &crate::config::LocationPolicy,
     now: DateTime<Utc>,
 ) -> SweepReport
 where
@@ -505,7 +506,7 @@ where
             Duty::Blindness,
             both(&inputs.operators, &inputs.states).map(|(o, s)| {
                 let mut due = blindness(o, s, team, policy, now);
-                due.extend(silent_locations(s, team, policy, now));
+                due.extend(silent_locations(s, &locations.expected, team, policy, now));
                 due
             }),
         ),

@@ -304,10 +304,15 @@ pub fn blindness(
 
 /// A location (a region's probe function, an agent) that has stopped voting
 /// for every portal for longer than the blindness limit: told to the team
-/// once per silence (keyed by its last vote). The rounds go on without it;
-/// with fewer than `min_locations` voting they are unknown.
+/// once per silence (keyed by its last vote). A location listed in
+/// `expected` that has never voted for any portal, while another location
+/// voted within the limit (the monitor runs, this one does not: a region
+/// stack not deployed, an agent never started, a misspelt name), is told
+/// once a day until it votes. The rounds go on without it; with fewer than
+/// `min_locations` voting they are unknown.
 pub fn silent_locations(
     states: &[MonitorState],
+    expected: &[String],
     team: &Team,
     policy: &SweepPolicy,
     now: DateTime<Utc>,
@@ -323,31 +328,53 @@ pub fn silent_locations(
     let Ok(fleet) = OperatorId::new("fleet") else {
         return vec![];
     };
-    last.into_iter()
+    let email = |key: String, subject: String, text: String| {
+        Notification::email(
+            Email {
+                key,
+                topic: Topic::MonitorBlind,
+                operator: &fleet,
+                incident: None,
+                severity: Some(Severity::Low),
+                to: team.emails.clone(),
+                cc: vec![],
+                subject,
+                text,
+                at: now,
+            },
+            team,
+        )
+    };
+    const AFTER: &str = "Rounds are decided by the other locations; with fewer than the policy's min_locations voting they are unknown.\n";
+    let others_voting = last.iter().any(|(_, at)| now - *at <= limit);
+    let never = expected
+        .iter()
+        .filter(|l| others_voting && !last.iter().any(|(seen, _)| seen == l))
+        .map(|location| {
+            email(
+                format!("location-{location}#never-{}", now.format("%Y%m%d")),
+                format!("[LOCATION SILENT] {location} is expected and has never voted"),
+                format!(
+                    "The location {location} is listed in the expected locations and has voted for no portal, while the others vote: \
+                     its probe stack is not deployed, its agent not started, or its name differs from the one it stamps.\n{AFTER}"
+                ),
+            )
+        });
+    let stopped = last
+        .iter()
         .filter(|(_, at)| now - *at > limit)
         .map(|(location, at)| {
-            Notification::email(
-                Email {
-                    key: format!("location-{location}#silent-{}", key_time(at)),
-                    topic: Topic::MonitorBlind,
-                    operator: &fleet,
-                    incident: None,
-                    severity: Some(Severity::Low),
-                    to: team.emails.clone(),
-                    cc: vec![],
-                    subject: format!("[LOCATION SILENT] No vote from {location} since {}", ts(at)),
-                    text: format!(
-                        "The location {location} has voted for no portal since {since} ({mins} minutes): its probe function or agent has stopped, or cannot write.\n\
-                         Rounds are decided by the other locations; with fewer than the policy's min_locations voting they are unknown.\n",
-                        since = ts(at),
-                        mins = (now - at).num_minutes()
-                    ),
-                    at: now,
-                },
-                team,
+            email(
+                format!("location-{location}#silent-{}", key_time(*at)),
+                format!("[LOCATION SILENT] No vote from {location} since {}", ts(*at)),
+                format!(
+                    "The location {location} has voted for no portal since {since} ({mins} minutes): its probe function or agent has stopped, or cannot write.\n{AFTER}",
+                    since = ts(*at),
+                    mins = (now - *at).num_minutes()
+                ),
             )
-        })
-        .collect()
+        });
+    stopped.chain(never).collect()
 }
 
 /// A portal certificate expiring within the warning period: one Low email
@@ -690,10 +717,72 @@ mod tests {
         ];
         let p = SweepPolicy::default();
         // 5 minutes after agent-1's latest vote (for any portal): not yet.
-        assert!(silent_locations(&states, &team(), &p, utc("2026-11-27T10:07:00Z")).is_empty());
-        let due = silent_locations(&states, &team(), &p, utc("2026-11-27T10:07:01Z"));
+        assert!(
+            silent_locations(&states, &[], &team(), &p, utc("2026-11-27T10:07:00Z")).is_empty()
+        );
+        let due = silent_locations(&states, &[], &team(), &p, utc("2026-11-27T10:07:01Z"));
         assert_eq!(due.len(), 1, "agent-1 alone");
         assert!(due[0].subject.contains("agent-1") && due[0].key.ends_with("20261127T100200Z"));
+        assert_eq!(due[0].to, team().emails);
+    }
+
+    #[test]
+    fn a_listed_location_never_heard_from_is_told_once_a_day_while_the_others_vote() {
+        let seen = |loc: &str, at: &str| {
+            let mut s = MonitorState::new(OperatorId::new("contoso").unwrap());
+            s.location_seen = vec![crate::evaluate::quorum::LocationRun {
+                location: loc.into(),
+                since: utc(at),
+            }];
+            s
+        };
+        let expected: Vec<String> = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+            .map(String::from)
+            .to_vec();
+        let p = SweepPolicy::default();
+        let never = |states: &[MonitorState], now: &str| -> Vec<String> {
+            silent_locations(states, &expected, &team(), &p, utc(now))
+                .into_iter()
+                .filter(|n| n.key.contains("#never-"))
+                .map(|n| n.key)
+                .collect()
+        };
+        let states = [
+            seen("us-east-1", "2026-11-27T10:00:00Z"),
+            seen("eu-west-1", "2026-11-27T09:00:00Z"),
+        ];
+        assert_eq!(
+            never(&states, "2026-11-27T10:05:00Z"),
+            vec!["location-ap-southeast-2#never-20261127"],
+            "us-east-1 voted within 5 minutes; ap-southeast-2 never has (eu-west-1 has, once)"
+        );
+        assert!(
+            never(&states, "2026-11-27T10:05:01Z").is_empty(),
+            "no location voted within 5 minutes: that is blindness, told on its own"
+        );
+        let fresh = [
+            seen("us-east-1", "2026-11-28T10:00:00Z"),
+            seen("eu-west-1", "2026-11-28T10:00:00Z"),
+        ];
+        assert_eq!(
+            never(&fresh, "2026-11-28T10:00:30Z"),
+            vec!["location-ap-southeast-2#never-20261128"],
+            "the next day, told again"
+        );
+        let all = [
+            fresh[0].clone(),
+            fresh[1].clone(),
+            seen("ap-southeast-2", "2026-11-28T10:00:00Z"),
+        ];
+        assert!(
+            never(&all, "2026-11-28T10:00:30Z").is_empty(),
+            "once it votes"
+        );
+        let due = silent_locations(&fresh, &expected, &team(), &p, utc("2026-11-28T10:00:30Z"));
+        assert_eq!(due.len(), 1);
+        assert!(due[0]
+            .subject
+            .contains("ap-southeast-2 is expected and has never voted"));
         assert_eq!(due[0].to, team().emails);
     }
 

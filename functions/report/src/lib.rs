@@ -455,7 +455,7 @@ where
             Vec::new()
         }
     };
-    let mut report = sweep(store, notifier, team, sweep_policy, now).await;
+    let mut report = sweep(store, notifier, team, sweep_policy, &policy.locations, now).await;
     for e in reports_failed {
         report.failed.insert(0, (Duty::Reports, e));
     }
