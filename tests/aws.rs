@@ -805,3 +805,110 @@ async fn two_locations_page_only_when_the_quorum_sees_the_portal_down() {
         }
     }
 }
+
+/// The probes table before several locations voted: keyed by the operator
+/// and the millisecond, as livesite-<env>-probes was made.
+async fn millisecond_keyed_table(stack: &Stack) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let name = format!("{}-old-probes", stack.name);
+    let attr = |n: &str, t: ScalarAttributeType| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(t)
+            .build()
+            .expect("attribute")
+    };
+    let key = |n: &str, k: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(k)
+            .build()
+            .expect("key")
+    };
+    aws_sdk_dynamodb::Client::new(&stack.config)
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("operator", ScalarAttributeType::S))
+        .attribute_definitions(attr("at_ms", ScalarAttributeType::N))
+        .key_schema(key("operator", KeyType::Hash))
+        .key_schema(key("at_ms", KeyType::Range))
+        .send()
+        .await
+        .expect("create the old probes table");
+    name
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_copied_from_the_millisecond_keyed_table_is_kept_and_never_evaluated_again() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use livesite_core::ports::ProbeLog;
+    let mut p = Pipeline::new("migration").await;
+    let old = millisecond_keyed_table(&p.stack).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&p.stack.config);
+    // 30:30 of failures, as the old probe function wrote them.
+    let history = livesite_tests::fixtures::failures("contoso", 0, 1830);
+    for probe in &history {
+        let mut item: std::collections::HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(probe).expect("item");
+        let ms = probe.probed_at.timestamp_millis();
+        item.insert("at_ms".into(), AttributeValue::N(ms.to_string()));
+        item.insert(
+            "ttl".into(),
+            AttributeValue::N((ms / 1000 + 86_400).to_string()),
+        );
+        ddb.put_item()
+            .table_name(&old)
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("old item");
+    }
+    ddb.put_item()
+        .table_name(&old)
+        .item("operator", AttributeValue::S("contoso".into()))
+        .item("at_ms", AttributeValue::N("1".into()))
+        .item("outcome", AttributeValue::S("sideways".into()))
+        .send()
+        .await
+        .expect("an unreadable old item");
+
+    let store = p.stack.store();
+    let since = t0() + Duration::minutes(15);
+    let part = livesite_aws::migrate::copy_probes(&store, &old, Some(since))
+        .await
+        .expect("copy since");
+    assert_eq!(part.copied, 32, "15:00 to 30:30: {part:?}");
+    let done = livesite_aws::migrate::copy_probes(&store, &old, None)
+        .await
+        .expect("copy all");
+    assert_eq!((done.copied, done.lost.len()), (62, 0), "{done:?}");
+    assert_eq!(done.unreadable.len(), 1, "left in place, named: {done:?}");
+    let kept = store
+        .range(&history[0].operator, t0(), t0() + Duration::hours(1))
+        .await
+        .expect("range");
+    assert_eq!(
+        kept, history,
+        "every result once, whole, in order, after a re-run"
+    );
+
+    let records = p.stack.stream_records(None).await;
+    assert!(records.len() >= 62, "the copies are on the stream");
+    assert!(
+        p.next_batch().await.records.is_empty(),
+        "the template's stream filter passes every copy by"
+    );
+    // Were one to reach the evaluator anyway, it changes nothing.
+    let unfiltered: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_value(json!({ "Records": records })).expect("event");
+    assert!(p.evaluate(unfiltered).await.is_empty());
+    let state = store.load_state(&history[0].operator).await.expect("state");
+    assert!(state.is_none(), "no state from history: {state:?}");
+    assert!(
+        p.stack.pages().await.is_empty(),
+        "30:30 of old failures page nobody"
+    );
+}

@@ -246,3 +246,49 @@ async fn a_record_change_is_decided_on_what_another_writer_left() {
     .expect("json");
     assert_eq!(stored, cancelled, "the cancellation stands");
 }
+
+#[tokio::test]
+async fn a_database_keyed_by_the_millisecond_is_rekeyed_by_location_keeping_every_probe() {
+    use livesite_core::ports::ProbeLog;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("livesite.db");
+    let old = livesite_tests::fixtures::probe("contoso", 30, false);
+    {
+        // The probes table as livesite made it before locations voted.
+        let c = rusqlite::Connection::open(&path).expect("open");
+        c.execute_batch(
+            "CREATE TABLE probes (operator TEXT NOT NULL, probed_at_ms INTEGER NOT NULL,
+             doc TEXT NOT NULL, PRIMARY KEY (operator, probed_at_ms)) WITHOUT ROWID;",
+        )
+        .expect("old schema");
+        c.execute(
+            "INSERT INTO probes VALUES ('contoso', ?1, ?2)",
+            rusqlite::params![
+                old.probed_at.timestamp_millis(),
+                serde_json::to_string(&old).expect("json")
+            ],
+        )
+        .expect("old row");
+    }
+    let store = SqliteStore::open(&path).expect("open and rekey");
+    let other = livesite_core::ProbeResult {
+        location: Some("eu-west-1".into()),
+        ..livesite_tests::fixtures::probe("contoso", 30, true)
+    };
+    store
+        .append(&other)
+        .await
+        .expect("same millisecond, another location");
+    let op = old.operator.clone();
+    let got = store
+        .range(&op, t0(), t0() + Duration::minutes(1))
+        .await
+        .expect("range");
+    assert_eq!(
+        got,
+        vec![old, other],
+        "the old row kept, the new one beside it"
+    );
+    drop(store);
+    SqliteStore::open(&path).expect("a rekeyed database opens as it is");
+}

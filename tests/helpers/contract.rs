@@ -9,7 +9,7 @@ use livesite_core::incident::{
 };
 use livesite_core::notify::{Channel, Notification};
 use livesite_core::ports::{DeliveryStatus, Store, StoreError, Version};
-use livesite_core::OperatorId;
+use livesite_core::{OperatorId, ProbeResult};
 
 pub fn incident(op: &str, minutes: i64) -> Incident {
     let started = t0() + Duration::minutes(minutes);
@@ -85,6 +85,66 @@ pub async fn probes_are_kept_once_and_ranged_half_open<S: Store>(s: &S) {
         .await
         .expect("range");
     assert_eq!(half.len(), 1, "from is inclusive, to is exclusive");
+}
+
+/// Several locations probe each round (docs/rules.md, "Locations and
+/// quorum"): their results for one operator in the same millisecond are
+/// distinct records, a location's own result twice is one, and ranges keep
+/// every location's results in time order.
+pub async fn each_locations_result_is_kept_even_in_the_same_millisecond<S: Store>(s: &S) {
+    let op = OperatorId::new("contoso").expect("id");
+    let at = |secs: i64, location: Option<&str>, up: bool| ProbeResult {
+        location: location.map(str::to_string),
+        ..probe("contoso", secs, up)
+    };
+    for p in [
+        at(30, Some("eu-west-1"), false),
+        at(30, Some("us-east-1"), true),
+        at(30, None, true),
+        at(30, Some("eu-west-1"), true),
+        at(0, Some("us-east-1"), true),
+        at(60, Some("ap-southeast-2"), false),
+    ] {
+        s.append(&p).await.expect("append");
+    }
+    let got: Vec<(i64, Option<String>, bool)> = s
+        .range(&op, t0(), t0() + Duration::minutes(5))
+        .await
+        .expect("range")
+        .into_iter()
+        .map(|p| {
+            (
+                (p.probed_at - t0()).num_seconds(),
+                p.location.clone(),
+                p.is_up(),
+            )
+        })
+        .collect();
+    let want = |secs, l: Option<&str>, up| (secs, l.map(str::to_string), up);
+    assert_eq!(
+        got,
+        vec![
+            want(0, Some("us-east-1"), true),
+            want(30, None, true),
+            want(30, Some("eu-west-1"), false),
+            want(30, Some("us-east-1"), true),
+            want(60, Some("ap-southeast-2"), false),
+        ],
+        "one record per location and millisecond, the first kept"
+    );
+    let edge = s
+        .range(
+            &op,
+            t0() + Duration::seconds(30),
+            t0() + Duration::seconds(60),
+        )
+        .await
+        .expect("range");
+    assert_eq!(
+        edge.len(),
+        3,
+        "every location's result at `from` is in, none at `to`"
+    );
 }
 
 pub async fn state_uses_optimistic_concurrency<S: Store>(s: &S) {
@@ -624,6 +684,11 @@ macro_rules! store_contract {
         #[tokio::test]
         async fn contract_probes() {
             $crate::contract::probes_are_kept_once_and_ranged_half_open(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_probes_by_location() {
+            $crate::contract::each_locations_result_is_kept_even_in_the_same_millisecond(&$make)
+                .await;
         }
         #[tokio::test]
         async fn contract_state() {

@@ -381,14 +381,19 @@ impl Stack {
     }
 }
 
-/// Stream records as the Lambda service delivers them. The emulator's records
-/// lack `eventSourceARN`; the rest is the same wire format.
+/// Stream records as the Lambda service delivers them to the evaluator: only
+/// those the template's event filter lets through (the emulator runs no
+/// event source mapping, so without this a filter mistake would show only on
+/// AWS). The emulator's records lack `eventSourceARN`; the rest is the same
+/// wire format.
 pub fn lambda_event(
     records: &[Value],
     stream_arn: &str,
 ) -> aws_lambda_events::event::dynamodb::Event {
+    let patterns = stream_filters();
     let records: Vec<Value> = records
         .iter()
+        .filter(|r| patterns.iter().any(|p| filter_matches(p, Some(r))))
         .map(|r| {
             let mut r = r.clone();
             r["eventSourceARN"] = json!(stream_arn);
@@ -396,6 +401,55 @@ pub fn lambda_event(
         })
         .collect();
     serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
+}
+
+/// The filter patterns of the evaluator's mapping on the probes stream, as
+/// deployed (an empty list would pass every record: Lambda's default).
+pub fn stream_filters() -> Vec<Value> {
+    let mappings = template::resources_of("AWS::Lambda::EventSourceMapping");
+    let (_, mapping) = mappings
+        .iter()
+        .find(|(_, m)| m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0] == "ProbesTable")
+        .expect("a mapping on the probes table's stream");
+    let filters = mapping["Properties"]["FilterCriteria"]["Filters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if filters.is_empty() {
+        return vec![json!({})];
+    }
+    filters
+        .iter()
+        .map(|f| {
+            let text = f["Pattern"].as_str().expect("a pattern is JSON text");
+            serde_json::from_str(text).expect("a pattern parses")
+        })
+        .collect()
+}
+
+/// Lambda's event filter, the part the template uses: every key of the
+/// pattern must match; a list matches when any of its values equals the
+/// event's (a string, number, boolean) or `{"exists": b}` holds of it.
+/// Anything else is not modelled and fails the test rather than guess.
+pub fn filter_matches(pattern: &Value, event: Option<&Value>) -> bool {
+    let Some(fields) = pattern.as_object() else {
+        panic!("a filter pattern is an object: {pattern}");
+    };
+    fields.iter().all(|(key, p)| {
+        let value = event.and_then(|e| e.get(key));
+        match p {
+            Value::Object(_) => filter_matches(p, value),
+            Value::Array(choices) => choices.iter().any(|c| match c {
+                Value::Object(op) => match op.get("exists").and_then(Value::as_bool) {
+                    Some(true) => value.is_some_and(|v| !v.is_object() && !v.is_array()),
+                    Some(false) => value.is_none(),
+                    None => panic!("filter operator not modelled: {c}"),
+                },
+                literal => value == Some(literal),
+            }),
+            other => panic!("a filter pattern's leaf is a list: {other}"),
+        }
+    })
 }
 
 async fn post(url: String, key: String, target: String, body: Value) -> Value {

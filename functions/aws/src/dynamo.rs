@@ -1,8 +1,10 @@
 //! The DynamoDB store: every store port, over two tables (docs/data-model.md).
 //!
-//! * The probes table holds one item per probe result (`operator`, `at_ms`),
-//!   flattened so it reads well in the console, with a TTL. Its stream feeds
-//!   the evaluator.
+//! * The probes table holds one item per probe result, keyed by `operator`
+//!   and `at_location` (the millisecond, then the location: several
+//!   locations' results in one millisecond are distinct items), flattened so
+//!   it reads well in the console, with a TTL. Its stream feeds the
+//!   evaluator.
 //! * The state table holds everything else under `pk`/`sk`: monitor state
 //!   (optimistic concurrency on `version`), incidents (created only if absent),
 //!   the outbox (created only if absent, claimed with a conditional update),
@@ -33,6 +35,16 @@ type Item = HashMap<String, AttributeValue>;
 pub const BATCH_WRITE_LIMIT: usize = 25;
 /// Retries of throttled or failed batch writes (backoff 100 ms .. 1.6 s).
 const BATCH_WRITE_RETRIES: u32 = 4;
+
+/// The attribute marking a probe item copied from an older table.
+pub const MIGRATED: &str = "migrated";
+
+/// Whether a probe item is a new result or a copied one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Probed,
+    Migrated,
+}
 
 /// How one BatchWriteItem request ended.
 enum Batch {
@@ -195,12 +207,23 @@ impl DynamoStore {
         &self.tables
     }
 
-    /// The probe item: the record flattened, plus the sort key and the TTL.
+    /// The probe item: the record flattened, plus the sort key, its
+    /// millisecond on its own (what the console and a migration read) and
+    /// the TTL.
     pub fn probe_item(&self, p: &ProbeResult) -> Result<Item, StoreError> {
+        self.probe_item_as(p, Written::Probed)
+    }
+
+    fn probe_item_as(&self, p: &ProbeResult, how: Written) -> Result<Item, StoreError> {
+        let key = probe_sort_key(p)?;
         let mut item: Item = serde_dynamo::to_item(p).map_err(backend)?;
+        item.insert("at_location".into(), s(&key));
         item.insert("at_ms".into(), n(p.probed_at.timestamp_millis()));
         let expires = p.probed_at.timestamp() + self.probe_ttl.as_secs() as i64;
         item.insert("ttl".into(), n(expires));
+        if how == Written::Migrated {
+            item.insert(MIGRATED.into(), AttributeValue::Bool(true));
+        }
         Ok(item)
     }
 
@@ -213,11 +236,26 @@ impl DynamoStore {
     /// why, so the caller can log and count them: a missing result shows up
     /// downstream as an unknown gap, never as down.
     pub async fn append_many(&self, probes: &[ProbeResult]) -> Vec<(ProbeResult, String)> {
+        self.write_probes(probes, Written::Probed).await
+    }
+
+    /// Writes results copied from an older probes table (`crate::migrate`),
+    /// marked `migrated`: the evaluator's stream filter passes them by, so
+    /// history never replays through the outage rules.
+    pub async fn append_migrated(&self, probes: &[ProbeResult]) -> Vec<(ProbeResult, String)> {
+        self.write_probes(probes, Written::Migrated).await
+    }
+
+    async fn write_probes(
+        &self,
+        probes: &[ProbeResult],
+        how: Written,
+    ) -> Vec<(ProbeResult, String)> {
         let mut lost = Vec::new();
         for chunk in probes.chunks(BATCH_WRITE_LIMIT) {
             let mut batch = Vec::new();
             for p in chunk {
-                match self.probe_request(p) {
+                match self.probe_request(p, how) {
                     Ok(r) => batch.push((p, r)),
                     Err(e) => lost.push((p.clone(), e.to_string())),
                 }
@@ -241,9 +279,9 @@ impl DynamoStore {
         lost
     }
 
-    fn probe_request(&self, p: &ProbeResult) -> Result<WriteRequest, StoreError> {
+    fn probe_request(&self, p: &ProbeResult, how: Written) -> Result<WriteRequest, StoreError> {
         let put = PutRequest::builder()
-            .set_item(Some(self.probe_item(p)?))
+            .set_item(Some(self.probe_item_as(p, how)?))
             .build()
             .map_err(backend)?;
         Ok(WriteRequest::builder().put_request(put).build())
@@ -251,9 +289,9 @@ impl DynamoStore {
 
     /// One BatchWriteItem request, with its retries.
     async fn write_batch(&self, batch: &[(&ProbeResult, WriteRequest)]) -> Batch {
-        let by_key: HashMap<(String, i64), &ProbeResult> = batch
+        let by_key: HashMap<(String, String), &ProbeResult> = batch
             .iter()
-            .map(|(p, _)| ((p.operator.to_string(), p.probed_at.timestamp_millis()), *p))
+            .filter_map(|(p, _)| Some(((p.operator.to_string(), probe_sort_key(p).ok()?), *p)))
             .collect();
         let mut requests: Vec<WriteRequest> = batch.iter().map(|(_, r)| r.clone()).collect();
         let mut error = String::new();
@@ -290,7 +328,7 @@ impl DynamoStore {
             .iter()
             .filter_map(|r| {
                 let item = &r.put_request.as_ref()?.item;
-                let p = by_key.get(&(text(item, "operator")?, num(item, "at_ms")?))?;
+                let p = by_key.get(&(text(item, "operator")?, text(item, "at_location")?))?;
                 Some(((*p).clone(), error.clone()))
             })
             .collect();
@@ -387,6 +425,30 @@ impl DynamoStore {
     }
 }
 
+/// The last millisecond a 13-digit key holds (the year 2286).
+const MAX_KEYED_MS: i64 = 9_999_999_999_999;
+
+/// A probe's sort key: its millisecond in 13 digits, `#`, its location
+/// (empty for the single default location), so a range of milliseconds is a
+/// range of keys and each location's result in it is its own item. A time
+/// the 13 digits cannot order (before 1970, after 2286) is refused.
+pub fn probe_sort_key(p: &ProbeResult) -> Result<String, StoreError> {
+    let ms = p.probed_at.timestamp_millis();
+    if !(0..=MAX_KEYED_MS).contains(&ms) {
+        return Err(StoreError::Backend(
+            format!(
+                "probed_at {} cannot be a probe key (1970 to 2286 only)",
+                p.probed_at
+            )
+            .into(),
+        ));
+    }
+    Ok(format!(
+        "{ms:013}#{}",
+        p.location.as_deref().unwrap_or_default()
+    ))
+}
+
 impl ProbeLog for DynamoStore {
     async fn append(&self, probe: &ProbeResult) -> Result<(), StoreError> {
         let item = self.probe_item(probe)?;
@@ -395,7 +457,7 @@ impl ProbeLog for DynamoStore {
             .put_item()
             .table_name(&self.tables.probes)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(at_ms)")
+            .condition_expression("attribute_not_exists(at_location)")
             .send()
             .await;
         match r {
@@ -412,18 +474,21 @@ impl ProbeLog for DynamoStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<ProbeResult>, StoreError> {
         let (a, b) = (from.timestamp_millis(), to.timestamp_millis() - 1);
-        if b < a {
+        if b < a || b < 0 {
             return Ok(vec![]);
         }
+        // Every location's key of a millisecond lies between the bare
+        // millisecond and the millisecond followed by `~`, which sorts after
+        // every character a location may hold.
         let q = self
             .client
             .query()
             .table_name(&self.tables.probes)
-            .key_condition_expression("#o = :o AND at_ms BETWEEN :a AND :b")
+            .key_condition_expression("#o = :o AND at_location BETWEEN :a AND :b")
             .expression_attribute_names("#o", "operator")
             .expression_attribute_values(":o", s(operator.as_str()))
-            .expression_attribute_values(":a", n(a))
-            .expression_attribute_values(":b", n(b))
+            .expression_attribute_values(":a", s(format!("{:013}", a.max(0))))
+            .expression_attribute_values(":b", s(format!("{:013}~", b.min(MAX_KEYED_MS))))
             .consistent_read(true);
         self.query_all(q)
             .await?

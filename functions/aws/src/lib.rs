@@ -2,6 +2,7 @@
 //! registry, the SNS pager and the SES mailer, and the functions' settings.
 
 pub mod dynamo;
+pub mod migrate;
 #[cfg(feature = "notify")]
 pub mod notify;
 pub mod settings;

@@ -166,7 +166,13 @@ impl Settings {
                 name: "TEAM_EMAILS",
                 message: e.to_string(),
             })?;
-        let policy: Policy = env.json_or_default("POLICY_JSON")?;
+        let mut policy: Policy = env.json_or_default("POLICY_JSON")?;
+        // The stack's `ProbeLocations`: the regions (and agents) whose votes
+        // decide each round; it names them for the whole stack at once.
+        let locations = env.list("PROBE_LOCATIONS");
+        if !locations.is_empty() {
+            policy.locations.expected = locations;
+        }
         policy.validate().map_err(|e| invalid("POLICY_JSON", e))?;
         let phone = env
             .optional("TEAM_PHONE")

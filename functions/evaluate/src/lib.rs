@@ -109,8 +109,18 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
     let mut failures = Vec::new();
     let mut probes = Vec::new();
     let mut sequences = Vec::new();
-    let mut invalid = 0usize;
+    let (mut invalid, mut migrated) = (0usize, 0usize);
     for record in &event.records {
+        // Copied history (livesite_aws::migrate): the stream filter passes it
+        // by; one reaching here is not a new result either.
+        if record
+            .change
+            .new_image
+            .contains_key(livesite_aws::dynamo::MIGRATED)
+        {
+            migrated += 1;
+            continue;
+        }
         match probe_of(record) {
             Ok(p) => {
                 sequences.push((p.operator.clone(), record.change.sequence_number.clone()));
@@ -123,7 +133,7 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
                     sequence = ?record.change.sequence_number,
                     event_id = %record.event_id,
                     operator = ?key("operator"),
-                    at_ms = ?key("at_ms"),
+                    at_location = ?key("at_location"),
                     error,
                     "invalid probe record skipped: it can never be evaluated"
                 );
@@ -144,6 +154,12 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
             return response;
         }
     };
+    if migrated > 0 {
+        tracing::info!(
+            migrated,
+            "copied probe results skipped: history is not evaluated again"
+        );
+    }
     let outcome = evaluate_batch(store, &ctx, &probes).await;
     for op in &outcome.unknown {
         tracing::warn!(operator = %op, "probe result for an operator not in the registry; ignored");

@@ -23,8 +23,9 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS probes (
     operator TEXT NOT NULL,
     probed_at_ms INTEGER NOT NULL,
+    location TEXT NOT NULL DEFAULT '',
     doc TEXT NOT NULL,
-    PRIMARY KEY (operator, probed_at_ms)
+    PRIMARY KEY (operator, probed_at_ms, location)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS monitor_state (
     operator TEXT PRIMARY KEY,
@@ -120,6 +121,40 @@ fn add_column(conn: &Connection, table: &str, column: &str, kind: &str) -> Resul
     Ok(())
 }
 
+/// Databases made before several locations voted keyed their probes by
+/// operator and millisecond only, so two locations' results in one
+/// millisecond were one row; a key cannot change in place, so the table is
+/// rebuilt with the location in its key, every row kept (the default
+/// location, '', for all of them: they were made by one).
+fn rekey_probes(conn: &Connection) -> Result<(), StoreError> {
+    let (columns, located): (i64, i64) = conn
+        .query_row(
+            "SELECT COUNT(*), COALESCE(SUM(name = 'location'), 0) FROM pragma_table_info('probes')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(backend)?;
+    if columns == 0 || located > 0 {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction().map_err(backend)?;
+    tx.execute_batch(
+        "ALTER TABLE probes RENAME TO probes_by_millisecond;
+         CREATE TABLE probes (
+             operator TEXT NOT NULL,
+             probed_at_ms INTEGER NOT NULL,
+             location TEXT NOT NULL DEFAULT '',
+             doc TEXT NOT NULL,
+             PRIMARY KEY (operator, probed_at_ms, location)
+         ) WITHOUT ROWID;
+         INSERT INTO probes (operator, probed_at_ms, location, doc)
+             SELECT operator, probed_at_ms, '', doc FROM probes_by_millisecond;
+         DROP TABLE probes_by_millisecond;",
+    )
+    .map_err(backend)?;
+    tx.commit().map_err(backend)
+}
+
 impl SqliteStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(backend)?;
@@ -137,6 +172,7 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
+        rekey_probes(&conn)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         // Databases made before retries had a backoff lack the column.
         add_column(&conn, "outbox", "next_attempt_ms", "INTEGER")?;
@@ -208,8 +244,13 @@ impl ProbeLog for SqliteStore {
         let doc = to_doc(probe)?;
         self.with(|c| {
             c.execute(
-                "INSERT OR IGNORE INTO probes (operator, probed_at_ms, doc) VALUES (?1, ?2, ?3)",
-                params![probe.operator.as_str(), millis(probe.probed_at), doc],
+                "INSERT OR IGNORE INTO probes (operator, probed_at_ms, location, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    probe.operator.as_str(),
+                    millis(probe.probed_at),
+                    probe.location.as_deref().unwrap_or_default(),
+                    doc
+                ],
             )
             .map_err(backend)?;
             Ok(())
@@ -224,7 +265,7 @@ impl ProbeLog for SqliteStore {
     ) -> Result<Vec<ProbeResult>, StoreError> {
         self.with(|c| {
             let mut stmt = c
-                .prepare("SELECT probed_at_ms, doc FROM probes WHERE operator = ?1 AND probed_at_ms >= ?2 AND probed_at_ms < ?3 ORDER BY probed_at_ms")
+                .prepare("SELECT probed_at_ms, doc FROM probes WHERE operator = ?1 AND probed_at_ms >= ?2 AND probed_at_ms < ?3 ORDER BY probed_at_ms, location")
                 .map_err(backend)?;
             let rows = stmt
                 .query_map(params![operator.as_str(), millis(from), millis(to)], |r| {
