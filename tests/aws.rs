@@ -529,10 +529,14 @@ async fn the_functions_sdk_configuration_reaches_the_emulator() {
         team: stack.team(),
         policy: Policy::default(),
         team_clients: vec![],
-        probe_location: None,
+        probe: livesite_aws::settings::ProbeSettings {
+            tables: stack.tables.clone(),
+            tables_region: None,
+            location: None,
+            second_round_queue_url: None,
+            concurrency: None,
+        },
         local_principal: None,
-        second_round_queue_url: None,
-        probe_concurrency: None,
         sweep_policy: Default::default(),
     };
     let notifier = livesite_aws::settings::notifier(&config, &settings);
@@ -636,11 +640,12 @@ fn settings_read_every_variable_and_name_the_bad_one() {
             s.team.emails.len(),
             s.team_clients.len(),
             s.local_principal.clone(),
-            s.probe_concurrency,
-            s.second_round_queue_url.clone()
+            s.probe.concurrency,
+            s.probe.second_round_queue_url.clone()
         ),
         (2, 0, None, None, None)
     );
+    assert!(s.policy.locations.expected.is_empty());
     let s = with(&[
         ("TEAM_TIMEZONE", "Europe/Madrid"),
         ("TEAM_CLIENT_IDS", "a, b,,"),
@@ -652,9 +657,17 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         ("TEAM_WORKDAYS", "sun, mon,tue,wed,thu"),
         ("TEAM_HOLIDAYS", "2026-12-25, 2027-01-01"),
         ("PROBE_LOCATION", "eu-west-1"),
+        ("TABLES_REGION", "us-east-1"),
+        ("PROBE_LOCATIONS", "us-east-1, eu-west-1,ap-southeast-2"),
     ])
     .expect("valid");
-    assert_eq!(s.probe_location.as_deref(), Some("eu-west-1"));
+    assert_eq!(s.probe.location.as_deref(), Some("eu-west-1"));
+    assert_eq!(s.probe.tables_region.as_deref(), Some("us-east-1"));
+    assert_eq!(
+        s.policy.locations.expected,
+        ["us-east-1", "eu-west-1", "ap-southeast-2"],
+        "the stack's ProbeLocations name the voters"
+    );
     assert_eq!(
         s.team.phone.as_ref().map(|p| p.as_str()),
         Some("+14255389336")
@@ -677,8 +690,11 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         s.local_principal,
         Some(LocalPrincipal::Client("abc".into()))
     );
-    assert_eq!(s.probe_concurrency, Some(64));
-    assert_eq!(s.second_round_queue_url.as_deref(), Some("https://sqs/q"));
+    assert_eq!(s.probe.concurrency, Some(64));
+    assert_eq!(
+        s.probe.second_round_queue_url.as_deref(),
+        Some("https://sqs/q")
+    );
     assert_eq!(
         s.team.calendar.timezone,
         "Europe/Madrid".parse::<livesite_core::Tz>().expect("tz")
@@ -694,6 +710,8 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         ("TEAM_WORKDAYS", "mon,funday"),
         ("TEAM_HOLIDAYS", "2026-13-01"),
         ("PROBE_LOCATION", "EU West"),
+        ("TABLES_REGION", "us east"),
+        ("PROBE_LOCATIONS", "us-east-1,EU"),
     ] {
         let e = with(&[(name, value)]).expect_err(name).to_string();
         assert!(e.contains(name), "{name}: {e}");
@@ -702,6 +720,22 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         .expect_err("nothing set")
         .to_string();
     assert!(e.contains("is not set"), "{e}");
+    // A probe stack in another region is given its tables and location only.
+    let probe = livesite_aws::settings::ProbeSettings::from_lookup(&|name| {
+        let v = match name {
+            "PROBES_TABLE" => "p",
+            "STATE_TABLE" => "s",
+            "TABLES_REGION" => "us-east-1",
+            "PROBE_LOCATION" => "eu-west-1",
+            _ => return None,
+        };
+        Some(v.to_string())
+    })
+    .expect("enough for the probe");
+    assert_eq!(
+        (probe.tables.probes.as_str(), probe.location.as_deref()),
+        ("p", Some("eu-west-1"))
+    );
 }
 
 /// Two probe functions as two locations (each with its own location, as

@@ -24,7 +24,7 @@ use livesite_tests::fixtures::{operator, t0};
 use livesite_tests::gateway::{admin, client, Call};
 use livesite_tests::iam::{denial_report, glob, Enforcer, Names, Role, FUNCTIONS};
 use livesite_tests::portal::{self, Behavior};
-use livesite_tests::template::invocation_deadline;
+use livesite_tests::template::{invocation_deadline, probe_region, resource_in, LOCATION_REGION};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -543,4 +543,138 @@ fn iam_wildcards_match_as_aws_does() {
     ] {
         assert_eq!(glob(p, t), want, "{p} vs {t}");
     }
+}
+
+/// The probe function's environment in a probe location's stack
+/// (infra/probe-region.yaml), resolved against this test's resources.
+fn location_env(names: &Names) -> HashMap<String, String> {
+    resource_in(probe_region(), "ProbeFunction")["Properties"]["Environment"]["Variables"]
+        .as_object()
+        .expect("the location's probe has an environment")
+        .iter()
+        .map(|(k, v)| (k.clone(), names.resolve(v)))
+        .collect()
+}
+
+/// The probe as a probe location's stack deploys it, run with its settings
+/// read from that template's environment, both rounds and the queue poll.
+async fn probe_from_a_location(
+    iam: &Enforcer,
+    env: &HashMap<String, String>,
+) -> Result<(), String> {
+    let settings = livesite_aws::settings::ProbeSettings::from_lookup(&|n| env.get(n).cloned())
+        .expect("the template's environment reads");
+    let cfg = iam
+        .config_in("LocationProbeFunction", LOCATION_REGION)
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    let queue_url = settings.second_round_queue_url.clone().expect("queue");
+    let f = ProbeFunction {
+        location: settings.location.clone(),
+        store: settings.store(&cfg),
+        prober: portal::local_prober(),
+        second_round: Some(SecondRound {
+            client: sqs.clone(),
+            queue_url: queue_url.clone(),
+            delay_seconds: 0,
+        }),
+        concurrency: 8,
+        pacing: livesite_probe_fn::Pacing::fixed(std::time::Duration::ZERO),
+    };
+    let deadline = || invocation_deadline("ProbeFunction");
+    let first = f
+        .handle(&schedule_event(), t0(), deadline())
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(first["second_round_scheduled"], true, "{first}");
+    let got = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("poll the location's second-round queue");
+    let message = got.messages().first().expect("the second round's message");
+    sqs.delete_message()
+        .queue_url(&queue_url)
+        .receipt_handle(message.receipt_handle().expect("receipt"))
+        .send()
+        .await
+        .expect("delete the message");
+    let event = json!({"Records": [{"messageId": message.message_id(), "eventSource": "aws:sqs", "body": message.body()}]});
+    let second = f
+        .handle(&event, t0() + Duration::seconds(30), deadline())
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(second["lost"], 0, "{second}");
+    Ok(())
+}
+
+/// A probe location in another region (infra/probe-region.yaml) reads the
+/// registry from and writes its votes to the home region's tables, on
+/// exactly its stack's permissions: every call allowed, every grant used.
+/// The proxy takes each call's region from its signature, so a client left
+/// in the location's region would ask for tables IAM knows by other ARNs:
+/// the negative control drops `TABLES_REGION` and is refused by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_location_in_another_region_writes_home_on_exactly_its_stacks_permissions() {
+    let stack = Stack::new("iam-location").await;
+    let here = aws_sdk_sqs::config::Builder::from(&stack.config)
+        .region(aws_sdk_sqs::config::Region::new(LOCATION_REGION))
+        .build();
+    let queue_url = aws_sdk_sqs::Client::from_conf(here)
+        .create_queue()
+        .queue_name(format!("{}-second-round", stack.name))
+        .send()
+        .await
+        .expect("the location's queue")
+        .queue_url
+        .expect("queue url");
+    let names = Names::of_location(&stack, LOCATION_REGION, &queue_url);
+    let role = Role::from_template_in(probe_region(), "ProbeFunction", &names);
+    let iam = Enforcer::with_roles(HashMap::from([("LocationProbeFunction".into(), role)])).await;
+    let portal = portal::spawn(Behavior::Respond {
+        status: 503,
+        body: "down".into(),
+    })
+    .await;
+    register(&stack, &portal).await;
+    let env = location_env(&names);
+    probe_from_a_location(&iam, &env)
+        .await
+        .expect("both rounds");
+    iam.assert_no_denials();
+    let unused = iam.unused_statements();
+    assert!(
+        unused.is_empty(),
+        "grants no scenario needed:\n  {}",
+        unused.join("\n  ")
+    );
+    let votes = livesite_core::ports::ProbeLog::range(
+        &stack.store(),
+        &livesite_core::OperatorId::new("contoso").expect("id"),
+        t0(),
+        t0() + Duration::minutes(1),
+    )
+    .await
+    .expect("home probes");
+    let places: Vec<Option<&str>> = votes.iter().map(|p| p.location.as_deref()).collect();
+    assert_eq!(
+        places,
+        [Some(LOCATION_REGION); 2],
+        "both rounds, home, stamped"
+    );
+
+    let mut astray = env.clone();
+    astray.remove("TABLES_REGION");
+    let error = probe_from_a_location(&iam, &astray)
+        .await
+        .expect_err("the registry is not in the location's region");
+    let report = denial_report(&iam.denials());
+    assert!(
+        report.contains(&format!(
+            "LocationProbeFunction is NOT allowed dynamodb:Query on arn:aws:dynamodb:{LOCATION_REGION}:"
+        )),
+        "{report}\n(the round said: {error})"
+    );
 }

@@ -15,9 +15,13 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The SAM template: sam's own validation, cfn-lint (pinned to a version that
 # still applies the SAM transform) and checkov (each skip is justified next to
 # its resource); any finding fails the run.
+# Both templates: the home stack and a probe location in another region.
 .venv/bin/sam validate --template-file infra/template.yaml --region us-east-1
-.venv/bin/cfn-lint infra/template.yaml
-.venv-checkov/bin/checkov -f infra/template.yaml --framework cloudformation --compact --quiet --skip-download
+.venv/bin/sam validate --template-file infra/probe-region.yaml --region eu-west-1
+.venv/bin/cfn-lint infra/template.yaml infra/probe-region.yaml
+for template in infra/template.yaml infra/probe-region.yaml; do
+    .venv-checkov/bin/checkov -f "$template" --framework cloudformation --compact --quiet --skip-download
+done
 
 # One local AWS emulator for every test binary, on a free loopback port.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

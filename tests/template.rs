@@ -4,7 +4,10 @@
 //! their topic, the alarms a live-site monitor needs on itself, and timeouts
 //! that leave the code the room it counts on.
 
-use livesite_tests::template::{function_timeout, resource, resources_of};
+use livesite_tests::template::{
+    deployed, function_timeout_in, probe_region, resource, resource_in, resources_of,
+    resources_of_in,
+};
 use serde_json::{json, Value};
 
 fn props(name: &str) -> &'static Value {
@@ -107,22 +110,122 @@ fn the_monitor_has_the_alarms_it_needs_and_each_reaches_the_alarm_topic() {
 
 #[test]
 fn the_probe_function_has_room_for_the_longest_probe_and_the_write() {
-    let timeout = function_timeout("ProbeFunction");
-    let needed = livesite_core::PortalCheck::MAX_TIMEOUT + livesite_probe_fn::WRITE_MARGIN;
-    assert!(
-        timeout >= needed,
-        "ProbeFunction Timeout {timeout:?} < the longest portal timeout plus the write margin {needed:?}"
-    );
-    // The duration alarm sits at 80% of the timeout.
-    let alarm = props("ProbeDurationAlarm");
+    // At home and at every probe location.
+    for template in [deployed(), probe_region()] {
+        let timeout = function_timeout_in(template, "ProbeFunction");
+        let needed = livesite_core::PortalCheck::MAX_TIMEOUT + livesite_probe_fn::WRITE_MARGIN;
+        assert!(
+            timeout >= needed,
+            "ProbeFunction Timeout {timeout:?} < the longest portal timeout plus the write margin {needed:?}"
+        );
+        // The duration alarm sits at 80% of the timeout.
+        let alarm = &resource_in(template, "ProbeDurationAlarm")["Properties"];
+        assert_eq!(
+            alarm["Threshold"].as_f64(),
+            Some(timeout.as_millis() as f64 * 0.8),
+            "ProbeDurationAlarm's threshold must follow the function's timeout"
+        );
+        assert_eq!(
+            alarm["Dimensions"][0]["Value"],
+            json!({"Ref": "ProbeFunction"})
+        );
+    }
+}
+
+/// A probe location (infra/probe-region.yaml) runs the home stack's probe:
+/// the same binary, runtime, memory and timeout, so its votes are measured
+/// as the home region's are; it reads the registry from and writes its
+/// results to the home region's tables, named by the home stack's outputs,
+/// and stamps its region on them; and every alarm the home stack has on the
+/// probe (on the function, or on a metric the probe emits) it has too, on
+/// its own encrypted topic (alarms notify topics in their own region only).
+#[test]
+fn a_probe_location_runs_the_home_probe_writes_home_and_has_its_alarms() {
+    let region = probe_region();
+    let home = &resource("ProbeFunction");
+    let there = &resource_in(region, "ProbeFunction");
+    for field in [
+        "Runtime",
+        "Architectures",
+        "Handler",
+        "MemorySize",
+        "Timeout",
+    ] {
+        assert_eq!(
+            there["Properties"][field], home["Properties"][field],
+            "{field} differs from the home probe's"
+        );
+    }
     assert_eq!(
-        alarm["Threshold"].as_f64(),
-        Some(timeout.as_millis() as f64 * 0.8),
-        "ProbeDurationAlarm's threshold must follow the function's timeout"
+        there["Metadata"]["BuildProperties"],
+        home["Metadata"]["BuildProperties"]
     );
+    let env = &there["Properties"]["Environment"]["Variables"];
+    for (var, want) in [
+        ("PROBES_TABLE", json!({"Ref": "ProbesTableName"})),
+        ("STATE_TABLE", json!({"Ref": "StateTableName"})),
+        ("TABLES_REGION", json!({"Ref": "HomeRegion"})),
+        ("PROBE_LOCATION", json!({"Ref": "AWS::Region"})),
+        ("SECOND_ROUND_QUEUE_URL", json!({"Ref": "SecondRoundQueue"})),
+    ] {
+        assert_eq!(env[var], want, "{var}");
+    }
+    let home_outputs = &deployed()["Outputs"];
+    for output in ["ProbesTableName", "StateTableName"] {
+        assert!(
+            home_outputs[output].is_object(),
+            "the home stack outputs {output}"
+        );
+    }
+    let probe_metrics = emitted_by("probe");
+    assert!(probe_metrics.contains("ProbesNotRun"), "{probe_metrics:?}");
+    let on_probe = |a: &Value| {
+        let p = &a["Properties"];
+        p["Dimensions"][0]["Value"] == json!({"Ref": "ProbeFunction"})
+            || (p["Namespace"] == "livesite"
+                && p["MetricName"]
+                    .as_str()
+                    .is_some_and(|m| probe_metrics.contains(m)))
+    };
+    let wanted: Vec<_> = resources_of("AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| on_probe(a))
+        .collect();
+    assert!(wanted.len() >= 6, "{}", wanted.len());
+    let alarms = resources_of_in(region, "AWS::CloudWatch::Alarm");
+    for (name, a) in &wanted {
+        let same = |b: &Value| {
+            [
+                "Namespace",
+                "MetricName",
+                "Statistic",
+                "Threshold",
+                "ComparisonOperator",
+                "TreatMissingData",
+                "Dimensions",
+            ]
+            .iter()
+            .all(|k| a["Properties"][k] == b["Properties"][k])
+        };
+        assert!(
+            alarms.iter().any(|(_, b)| same(b)),
+            "the probe location lacks the home stack's {name}"
+        );
+    }
+    for (name, a) in &alarms {
+        assert_eq!(
+            a["Properties"]["AlarmActions"],
+            json!([{"Ref": "AlarmsTopic"}]),
+            "{name} must notify the location's alarm topic"
+        );
+    }
+    let topic = &resource_in(region, "AlarmsTopic")["Properties"];
+    assert_eq!(topic["KmsMasterKeyId"], json!({"Ref": "AlarmsKey"}));
+    let key = &resource_in(region, "AlarmsKey")["Properties"]["KeyPolicy"];
     assert_eq!(
-        alarm["Dimensions"][0]["Value"],
-        json!({"Ref": "ProbeFunction"})
+        key,
+        &props("AlarmsKey")["KeyPolicy"],
+        "the home key policy, which lets CloudWatch in"
     );
 }
 
@@ -148,16 +251,20 @@ fn every_email_goes_out_with_the_configuration_set_that_reports_bounces() {
     assert!(events["EventDestination"]["CloudWatchDestination"].is_object());
 }
 
-/// Every metric the functions emit (embedded metric format, namespace
-/// `livesite`) is either alarmed or listed here as information only.
-#[test]
-fn every_metric_the_functions_emit_is_alarmed_or_declared_informational() {
-    const INFORMATIONAL: &[&str] = &["ProbesWritten", "PortalsDown", "NotificationsFailed"];
+/// The metrics (embedded metric format, namespace `livesite`) the code of
+/// one crate under functions/ emits, or of every crate (`*`).
+fn emitted_by(crate_name: &str) -> std::collections::BTreeSet<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
     let mut emitted = std::collections::BTreeSet::new();
     for crate_dir in std::fs::read_dir(&root).expect("functions/") {
-        let src = crate_dir.expect("entry").path().join("src");
-        for file in std::fs::read_dir(&src).into_iter().flatten() {
+        let crate_dir = crate_dir.expect("entry").path();
+        if crate_name != "*" && !crate_dir.ends_with(crate_name) {
+            continue;
+        }
+        for file in std::fs::read_dir(crate_dir.join("src"))
+            .into_iter()
+            .flatten()
+        {
             let text = std::fs::read_to_string(file.expect("file").path()).unwrap_or_default();
             // The code, not its unit tests.
             let code = text.split("#[cfg(test)]").next().unwrap_or_default();
@@ -172,6 +279,15 @@ fn every_metric_the_functions_emit_is_alarmed_or_declared_informational() {
             }
         }
     }
+    emitted
+}
+
+/// Every metric the functions emit (embedded metric format, namespace
+/// `livesite`) is either alarmed or listed here as information only.
+#[test]
+fn every_metric_the_functions_emit_is_alarmed_or_declared_informational() {
+    const INFORMATIONAL: &[&str] = &["ProbesWritten", "PortalsDown", "NotificationsFailed"];
+    let emitted = emitted_by("*");
     assert!(emitted.contains("SweepDutyFailures"), "{emitted:?}");
     let alarmed: Vec<&str> = resources_of("AWS::CloudWatch::Alarm")
         .iter()

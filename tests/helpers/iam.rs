@@ -145,6 +145,39 @@ impl Names {
         }
     }
 
+    /// A probe location's stack (infra/probe-region.yaml) in `region`, its
+    /// second-round queue at `queue_url`, writing to `home`'s tables.
+    pub fn of_location(home: &Stack, region: &str, queue_url: &str) -> Names {
+        let name = queue_url.rsplit('/').next().unwrap_or_default().to_string();
+        let queue = Physical {
+            reference: queue_url.to_string(),
+            attributes: HashMap::from([
+                (
+                    "Arn".to_string(),
+                    format!("arn:aws:sqs:{region}:{ACCOUNT}:{name}"),
+                ),
+                ("QueueName".to_string(), name),
+            ]),
+        };
+        let parameters = [
+            ("Environment", "staging"),
+            ("HomeRegion", REGION),
+            ("ProbesTableName", home.tables.probes.as_str()),
+            ("StateTableName", home.tables.state.as_str()),
+            ("ProbeConcurrency", "8"),
+            ("AWS::Region", region),
+            ("AWS::AccountId", ACCOUNT),
+            ("AWS::Partition", "aws"),
+        ];
+        Names {
+            resources: HashMap::from([("SecondRoundQueue".to_string(), queue)]),
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
     fn reference(&self, name: &str) -> String {
         if let Some(p) = self.parameters.get(name) {
             return p.clone();
@@ -267,7 +300,12 @@ pub struct Role {
 
 impl Role {
     pub fn from_template(function: &str, names: &Names) -> Role {
-        let (inline, managed) = crate::template::function_role(function);
+        Self::from_template_in(crate::template::deployed(), function, names)
+    }
+
+    /// A function's role in another deployed template (a probe location's).
+    pub fn from_template_in(template: &'static Value, function: &str, names: &Names) -> Role {
+        let (inline, managed) = crate::template::function_role_in(template, function);
         let mut docs: Vec<(bool, Value)> = inline.into_iter().map(|s| (false, s)).collect();
         for arn in &managed {
             docs.extend(
@@ -520,9 +558,14 @@ impl Enforcer {
 
     /// The SDK configuration a function runs with: this proxy, its identity.
     pub async fn config(&self, function: &str) -> aws_config::SdkConfig {
+        self.config_in(function, REGION).await
+    }
+
+    /// The same, for a function running in `region`.
+    pub async fn config_in(&self, function: &str, region: &str) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.url)
-            .region(aws_config::Region::new(REGION))
+            .region(aws_config::Region::new(region.to_string()))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                 function, "secret", None, None, "iam-test",
             ))
@@ -631,34 +674,41 @@ pub fn denial_report(denials: &[Decision]) -> String {
     s
 }
 
-fn caller(req: &Request<Incoming>) -> Option<(String, String)> {
+/// Who signed a request (its access key id), for which region and service:
+/// the SigV4 credential scope, `KEY/DATE/REGION/SERVICE/aws4_request`. The
+/// region is the one the call goes to, so it is the region of every ARN the
+/// call touches (a client left in the wrong region asks for a resource IAM
+/// knows by another ARN).
+fn caller(req: &Request<Incoming>) -> Option<(String, String, String)> {
     let auth = req.headers().get("authorization")?.to_str().ok()?;
     let cred = auth.split("Credential=").nth(1)?;
     let mut parts = cred.split(',').next()?.split('/');
     let key = parts.next()?.to_string();
-    let service = parts.nth(2)?.to_string();
-    Some((key, service))
+    let region = parts.nth(1)?.to_string();
+    let service = parts.next()?.to_string();
+    Some((key, region, service))
 }
 
-fn arn(service: &str, resource: &str) -> String {
-    format!("arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}")
+fn arn(service: &str, region: &str, resource: &str) -> String {
+    format!("arn:aws:{service}:{region}:{ACCOUNT}:{resource}")
 }
 
-fn table_arn(name: &str) -> String {
+fn table_arn(name: &str, region: &str) -> String {
     if name.starts_with("arn:") {
         name.to_string()
     } else {
-        arn("dynamodb", &format!("table/{name}"))
+        arn("dynamodb", region, &format!("table/{name}"))
     }
 }
 
-fn queue_arn(url: &str) -> String {
-    arn("sqs", url.rsplit('/').next().unwrap_or_default())
+fn queue_arn(url: &str, region: &str) -> String {
+    arn("sqs", region, url.rsplit('/').next().unwrap_or_default())
 }
 
 /// The (action, resource) pairs IAM evaluates for one request.
 fn authorizations(
     service: &str,
+    region: &str,
     target: Option<&str>,
     body: &[u8],
     iterators: &HashMap<String, String>,
@@ -679,9 +729,9 @@ fn authorizations(
                     .unwrap_or_else(|| "*".into());
                 vec![(format!("dynamodb:{op}"), stream)]
             }
-            p if p.starts_with("DynamoDB") => dynamodb(op, &json),
+            p if p.starts_with("DynamoDB") => dynamodb(op, &json, region),
             "AmazonSQS" => {
-                let q = json["QueueUrl"].as_str().map(queue_arn);
+                let q = json["QueueUrl"].as_str().map(|u| queue_arn(u, region));
                 vec![(format!("sqs:{op}"), q.unwrap_or_else(|| "*".into()))]
             }
             other => vec![(format!("{other}:{op}"), "unmodelled".into())],
@@ -709,13 +759,13 @@ fn authorizations(
                     .trim_end_matches('>');
                 out.push((
                     format!("ses:{action}"),
-                    arn("ses", &format!("identity/{addr}")),
+                    arn("ses", region, &format!("identity/{addr}")),
                 ));
             }
             if let Some(set) = form.get("ConfigurationSetName") {
                 out.push((
                     format!("ses:{action}"),
-                    arn("ses", &format!("configuration-set/{set}")),
+                    arn("ses", region, &format!("configuration-set/{set}")),
                 ));
             }
             if out.is_empty() {
@@ -727,7 +777,7 @@ fn authorizations(
     }
 }
 
-fn dynamodb(op: &str, json: &Value) -> Vec<(String, String)> {
+fn dynamodb(op: &str, json: &Value, region: &str) -> Vec<(String, String)> {
     let keys = |field: &str| -> Vec<String> {
         json[field]
             .as_object()
@@ -737,7 +787,7 @@ fn dynamodb(op: &str, json: &Value) -> Vec<(String, String)> {
     match op {
         "BatchWriteItem" | "BatchGetItem" => keys("RequestItems")
             .iter()
-            .map(|t| (format!("dynamodb:{op}"), table_arn(t)))
+            .map(|t| (format!("dynamodb:{op}"), table_arn(t, region)))
             .collect(),
         "TransactWriteItems" | "TransactGetItems" => json["TransactItems"]
             .as_array()
@@ -755,12 +805,12 @@ fn dynamodb(op: &str, json: &Value) -> Vec<(String, String)> {
                 };
                 Some((
                     format!("dynamodb:{action}"),
-                    table_arn(inner["TableName"].as_str()?),
+                    table_arn(inner["TableName"].as_str()?, region),
                 ))
             })
             .collect(),
         _ => {
-            let table = table_arn(json["TableName"].as_str().unwrap_or("*"));
+            let table = table_arn(json["TableName"].as_str().unwrap_or("*"), region);
             let resource = match json["IndexName"].as_str() {
                 Some(index) => format!("{table}/index/{index}"),
                 None => table,
@@ -954,10 +1004,10 @@ async fn forward(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    if let Some((key, service)) = &who {
+    if let Some((key, region, service)) = &who {
         let mut s = state.lock().expect("state");
         if let Some(role) = s.roles.get(key).cloned() {
-            let checks = authorizations(service, target.as_deref(), &body, &s.iterators);
+            let checks = authorizations(service, region, target.as_deref(), &body, &s.iterators);
             let text = String::from_utf8_lossy(&body).to_string();
             let hit = checks.iter().find_map(|(action, resource)| {
                 let i = s.faults.iter().position(|f| {

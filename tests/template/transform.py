@@ -7,7 +7,9 @@ sources and destinations) and the managed policies it attaches. That is what
 IAM will evaluate and what CloudFormation will create, so the tests read it
 from here instead of from a copy (tests/helpers/template.rs).
 
-Usage: transform.py TEMPLATE  ->  the transformed template on stdout.
+Usage: transform.py TEMPLATE [REGION]  ->  the transformed template on stdout
+(REGION: where it is deployed, us-east-1 unless given; a probe location's
+stack, infra/probe-region.yaml, is deployed away from the home region).
 Intrinsic functions (Ref, Fn::GetAtt, Fn::Sub, ...) are left as they are; the
 tests resolve them against the resources they created on the emulator.
 """
@@ -28,22 +30,25 @@ class NoManagedPolicyLookups:
         raise SystemExit("a managed policy is named without its ARN; use the ARN")
 
 
-def main(path):
+def main(path, region="us-east-1"):
     # The transform asks boto for the region; no AWS configuration is read.
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     with open(path, encoding="utf-8") as f:
         template = yaml_parse(f.read())
     # The code location is packaging, not permissions: stand in an S3 URI as
     # `sam validate` does, since the transform accepts nothing else.
-    template.get("Globals", {}).get("Function", {})["CodeUri"] = "s3://bucket/key"
+    template.get("Globals", {}).get("Function", {}).pop("CodeUri", None)
     for res in template["Resources"].values():
         if res.get("Type") == "AWS::Serverless::Function":
-            res["Properties"].pop("CodeUri", None)
+            res["Properties"]["CodeUri"] = "s3://bucket/key"
     params = {
         "Environment": "staging",
         "MailSender": "livesite@dynamo.example",
         "TeamEmails": "osoc@dynamo.example",
-        "AWS::Region": "us-east-1",
+        "HomeRegion": "us-east-1",
+        "ProbesTableName": "livesite-staging-probe-results",
+        "StateTableName": "livesite-staging-state",
+        "AWS::Region": region,
         "AWS::AccountId": "123456789012",
         "AWS::Partition": "aws",
     }
@@ -54,4 +59,4 @@ def main(path):
     json.dump(cfn, sys.stdout, indent=1, sort_keys=True)
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

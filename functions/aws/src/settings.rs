@@ -72,19 +72,84 @@ pub struct Settings {
     /// `TEAM_CLIENT_IDS`: the team's Cognito app client ids, the only
     /// clients whose admin scope the API honours. Empty: no admin at all.
     pub team_clients: Vec<String>,
-    /// `PROBE_LOCATION`: where this probe function runs, stamped on its
-    /// results when several locations vote (`[policy.locations]`).
-    pub probe_location: Option<String>,
+    /// What the probe function reads (all a probe stack in another region
+    /// is given).
+    pub probe: ProbeSettings,
     /// `LIVESITE_LOCAL_PRINCIPAL` (`admin` or `client:<id>`): stands in for
     /// the JWT authorizer under `cargo lambda watch`; the template never
     /// sets it.
     pub local_principal: Option<LocalPrincipal>,
+    /// `SWEEP_POLICY_JSON`: the sweep's reminders and escalation.
+    pub sweep_policy: SweepPolicy,
+}
+
+/// The probe function's settings: the home stack's probe reads them beside
+/// the rest, a probe stack in another region (infra/probe-region.yaml) is
+/// given only these.
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// `PROBES_TABLE`, `STATE_TABLE`.
+    pub tables: Tables,
+    /// `TABLES_REGION`: the home region whose tables a probe stack in
+    /// another region reads the registry from and writes its results to;
+    /// unset, the function's own region.
+    pub tables_region: Option<String>,
+    /// `PROBE_LOCATION`: where this probe function runs, stamped on its
+    /// results when several locations vote (`[policy.locations]`).
+    pub location: Option<String>,
     /// `SECOND_ROUND_QUEUE_URL`: the delay queue of the second probe round.
     pub second_round_queue_url: Option<String>,
     /// `PROBE_CONCURRENCY`: probes holding a connection at once.
-    pub probe_concurrency: Option<usize>,
-    /// `SWEEP_POLICY_JSON`: the sweep's reminders and escalation.
-    pub sweep_policy: SweepPolicy,
+    pub concurrency: Option<usize>,
+}
+
+impl ProbeSettings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        Self::read(&Env(lookup))
+    }
+
+    fn read(env: &Env<'_>) -> Result<Self, SettingsError> {
+        let name = |var: &'static str| {
+            env.optional(var)
+                .map(|l| {
+                    let l = l.trim().to_string();
+                    match livesite_core::probe::location_ok(&l) {
+                        true => Ok(l),
+                        false => Err(invalid(var, "1 to 64 characters of a-z, 0-9 and '-'")),
+                    }
+                })
+                .transpose()
+        };
+        Ok(Self {
+            tables: Tables {
+                probes: env.var("PROBES_TABLE")?,
+                state: env.var("STATE_TABLE")?,
+            },
+            tables_region: name("TABLES_REGION")?,
+            location: name("PROBE_LOCATION")?,
+            second_round_queue_url: env.optional("SECOND_ROUND_QUEUE_URL"),
+            concurrency: env
+                .optional("PROBE_CONCURRENCY")
+                .map(|n| n.parse().map_err(|e| invalid("PROBE_CONCURRENCY", e)))
+                .transpose()?,
+        })
+    }
+
+    /// The store over the tables, in `TABLES_REGION` when set.
+    pub fn store(&self, config: &aws_config::SdkConfig) -> DynamoStore {
+        let mut ddb = aws_sdk_dynamodb::config::Builder::from(config);
+        if let Some(region) = &self.tables_region {
+            ddb = ddb.region(aws_config::Region::new(region.clone()));
+        }
+        DynamoStore::new(
+            aws_sdk_dynamodb::Client::from_conf(ddb.build()),
+            self.tables.clone(),
+        )
+    }
 }
 
 /// Who a request without claims acts as, in a local run.
@@ -116,35 +181,16 @@ impl Settings {
                         "expected admin or client:<id>",
                     )),
                 });
+        let probe = ProbeSettings::read(&env)?;
         Ok(Self {
-            tables: Tables {
-                probes: env.var("PROBES_TABLE")?,
-                state: env.var("STATE_TABLE")?,
-            },
+            tables: probe.tables.clone(),
             topic_arn: env.var("PAGE_TOPIC_ARN")?,
             mail_configuration_set: env.optional("MAIL_CONFIGURATION_SET"),
             team,
             policy,
             team_clients: env.list("TEAM_CLIENT_IDS"),
             local_principal: local_principal.transpose()?,
-            second_round_queue_url: env.optional("SECOND_ROUND_QUEUE_URL"),
-            probe_location: env
-                .optional("PROBE_LOCATION")
-                .map(|l| {
-                    let l = l.trim().to_string();
-                    match livesite_core::probe::location_ok(&l) {
-                        true => Ok(l),
-                        false => Err(invalid(
-                            "PROBE_LOCATION",
-                            "1 to 64 characters of a-z, 0-9 and '-'",
-                        )),
-                    }
-                })
-                .transpose()?,
-            probe_concurrency: env
-                .optional("PROBE_CONCURRENCY")
-                .map(|n| n.parse().map_err(|e| invalid("PROBE_CONCURRENCY", e)))
-                .transpose()?,
+            probe,
             sweep_policy: env.json_or_default("SWEEP_POLICY_JSON")?,
         })
     }
@@ -167,13 +213,16 @@ impl Settings {
                 message: e.to_string(),
             })?;
         let mut policy: Policy = env.json_or_default("POLICY_JSON")?;
+        policy.validate().map_err(|e| invalid("POLICY_JSON", e))?;
         // The stack's `ProbeLocations`: the regions (and agents) whose votes
         // decide each round; it names them for the whole stack at once.
         let locations = env.list("PROBE_LOCATIONS");
         if !locations.is_empty() {
             policy.locations.expected = locations;
+            policy
+                .validate()
+                .map_err(|e| invalid("PROBE_LOCATIONS", e))?;
         }
-        policy.validate().map_err(|e| invalid("POLICY_JSON", e))?;
         let phone = env
             .optional("TEAM_PHONE")
             .map(|p| PhoneNumber::parse(p.trim()).map_err(|e| invalid("TEAM_PHONE", e)))

@@ -5,12 +5,14 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let settings = livesite_aws::Settings::from_env()?;
+    // Only the probe's own settings: a probe stack in another region has
+    // no mail sender, topic or team to read (infra/probe-region.yaml).
+    let settings = livesite_aws::settings::ProbeSettings::from_env()?;
     let config = livesite_aws::settings::aws_config().await;
-    let concurrency = settings.probe_concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+    let concurrency = settings.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     let function = ProbeFunction {
-        location: settings.probe_location.clone(),
-        store: livesite_aws::settings::store(&config, &settings),
+        location: settings.location.clone(),
+        store: settings.store(&config),
         prober: livesite_prober::HttpProber::new()?.with_extra_sockets(extra_sockets(concurrency)),
         second_round: settings
             .second_round_queue_url
