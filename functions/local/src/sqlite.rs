@@ -19,7 +19,9 @@ use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Mutex;
 
-const SCHEMA: &str = "
+/// One row per operator, millisecond and location (`''` for the single
+/// default location): several locations' results of a round never collide.
+const PROBES: &str = "
 CREATE TABLE IF NOT EXISTS probes (
     operator TEXT NOT NULL,
     probed_at_ms INTEGER NOT NULL,
@@ -27,6 +29,9 @@ CREATE TABLE IF NOT EXISTS probes (
     doc TEXT NOT NULL,
     PRIMARY KEY (operator, probed_at_ms, location)
 ) WITHOUT ROWID;
+";
+
+const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS monitor_state (
     operator TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
@@ -138,16 +143,11 @@ fn rekey_probes(conn: &Connection) -> Result<(), StoreError> {
         return Ok(());
     }
     let tx = conn.unchecked_transaction().map_err(backend)?;
+    tx.execute_batch("ALTER TABLE probes RENAME TO probes_by_millisecond;")
+        .map_err(backend)?;
+    tx.execute_batch(PROBES).map_err(backend)?;
     tx.execute_batch(
-        "ALTER TABLE probes RENAME TO probes_by_millisecond;
-         CREATE TABLE probes (
-             operator TEXT NOT NULL,
-             probed_at_ms INTEGER NOT NULL,
-             location TEXT NOT NULL DEFAULT '',
-             doc TEXT NOT NULL,
-             PRIMARY KEY (operator, probed_at_ms, location)
-         ) WITHOUT ROWID;
-         INSERT INTO probes (operator, probed_at_ms, location, doc)
+        "INSERT INTO probes (operator, probed_at_ms, location, doc)
              SELECT operator, probed_at_ms, '', doc FROM probes_by_millisecond;
          DROP TABLE probes_by_millisecond;",
     )
@@ -173,6 +173,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         rekey_probes(&conn)?;
+        conn.execute_batch(PROBES).map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         // Databases made before retries had a backoff lack the column.
         add_column(&conn, "outbox", "next_attempt_ms", "INTEGER")?;
