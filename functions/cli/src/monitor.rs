@@ -59,11 +59,10 @@ impl<P: Prober> LocalMonitor<P> {
         self.ctx.operators = registered.into_iter().map(|o| (o.id.clone(), o)).collect();
         let mut operators: Vec<_> = self.ctx.operators.values().collect();
         operators.sort_by(|a, b| a.id.cmp(&b.id));
-        // Each location's results a millisecond apart, so none overwrites
-        // another's in the store (one record per operator and instant).
-        let probes: Vec<ProbeResult> = stream::iter(self.probers.iter().enumerate())
-            .flat_map(|(i, (location, prober))| {
-                let at = at + chrono::Duration::milliseconds(i as i64);
+        // Every location probes at the round's instant, as the regions'
+        // schedules do: the store keeps one record per location.
+        let probes: Vec<ProbeResult> = stream::iter(self.probers.iter())
+            .flat_map(|(location, prober)| {
                 stream::iter(operators.iter().map(move |op| async move {
                     ProbeResult {
                         location: location.clone(),

@@ -395,6 +395,58 @@ async fn run_probes_stores_and_continues_after_a_restart() {
     );
 }
 
+/// Two simulated locations vote in the same instant (both results kept),
+/// and a third the policy lists never votes: the sweep tells the team.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_keeps_each_locations_vote_and_tells_of_a_location_never_heard_from() {
+    let p = portal::spawn(Behavior::Respond {
+        status: 200,
+        body: "MO Direct".into(),
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("livesite.toml");
+    let locations = r#"
+[policy.locations]
+expected = ["eu-west-1", "us-east-1", "ap-southeast-2"]
+
+[[location]]
+name = "eu-west-1"
+
+[[location]]
+name = "us-east-1"
+"#;
+    let config = CONFIG.replace("URL", &p.http_url("/")) + locations;
+    std::fs::write(&cfg, config).expect("write");
+    let db = dir.path().join("livesite.db");
+    let out = livesite_async(vec![
+        "run".to_string(),
+        "--config".into(),
+        cfg.display().to_string(),
+        "--db".into(),
+        db.display().to_string(),
+        "--rounds".into(),
+        "1".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let conn = rusqlite::Connection::open(&db).expect("db");
+    let rows: Vec<(i64, String)> = conn
+        .prepare("SELECT probed_at_ms, location FROM probes ORDER BY location")
+        .expect("query")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].0, rows[1].0, "one round, one instant: {rows:?}");
+    assert!(
+        stdout(&out).contains(">>> DUE location-ap-southeast-2#never-"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn demo_shows_the_page_and_the_resolution() {
     let out = livesite(&["demo", "--pace-ms", "0"]);
