@@ -975,6 +975,46 @@ pub async fn a_poison_notification_never_delays_a_new_page<S: Store>(s: &S) {
     assert!(later.sent.is_empty() && later.failed.is_empty() && later.dead.is_empty());
 }
 
+/// An agent votes for its own operator only: listed as expected, it is
+/// awaited for that operator's rounds and never for another's, whose rounds
+/// are decided as soon as the regions have voted.
+pub async fn another_operators_agent_is_never_awaited<S: Store>(s: &S) {
+    let mut contoso = operator("contoso");
+    contoso.agents = vec!["agent-contoso-1".into()];
+    let mut ctx = Context::new(Policy::default(), team(), [contoso, operator("fabrikam")]);
+    ctx.policy.locations.expected = ["us-east-1", "eu-west-1", "agent-contoso-1"]
+        .map(String::from)
+        .to_vec();
+    let vote = |op: &str, location: &str| ProbeResult {
+        location: Some(location.into()),
+        ..probe(op, 0, true)
+    };
+    let batch = [
+        vote("contoso", "us-east-1"),
+        vote("contoso", "eu-west-1"),
+        vote("fabrikam", "us-east-1"),
+        vote("fabrikam", "eu-west-1"),
+    ];
+    let out = evaluate_batch(s, &ctx, &batch).await;
+    assert!(out.failed.is_empty(), "{:?}", out.failed);
+    let state = |op: &str| {
+        let op = OperatorId::new(op).expect("id");
+        async move { s.load_state(&op).await.expect("load").expect("state").value }
+    };
+    let fabrikam = state("fabrikam").await;
+    assert_eq!(
+        (fabrikam.decided_through, fabrikam.votes.len()),
+        (Some(t0()), 0),
+        "both regions voted: fabrikam's round is decided"
+    );
+    let contoso = state("contoso").await;
+    assert_eq!(
+        (contoso.decided_through, contoso.votes.len()),
+        (None, 2),
+        "contoso's round waits for its own agent"
+    );
+}
+
 #[macro_export]
 macro_rules! service_contract {
     ($make:expr) => {
@@ -997,6 +1037,10 @@ macro_rules! service_contract {
         #[tokio::test]
         async fn service_due_pages_come_before_any_email() {
             $crate::contract::due_pages_come_before_any_email(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_another_operators_agent_is_never_awaited() {
+            $crate::contract::another_operators_agent_is_never_awaited(&$make).await;
         }
         #[tokio::test]
         async fn service_a_poison_notification_never_delays_a_new_page() {

@@ -29,6 +29,23 @@ impl Context {
             operators: operators.into_iter().map(|o| (o.id.clone(), o)).collect(),
         }
     }
+
+    /// The policy as it applies to one operator. An agent pushes its own
+    /// operator's results only (the API refuses any other), so another
+    /// operator's agent, though listed as expected, never votes here: were
+    /// it awaited, every round of this operator would wait out the grace
+    /// for a vote that cannot come.
+    pub fn policy_for(&self, operator: &Operator) -> std::borrow::Cow<'_, Policy> {
+        let foreign = |l: &String| {
+            !operator.agents.contains(l) && self.operators.values().any(|o| o.agents.contains(l))
+        };
+        if !self.policy.locations.expected.iter().any(foreign) {
+            return std::borrow::Cow::Borrowed(&self.policy);
+        }
+        let mut policy = self.policy.clone();
+        policy.locations.expected.retain(|l| !foreign(l));
+        std::borrow::Cow::Owned(policy)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -86,8 +103,9 @@ async fn evaluate_group<S: Store>(
     };
     let mut events = Vec::new();
     let mut changed = false;
+    let policy = ctx.policy_for(operator);
     for p in probes {
-        match evaluate(&state, p, operator, &ctx.policy, &ctx.team.calendar) {
+        match evaluate(&state, p, operator, &policy, &ctx.team.calendar) {
             Evaluation::Stale => out.stale += 1,
             Evaluation::Applied {
                 state: next,
