@@ -186,7 +186,10 @@ async fn a_round_of_a_thousand_portals_with_eight_addresses_fits_lambdas_open_fi
     println!(
         "unbounded: {out}; {} of {PORTALS} stored results failed, {} naming os error 24",
         failures.len(),
-        failures.iter().filter(|f| f.contains("os error 24")).count()
+        failures
+            .iter()
+            .filter(|f| f.contains("os error 24"))
+            .count()
     );
     assert!(
         said.contains("Too many open files") || said.contains("os error 24"),

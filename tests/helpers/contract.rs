@@ -52,6 +52,17 @@ pub fn notification(key: &str, minutes: i64) -> Notification {
     }
 }
 
+/// The probes of `op` from `t0 + from` seconds to `t0 + to` (exclusive).
+async fn between<S: Store>(s: &S, op: &OperatorId, from: i64, to: i64) -> Vec<ProbeResult> {
+    s.range(
+        op,
+        t0() + Duration::seconds(from),
+        t0() + Duration::seconds(to),
+    )
+    .await
+    .expect("range")
+}
+
 pub async fn probes_are_kept_once_and_ranged_half_open<S: Store>(s: &S) {
     let op = OperatorId::new("contoso").expect("id");
     for secs in [60, 0, 30, 30] {
@@ -76,14 +87,7 @@ pub async fn probes_are_kept_once_and_ranged_half_open<S: Store>(s: &S) {
         probe("contoso", 30, false),
         "the record reads back whole"
     );
-    let half = s
-        .range(
-            &op,
-            t0() + Duration::seconds(30),
-            t0() + Duration::seconds(60),
-        )
-        .await
-        .expect("range");
+    let half = between(s, &op, 30, 60).await;
     assert_eq!(half.len(), 1, "from is inclusive, to is exclusive");
 }
 
@@ -132,14 +136,7 @@ pub async fn each_locations_result_is_kept_even_in_the_same_millisecond<S: Store
         ],
         "one record per location and millisecond, the first kept"
     );
-    let edge = s
-        .range(
-            &op,
-            t0() + Duration::seconds(30),
-            t0() + Duration::seconds(60),
-        )
-        .await
-        .expect("range");
+    let edge = between(s, &op, 30, 60).await;
     assert_eq!(
         edge.len(),
         3,

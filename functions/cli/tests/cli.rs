@@ -344,6 +344,24 @@ fn bad_config_is_located() {
     assert!(err.contains("timeuot") && err.contains("line"), "{err}");
 }
 
+/// `livesite run` for one round with `config`, its database beside it in
+/// a fresh directory: the directory (kept while in use) and the arguments.
+fn one_round(config: &str) -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("livesite.toml");
+    std::fs::write(&cfg, config).expect("write");
+    let args = vec![
+        "run".to_string(),
+        "--config".into(),
+        cfg.display().to_string(),
+        "--db".into(),
+        dir.path().join("livesite.db").display().to_string(),
+        "--rounds".into(),
+        "1".into(),
+    ];
+    (dir, args)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn run_probes_stores_and_continues_after_a_restart() {
     let p = portal::spawn(Behavior::Respond {
@@ -351,19 +369,8 @@ async fn run_probes_stores_and_continues_after_a_restart() {
         body: "oops".into(),
     })
     .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = dir.path().join("livesite.toml");
-    std::fs::write(&cfg, CONFIG.replace("URL", &p.http_url("/"))).expect("write");
+    let (dir, args) = one_round(&CONFIG.replace("URL", &p.http_url("/")));
     let db = dir.path().join("livesite.db");
-    let args = vec![
-        "run".to_string(),
-        "--config".into(),
-        cfg.display().to_string(),
-        "--db".into(),
-        db.display().to_string(),
-        "--rounds".into(),
-        "1".into(),
-    ];
     let first = livesite_async(args.clone()).await;
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert!(
@@ -404,8 +411,6 @@ async fn run_keeps_each_locations_vote_and_tells_of_a_location_never_heard_from(
         body: "MO Direct".into(),
     })
     .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = dir.path().join("livesite.toml");
     let locations = r#"
 [policy.locations]
 expected = ["eu-west-1", "us-east-1", "ap-southeast-2"]
@@ -416,19 +421,9 @@ name = "eu-west-1"
 [[location]]
 name = "us-east-1"
 "#;
-    let config = CONFIG.replace("URL", &p.http_url("/")) + locations;
-    std::fs::write(&cfg, config).expect("write");
+    let (dir, args) = one_round(&(CONFIG.replace("URL", &p.http_url("/")) + locations));
     let db = dir.path().join("livesite.db");
-    let out = livesite_async(vec![
-        "run".to_string(),
-        "--config".into(),
-        cfg.display().to_string(),
-        "--db".into(),
-        db.display().to_string(),
-        "--rounds".into(),
-        "1".into(),
-    ])
-    .await;
+    let out = livesite_async(args).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let conn = rusqlite::Connection::open(&db).expect("db");
     let rows: Vec<(i64, String)> = conn
