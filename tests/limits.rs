@@ -639,3 +639,102 @@ async fn a_rate_window_admits_exactly_its_limit_under_a_race() {
         assert_eq!(admitted, 20, "round {round}");
     }
 }
+
+/// Both sides acknowledge one incident at once, eight calls at a time,
+/// through the API on DynamoDB (conditional writes applied one at a time, as
+/// AWS does): one first acknowledgement, every acknowledgement written, and
+/// the race real: more incident writes were sent than landed, so losers'
+/// conditional writes failed and were retried on a fresh read.
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledgements_racing_on_dynamodb_conflict_retry_and_lose_nothing() {
+    use livesite_core::ports::IncidentStore;
+    use livesite_tests::gateway::{admin, client, Call};
+    let stack = Stack::new("ack-race").await;
+    let iam = Enforcer::start(&stack).await;
+    let mut contoso = operator("contoso");
+    contoso.api_clients = vec!["client-contoso".into()];
+    stack
+        .store()
+        .put_operator(&contoso)
+        .await
+        .expect("register");
+    let cfg = iam.config("ApiFunction").await;
+    let api = livesite_api_fn::Api {
+        store: stack.store_with(&cfg),
+        notifier: stack.notifier_with(&cfg),
+        policy: livesite_core::Policy::default(),
+        team: stack.team(),
+        local_claims: None,
+        team_clients: vec!["dynamo-team".into()],
+    };
+    let now = t0();
+    let call = |c: Call<'_>| {
+        let (req, api) = (c.request(), &api);
+        async move {
+            let r = api.handle(req, now).await;
+            let body = match r.body() {
+                lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+            (r.status().as_u16(), body)
+        }
+    };
+    let raised = json!({"operator": "contoso", "kind": "reporting_failure", "subject": "October report missing", "text": "The monthly report did not arrive."});
+    let (status, body) = call(
+        Call::new("POST", "/v1/incidents")
+            .claims(admin())
+            .json(raised),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().expect("id").to_string();
+    let ack = format!("/v1/incidents/{id}/acknowledgement");
+    // Four acknowledgements from each side at once, three times.
+    let (mut firsts, mut landed) = (0, 0u64);
+    for _ in 0..3 {
+        let racers = (0..8).map(|i| {
+            let who = if i % 2 == 0 {
+                admin()
+            } else {
+                client("client-contoso")
+            };
+            call(Call::new("POST", &ack).claims(who))
+        });
+        for (status, body) in futures::future::join_all(racers).await {
+            // A call that lost every one of its bounded retries says so
+            // and writes nothing; the caller retries.
+            match status {
+                200 => landed += 1,
+                409 if body["detail"].as_str().is_some_and(|d| d.contains("retry")) => {}
+                _ => panic!("{status} {body}"),
+            }
+            firsts += usize::from(body["first_acknowledgement"] == true);
+        }
+    }
+    assert_eq!(firsts, 1, "one first acknowledgement among 24 calls");
+    let stored = stack
+        .store()
+        .get_incident(&id)
+        .await
+        .expect("get")
+        .expect("incident");
+    assert!(landed >= 3, "each round, someone got through: {landed}");
+    assert_eq!(
+        stored.version, landed,
+        "every acknowledgement answered 200 written once; none lost, none else written"
+    );
+    let sent = iam
+        .items_written_to(&stack.tables.state)
+        .iter()
+        .filter(|i| {
+            i["pk"]["S"]
+                .as_str()
+                .is_some_and(|pk| pk.starts_with("INCIDENT#"))
+        })
+        .count();
+    println!("{sent} incident writes sent; {landed} acknowledgements landed");
+    assert!(
+        sent as u64 > landed + 1,
+        "the racers interleaved: {sent} incident writes sent for the creation and {landed} acknowledgements"
+    );
+}
