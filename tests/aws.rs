@@ -346,14 +346,7 @@ async fn a_high_outage_report_through_the_api_pages_once_even_when_the_post_is_r
     let mut op = operator("contoso");
     op.api_clients = vec!["client-contoso".into()];
     stack.store().put_operator(&op).await.expect("register");
-    let api = livesite_api_fn::Api {
-        store: stack.store(),
-        notifier: stack.notifier(),
-        policy: Policy::default(),
-        team: stack.team(),
-        local_claims: None,
-        team_clients: vec!["dynamo-team".into()],
-    };
+    let api = stack.api(&stack.config, Policy::default());
     let now: chrono::DateTime<chrono::Utc> = "2026-11-27T10:00:00Z".parse().expect("time");
     let report = json!({
         "service": "core_network_services", "severity": "high",
@@ -510,15 +503,18 @@ async fn the_functions_sdk_configuration_reaches_the_emulator() {
     std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
     let config = livesite_aws::settings::aws_config().await;
-    let tables = aws_sdk_dynamodb::Client::new(&config)
-        .list_tables()
+    // One table by name: a list is paged at 100, and a long-lived emulator
+    // holds more.
+    let table = aws_sdk_dynamodb::Client::new(&config)
+        .describe_table()
+        .table_name(&stack.tables.state)
         .send()
         .await
-        .expect("list tables");
-    assert!(tables
-        .table_names()
-        .iter()
-        .any(|t| t == &stack.tables.state));
+        .expect("describe the state table");
+    assert_eq!(
+        table.table().and_then(|t| t.table_name()),
+        Some(stack.tables.state.as_str())
+    );
     // The notifier the functions build makes its SNS and SES clients on first
     // use: a page and an email through it arrive.
     use livesite_core::ports::Notifier;

@@ -140,17 +140,13 @@ async fn world() -> World {
 /// its own registered contact), and every one's mail is rejected by SES.
 async fn flood(w: &World) {
     let cfg = w.iam.config("ApiFunction").await;
-    let api = livesite_api_fn::Api {
-        store: w.stack.store_with(&cfg),
-        notifier: w.stack.notifier_with(&cfg),
-        policy: Policy {
+    let api = w.stack.api(
+        &cfg,
+        Policy {
             api_requests_per_minute: LIMIT_PER_MINUTE,
             ..Policy::default()
         },
-        team: w.stack.team(),
-        local_claims: None,
-        team_clients: vec!["dynamo-team".into()],
-    };
+    );
     for i in 0..EARLIER_FLOOD {
         let mut n =
             livesite_tests::contract::notification(&format!("spammer-earlier-{i}#email"), 0);

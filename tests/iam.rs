@@ -21,7 +21,7 @@ use livesite_evaluate_fn::RegistryDirectory;
 use livesite_probe_fn::{ProbeFunction, SecondRound};
 use livesite_tests::emulator::{lambda_event, Stack};
 use livesite_tests::fixtures::{operator, t0};
-use livesite_tests::gateway::{admin, client, Call};
+use livesite_tests::gateway::{admin, answer, client, Call};
 use livesite_tests::iam::{denial_report, glob, Enforcer, Names, Role, FUNCTIONS};
 use livesite_tests::portal::{self, Behavior};
 use livesite_tests::template::{invocation_deadline, probe_region, resource_in, LOCATION_REGION};
@@ -153,29 +153,10 @@ async fn walk_the_api(stack: &Stack, iam: &Enforcer) {
         .put_operator(&fabrikam)
         .await
         .expect("register");
-    let cfg = iam.config("ApiFunction").await;
-    let api = livesite_api_fn::Api {
-        store: stack.store_with(&cfg),
-        notifier: stack.notifier_with(&cfg),
-        policy: Policy::default(),
-        team: stack.team(),
-        local_claims: None,
-        team_clients: vec!["dynamo-team".into()],
-    };
+    let api = stack.api(&iam.config("ApiFunction").await, Policy::default());
     let now = utc("2026-11-27T10:00:00Z");
     let contoso = client("client-contoso");
-    let call = |c: Call<'_>| {
-        let req = c.request();
-        let api = &api;
-        async move {
-            let r = api.handle(req, now).await;
-            let body = match r.body() {
-                lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
-                _ => Value::Null,
-            };
-            (r.status().as_u16(), body)
-        }
-    };
+    let call = |c: Call<'_>| answer(&api, c, now);
     let ok = |what: &str, (status, body): (u16, Value)| {
         assert!(
             (200..300).contains(&status),

@@ -648,7 +648,7 @@ async fn a_rate_window_admits_exactly_its_limit_under_a_race() {
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledgements_racing_on_dynamodb_conflict_retry_and_lose_nothing() {
     use livesite_core::ports::IncidentStore;
-    use livesite_tests::gateway::{admin, client, Call};
+    use livesite_tests::gateway::{admin, answer, client, Call};
     let stack = Stack::new("ack-race").await;
     let iam = Enforcer::start(&stack).await;
     let mut contoso = operator("contoso");
@@ -658,27 +658,12 @@ async fn acknowledgements_racing_on_dynamodb_conflict_retry_and_lose_nothing() {
         .put_operator(&contoso)
         .await
         .expect("register");
-    let cfg = iam.config("ApiFunction").await;
-    let api = livesite_api_fn::Api {
-        store: stack.store_with(&cfg),
-        notifier: stack.notifier_with(&cfg),
-        policy: livesite_core::Policy::default(),
-        team: stack.team(),
-        local_claims: None,
-        team_clients: vec!["dynamo-team".into()],
-    };
+    let api = stack.api(
+        &iam.config("ApiFunction").await,
+        livesite_core::Policy::default(),
+    );
     let now = t0();
-    let call = |c: Call<'_>| {
-        let (req, api) = (c.request(), &api);
-        async move {
-            let r = api.handle(req, now).await;
-            let body = match r.body() {
-                lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
-                _ => Value::Null,
-            };
-            (r.status().as_u16(), body)
-        }
-    };
+    let call = |c: Call<'_>| answer(&api, c, now);
     let raised = json!({"operator": "contoso", "kind": "reporting_failure", "subject": "October report missing", "text": "The monthly report did not arrive."});
     let (status, body) = call(
         Call::new("POST", "/v1/incidents")

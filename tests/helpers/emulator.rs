@@ -289,6 +289,23 @@ impl Stack {
         }
     }
 
+    /// The partner API as its function builds it over this stack, with
+    /// `config`'s identity (an enforcing proxy's, see `iam`) and `policy`.
+    pub fn api(
+        &self,
+        config: &SdkConfig,
+        policy: livesite_core::Policy,
+    ) -> livesite_api_fn::Api<DynamoStore, livesite_aws::AwsNotifier> {
+        livesite_api_fn::Api {
+            store: self.store_with(config),
+            notifier: self.notifier_with(config),
+            policy,
+            team: self.team(),
+            local_claims: None,
+            team_clients: vec!["dynamo-team".into()],
+        }
+    }
+
     pub fn team(&self) -> livesite_core::Team {
         livesite_core::Team {
             sender: livesite_core::EmailAddress::parse(self.sender.clone()).expect("sender"),

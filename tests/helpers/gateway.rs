@@ -117,6 +117,32 @@ impl<'a> Call<'a> {
     }
 }
 
+/// `call` answered by `api` at `now`: its status and its JSON body (null
+/// when it has none). The request is built at once, so the answer borrows
+/// only the API.
+pub fn answer<'a, S, N>(
+    api: &'a livesite_api_fn::Api<S, N>,
+    call: Call<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> impl std::future::Future<Output = (u16, Value)> + 'a
+where
+    S: livesite_core::ports::Store
+        + livesite_core::ports::RecordStore
+        + livesite_core::ports::OperatorRegistry
+        + livesite_core::ports::RateLimiter,
+    N: livesite_core::ports::Notifier,
+{
+    let req = call.request();
+    async move {
+        let r = api.handle(req, now).await;
+        let body = match r.body() {
+            lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        (r.status().as_u16(), body)
+    }
+}
+
 pub fn admin() -> Value {
     json!({"scope": "livesite/admin", "client_id": "dynamo-team"})
 }
