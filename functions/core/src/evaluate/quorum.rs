@@ -44,6 +44,10 @@ pub struct LocationRun {
     pub since: DateTime<Utc>,
 }
 
+/// The most rounds an operator's agent may have votes waiting in (3
+/// minutes): more only while the regions are silent.
+pub const MAX_PENDING_ROUNDS: usize = 6;
+
 /// The round a time falls in: its start, on the probe interval's grid.
 pub fn slot_of(t: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
     let step = interval.num_milliseconds().max(1);
@@ -67,7 +71,17 @@ pub(super) fn evaluate(
         .votes
         .iter()
         .any(|v| v.slot == slot && v.location == location);
-    if late || again || !rule.expected.contains(&location) {
+    // An operator's agent stamps its results with its own clock (the API
+    // allows a minute of skew): its votes never move the rounds' clock, or
+    // one stamped ahead would close rounds before the regions' votes arrive
+    // and leave them unknown, hiding the operator's outage. Nor may they
+    // open rounds without end while the regions are silent.
+    let agent = operator.agents.contains(&location);
+    let mut pending: Vec<DateTime<Utc>> = state.votes.iter().map(|v| v.slot).collect();
+    pending.sort();
+    pending.dedup();
+    let too_far = agent && !pending.contains(&slot) && pending.len() >= MAX_PENDING_ROUNDS;
+    if late || again || too_far || !rule.expected.contains(&location) {
         return Evaluation::Stale;
     }
     let mut s = state.clone();
@@ -91,7 +105,7 @@ pub(super) fn evaluate(
     // Oldest first: every round complete, or past its grace by this vote.
     while let Some(oldest) = s.votes.iter().map(|v| v.slot).min() {
         let count = s.votes.iter().filter(|v| v.slot == oldest).count();
-        let overdue = probe.probed_at >= oldest + interval + dur(rule.grace);
+        let overdue = !agent && probe.probed_at >= oldest + interval + dur(rule.grace);
         if count < rule.expected.len() && !overdue {
             break;
         }
@@ -543,6 +557,39 @@ mod tests {
         // Rounds are decided in order: round 39 (two votes of three) waits for
         // its grace, and round 40, complete, waits behind it.
         assert_eq!(after.decided_through, Some(at_ms(38 * 30_000)));
+    }
+
+    /// The operator's own agent stamps its votes with its own clock: one
+    /// stamped a minute ahead closes no round before the regions' votes are
+    /// in, and with the regions silent its votes open a bounded number of
+    /// rounds.
+    #[test]
+    fn an_operators_agent_votes_but_never_moves_the_rounds_clock() {
+        let mut op = operator();
+        op.agents = vec!["agent-1".into()];
+        let p = policy(Quorum::Share(0.5));
+        let votes = [
+            vote("eu-west-1", 0, false),
+            vote("agent-1", 60_000, true),
+            vote("us-east-1", 137, false),
+            vote("eu-west-1", 30_000, false),
+            vote("us-east-1", 30_137, false),
+            vote("eu-west-1", 60_000, false),
+        ];
+        let (s, _, stale) = run(&op, &p, &votes);
+        assert_eq!(stale, 0, "us-east-1's vote for 10:00:00 still counts");
+        assert_eq!(
+            (s.decided_through, s.down_since),
+            (Some(at_ms(0)), Some(at_ms(0))),
+            "10:00:00 decided down by both regions, closed by a region's vote"
+        );
+        // The regions silent: the agent's votes wait in six rounds at most.
+        let alone: Vec<ProbeResult> = (0..20).map(|r| vote("agent-1", r * 30_000, true)).collect();
+        let (s, _, stale) = run(&op, &p, &alone);
+        assert_eq!(
+            (s.votes.len(), stale),
+            (MAX_PENDING_ROUNDS, 20 - MAX_PENDING_ROUNDS)
+        );
     }
 
     #[test]
