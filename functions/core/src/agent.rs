@@ -72,7 +72,7 @@ pub fn accept(
 mod tests {
     use super::*;
     use crate::testing::madrid_operator;
-    use crate::{OperatorId, Outcome};
+    use crate::Outcome;
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -80,20 +80,9 @@ mod tests {
 
     fn result(op: &str, location: Option<&str>, at: &str) -> ProbeResult {
         ProbeResult {
-            operator: OperatorId::new(op).unwrap(),
-            probed_at: t(at),
-            outcome: Outcome::Up,
-            reason: None,
-            status: Some(200),
             latency_ms: Some(80.0),
-            phases: None,
-            url: None,
-            redirects: 0,
-            cert_expires_at: None,
-            detail: None,
-            cpu_wait_ms: None,
-            addresses: vec![],
             location: location.map(str::to_string),
+            ..crate::testing::probe_at(op, t(at), true)
         }
     }
 

@@ -844,26 +844,7 @@ mod tests {
     }
 
     fn probe(secs: i64, up: bool) -> ProbeResult {
-        ProbeResult {
-            operator: OperatorId::new("contoso").unwrap(),
-            probed_at: at(secs),
-            outcome: if up { Outcome::Up } else { Outcome::Down },
-            reason: if up {
-                None
-            } else {
-                Some(FailureReason::Timeout)
-            },
-            status: if up { Some(200) } else { None },
-            latency_ms: Some(100.0),
-            phases: None,
-            url: None,
-            redirects: 0,
-            cert_expires_at: None,
-            detail: None,
-            cpu_wait_ms: None,
-            addresses: vec![],
-            location: None,
-        }
+        crate::testing::probe_at("contoso", at(secs), up)
     }
 
     /// Runs a script of (seconds after T0, up?) and returns the state and the

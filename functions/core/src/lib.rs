@@ -32,7 +32,31 @@ pub use probe::{FailureReason, Outcome, Phases, ProbeResult};
 /// Fixtures shared by the core's unit tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    use crate::{EmailAddress, Operator, OperatorId, PortalCheck, Team};
+    use crate::{
+        EmailAddress, FailureReason, Operator, OperatorId, Outcome, PortalCheck, ProbeResult, Team,
+    };
+    use chrono::{DateTime, Utc};
+
+    /// A probe of `op` at `at` from the single default location: up (200
+    /// in 100 ms), or down by a timeout.
+    pub fn probe_at(op: &str, at: DateTime<Utc>, up: bool) -> ProbeResult {
+        ProbeResult {
+            operator: OperatorId::new(op).unwrap(),
+            probed_at: at,
+            outcome: if up { Outcome::Up } else { Outcome::Down },
+            reason: (!up).then_some(FailureReason::Timeout),
+            status: up.then_some(200),
+            latency_ms: Some(100.0),
+            phases: None,
+            url: None,
+            redirects: 0,
+            cert_expires_at: None,
+            detail: None,
+            cpu_wait_ms: None,
+            addresses: vec![],
+            location: None,
+        }
+    }
 
     /// An operator on Madrid's calendar, with 8 December 2026 a holiday.
     pub fn madrid_operator(id: &str) -> Operator {

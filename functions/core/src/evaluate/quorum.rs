@@ -301,20 +301,8 @@ mod tests {
     /// One vote: `location` saw the portal `up` at `ms` after T0.
     fn vote(location: &str, ms: i64, up: bool) -> ProbeResult {
         ProbeResult {
-            operator: OperatorId::new("contoso").unwrap(),
-            probed_at: at_ms(ms),
-            outcome: if up { Outcome::Up } else { Outcome::Down },
-            reason: (!up).then_some(FailureReason::Timeout),
-            status: up.then_some(200),
-            latency_ms: Some(100.0),
-            phases: None,
-            url: None,
-            redirects: 0,
-            cert_expires_at: None,
-            detail: None,
-            cpu_wait_ms: None,
-            addresses: vec![],
             location: Some(location.into()),
+            ..crate::testing::probe_at("contoso", at_ms(ms), up)
         }
     }
 
