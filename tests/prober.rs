@@ -548,3 +548,75 @@ async fn a_names_further_addresses_take_sockets_only_from_the_budget() {
     );
     assert_eq!(livesite_probe_fn::extra_sockets(1000), 0);
 }
+
+/// Each probe answers the slot its schedule fired for (docs/rules.md, "Slots").
+mod slots {
+    use chrono::{DateTime, Utc};
+    use livesite_probe_fn::slot_of_event;
+    use serde_json::{json, Value};
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().expect("time")
+    }
+
+    /// A round answers the slot its schedule fired for, however late it
+    /// runs; the second round answers the slot the first handed it.
+    #[test]
+    fn a_round_answers_the_slot_it_was_scheduled_for() {
+        let late = utc("2026-11-27T10:00:31.400Z");
+        let second = |body: &str| json!({"Records": [{"eventSource": "aws:sqs", "body": body}]});
+        // (event, now, slot)
+        let table = [
+            (
+                json!({"scheduled_time": "2026-11-27T10:00:00Z"}),
+                late,
+                "2026-11-27T10:00:00Z",
+            ),
+            (
+                json!({"scheduled_time": "2026-11-27T10:00:17Z"}),
+                late,
+                "2026-11-27T10:00:00Z",
+            ),
+            (
+                json!({"time": "2026-11-27T10:00:00Z", "source": "aws.scheduler"}),
+                late,
+                "2026-11-27T10:00:00Z",
+            ),
+            (json!({}), late, "2026-11-27T10:00:30Z"),
+            (
+                json!({"scheduled_time": "not a time"}),
+                late,
+                "2026-11-27T10:00:30Z",
+            ),
+            (
+                second(
+                    r#"{"round":2,"after":"2026-11-27T10:00:00.4Z","slot":"2026-11-27T10:00:30Z"}"#,
+                ),
+                utc("2026-11-27T10:01:02Z"),
+                "2026-11-27T10:00:30Z",
+            ),
+            (
+                second(r#"{"round":2}"#),
+                utc("2026-11-27T10:01:02Z"),
+                "2026-11-27T10:01:00Z",
+            ),
+            (
+                second("garbage"),
+                utc("2026-11-27T10:01:02Z"),
+                "2026-11-27T10:01:00Z",
+            ),
+        ];
+        for (event, now, want) in table {
+            assert_eq!(slot_of_event(&event, now), utc(want), "{event}");
+        }
+        // The events shipped for `cargo lambda invoke` carry their slots.
+        for (file, want) in [
+            ("schedule.json", "2026-11-27T10:00:00Z"),
+            ("second-round.json", "2026-11-27T10:00:30Z"),
+        ] {
+            let path = format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR"));
+            let event: Value =
+                serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("json");
+            assert_eq!(slot_of_event(&event, late), utc(want), "{file}");
+        }
+    }
+}

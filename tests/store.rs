@@ -89,20 +89,24 @@ fn corrupt_state(path: &std::path::Path) -> bool {
 /// is recorded once).
 #[tokio::test]
 async fn a_report_waits_for_the_end_of_the_operators_own_month() {
-    use livesite_core::ports::{OperatorRegistry, ProbeLog};
+    use livesite_core::ports::OperatorRegistry;
     let store = fresh();
     let mut ny = livesite_tests::fixtures::operator("fabrikam");
     ny.timezone = livesite_core::Tz::America__New_York;
     store.put_operator(&ny).await.expect("register");
-    // Probes on 30 November, evening in New York.
-    let evening: chrono::DateTime<chrono::Utc> = "2026-11-30T23:00:00Z".parse().expect("t");
-    for i in 0..10 {
-        let mut p = livesite_tests::fixtures::probe("fabrikam", 0, true);
-        p.probed_at = evening + Duration::seconds(30 * i);
-        store.append(&p).await.expect("append");
-    }
     let team = livesite_tests::fixtures::team();
     let policy = livesite_core::Policy::default();
+    // Rounds on 30 November, evening in New York, decided by the monitor.
+    let evening: chrono::DateTime<chrono::Utc> = "2026-11-30T23:00:00Z".parse().expect("t");
+    let probes: Vec<_> = (0..10)
+        .map(|i| livesite_core::ProbeResult {
+            probed_at: evening + Duration::seconds(30 * i),
+            ..livesite_tests::fixtures::probe("fabrikam", 0, true)
+        })
+        .collect();
+    let ctx = livesite_core::service::Context::new(policy.clone(), team.clone(), [ny]);
+    let out = evaluate_batch(&store, &ctx, &probes).await;
+    assert!(out.failed.is_empty(), "{:?}", out.failed);
     // (now, reports recorded)
     let table = [
         ("2026-12-01T00:05:00Z", 0),
@@ -212,6 +216,7 @@ async fn a_record_change_is_decided_on_what_another_writer_left() {
         at,
         &op.calendar(),
         &livesite_core::Policy::default(),
+        &[],
     )
     .expect("late window");
     let mut cancelled = late.clone();

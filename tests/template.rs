@@ -327,3 +327,64 @@ fn the_store_queries_the_indexes_the_template_creates() {
         assert!(indexes.contains(&name), "{name} not in {indexes:?}");
     }
 }
+
+fn overrides(env: &toml::Value) -> std::collections::BTreeMap<String, String> {
+    env.get("deploy")
+        .and_then(|d| d.get("parameters"))
+        .and_then(|p| p.get("parameter_overrides"))
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(toml::Value::as_str)
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every probe location samconfig deploys is listed, with the home region,
+/// in its home stack's `ProbeLocations`: a location the home stack does not
+/// list would vote for rounds nobody counts.
+#[test]
+fn every_probe_location_deployed_is_listed_by_its_home_stack() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../samconfig.toml");
+    let config: toml::Value =
+        toml::from_str(&std::fs::read_to_string(path).expect("samconfig")).expect("toml");
+    let envs = config.as_table().expect("environments");
+    let global = |env: &toml::Value, key: &str| {
+        env.get("global")
+            .and_then(|g| g.get("parameters"))
+            .and_then(|p| p.get(key))
+            .and_then(toml::Value::as_str)
+            .map(String::from)
+    };
+    let mut locations = 0;
+    for (name, env) in envs {
+        if global(env, "template_file").as_deref() != Some("infra/probe-region.yaml") {
+            continue;
+        }
+        locations += 1;
+        let region = global(env, "region").expect("a location's region");
+        let o = overrides(env);
+        let (environment, home_region) = (&o["Environment"], &o["HomeRegion"]);
+        let home = envs
+            .values()
+            .find(|h| {
+                global(h, "template_file").as_deref() == Some("infra/template.yaml")
+                    && overrides(h).get("Environment") == Some(environment)
+            })
+            .unwrap_or_else(|| panic!("{name}: no home stack for {environment}"));
+        assert_eq!(global(home, "region").as_ref(), Some(home_region), "{name}");
+        let listed = overrides(home)
+            .get("ProbeLocations")
+            .cloned()
+            .unwrap_or_default();
+        let listed: Vec<&str> = listed.split(',').collect();
+        for voter in [region.as_str(), home_region.as_str()] {
+            assert!(
+                listed.contains(&voter),
+                "{name}: the home stack's ProbeLocations {listed:?} lacks {voter}"
+            );
+        }
+    }
+    assert!(locations > 0, "samconfig deploys a probe location");
+}

@@ -673,6 +673,59 @@ pub async fn operators_are_registered_changed_and_retired<
     assert!(s.get_operator(&a.id).await.expect("get").is_none());
 }
 
+/// Closed days are stored once (a redelivered batch closes the same day
+/// again: the first one stays), per operator, and read by date, half open.
+pub async fn days_are_stored_once_and_read_by_date<S: Store>(s: &S) {
+    use livesite_core::summary::DaySummary;
+    let (contoso, fabrikam) = (
+        OperatorId::new("contoso").expect("id"),
+        OperatorId::new("fabrikam").expect("id"),
+    );
+    let day = |date: &str, up_s: u32| DaySummary {
+        up_s,
+        ..DaySummary::new(date.parse().expect("date"))
+    };
+    for date in ["2026-11-30", "2026-11-01", "2026-12-01", "2026-10-31"] {
+        assert!(s.put_day(&contoso, &day(date, 60)).await.expect("put"));
+    }
+    assert!(
+        !s.put_day(&contoso, &day("2026-11-01", 30))
+            .await
+            .expect("again"),
+        "a day is stored once"
+    );
+    assert!(s
+        .put_day(&fabrikam, &day("2026-11-01", 90))
+        .await
+        .expect("put"));
+    let november = s
+        .days(
+            &contoso,
+            "2026-11-01".parse().expect("date"),
+            "2026-12-01".parse().expect("date"),
+        )
+        .await
+        .expect("days");
+    let got: Vec<(String, u32)> = november
+        .iter()
+        .map(|d| (d.date.to_string(), d.up_s))
+        .collect();
+    assert_eq!(
+        got,
+        [("2026-11-01".into(), 60), ("2026-11-30".into(), 60)],
+        "oldest first, the first write kept, the end excluded, one operator's"
+    );
+    let none = s
+        .days(
+            &contoso,
+            "2026-12-02".parse().expect("date"),
+            "2026-12-02".parse().expect("date"),
+        )
+        .await
+        .expect("empty range");
+    assert!(none.is_empty());
+}
+
 /// Instantiates the contract for a store: `$make` is an async expression
 /// yielding a fresh, empty store.
 #[macro_export]
@@ -726,6 +779,10 @@ macro_rules! store_contract {
         #[tokio::test]
         async fn contract_registry() {
             $crate::contract::operators_are_registered_changed_and_retired(&$make).await;
+        }
+        #[tokio::test]
+        async fn contract_days() {
+            $crate::contract::days_are_stored_once_and_read_by_date(&$make).await;
         }
     };
 }
@@ -972,10 +1029,11 @@ pub async fn a_poison_notification_never_delays_a_new_page<S: Store>(s: &S) {
     assert!(later.sent.is_empty() && later.failed.is_empty() && later.dead.is_empty());
 }
 
-/// An agent votes for its own operator only: listed as expected, it is
-/// awaited for that operator's rounds and never for another's, whose rounds
-/// are decided as soon as the regions have voted.
-pub async fn another_operators_agent_is_never_awaited<S: Store>(s: &S) {
+/// An agent is its operator's witness, never a vote: listed as expected, it
+/// is awaited for no operator's rounds, its own operator's included, which
+/// are decided as soon as the regions have voted (a silent agent can't
+/// leave them unknown).
+pub async fn no_agent_is_ever_awaited<S: Store>(s: &S) {
     let mut contoso = operator("contoso");
     contoso.agents = vec!["agent-contoso-1".into()];
     let mut ctx = Context::new(Policy::default(), team(), [contoso, operator("fabrikam")]);
@@ -1007,8 +1065,134 @@ pub async fn another_operators_agent_is_never_awaited<S: Store>(s: &S) {
     let contoso = state("contoso").await;
     assert_eq!(
         (contoso.decided_through, contoso.votes.len()),
-        (None, 2),
-        "contoso's round waits for its own agent"
+        (Some(t0()), 0),
+        "contoso's round waits for no agent, its own included"
+    );
+}
+
+/// Evaluates `probes` as the stream delivers them (100 records a batch),
+/// each stored first as the probe function does.
+async fn store_and_evaluate<S: Store>(s: &S, ctx: &Context, probes: &[ProbeResult]) {
+    for p in probes {
+        s.append(p).await.expect("append");
+    }
+    for batch in probes.chunks(100) {
+        let out = evaluate_batch(s, ctx, batch).await;
+        assert!(out.failed.is_empty(), "{:?}", out.failed);
+    }
+}
+
+async fn report_of<S>(s: &S, ctx: &Context, op: &str) -> livesite_core::report::MonthlyReport
+where
+    S: Store + livesite_core::ports::RecordStore,
+{
+    let operator = &ctx.operators[&OperatorId::new(op).expect("id")];
+    livesite_core::service::monthly_report(
+        s,
+        operator,
+        "2026-11".parse().expect("month"),
+        &ctx.policy,
+    )
+    .await
+    .expect("report")
+}
+
+/// The seed's SLA figure is the monitor's: an operator's agent pushing an
+/// up 1 ms after each of the region's down probes through a 3-hour outage
+/// leaves the month's report unchanged (180 minutes down), although every
+/// pushed row is stored. The outage ends on the 24th; a round on the 25th
+/// closes that day, so the report reads a stored day and the open one.
+pub async fn an_agents_pushes_never_change_the_report<S>(s: &S)
+where
+    S: Store + livesite_core::ports::RecordStore,
+{
+    let mut contoso = operator("contoso");
+    contoso.agents = vec!["agent-contoso-1".into()];
+    let ctx = Context::new(Policy::default(), team(), [contoso]);
+    let down = |secs: i64| (3_600..3_600 + 3 * 3_600).contains(&secs);
+    let mut probes = Vec::new();
+    for secs in (0..5 * 3_600).step_by(30).chain([14 * 3_600]) {
+        probes.push(probe("contoso", secs, !down(secs)));
+        if down(secs) {
+            probes.push(ProbeResult {
+                location: Some("agent-contoso-1".into()),
+                probed_at: t0() + Duration::seconds(secs) + Duration::milliseconds(1),
+                ..probe("contoso", secs, true)
+            });
+        }
+    }
+    store_and_evaluate(s, &ctx, &probes).await;
+    let r = report_of(s, &ctx, "contoso").await;
+    assert_eq!(r.downtime_minutes, 180.0, "{r:?}");
+    assert_eq!((r.rounds, r.rounds_down, r.probes), (601, 360, 601));
+    assert_eq!(r.up_minutes, 120.5);
+    assert!(!r.met_target);
+}
+
+/// Two regions, one of whose paths is broken for two hours while the
+/// portal answers the other: the quorum says up, and so does the report
+/// (no downtime; the location's failures are listed as its own).
+pub async fn a_broken_path_is_no_downtime_in_the_report<S>(s: &S)
+where
+    S: Store + livesite_core::ports::RecordStore,
+{
+    let mut ctx = context(&["contoso"]);
+    ctx.policy.locations.expected = vec!["us-east-1".into(), "eu-west-1".into()];
+    let mut probes = Vec::new();
+    for secs in (0..2 * 3_600).step_by(30) {
+        for (i, (location, up)) in [("us-east-1", true), ("eu-west-1", false)]
+            .into_iter()
+            .enumerate()
+        {
+            probes.push(ProbeResult {
+                location: Some(location.into()),
+                probed_at: t0() + Duration::seconds(secs) + Duration::milliseconds(137 * i as i64),
+                ..probe("contoso", secs, up)
+            });
+        }
+    }
+    store_and_evaluate(s, &ctx, &probes).await;
+    let r = report_of(s, &ctx, "contoso").await;
+    assert_eq!(r.downtime_minutes, 0.0, "{r:?}");
+    assert_eq!((r.rounds, r.rounds_down), (240, 0));
+    let locations: Vec<(&str, usize, usize)> = r
+        .locations
+        .iter()
+        .map(|l| (l.location.as_str(), l.votes, l.down))
+        .collect();
+    assert_eq!(locations, [("eu-west-1", 240, 240), ("us-east-1", 240, 0)]);
+}
+
+/// A result from a location the stack does not list is stored, counted as
+/// unlisted, and decides nothing: a probe stack deployed but not listed
+/// never becomes a round of its own.
+pub async fn a_vote_from_an_unlisted_location_decides_nothing<S: Store>(s: &S) {
+    let mut ctx = context(&["contoso"]);
+    ctx.policy.locations.expected = vec!["us-east-1".into()];
+    let located = |location: &str, secs: i64, up: bool| ProbeResult {
+        location: Some(location.into()),
+        ..probe("contoso", secs, up)
+    };
+    let mut batch: Vec<ProbeResult> = (0..=61)
+        .map(|i| located("eu-west-1", i * 30, false))
+        .collect();
+    batch.push(located("us-east-1", 0, true));
+    let out = evaluate_batch(s, &ctx, &batch).await;
+    assert!(out.failed.is_empty(), "{:?}", out.failed);
+    assert!(
+        out.enqueued.is_empty(),
+        "the unlisted location paged nobody"
+    );
+    assert_eq!(out.unlisted.len(), 62);
+    assert_eq!(out.unlisted[0].1, "eu-west-1");
+    let state = s
+        .load_state(&OperatorId::new("contoso").expect("id"))
+        .await
+        .expect("load")
+        .expect("state");
+    assert_eq!(
+        state.value.day.map(|d| (d.rounds, d.rounds_down)),
+        Some((1, 0))
     );
 }
 
@@ -1036,8 +1220,20 @@ macro_rules! service_contract {
             $crate::contract::due_pages_come_before_any_email(&$make).await;
         }
         #[tokio::test]
-        async fn service_another_operators_agent_is_never_awaited() {
-            $crate::contract::another_operators_agent_is_never_awaited(&$make).await;
+        async fn service_no_agent_is_ever_awaited() {
+            $crate::contract::no_agent_is_ever_awaited(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_an_agents_pushes_never_change_the_report() {
+            $crate::contract::an_agents_pushes_never_change_the_report(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_a_vote_from_an_unlisted_location_decides_nothing() {
+            $crate::contract::a_vote_from_an_unlisted_location_decides_nothing(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_a_broken_path_is_no_downtime_in_the_report() {
+            $crate::contract::a_broken_path_is_no_downtime_in_the_report(&$make).await;
         }
         #[tokio::test]
         async fn service_a_poison_notification_never_delays_a_new_page() {

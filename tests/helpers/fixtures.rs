@@ -57,6 +57,7 @@ pub fn probe(op: &str, secs: i64, up: bool) -> ProbeResult {
         cpu_wait_ms: None,
         addresses: vec![],
         location: None,
+        slot: None,
     }
 }
 

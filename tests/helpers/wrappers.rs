@@ -2,12 +2,13 @@
 //! notifier, to test the service's guarantees (bounded calls, retries, no
 //! duplicates) with real adapters underneath.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use livesite_core::evaluate::MonitorState;
 use livesite_core::incident::Incident;
 use livesite_core::notify::Notification;
 use livesite_core::ports::*;
 use livesite_core::probe::ProbeResult;
+use livesite_core::summary::DaySummary;
 use livesite_core::OperatorId;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -77,6 +78,20 @@ impl<S: StateStore> StateStore for Counting<S> {
             return Err(StoreError::Backend(Box::new(Injected)));
         }
         self.inner.save_state(state, expected).await
+    }
+}
+
+impl<S: SummaryStore> SummaryStore for Counting<S> {
+    async fn put_day(&self, op: &OperatorId, day: &DaySummary) -> Result<bool, StoreError> {
+        self.inner.put_day(op, day).await
+    }
+    async fn days(
+        &self,
+        op: &OperatorId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DaySummary>, StoreError> {
+        self.inner.days(op, from, to).await
     }
 }
 

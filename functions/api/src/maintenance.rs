@@ -29,8 +29,23 @@ where
                 (Announcer::DynamoTeam, self.team.calendar.clone(), all)
             }
         };
-        let m = partner::announce_maintenance(announcer, input, ctx.now, &calendar, &self.policy)
-            .map_err(Problem::invalid)?;
+        // The operator's own windows: its announcements are held to the
+        // policy's bounds (per window, per month).
+        let mut others = Vec::new();
+        if let Principal::Operator(op) = ctx.who {
+            for doc in self.store.list_records("maintenance", Some(op)).await? {
+                others.push(from_value::<Maintenance>(doc)?);
+            }
+        }
+        let m = partner::announce_maintenance(
+            announcer,
+            input,
+            ctx.now,
+            &calendar,
+            &self.policy,
+            &others,
+        )
+        .map_err(Problem::invalid)?;
         let owner = owner(&m);
         if !self
             .store
@@ -49,7 +64,13 @@ where
         }
         Ok((
             201,
-            json!({"maintenance": m, "late": m.late, "lead_business_days": m.lead_business_days}),
+            json!({
+                "maintenance": m,
+                "late": m.late,
+                "lead_business_days": m.lead_business_days,
+                "needs_approval": m.needs_approval(),
+                "over_limit": m.over_limit,
+            }),
         ))
     }
 

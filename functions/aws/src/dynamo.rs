@@ -8,21 +8,22 @@
 //! * The state table holds everything else under `pk`/`sk`: monitor state
 //!   (optimistic concurrency on `version`), incidents (created only if absent),
 //!   the outbox (created only if absent, claimed with a conditional update),
-//!   and the operator registry. Domain objects are kept whole in `doc`.
+//!   the decided days (created only if absent), and the operator registry. Domain objects are kept whole in `doc`.
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use livesite_core::evaluate::MonitorState;
 use livesite_core::ids::OperatorId;
 use livesite_core::incident::Incident;
 use livesite_core::notify::{Channel, Notification};
 use livesite_core::ports::{
     DeliveryStatus, IncidentStore, OperatorRegistry, Outbox, OutboxEntry, ProbeLog, RateLimiter,
-    RecordStore, StateStore, StoreError, Version, Versioned,
+    RecordStore, StateStore, StoreError, SummaryStore, Version, Versioned,
 };
 use livesite_core::probe::ProbeResult;
+use livesite_core::summary::DaySummary;
 use livesite_core::Operator;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -562,6 +563,56 @@ impl StateStore for DynamoStore {
             }
             Err(e) => Err(sdk(e)),
         }
+    }
+}
+
+/// A closed day: `DAY#<operator>` / `<YYYY-MM-DD>` in the state table, so
+/// a month is one query of at most 31 items.
+fn day_key(op: &OperatorId, date: NaiveDate) -> (AttributeValue, AttributeValue) {
+    (s(format!("DAY#{op}")), s(date.to_string()))
+}
+
+impl SummaryStore for DynamoStore {
+    async fn put_day(&self, operator: &OperatorId, day: &DaySummary) -> Result<bool, StoreError> {
+        let (pk, sk) = day_key(operator, day.date);
+        let item = HashMap::from([
+            ("pk".to_string(), pk),
+            ("sk".to_string(), sk),
+            ("entity".to_string(), s("day")),
+            ("doc".to_string(), doc(day)?),
+        ]);
+        self.put_state_item_if(item, "attribute_not_exists(pk)")
+            .await
+    }
+
+    async fn days(
+        &self,
+        operator: &OperatorId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DaySummary>, StoreError> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let (pk, _) = day_key(operator, from);
+        // Dates as YYYY-MM-DD sort as they compare; the end is exclusive.
+        let last = to.pred_opt().unwrap_or(to);
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.state)
+            .key_condition_expression("pk = :p AND sk BETWEEN :a AND :b")
+            .expression_attribute_values(":p", pk)
+            .expression_attribute_values(":a", s(from.to_string()))
+            .expression_attribute_values(":b", s(last.to_string()));
+        self.query_all(q)
+            .await?
+            .iter()
+            .map(|item| {
+                let date = text(item, "sk").unwrap_or_default();
+                from_doc(&format!("day {operator} {date}"), item)
+            })
+            .collect()
     }
 }
 

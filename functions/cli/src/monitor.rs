@@ -207,6 +207,12 @@ pub fn event_line(e: &Event) -> String {
             from.format("%H:%M:%S"),
             to.format("%H:%M:%S")
         ),
+        Event::DayClosed {
+            operator, summary, ..
+        } => format!(
+            ">>> day {} of {operator} closed: {} rounds, {} s down",
+            summary.date, summary.rounds, summary.down_s
+        ),
     }
 }
 

@@ -167,6 +167,14 @@ fn event_json(e: &Event) -> serde_json::Value {
         Event::MonitorGap { operator, from, to } => json!({
             "kind": "monitor_gap", "operator": operator, "severity": null, "at": to, "from": from, "to": to,
         }),
+        Event::DayClosed {
+            operator,
+            summary,
+            at,
+        } => json!({
+            "kind": "day_closed", "operator": operator, "severity": null, "at": at,
+            "date": summary.date, "rounds": summary.rounds, "down_s": summary.down_s,
+        }),
     }
 }
 

@@ -363,7 +363,11 @@ fn one_round(config: &str) -> (tempfile::TempDir, Vec<String>) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn run_probes_stores_and_continues_after_a_restart() {
+/// Two runs in one slot (a restart seconds later): both results are stored
+/// as evidence, and the slot, already decided, is counted once. That a
+/// restart continues the outage clock in a later slot is
+/// `tests/store.rs restart_continues_the_outage_clock`.
+async fn run_probes_stores_and_a_restart_in_the_same_slot_counts_it_once() {
     let p = portal::spawn(Behavior::Respond {
         status: 500,
         body: "oops".into(),
@@ -396,10 +400,13 @@ async fn run_probes_stores_and_continues_after_a_restart() {
     let state: Value = serde_json::from_str(&doc).expect("json");
     let since = state["down_since"].as_str().expect("down_since");
     let last = state["last_probe_at"].as_str().expect("last");
-    assert!(
-        since < last,
-        "the second run continued the first run's outage clock: {state}"
-    );
+    if since == last {
+        assert_eq!(state["day"]["v"], 1, "the slot counted once: {state}");
+    } else {
+        // The two runs fell on either side of a slot's edge.
+        assert!(since < last, "the clock went on: {state}");
+        assert_eq!(state["day"]["r"], 2, "{state}");
+    }
 }
 
 /// Two simulated locations vote in the same instant (both results kept),

@@ -360,6 +360,14 @@ pub struct Policy {
     /// Notice required before planned maintenance.
     #[serde(default = "default_lead_days")]
     pub maintenance_lead_business_days: u32,
+    /// An operator's window longer than this needs the team's approval
+    /// before it holds back pages or counts as maintenance.
+    #[serde(default = "default_maintenance_window", with = "humantime_serde")]
+    pub maintenance_max_window: Duration,
+    /// An operator's windows may hold this much of a calendar month (its
+    /// own calendar's); a window beyond it needs the team's approval.
+    #[serde(default = "default_maintenance_month", with = "humantime_serde")]
+    pub maintenance_max_per_month: Duration,
     /// Error-budget burn-rate early warnings (Low, by email).
     #[serde(default = "default_burn_tiers")]
     pub burn_tiers: Vec<BurnTier>,
@@ -401,6 +409,12 @@ fn default_one() -> u32 {
 fn default_lead_days() -> u32 {
     5
 }
+fn default_maintenance_window() -> Duration {
+    Duration::from_secs(4 * 3600)
+}
+fn default_maintenance_month() -> Duration {
+    Duration::from_secs(8 * 3600)
+}
 fn default_api_requests_per_minute() -> u32 {
     120
 }
@@ -420,6 +434,8 @@ impl Default for Policy {
             high_initial_response: default_high_ack(),
             low_initial_response_business_days: default_one(),
             maintenance_lead_business_days: default_lead_days(),
+            maintenance_max_window: default_maintenance_window(),
+            maintenance_max_per_month: default_maintenance_month(),
             burn_tiers: default_burn_tiers(),
             burn_min_probes: default_burn_min_probes(),
             api_requests_per_minute: default_api_requests_per_minute(),

@@ -49,6 +49,9 @@ pub enum IncidentKind {
     /// One probing location fails while the others see the portal up: the
     /// path from that location is in trouble, the team's to look at.
     LocationPath,
+    /// The portal unreachable from inside the operator's walled garden, as
+    /// its own agent sees it, for longer than the outage limit.
+    WalledGarden,
 }
 
 impl IncidentKind {
@@ -62,6 +65,7 @@ impl IncidentKind {
             Self::LatencySla => "latency_sla",
             Self::PartialOutage => "partial_outage",
             Self::LocationPath => "location_path",
+            Self::WalledGarden => "walled_garden",
         }
     }
 
@@ -75,6 +79,7 @@ impl IncidentKind {
                 | Self::LatencySla
                 | Self::PartialOutage
                 | Self::LocationPath
+                | Self::WalledGarden
         )
     }
 
@@ -99,7 +104,8 @@ impl IncidentKind {
             | Self::Flapping
             | Self::ReportingFailure
             | Self::LatencySla
-            | Self::PartialOutage => Party::Operator,
+            | Self::PartialOutage
+            | Self::WalledGarden => Party::Operator,
             Self::OutageReport | Self::InformationRequest => Party::Team,
         }
     }

@@ -17,6 +17,8 @@ pub mod probe;
 pub mod raise;
 pub mod report;
 pub mod service;
+pub mod sketch;
+pub mod summary;
 pub mod sweep;
 
 pub use calendar::BusinessCalendar;
@@ -55,6 +57,7 @@ pub(crate) mod testing {
             cpu_wait_ms: None,
             addresses: vec![],
             location: None,
+            slot: None,
         }
     }
 

@@ -336,7 +336,7 @@ pub fn render(
             },
             team,
         )],
-        Event::PageSuppressed { .. } => vec![],
+        Event::PageSuppressed { .. } | Event::DayClosed { .. } => vec![],
     }
 }
 
@@ -439,6 +439,7 @@ fn opened(
         IncidentKind::LatencySla => "MO Direct portal slower than its latency SLA",
         IncidentKind::PartialOutage => "MO Direct portal failing on some of its addresses",
         IncidentKind::LocationPath => "one probing location cannot reach the MO Direct portal",
+        IncidentKind::WalledGarden => "MO Direct portal unreachable from the walled garden",
     };
     let text = format!(
         "{summary}\n\nIncident: {id}\nSeverity: {sev_up}\nOperator: {name} ({op})\nPortal: {url}\nTrouble began: {start}\nIncident opened: {opened}\nInitial response due: {due}\n\n{owed}\n{how}\n",

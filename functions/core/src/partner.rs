@@ -280,6 +280,12 @@ pub struct Maintenance {
     /// Fewer than the required business days: accepted, but marked, and it
     /// holds back no page and counts as no maintenance until approved.
     pub late: bool,
+    /// Why an operator's window needs the team's approval beyond being late:
+    /// longer than `maintenance_max_window`, or beyond the month's
+    /// `maintenance_max_per_month`. Until approved it holds back no page
+    /// and counts as no maintenance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_limit: Option<String>,
     /// When the DYNAMO team approved a late window (absent for a timely one).
     #[serde(default)]
     pub approved_at: Option<DateTime<Utc>>,
@@ -319,12 +325,19 @@ pub const ANNOUNCE_SKEW: Duration = Duration::minutes(5);
 /// Checks and records a maintenance notice. Lead time is counted in business
 /// days on `calendar` (the affected operator's, or for the DYNAMO team's own
 /// windows, the team's).
+///
+/// An operator's window is also held to the policy's bounds (a tenant's
+/// announcements must never keep its downtime out of its own figures
+/// without the team agreeing): longer than `maintenance_max_window`, or
+/// taking the operator's windows in a month (`others`: its announced and
+/// completed ones) beyond `maintenance_max_per_month`, it needs approval.
 pub fn announce_maintenance(
     announcer: Announcer,
     input: MaintenanceInput,
     now: DateTime<Utc>,
     calendar: &BusinessCalendar,
     policy: &Policy,
+    others: &[Maintenance],
 ) -> Result<Maintenance, FieldError> {
     input.validate(now)?;
     let required = policy.maintenance_lead_business_days;
@@ -332,7 +345,12 @@ pub fn announce_maintenance(
         Announcer::Operator(op) => op.to_string(),
         Announcer::DynamoTeam => "dynamo".to_string(),
     };
+    let over_limit = match announcer {
+        Announcer::Operator(_) => over_limit(&input, calendar, policy, others),
+        Announcer::DynamoTeam => None,
+    };
     Ok(Maintenance {
+        over_limit,
         id: format!("{who}-{}-maintenance", key_time(input.start)),
         lead_business_days: calendar.business_days_between(now, input.start),
         late: !calendar.gives_lead_time(now, input.start, required),
@@ -346,6 +364,47 @@ pub fn announce_maintenance(
         status: MaintenanceStatus::Announced,
         completed_at: None,
         cancelled_at: None,
+    })
+}
+
+/// Why a window is beyond the policy's bounds, if it is.
+fn over_limit(
+    input: &MaintenanceInput,
+    calendar: &BusinessCalendar,
+    policy: &Policy,
+    others: &[Maintenance],
+) -> Option<String> {
+    let hours = |d: Duration| format!("{:.1} h", d.num_minutes() as f64 / 60.0);
+    let max_window = Duration::from_std(policy.maintenance_max_window).unwrap_or(Duration::MAX);
+    let length = input.end - input.start;
+    if length > max_window {
+        return Some(format!(
+            "longer than the {} a window may hold without approval",
+            hours(max_window)
+        ));
+    }
+    // The calendar month the window starts in, on the operator's calendar.
+    let local = input.start.with_timezone(&calendar.timezone).date_naive();
+    let month = crate::report::Month {
+        year: chrono::Datelike::year(&local),
+        month: chrono::Datelike::month(&local),
+    };
+    let (from, to) = month.bounds_in(calendar.timezone);
+    let within =
+        |s: DateTime<Utc>, e: DateTime<Utc>| (e.min(to) - s.max(from)).max(Duration::zero());
+    let taken: Duration = others
+        .iter()
+        .filter_map(Maintenance::suppression_window)
+        .map(|w| within(w.start, w.end))
+        .fold(Duration::zero(), |a, b| a + b);
+    let max_month = Duration::from_std(policy.maintenance_max_per_month).unwrap_or(Duration::MAX);
+    let total = taken + within(input.start, input.end);
+    (total > max_month).then(|| {
+        format!(
+            "{} of maintenance in {month} with this window, beyond the {} a month may hold without approval",
+            hours(total),
+            hours(max_month)
+        )
     })
 }
 
@@ -380,7 +439,7 @@ impl Maintenance {
     /// A late window waits for the DYNAMO team's approval before it holds
     /// back pages or counts as maintenance in the report.
     pub fn needs_approval(&self) -> bool {
-        self.late && self.approved_at.is_none()
+        (self.late || self.over_limit.is_some()) && self.approved_at.is_none()
     }
 
     /// The team accepts a late window: from now on it holds back pages (and
@@ -391,10 +450,12 @@ impl Maintenance {
                 self.approved_at = Some(at);
                 Ok(())
             }
-            MaintenanceStatus::Announced if !self.late => Err(TransitionError(format!(
-                "maintenance {} was announced in time and needs no approval",
+            MaintenanceStatus::Announced if !self.late && self.over_limit.is_none() => {
+                Err(TransitionError(format!(
+                "maintenance {} was announced in time, within the bounds, and needs no approval",
                 self.id
-            ))),
+            )))
+            }
             MaintenanceStatus::Announced => Err(TransitionError(format!(
                 "maintenance {} is already approved",
                 self.id
@@ -1110,6 +1171,77 @@ mod tests {
         assert_eq!(bad.validate(now).unwrap_err().field, "description");
     }
 
+    /// An operator's window beyond the policy's bounds (4 h a window, 8 h a
+    /// month on its calendar by default) is accepted but needs the team's
+    /// approval before it holds back a page or counts as maintenance; the
+    /// team's own windows are not bounded (they never excuse an operator).
+    #[test]
+    fn maintenance_beyond_its_bounds_needs_approval() {
+        let cal = op().calendar();
+        let p = Policy::default();
+        let now = utc("2026-11-02T08:00:00Z");
+        let window = |start: &str, hours: i64| MaintenanceInput {
+            start: utc(start),
+            end: utc(start) + Duration::hours(hours),
+            description: "upgrade".into(),
+            services: vec![],
+        };
+        let a = Announcer::Operator(op().id);
+        let announce = |input, others: &[Maintenance]| {
+            announce_maintenance(a.clone(), input, now, &cal, &p, others).unwrap()
+        };
+        // Seven hours already announced in December (Madrid), one cancelled.
+        let earlier = [
+            announce(window("2026-12-01T08:00:00Z", 4), &[]),
+            announce(window("2026-12-02T08:00:00Z", 3), &[]),
+        ];
+        let mut cancelled = announce(window("2026-12-03T08:00:00Z", 4), &[]);
+        cancelled.cancel(now).unwrap();
+        let mut others = earlier.to_vec();
+        others.push(cancelled);
+        // (window, others, needs approval)
+        let table: [(MaintenanceInput, &[Maintenance], bool); 6] = [
+            (window("2026-12-10T08:00:00Z", 4), &[], false),
+            (
+                MaintenanceInput {
+                    end: utc("2026-12-10T12:00:01Z"),
+                    ..window("2026-12-10T08:00:00Z", 4)
+                },
+                &[],
+                true,
+            ),
+            (window("2026-12-10T08:00:00Z", 1), &others, false),
+            (window("2026-12-10T08:00:00Z", 2), &others, true),
+            // 31 December 22:00 to midnight Madrid is December's; from
+            // midnight, January's.
+            (window("2026-12-31T21:00:00Z", 2), &others, true),
+            (window("2026-12-31T23:00:00Z", 2), &others, false),
+        ];
+        for (i, (input, others, needs)) in table.into_iter().enumerate() {
+            let m = announce(input, others);
+            assert!(!m.late, "{i}: announced in time");
+            assert_eq!(m.needs_approval(), needs, "{i}: {:?}", m.over_limit);
+            assert_eq!(m.suppression_window().is_some(), !needs, "{i}");
+            if needs {
+                let mut approved = m.clone();
+                approved.approve(now).unwrap();
+                assert!(approved.suppression_window().is_some(), "{i}: approved");
+            } else {
+                assert!(m.clone().approve(now).is_err(), "{i}: nothing to approve");
+            }
+        }
+        let team = announce_maintenance(
+            Announcer::DynamoTeam,
+            window("2026-12-10T08:00:00Z", 48),
+            now,
+            &cal,
+            &p,
+            &others,
+        )
+        .unwrap();
+        assert!(team.over_limit.is_none());
+    }
+
     #[test]
     fn maintenance_lead_time_in_business_days() {
         let cal = op().calendar();
@@ -1124,19 +1256,21 @@ mod tests {
         let now = utc("2026-12-02T08:00:00Z");
         let a = Announcer::Operator(op().id);
         let late =
-            announce_maintenance(a.clone(), m("2026-12-09T08:00:00Z"), now, &cal, &p).unwrap();
+            announce_maintenance(a.clone(), m("2026-12-09T08:00:00Z"), now, &cal, &p, &[]).unwrap();
         assert_eq!(
             (late.late, late.lead_business_days),
             (true, 4),
             "the holiday costs a day"
         );
-        let ok = announce_maintenance(a.clone(), m("2026-12-10T08:00:00Z"), now, &cal, &p).unwrap();
+        let ok =
+            announce_maintenance(a.clone(), m("2026-12-10T08:00:00Z"), now, &cal, &p, &[]).unwrap();
         assert_eq!((ok.late, ok.lead_business_days), (false, 5));
         // Across a weekend: Friday 27 Nov 10:00 local to Friday 4 Dec 10:00 local is 5.
         let fri = utc("2026-11-27T09:00:00Z");
-        let w = announce_maintenance(a.clone(), m("2026-12-04T09:00:00Z"), fri, &cal, &p).unwrap();
+        let w =
+            announce_maintenance(a.clone(), m("2026-12-04T09:00:00Z"), fri, &cal, &p, &[]).unwrap();
         assert!(!w.late);
-        let w = announce_maintenance(a, m("2026-12-04T08:59:00Z"), fri, &cal, &p).unwrap();
+        let w = announce_maintenance(a, m("2026-12-04T08:59:00Z"), fri, &cal, &p, &[]).unwrap();
         assert!(w.late);
         let n = late.notice(
             MaintenanceEvent::Announced,
@@ -1176,11 +1310,11 @@ mod tests {
             ("2026-12-02T09:00:00Z", None),
         ];
         for (start, refused) in starts {
-            let got = announce_maintenance(a.clone(), m(start), now, &cal, &p);
+            let got = announce_maintenance(a.clone(), m(start), now, &cal, &p, &[]);
             assert_eq!(got.err().map(|e| e.field).as_deref(), refused, "{start}");
         }
         let mut late =
-            announce_maintenance(a.clone(), m("2026-12-02T09:00:00Z"), now, &cal, &p).unwrap();
+            announce_maintenance(a.clone(), m("2026-12-02T09:00:00Z"), now, &cal, &p, &[]).unwrap();
         assert!(late.late && late.needs_approval());
         assert_eq!(late.suppression_window(), None, "unapproved: no window");
         let n = late.notice(
@@ -1210,10 +1344,11 @@ mod tests {
             utc("2026-11-20T08:00:00Z"),
             &cal,
             &p,
+            &[],
         )
         .unwrap();
         let mut cancelled =
-            announce_maintenance(a, m("2026-12-02T09:00:00Z"), now, &cal, &p).unwrap();
+            announce_maintenance(a, m("2026-12-02T09:00:00Z"), now, &cal, &p, &[]).unwrap();
         cancelled.cancel(now).unwrap();
         for (mut w, refused) in [(timely, true), (late.clone(), true), (cancelled, true)] {
             assert_eq!(w.approve(now).is_err(), refused, "{}", w.id);
@@ -1235,9 +1370,15 @@ mod tests {
             description: "x".into(),
             services: vec![],
         };
-        let mut m =
-            announce_maintenance(Announcer::DynamoTeam, input, now, &cal, &Policy::default())
-                .unwrap();
+        let mut m = announce_maintenance(
+            Announcer::DynamoTeam,
+            input,
+            now,
+            &cal,
+            &Policy::default(),
+            &[],
+        )
+        .unwrap();
         assert_eq!(
             m.suppression_window().unwrap().end,
             utc("2026-12-10T03:00:00Z")
@@ -1494,6 +1635,7 @@ mod edges {
             t(NOW),
             &madrid_operator("contoso").calendar(),
             &Policy::default(),
+            &[],
         )
         .unwrap()
     }

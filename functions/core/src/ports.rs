@@ -8,7 +8,8 @@ use crate::ids::OperatorId;
 use crate::incident::Incident;
 use crate::notify::Notification;
 use crate::probe::ProbeResult;
-use chrono::{DateTime, Utc};
+use crate::summary::DaySummary;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 
@@ -164,9 +165,29 @@ pub trait Outbox: Send + Sync {
     ) -> impl Future<Output = Result<Option<OutboxEntry>, StoreError>> + Send;
 }
 
+/// The decided days (`summary`): what every figure is computed from.
+pub trait SummaryStore: Send + Sync {
+    /// Stores a closed day unless that operator's day is stored already
+    /// (a redelivered batch closes the same day again): `false` then, and
+    /// the stored one stays.
+    fn put_day(
+        &self,
+        operator: &OperatorId,
+        day: &DaySummary,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The operator's stored days with `from <= date < to`, oldest first:
+    /// one read of at most as many items as days.
+    fn days(
+        &self,
+        operator: &OperatorId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<DaySummary>, StoreError>> + Send;
+}
+
 /// Everything the monitor keeps.
-pub trait Store: ProbeLog + StateStore + IncidentStore + Outbox {}
-impl<T: ProbeLog + StateStore + IncidentStore + Outbox> Store for T {}
+pub trait Store: ProbeLog + StateStore + IncidentStore + Outbox + SummaryStore {}
+impl<T: ProbeLog + StateStore + IncidentStore + Outbox + SummaryStore> Store for T {}
 
 pub trait Notifier: Send + Sync {
     fn deliver(

@@ -109,6 +109,12 @@ pub struct ProbeResult {
     /// the single default location (records written before locations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The round this result answers (:00 or :30 of its minute), from the
+    /// schedule that started the probe, not from when it ran: locations meet
+    /// in the slot whatever their schedulers' jitter. Absent (replayed
+    /// history, an agent's push): the slot `probed_at` falls in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<DateTime<Utc>>,
 }
 
 /// The longest location name: `[a-z0-9-]`, like an AWS region or an agent id.
@@ -199,7 +205,7 @@ pub fn spread_fraction(id: &str) -> f64 {
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
-fn truncate(s: &mut String, max: usize) {
+pub(crate) fn truncate(s: &mut String, max: usize) {
     const MARK: &str = "…";
     if s.len() <= max {
         return;
@@ -321,6 +327,7 @@ mod tests {
             cpu_wait_ms: None,
             addresses: vec![],
             location: None,
+            slot: None,
         };
         let table = [
             (None, Some(120.0)),

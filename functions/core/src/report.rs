@@ -1,15 +1,16 @@
-//! The monthly SLA report, computed from stored probes, incidents and
-//! maintenance windows (docs/report.md states every definition).
+//! The monthly SLA report, computed from the monitor's decided days
+//! (`summary`), its incidents and the maintenance notices, never from raw
+//! probe rows (docs/report.md states every definition). A month is at most
+//! 31 summaries, whatever the probe rate or the number of locations.
 //!
-//! Time accounting: each probe speaks for the time until the next one, up to
-//! `blind_after`; past that the probe speaks for one `probe_interval` and the
-//! rest is an unknown gap. Time before the month's first probe is unknown too.
-//! Unknown time is never counted as up or down.
+//! Time accounting: each decided round speaks for its 30-second slot; a
+//! slot without a verdict is unknown, never counted as up or down.
 
 use crate::incident::{Incident, Severity};
 use crate::partner::Maintenance;
-use crate::probe::ProbeResult;
-use crate::{MaintenanceWindow, OperatorId, Policy};
+use crate::sketch::LatencySketch;
+use crate::summary::DaySummary;
+use crate::{OperatorId, Policy};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -117,20 +118,43 @@ impl Month {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
+    /// Trusted timings of up rounds the figures are read from.
     pub samples: usize,
+    /// Nearest-rank percentiles, each within `sketch::RELATIVE_ACCURACY`
+    /// (1%) of the exact value.
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
-    /// Share of up probes slower than the latency SLA, in percent.
+    /// Share of timed up rounds slower than the latency SLA, in percent
+    /// (counted exactly, not from the sketch).
     pub over_sla_percent: f64,
     /// Latency SLA incidents opened in the month (the sustained breaches).
     #[serde(default)]
     pub incidents: usize,
-    /// Up probes whose timing held more than `MAX_CPU_WAIT_MS` of the
+    /// Up rounds whose timing held more than `MAX_CPU_WAIT_MS` of the
     /// prober's own CPU wait: left out of the figures above, so the
     /// monitor's slowness is never charged to the operator.
     #[serde(default)]
     pub untrusted: usize,
+}
+
+impl Latency {
+    fn of(sketch: &LatencySketch, over_sla: u64, untrusted: u64) -> Self {
+        let samples = sketch.count();
+        Latency {
+            samples: samples as usize,
+            p50_ms: sketch.quantile(0.50),
+            p95_ms: sketch.quantile(0.95),
+            p99_ms: sketch.quantile(0.99),
+            over_sla_percent: if samples == 0 {
+                0.0
+            } else {
+                over_sla as f64 * 100.0 / samples as f64
+            },
+            incidents: 0,
+            untrusted: untrusted as usize,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,23 +180,33 @@ pub struct IncidentLine {
     pub acknowledged_on_time: bool,
 }
 
-/// One address of the portal's name over the month: of the probes that
-/// listed it, the share it answered as expected.
+/// One address of the portal's name over the month: of the rounds whose
+/// verdict listed it, the share it answered as expected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AddressLine {
     pub address: std::net::IpAddr,
+    /// Rounds that listed the address.
     pub probes: usize,
     pub up: usize,
     pub availability_percent: f64,
+}
+
+/// One probe location over the month: the votes it cast and how many saw
+/// the portal down (a location failing alone points at its path).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationLine {
+    pub location: String,
+    pub votes: usize,
+    pub down: usize,
 }
 
 /// The most addresses a report lists (a name whose answer rotates through
 /// many would otherwise make the report as long as its DNS likes).
 pub const MAX_REPORTED_ADDRESSES: usize = 32;
 
-fn address_lines(probes: &[&ProbeResult]) -> Vec<AddressLine> {
+fn address_lines(days: &[&DaySummary]) -> Vec<AddressLine> {
     let mut lines: Vec<AddressLine> = Vec::new();
-    for a in probes.iter().flat_map(|p| &p.addresses) {
+    for a in days.iter().flat_map(|d| &d.addresses) {
         let i = match lines.iter().position(|l| l.address == a.address) {
             Some(i) => i,
             None => {
@@ -185,15 +219,35 @@ fn address_lines(probes: &[&ProbeResult]) -> Vec<AddressLine> {
                 lines.len() - 1
             }
         };
-        lines[i].probes += 1;
-        lines[i].up += usize::from(a.outcome == crate::probe::Outcome::Up);
+        lines[i].probes += a.rounds as usize;
+        lines[i].up += a.up as usize;
     }
+    lines.retain(|l| l.probes > 0);
     for l in &mut lines {
         l.availability_percent = l.up as f64 * 100.0 / l.probes as f64;
     }
     // The most probed first; then by address, so the order is stable.
     lines.sort_by(|a, b| b.probes.cmp(&a.probes).then(a.address.cmp(&b.address)));
     lines.truncate(MAX_REPORTED_ADDRESSES);
+    lines
+}
+
+fn location_lines(days: &[&DaySummary]) -> Vec<LocationLine> {
+    let mut lines: Vec<LocationLine> = Vec::new();
+    for t in days.iter().flat_map(|d| &d.locations) {
+        match lines.iter_mut().find(|l| l.location == t.location) {
+            Some(l) => {
+                l.votes += t.votes as usize;
+                l.down += t.down as usize;
+            }
+            None => lines.push(LocationLine {
+                location: t.location.clone(),
+                votes: t.votes as usize,
+                down: t.down as usize,
+            }),
+        }
+    }
+    lines.sort_by(|a, b| a.location.cmp(&b.location));
     lines
 }
 
@@ -214,32 +268,6 @@ fn yes() -> bool {
     true
 }
 
-/// The maintenance windows a report counts: the registry's (the
-/// configuration's, and the announced ones kept there), and those of every
-/// announced record (the registry keeps only recent ones), minus any late
-/// window the team has not approved.
-pub fn windows_in_force(
-    registry: &[MaintenanceWindow],
-    notices: &[Maintenance],
-) -> Vec<MaintenanceWindow> {
-    let unapproved = |w: &MaintenanceWindow| {
-        notices
-            .iter()
-            .any(|m| m.needs_approval() && m.start == w.start)
-    };
-    let mut windows: Vec<MaintenanceWindow> = registry
-        .iter()
-        .filter(|w| !unapproved(w))
-        .cloned()
-        .collect();
-    for w in notices.iter().filter_map(Maintenance::suppression_window) {
-        if !windows.iter().any(|x| x.start == w.start && x.end == w.end) {
-            windows.push(w);
-        }
-    }
-    windows
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonthlyReport {
     pub operator: OperatorId,
@@ -251,6 +279,8 @@ pub struct MonthlyReport {
     /// Down outside announced maintenance: what counts against the SLA.
     pub downtime_minutes: f64,
     pub down_in_maintenance_minutes: f64,
+    /// Observed time inside maintenance windows in force when each round
+    /// was decided: excluded from the SLA figure.
     pub maintenance_minutes: f64,
     pub unknown_minutes: f64,
     /// Up time over the whole month: maintenance and unknown time count against it.
@@ -260,8 +290,16 @@ pub struct MonthlyReport {
     pub met_target: bool,
     pub error_budget_minutes: f64,
     pub error_budget_left_minutes: f64,
+    /// Probe results the month's rounds were decided from.
     pub probes: usize,
-    pub probes_down: usize,
+    /// Rounds decided with a verdict, and of them down.
+    #[serde(default)]
+    pub rounds: usize,
+    #[serde(default)]
+    pub rounds_down: usize,
+    /// Rounds too few locations voted in to say: unknown.
+    #[serde(default)]
+    pub rounds_unknown: usize,
     pub latency: Latency,
     pub incidents: Vec<IncidentLine>,
     pub maintenance: Vec<MaintenanceLine>,
@@ -270,203 +308,167 @@ pub struct MonthlyReport {
     /// Each address of the portal's name, when it has several.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<AddressLine>,
+    /// Each probe location that voted, when there are several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<LocationLine>,
+    /// The earliest certificate expiry any round of the month saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_expires_at: Option<DateTime<Utc>>,
     pub days: Vec<Day>,
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
-
-fn latency(probes: &[&ProbeResult], sla_ms: u64) -> Latency {
-    let up: Vec<&&ProbeResult> = probes.iter().filter(|p| p.is_up()).collect();
-    let mut v: Vec<f64> = up.iter().filter_map(|p| p.trusted_latency_ms()).collect();
-    let untrusted = up
-        .iter()
-        .filter(|p| p.latency_ms.is_some() && p.trusted_latency_ms().is_none())
-        .count();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let over = v.iter().filter(|l| **l > sla_ms as f64).count();
-    Latency {
-        samples: v.len(),
-        p50_ms: percentile(&v, 0.50),
-        p95_ms: percentile(&v, 0.95),
-        p99_ms: percentile(&v, 0.99),
-        over_sla_percent: if v.is_empty() {
-            0.0
-        } else {
-            over as f64 * 100.0 / v.len() as f64
-        },
-        untrusted,
-        incidents: 0,
-    }
-}
-
-#[derive(Default, Clone, Copy)]
-struct Tally {
-    up: f64,
-    down: f64,
-    down_maint: f64,
-    up_maint: f64,
 }
 
 fn minutes(d: Duration) -> f64 {
     d.num_milliseconds() as f64 / 60_000.0
 }
 
-/// Splits [a, b) by maintenance windows: (inside, outside) minutes.
-fn split(a: DateTime<Utc>, b: DateTime<Utc>, windows: &[MaintenanceWindow]) -> (f64, f64) {
-    let total = minutes(b - a);
-    let mut inside = 0.0;
-    for w in windows {
-        let (s, e) = (w.start.max(a), w.end.min(b));
-        if e > s {
-            inside += minutes(e - s);
-        }
-    }
-    let inside = inside.min(total);
-    (inside, total - inside)
+fn seconds_to_minutes(s: u64) -> f64 {
+    s as f64 / 60.0
 }
 
 pub struct ReportInput<'a> {
     pub operator: OperatorId,
     pub month: Month,
     pub policy: &'a Policy,
-    /// The operator's probes, any order; those outside the month are ignored.
-    pub probes: &'a [ProbeResult],
+    /// The operator's decided days (`summary`), any order; those outside
+    /// the month are ignored. The only source of the time and latency
+    /// figures: nothing in a report is read from raw probe rows.
+    pub days: &'a [DaySummary],
     pub incidents: &'a [Incident],
-    /// Announced windows (completed ones closed at completion, cancelled ones absent).
-    pub windows: &'a [MaintenanceWindow],
     pub notices: &'a [Maintenance],
     /// The operator's time zone: the month and its days are local.
     pub timezone: chrono_tz::Tz,
+}
+
+/// The month's sums over its decided days.
+#[derive(Default)]
+struct Totals {
+    up: u64,
+    down: u64,
+    maint_up: u64,
+    maint_down: u64,
+    probes: u64,
+    rounds: u64,
+    rounds_down: u64,
+    rounds_unknown: u64,
+    over_sla: u64,
+    untrusted: u64,
+    latency: LatencySketch,
+    cert: Option<DateTime<Utc>>,
+}
+
+impl Totals {
+    fn of(days: &[&DaySummary]) -> Self {
+        let mut t = Totals::default();
+        for d in days {
+            t.up += u64::from(d.up_s);
+            t.down += u64::from(d.down_s);
+            t.maint_up += u64::from(d.maintenance_up_s);
+            t.maint_down += u64::from(d.maintenance_down_s);
+            t.probes += u64::from(d.probes);
+            t.rounds += u64::from(d.rounds);
+            t.rounds_down += u64::from(d.rounds_down);
+            t.rounds_unknown += u64::from(d.rounds_unknown);
+            t.over_sla += u64::from(d.over_sla);
+            t.untrusted += u64::from(d.untrusted);
+            t.latency.merge(&d.latency);
+            t.cert = match (t.cert, d.cert_expires_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        t
+    }
+
+    fn observed(&self) -> u64 {
+        self.up + self.down + self.maint_up + self.maint_down
+    }
 }
 
 pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
     let bounds = input.month.day_bounds(input.timezone);
     let (from, to) = (bounds[0], bounds[bounds.len() - 1]);
     let policy = input.policy;
-    let mut probes: Vec<&ProbeResult> = input
-        .probes
+    let dates: Vec<NaiveDate> = bounds[..bounds.len() - 1]
         .iter()
-        .filter(|p| p.probed_at >= from && p.probed_at < to)
+        .map(|b| b.with_timezone(&input.timezone).date_naive())
         .collect();
-    probes.sort_by_key(|p| p.probed_at);
-    let (total, per_day) = tally(&probes, &bounds, input.windows, policy);
+    // One summary a date (a store never holds two; the first wins).
+    let mut days: Vec<&DaySummary> = Vec::new();
+    for d in input.days.iter().filter(|d| dates.contains(&d.date)) {
+        if !days.iter().any(|x| x.date == d.date) {
+            days.push(d);
+        }
+    }
+    days.sort_by_key(|d| d.date);
+    let total = Totals::of(&days);
     let month_minutes = minutes(to - from);
-    let observed = total.up + total.down + total.up_maint + total.down_maint;
-    let (maint_total, _) = split(from, to, input.windows);
     let target = policy.availability_target_percent;
     let budget = month_minutes * (100.0 - target) / 100.0;
     let sla_base = total.up + total.down;
-    let availability = (sla_base > 0.0).then(|| total.up * 100.0 / sla_base);
+    let availability = (sla_base > 0).then(|| total.up as f64 * 100.0 / sla_base as f64);
     let maintenance = maintenance_lines(input.notices, from, to);
     let incidents = incident_lines(&input, from, to);
     let slow = crate::incident::IncidentKind::LatencySla.as_str();
+    let up = seconds_to_minutes(total.up + total.maint_up);
     MonthlyReport {
         operator: input.operator.clone(),
         month: input.month.to_string(),
         target_percent: target,
         latency_sla_ms: policy.latency_sla_ms,
         minutes_in_month: month_minutes,
-        up_minutes: total.up + total.up_maint,
-        downtime_minutes: total.down,
-        down_in_maintenance_minutes: total.down_maint,
-        maintenance_minutes: maint_total,
-        unknown_minutes: month_minutes - observed,
-        availability_raw_percent: (total.up + total.up_maint) * 100.0 / month_minutes,
+        up_minutes: up,
+        downtime_minutes: seconds_to_minutes(total.down),
+        down_in_maintenance_minutes: seconds_to_minutes(total.maint_down),
+        maintenance_minutes: seconds_to_minutes(total.maint_up + total.maint_down),
+        unknown_minutes: month_minutes - seconds_to_minutes(total.observed()),
+        availability_raw_percent: up * 100.0 / month_minutes,
         availability_percent: availability,
         met_target: availability.is_some_and(|a| a >= target),
         error_budget_minutes: budget,
-        error_budget_left_minutes: budget - total.down,
-        probes: probes.len(),
-        probes_down: probes.iter().filter(|p| !p.is_up()).count(),
+        error_budget_left_minutes: budget - seconds_to_minutes(total.down),
+        probes: total.probes as usize,
+        rounds: total.rounds as usize,
+        rounds_down: total.rounds_down as usize,
+        rounds_unknown: total.rounds_unknown as usize,
         latency: Latency {
             incidents: incidents.iter().filter(|i| i.kind == slow).count(),
-            ..latency(&probes, policy.latency_sla_ms)
+            ..Latency::of(&total.latency, total.over_sla, total.untrusted)
         },
         maintenance_on_time: maintenance.iter().filter(|m| !m.late).count(),
         maintenance_late: maintenance.iter().filter(|m| m.late).count(),
         incidents,
         maintenance,
-        addresses: address_lines(&probes),
-        days: days(&per_day, &bounds, &probes, &input),
+        addresses: address_lines(&days),
+        locations: location_lines(&days),
+        cert_expires_at: total.cert,
+        days: day_lines(&days, &bounds, &dates),
     }
 }
 
-/// Each probe's verdict holds until the next probe (or one interval, when
-/// the next is further than `blind_after`: the rest is unknown), cut at
-/// midnight and at maintenance windows: the month's and each day's minutes.
-fn tally(
-    probes: &[&ProbeResult],
-    bounds: &[DateTime<Utc>],
-    windows: &[MaintenanceWindow],
-    policy: &Policy,
-) -> (Tally, Vec<Tally>) {
-    let to = bounds[bounds.len() - 1];
-    let interval = Duration::from_std(policy.probe_interval).unwrap_or(Duration::seconds(30));
-    let blind = Duration::from_std(policy.blind_after).unwrap_or(Duration::minutes(5));
-    let mut per_day = vec![Tally::default(); bounds.len() - 1];
-    let mut total = Tally::default();
-    for (i, p) in probes.iter().enumerate() {
-        let next = probes.get(i + 1).map_or(to, |n| n.probed_at);
-        let span = if next - p.probed_at > blind {
-            interval
-        } else {
-            next - p.probed_at
-        };
-        let end = (p.probed_at + span).min(to);
-        // Attribute the span to days, cutting at midnight.
-        let mut a = p.probed_at;
-        while a < end {
-            let idx = bounds
-                .partition_point(|d| *d <= a)
-                .saturating_sub(1)
-                .min(per_day.len() - 1);
-            let b = end.min(bounds[idx + 1]);
-            let (inside, outside) = split(a, b, windows);
-            for t in [&mut total, &mut per_day[idx]] {
-                if p.is_up() {
-                    t.up += outside;
-                    t.up_maint += inside;
-                } else {
-                    t.down += outside;
-                    t.down_maint += inside;
-                }
-            }
-            a = b;
-        }
-    }
-    (total, per_day)
-}
-
-fn days(
-    per_day: &[Tally],
-    bounds: &[DateTime<Utc>],
-    probes: &[&ProbeResult],
-    input: &ReportInput<'_>,
-) -> Vec<Day> {
-    per_day
+/// Each local day of the month, from its summary; a day without one was
+/// not watched: all unknown.
+fn day_lines(days: &[&DaySummary], bounds: &[DateTime<Utc>], dates: &[NaiveDate]) -> Vec<Day> {
+    dates
         .iter()
         .enumerate()
-        .map(|(i, t)| {
-            let (d0, d1) = (bounds[i], bounds[i + 1]);
-            let day_probes: Vec<&ProbeResult> = probes
-                .iter()
-                .copied()
-                .filter(|p| p.probed_at >= d0 && p.probed_at < d1)
-                .collect();
-            let base = t.up + t.down;
+        .map(|(i, date)| {
+            let length = minutes(bounds[i + 1] - bounds[i]);
+            let Some(d) = days.iter().find(|d| d.date == *date) else {
+                return Day {
+                    date: *date,
+                    availability_percent: None,
+                    down_minutes: 0.0,
+                    unknown_minutes: length,
+                    latency: Latency::default(),
+                };
+            };
+            let base = u64::from(d.up_s) + u64::from(d.down_s);
             Day {
-                date: d0.with_timezone(&input.timezone).date_naive(),
-                availability_percent: (base > 0.0).then(|| t.up * 100.0 / base),
-                down_minutes: t.down,
-                unknown_minutes: minutes(d1 - d0) - (t.up + t.down + t.up_maint + t.down_maint),
-                latency: latency(&day_probes, input.policy.latency_sla_ms),
+                date: *date,
+                availability_percent: (base > 0).then(|| f64::from(d.up_s) * 100.0 / base as f64),
+                down_minutes: seconds_to_minutes(d.down_s.into()),
+                unknown_minutes: length - seconds_to_minutes(d.observed_s().into()),
+                latency: Latency::of(&d.latency, d.over_sla.into(), d.untrusted.into()),
             }
         })
         .collect()
@@ -520,10 +522,24 @@ fn maintenance_lines(
 mod tests {
     use super::*;
     use crate::incident::{IncidentKind, IncidentStatus};
-    use crate::probe::{FailureReason, Outcome};
+    use crate::probe::{FailureReason, Outcome, ProbeResult};
+    use crate::MaintenanceWindow;
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    /// The days the monitor decides from `probes` (in time order), with
+    /// `windows` announced, on `tz`'s calendar.
+    fn decided(
+        probes: &[ProbeResult],
+        windows: &[crate::MaintenanceWindow],
+        tz: chrono_tz::Tz,
+    ) -> Vec<DaySummary> {
+        let mut op = crate::testing::madrid_operator("contoso");
+        op.timezone = tz;
+        op.maintenance = windows.to_vec();
+        crate::summary::decide_days(&op, &Policy::default(), &Default::default(), probes)
     }
 
     fn probe(t: DateTime<Utc>, up: bool, latency: f64) -> ProbeResult {
@@ -542,75 +558,7 @@ mod tests {
             cpu_wait_ms: None,
             addresses: vec![],
             location: None,
-        }
-    }
-
-    /// A late window the team has not approved is no maintenance: its
-    /// downtime counts against the SLA and its line says so. Approved, it
-    /// counts like a timely one, even if the registry still lists it.
-    #[test]
-    fn an_unapproved_late_window_counts_as_down() {
-        let op = OperatorId::new("contoso").unwrap();
-        let start = utc("2026-02-10T10:00:00Z");
-        let late = Maintenance {
-            id: "w".into(),
-            announcer: crate::partner::Announcer::Operator(op.clone()),
-            start,
-            end: start + Duration::hours(1),
-            description: "d".into(),
-            services: vec![],
-            announced_at: start - Duration::hours(2),
-            lead_business_days: 0,
-            late: true,
-            approved_at: None,
-            status: crate::partner::MaintenanceStatus::Completed,
-            completed_at: None,
-            cancelled_at: None,
-        };
-        let registry = [late.suppression_window().unwrap_or(MaintenanceWindow {
-            start,
-            end: start + Duration::hours(1),
-            announced_at: None,
-            description: None,
-        })];
-        // Down for the window's hour, up the rest of the day.
-        let probes: Vec<ProbeResult> = (0..2880)
-            .map(|i| {
-                let t = utc("2026-02-10T00:00:00Z") + Duration::seconds(30 * i);
-                probe(t, !(start..start + Duration::hours(1)).contains(&t), 100.0)
-            })
-            .collect();
-        let mut approved = late.clone();
-        approved.approved_at = Some(start);
-        let policy = Policy::default();
-        // (notice, downtime counted, maintenance minutes, line approved)
-        for (notice, down, maint, line) in [(late, 60.0, 0.0, false), (approved, 0.0, 60.0, true)] {
-            let notices = [notice];
-            let windows = windows_in_force(&registry, &notices);
-            let r = monthly(ReportInput {
-                operator: op.clone(),
-                month: "2026-02".parse().unwrap(),
-                policy: &policy,
-                probes: &probes,
-                incidents: &[],
-                windows: &windows,
-                notices: &notices,
-                timezone: chrono_tz::Tz::UTC,
-            });
-            assert!(
-                (r.downtime_minutes - down).abs() < 1e-6,
-                "{}",
-                r.downtime_minutes
-            );
-            assert!(
-                (r.maintenance_minutes - maint).abs() < 1e-6,
-                "{}",
-                r.maintenance_minutes
-            );
-            assert_eq!(
-                (r.maintenance[0].late, r.maintenance[0].approved),
-                (true, line)
-            );
+            slot: None,
         }
     }
 
@@ -639,8 +587,8 @@ mod tests {
                 p
             })
             .collect();
-        let refs: Vec<&ProbeResult> = probes.iter().collect();
-        let lines = address_lines(&refs);
+        let days = decided(&probes, &[], chrono_tz::Tz::UTC);
+        let lines = address_lines(&days.iter().collect::<Vec<_>>());
         let got: Vec<(String, usize, usize)> = lines
             .iter()
             .map(|l| (l.address.to_string(), l.probes, l.up))
@@ -677,18 +625,12 @@ mod tests {
                 ..probe(at(5), false, 5.0)
             },
         ];
-        let refs: Vec<&ProbeResult> = probes.iter().collect();
-        let l = latency(&refs, 400);
-        assert_eq!(
-            (
-                l.samples,
-                l.untrusted,
-                l.p50_ms,
-                l.p99_ms,
-                l.over_sla_percent
-            ),
-            (3, 2, Some(200.0), Some(300.0), 0.0)
-        );
+        let l = latency_of(&probes);
+        let near = |got: Option<f64>, want: f64| {
+            got.is_some_and(|g| (g - want).abs() <= want * crate::sketch::RELATIVE_ACCURACY)
+        };
+        assert_eq!((l.samples, l.untrusted, l.over_sla_percent), (3, 2, 0.0));
+        assert!(near(l.p50_ms, 200.0) && near(l.p99_ms, 300.0), "{l:?}");
         // Counting them would have put 40% of the month over the SLA.
         let all: Vec<ProbeResult> = probes
             .iter()
@@ -697,9 +639,26 @@ mod tests {
                 ..p.clone()
             })
             .collect();
-        let refs: Vec<&ProbeResult> = all.iter().collect();
-        let l = latency(&refs, 400);
+        let l = latency_of(&all);
         assert_eq!((l.samples, l.untrusted, l.over_sla_percent), (5, 0, 40.0));
+    }
+
+    /// The latency figures of a month made of `probes`.
+    fn latency_of(probes: &[ProbeResult]) -> Latency {
+        let days = decided(probes, &[], chrono_tz::Tz::UTC);
+        report_of(&days, "2026-02", chrono_tz::Tz::UTC).latency
+    }
+
+    fn report_of(days: &[DaySummary], month: &str, tz: chrono_tz::Tz) -> MonthlyReport {
+        monthly(ReportInput {
+            operator: OperatorId::new("contoso").unwrap(),
+            month: month.parse().unwrap(),
+            policy: &Policy::default(),
+            days,
+            incidents: &[],
+            notices: &[],
+            timezone: tz,
+        })
     }
 
     #[test]
@@ -767,28 +726,21 @@ mod tests {
 
     #[test]
     fn a_latency_at_the_sla_is_within_it_and_the_month_ends_where_it_ends() {
-        let refs = |v: &[ProbeResult]| latency(&v.iter().collect::<Vec<_>>(), 400).over_sla_percent;
         let t = utc("2026-02-10T10:00:00Z");
-        assert_eq!(refs(&[probe(t, true, 400.0)]), 0.0);
-        assert_eq!(refs(&[probe(t, true, 400.001)]), 100.0);
-        // Probes just outside the month are not the month's.
-        let month: Month = "2026-02".parse().unwrap();
+        assert_eq!(latency_of(&[probe(t, true, 400.0)]).over_sla_percent, 0.0);
+        assert_eq!(
+            latency_of(&[probe(t, true, 400.001)]).over_sla_percent,
+            100.0
+        );
+        // Rounds just outside the month are not the month's.
         let probes = [
             probe(utc("2026-01-31T23:59:30Z"), false, 5.0),
             probe(utc("2026-02-01T00:00:00Z"), true, 100.0),
             probe(utc("2026-03-01T00:00:00Z"), false, 5.0),
         ];
-        let r = monthly(ReportInput {
-            operator: OperatorId::new("contoso").unwrap(),
-            month,
-            policy: &Policy::default(),
-            probes: &probes,
-            incidents: &[],
-            windows: &[],
-            notices: &[],
-            timezone: chrono_tz::Tz::UTC,
-        });
-        assert_eq!((r.probes, r.probes_down), (1, 0));
+        let days = decided(&probes, &[], chrono_tz::Tz::UTC);
+        let r = report_of(&days, "2026-02", chrono_tz::Tz::UTC);
+        assert_eq!((r.probes, r.rounds, r.rounds_down), (1, 1, 0));
     }
 
     #[test]
@@ -815,13 +767,15 @@ mod tests {
     /// * announced maintenance 14 Feb 02:00–03:00, down throughout: 60 minutes
     ///   down inside maintenance, not counted against the SLA;
     /// * no probes 20 Feb 00:00–02:00: 120 minutes unknown (the probe at
-    ///   23:59:30 speaks for 30 s, the gap is longer than blind_after).
+    ///   23:59:30 speaks for its slot, 30 s);
+    /// * no probes 22 Feb 10:00:30–10:04:30: 9 slots, 4.5 minutes unknown.
     ///
-    /// Up = 40,320 − 30 − 60 − 120 = 40,110 minutes.
-    /// Raw = 40,110 / 40,320 = 99.479 %. SLA = 40,110 / (40,110 + 30) = 99.925 %.
+    /// Up = 40,320 − 30 − 60 − 120 − 4.5 = 40,105.5 minutes.
+    /// Raw = 40,105.5 / 40,320. SLA = (40,105.5 − 30) / (40,105.5 − 30 + 30).
     /// Budget = 40,320 × 0.1 % = 40.32 minutes; left 10.32.
-    /// Probes = 28 × 2,880 − 240 = 80,400; down 180; up 80,220, of which 1,000
-    /// over 400 ms = 1.2466 %, so p99 (rank 79,418) is 500 ms and p95 100 ms.
+    /// Rounds = 28 × 2,880 − 240 − 9 = 80,391; down 180; up 80,211, of which
+    /// 1,000 over 400 ms = 1.2467 %, so p99 is 500 ms and p95 100 ms (each
+    /// within the sketch's 1%).
     #[test]
     fn fixture_month_matches_the_hand_computation() {
         let month: Month = "2026-02".parse().unwrap();
@@ -889,6 +843,7 @@ mod tests {
             lead_business_days: if late { 2 } else { 9 },
             late,
             approved_at: None,
+            over_limit: None,
             status: crate::partner::MaintenanceStatus::Completed,
             completed_at: None,
             cancelled_at: None,
@@ -901,13 +856,13 @@ mod tests {
             notice("2026-03-01T00:00:00Z", true),
         ];
         let policy = Policy::default();
+        let days = decided(&probes, &windows, chrono_tz::Tz::UTC);
         let r = monthly(ReportInput {
             operator: op,
             month,
             policy: &policy,
-            probes: &probes,
+            days: &days,
             incidents: &incidents,
-            windows: &windows,
             notices: &notices,
             timezone: chrono_tz::Tz::UTC,
         });
@@ -915,15 +870,15 @@ mod tests {
         assert!(close(r.minutes_in_month, 40_320.0));
         assert!(close(r.downtime_minutes, 30.0), "{}", r.downtime_minutes);
         assert!(close(r.down_in_maintenance_minutes, 60.0));
-        assert!(close(r.unknown_minutes, 120.0), "{}", r.unknown_minutes);
-        assert!(close(r.up_minutes, 40_110.0), "{}", r.up_minutes);
+        assert!(close(r.unknown_minutes, 124.5), "{}", r.unknown_minutes);
+        assert!(close(r.up_minutes, 40_105.5), "{}", r.up_minutes);
         assert!(close(
             r.availability_raw_percent,
-            40_110.0 * 100.0 / 40_320.0
+            40_105.5 * 100.0 / 40_320.0
         ));
         assert!(close(
             r.availability_percent.unwrap(),
-            40_080.0 * 100.0 / 40_110.0
+            40_075.5 * 100.0 / 40_105.5
         ));
         assert!(close(r.maintenance_minutes, 90.0));
         let lines: Vec<&str> = r.maintenance.iter().map(|m| m.id.as_str()).collect();
@@ -939,10 +894,16 @@ mod tests {
         assert!(r.met_target);
         assert!(close(r.error_budget_minutes, 40.32));
         assert!(close(r.error_budget_left_minutes, 10.32));
-        assert_eq!((r.probes, r.probes_down), (80_391, 180));
-        assert_eq!(
-            (r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms),
-            (Some(100.0), Some(100.0), Some(500.0))
+        assert_eq!((r.probes, r.rounds, r.rounds_down), (80_391, 80_391, 180));
+        let near = |got: Option<f64>, want: f64| {
+            got.is_some_and(|g| (g - want).abs() <= want * crate::sketch::RELATIVE_ACCURACY)
+        };
+        assert!(
+            near(r.latency.p50_ms, 100.0)
+                && near(r.latency.p95_ms, 100.0)
+                && near(r.latency.p99_ms, 500.0),
+            "{:?}",
+            r.latency
         );
         assert!(close(r.latency.over_sla_percent, 1000.0 * 100.0 / 80_211.0));
         assert_eq!(
@@ -969,8 +930,8 @@ mod tests {
         assert!(close(d14.unknown_minutes, 0.0) && close(d14.down_minutes, 0.0));
         assert_eq!(d14.availability_percent, Some(100.0));
         assert!(
-            close(r.days[21].unknown_minutes, 0.0),
-            "the 5-minute gap was watched"
+            close(r.days[21].unknown_minutes, 4.5),
+            "nine slots without a round are unknown"
         );
         assert!(close(
             d10.availability_percent.unwrap(),
@@ -994,13 +955,13 @@ mod tests {
             .take_while(|t| *t < b[31])
             .map(|t| probe(t, true, 100.0))
             .collect();
+        let days = decided(&probes, &[], madrid);
         let r = monthly(ReportInput {
             operator: OperatorId::new("contoso").unwrap(),
             month,
             policy: &policy,
-            probes: &probes,
+            days: &days,
             incidents: &[],
-            windows: &[],
             notices: &[],
             timezone: madrid,
         });
@@ -1023,9 +984,8 @@ mod tests {
             operator: OperatorId::new("contoso").unwrap(),
             month: "2026-04".parse().unwrap(),
             policy: &policy,
-            probes: &[],
+            days: &[],
             incidents: &[],
-            windows: &[],
             notices: &[],
             timezone: chrono_tz::Tz::UTC,
         });

@@ -8,8 +8,11 @@ use crate::ids::OperatorId;
 use crate::incident::Incident;
 use crate::notify::{render, Notification};
 use crate::partner::Maintenance;
-use crate::ports::{IncidentStore, Notifier, Outbox, ProbeLog, RecordStore, Store, StoreError};
-use crate::report::{monthly, windows_in_force, Month, MonthlyReport, ReportInput};
+use crate::ports::{
+    IncidentStore, Notifier, Outbox, RecordStore, StateStore, Store, StoreError, SummaryStore,
+};
+use crate::probe::ProbeResult;
+use crate::report::{monthly, Month, MonthlyReport, ReportInput};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,21 +33,36 @@ impl Context {
         }
     }
 
-    /// The policy as it applies to one operator. An agent pushes its own
-    /// operator's results only (the API refuses any other), so another
-    /// operator's agent, though listed as expected, never votes here: were
-    /// it awaited, every round of this operator would wait out the grace
-    /// for a vote that cannot come.
+    /// The policy as it applies to one operator. Only the monitor's own
+    /// locations vote: an agent is its operator's witness, never a vote
+    /// (`evaluate::witness`), and pushes its own operator's results only,
+    /// so no agent, though listed as expected, is awaited in any round:
+    /// every round would otherwise wait out the grace for a vote that
+    /// cannot come, and an agent could leave its own rounds unknown.
     pub fn policy_for(&self, operator: &Operator) -> std::borrow::Cow<'_, Policy> {
-        let foreign = |l: &String| {
-            !operator.agents.contains(l) && self.operators.values().any(|o| o.agents.contains(l))
+        let agent = |l: &String| {
+            operator.agents.contains(l) || self.operators.values().any(|o| o.agents.contains(l))
         };
-        if !self.policy.locations.expected.iter().any(foreign) {
+        if !self.policy.locations.expected.iter().any(agent) {
             return std::borrow::Cow::Borrowed(&self.policy);
         }
         let mut policy = self.policy.clone();
-        policy.locations.expected.retain(|l| !foreign(l));
+        policy.locations.expected.retain(|l| !agent(l));
         std::borrow::Cow::Owned(policy)
+    }
+
+    /// The location of a result that no round counts: neither listed among
+    /// the monitor's locations (when they are listed) nor one of the
+    /// operator's own agents. Such a result is stored but never a round of
+    /// its own (a probe stack the home stack does not list, a misspelt
+    /// name); the caller counts it, logs it and alarms on it.
+    pub fn unlisted<'p>(&self, operator: &Operator, probe: &'p ProbeResult) -> Option<&'p str> {
+        let location = probe.location.as_deref()?;
+        let expected = &self.policy.locations.expected;
+        let known = expected.is_empty()
+            || expected.iter().any(|l| l == location)
+            || operator.agents.iter().any(|a| a == location);
+        (!known).then_some(location)
     }
 }
 
@@ -60,6 +78,9 @@ pub struct BatchOutcome {
     pub unknown: Vec<OperatorId>,
     /// Operators whose part of the batch failed; their probes must be retried.
     pub failed: Vec<(OperatorId, StoreError)>,
+    /// Results from a location no round counts (`Context::unlisted`):
+    /// stored, not evaluated.
+    pub unlisted: Vec<(OperatorId, String)>,
 }
 
 /// Evaluates a batch: one state read and one state write per operator,
@@ -105,6 +126,11 @@ async fn evaluate_group<S: Store>(
     let mut changed = false;
     let policy = ctx.policy_for(operator);
     for p in probes {
+        if let Some(location) = ctx.unlisted(operator, p) {
+            out.unlisted
+                .push((operator.id.clone(), location.to_string()));
+            continue;
+        }
         match evaluate(&state, p, operator, &policy, &ctx.team.calendar) {
             Evaluation::Stale => out.stale += 1,
             Evaluation::Applied {
@@ -152,6 +178,12 @@ async fn record_event<S: Store>(store: &S, event: &Event) -> Result<(), StoreErr
                 }
             })
             .await?;
+        }
+        Event::DayClosed {
+            operator, summary, ..
+        } => {
+            // Already stored (a redelivered batch): the first one stays.
+            store.put_day(operator, summary).await?;
         }
         Event::PageSuppressed { .. } | Event::MonitorGap { .. } | Event::BudgetBurn { .. } => {}
     }
@@ -298,6 +330,16 @@ pub struct DeliveryReport {
 }
 
 impl DeliveryReport {
+    /// Adds what a later pass of the same sweep did; what is still unsent
+    /// is what the later pass left.
+    pub fn absorb(&mut self, later: DeliveryReport) {
+        self.sent.extend(later.sent);
+        self.failed.extend(later.failed);
+        self.dead.extend(later.dead);
+        self.deferred = later.deferred;
+        self.oldest_unsent = later.oldest_unsent;
+    }
+
     /// Seconds the oldest unsent notification has waited at `now` (0 when
     /// nothing waits).
     pub fn oldest_unsent_age_seconds(&self, now: DateTime<Utc>) -> i64 {
@@ -566,7 +608,10 @@ fn both<'a, A, B>(
 }
 
 /// Reads what an operator's monthly report needs and computes it (the
-/// report function and the API's `/v1/reports` both).
+/// report function and the API's `/v1/reports` both): the month's decided
+/// days (one query of at most 31 items), the day still open from the
+/// operator's state, its incidents and its maintenance notices. Never a raw
+/// probe row: the reads and the memory do not grow with the probe rate.
 pub async fn monthly_report<S>(
     store: &S,
     operator: &Operator,
@@ -574,10 +619,21 @@ pub async fn monthly_report<S>(
     policy: &Policy,
 ) -> Result<MonthlyReport, StoreError>
 where
-    S: ProbeLog + IncidentStore + RecordStore,
+    S: StateStore + SummaryStore + IncidentStore + RecordStore,
 {
-    let (from, to) = month.bounds_in(operator.timezone);
-    let probes = store.range(&operator.id, from, to).await?;
+    let bounds = month.day_bounds(operator.timezone);
+    let date = |t: DateTime<Utc>| t.with_timezone(&operator.timezone).date_naive();
+    let (first, next) = (date(bounds[0]), date(bounds[bounds.len() - 1]));
+    let mut days = store.days(&operator.id, first, next).await?;
+    if let Some(open) = store
+        .load_state(&operator.id)
+        .await?
+        .and_then(|s| s.value.day)
+    {
+        if open.date >= first && open.date < next && !days.iter().any(|d| d.date == open.date) {
+            days.push(open);
+        }
+    }
     let incidents = store.list_incidents(Some(&operator.id), false).await?;
     let mut notices = Vec::new();
     for doc in store
@@ -590,14 +646,12 @@ where
         })?;
         notices.push(m);
     }
-    let windows = windows_in_force(&operator.maintenance, &notices);
     Ok(monthly(ReportInput {
         operator: operator.id.clone(),
         month,
         policy,
-        probes: &probes,
+        days: &days,
         incidents: &incidents,
-        windows: &windows,
         notices: &notices,
         timezone: operator.timezone,
     }))

@@ -647,6 +647,7 @@ mod tests {
             lead_business_days: 6,
             late: false,
             approved_at: None,
+            over_limit: None,
             status: MaintenanceStatus::Announced,
             completed_at: None,
             cancelled_at: None,

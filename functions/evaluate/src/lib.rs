@@ -164,6 +164,9 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
     for op in &outcome.unknown {
         tracing::warn!(operator = %op, "probe result for an operator not in the registry; ignored");
     }
+    for (op, location) in &outcome.unlisted {
+        tracing::warn!(operator = %op, location, "probe result from a location the stack's ProbeLocations does not list; stored, not counted");
+    }
     let failed: HashSet<_> = outcome.failed.iter().map(|(op, _)| op.clone()).collect();
     for (op, e) in &outcome.failed {
         tracing::error!(operator = %op, error = %e, "evaluation failed; records reported for retry");
@@ -183,6 +186,11 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
             now,
             &[
                 ("InvalidProbeRecords", "Count", invalid as f64),
+                (
+                    "VotesFromUnlistedLocations",
+                    "Count",
+                    outcome.unlisted.len() as f64
+                ),
                 ("NotificationsDead", "Count", dead as f64),
             ],
             serde_json::json!({}),

@@ -46,6 +46,7 @@ fn probe(op: &str, t: DateTime<Utc>, up: bool) -> ProbeResult {
         cpu_wait_ms: None,
         addresses: vec![],
         location: None,
+        slot: None,
     }
 }
 

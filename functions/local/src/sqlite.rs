@@ -3,16 +3,17 @@
 //! conditional writes need. Writes are transactions; WAL mode keeps a crash
 //! from losing a committed write, so a restarted monitor continues its clocks.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use livesite_core::evaluate::MonitorState;
 use livesite_core::ids::OperatorId;
 use livesite_core::incident::Incident;
 use livesite_core::notify::{Channel, Notification};
 use livesite_core::ports::{
     DeliveryStatus, IncidentStore, OperatorRegistry, Outbox, OutboxEntry, ProbeLog, RateLimiter,
-    RecordStore, StateStore, StoreError, Version, Versioned,
+    RecordStore, StateStore, StoreError, SummaryStore, Version, Versioned,
 };
 use livesite_core::probe::ProbeResult;
+use livesite_core::summary::DaySummary;
 use livesite_core::Operator;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
@@ -75,6 +76,12 @@ CREATE TABLE IF NOT EXISTS operators (
     id TEXT PRIMARY KEY,
     doc TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS days (
+    operator TEXT NOT NULL,
+    date TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (operator, date)
+) WITHOUT ROWID;
 ";
 
 pub struct SqliteStore {
@@ -276,6 +283,45 @@ impl ProbeLog for SqliteStore {
             rows.map(|r| {
                 r.map_err(backend)
                     .and_then(|(ms, d)| from_doc(&format!("probe {operator}@{ms}"), &d))
+            })
+            .collect()
+        })
+    }
+}
+
+impl SummaryStore for SqliteStore {
+    async fn put_day(&self, operator: &OperatorId, day: &DaySummary) -> Result<bool, StoreError> {
+        let doc = to_doc(day)?;
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "INSERT OR IGNORE INTO days (operator, date, doc) VALUES (?1, ?2, ?3)",
+                    params![operator.as_str(), day.date.to_string(), doc],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+    }
+
+    async fn days(
+        &self,
+        operator: &OperatorId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DaySummary>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT date, doc FROM days WHERE operator = ?1 AND date >= ?2 AND date < ?3 ORDER BY date")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(
+                    params![operator.as_str(), from.to_string(), to.to_string()],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )
+                .map_err(backend)?;
+            rows.map(|r| {
+                r.map_err(backend)
+                    .and_then(|(d, doc)| from_doc(&format!("day {operator} {d}"), &doc))
             })
             .collect()
         })

@@ -53,6 +53,35 @@ pub fn round_of(event: &Value) -> Round {
     }
 }
 
+/// The slot a round answers: the time its schedule fired for (the first
+/// round's `scheduled_time`, which the schedule's input carries, or an
+/// EventBridge event's `time`), or the slot the first round handed the
+/// second in its message; `now` only for an event that names none. Cut to
+/// the 30-second grid, so a round started seconds late still answers its
+/// own slot and never the next.
+pub fn slot_of_event(event: &Value, now: DateTime<Utc>) -> DateTime<Utc> {
+    let time = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let scheduled = match round_of(event) {
+        Round::First => time(event.get("scheduled_time")).or_else(|| time(event.get("time"))),
+        Round::Second => event
+            .pointer("/Records/0/body")
+            .and_then(Value::as_str)
+            .and_then(|b| serde_json::from_str::<Value>(b).ok())
+            .and_then(|b| time(b.get("slot"))),
+    };
+    livesite_core::evaluate::quorum::slot_of(
+        scheduled.unwrap_or(now),
+        chrono::Duration::seconds(SLOT_SECONDS),
+    )
+}
+
+/// The rounds' grid: two a minute.
+pub const SLOT_SECONDS: i64 = 30;
+
 pub struct SecondRound {
     pub client: SqsClient,
     pub queue_url: String,
@@ -138,16 +167,17 @@ impl<P: Prober> ProbeFunction<P> {
         deadline: Instant,
     ) -> Result<Value, livesite_core::ports::StoreError> {
         let round = round_of(event);
+        let slot = slot_of_event(event, now);
         let operators = self.store.list_operators().await?;
         // Before probing: the round takes its spread (up to 10 s) and more, and the
         // second round must start 30 s after this one does, not after it ends.
         let mut second_round_scheduled = false;
         if round == Round::First {
             if let Some(sr) = &self.second_round {
-                second_round_scheduled = sr.schedule(now).await;
+                second_round_scheduled = sr.schedule(now, slot).await;
             }
         }
-        let outcome = self.probe_and_write(&operators, now, deadline).await;
+        let outcome = self.probe_and_write(&operators, now, slot, deadline).await;
         for (p, error) in &outcome.lost {
             // Never silent: the evaluator will see a gap (unknown), not a failure.
             tracing::error!(operator = %p.operator, probed_at = %p.probed_at, error, "probe result could not be stored");
@@ -177,6 +207,7 @@ impl<P: Prober> ProbeFunction<P> {
         );
         Ok(json!({
             "round": if round == Round::First { 1 } else { 2 },
+            "slot": slot,
             "operators": operators.len(),
             "written": outcome.written,
             "lost": outcome.lost.len(),
@@ -192,6 +223,7 @@ impl<P: Prober> ProbeFunction<P> {
         &self,
         operators: &[Operator],
         now: DateTime<Utc>,
+        slot: DateTime<Utc>,
         deadline: Instant,
     ) -> RoundOutcome {
         let last_start = deadline.checked_sub(WRITE_MARGIN).unwrap_or(deadline);
@@ -214,6 +246,7 @@ impl<P: Prober> ProbeFunction<P> {
                     }
                     Ok(ProbeResult {
                         location: self.location.clone(),
+                        slot: Some(slot),
                         ..self.prober.probe(op, now).await
                     })
                 })
@@ -287,9 +320,11 @@ fn start_of(op: &Operator, spread: Duration, round_start: Instant, last_start: I
 }
 
 impl SecondRound {
-    /// Leaves the delayed message that runs the second round.
-    async fn schedule(&self, now: DateTime<Utc>) -> bool {
-        let body = json!({ "round": 2, "after": now }).to_string();
+    /// Leaves the delayed message that runs the second round, for the slot
+    /// after this round's.
+    async fn schedule(&self, now: DateTime<Utc>, slot: DateTime<Utc>) -> bool {
+        let next = slot + chrono::Duration::seconds(SLOT_SECONDS);
+        let body = json!({ "round": 2, "after": now, "slot": next }).to_string();
         match self
             .client
             .send_message()

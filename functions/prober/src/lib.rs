@@ -79,6 +79,7 @@ impl Check {
             cpu_wait_ms: Some(ms(self.cpu_wait)),
             addresses: self.addresses,
             location: None,
+            slot: None,
         }
         .bounded()
     }

@@ -6,10 +6,11 @@
 use chrono::{DateTime, Utc};
 use livesite_core::notify::{Email, Notification, Topic};
 use livesite_core::ports::{
-    IncidentStore, Notifier, OperatorRegistry, Outbox, ProbeLog, RecordStore, Store, StoreError,
+    IncidentStore, Notifier, OperatorRegistry, Outbox, RecordStore, StateStore, Store, StoreError,
+    SummaryStore,
 };
 use livesite_core::report::{Month, MonthlyReport};
-use livesite_core::service::{sweep, Duty, SweepReport};
+use livesite_core::service::{deliver_pending, sweep, Duty, SweepReport};
 use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Operator, Policy, Severity, Team};
 use plotters::prelude::*;
@@ -30,9 +31,9 @@ pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
          Availability (SLA, excluding announced maintenance and unknown time): {sla}  target {target:.2}%  {verdict}\n\
          Availability (raw, whole month):                                      {raw:.3}%\n\
          Downtime counted: {down:.1} min   error budget {budget:.1} min, left {left:.1} min\n\
-         Down during announced maintenance: {dm:.1} min   maintenance: {mt:.1} min   unknown (no probes): {unk:.1} min\n\
-         Probes: {probes} ({pdown} down)\n\
-         Latency (up probes): p50 {p50}  p95 {p95}  p99 {p99}  over {sla_ms} ms: {over:.2}%\n",
+         Down during announced maintenance: {dm:.1} min   maintenance: {mt:.1} min   unknown (no decided round): {unk:.1} min\n\
+         Rounds decided: {rounds} ({rdown} down, {runk} without enough locations to say) from {probes} probe results\n\
+         Latency (up rounds, each percentile within 1%): p50 {p50}  p95 {p95}  p99 {p99}  over {sla_ms} ms: {over:.2}%\n",
         name = operator.name,
         id = operator.id,
         month = r.month,
@@ -47,7 +48,9 @@ pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
         mt = r.maintenance_minutes,
         unk = r.unknown_minutes,
         probes = r.probes,
-        pdown = r.probes_down,
+        rounds = r.rounds,
+        rdown = r.rounds_down,
+        runk = r.rounds_unknown,
         p50 = ms(r.latency.p50_ms),
         p95 = ms(r.latency.p95_ms),
         p99 = ms(r.latency.p99_ms),
@@ -68,10 +71,10 @@ pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
         );
     }
     if !r.addresses.is_empty() {
-        s += "\nAddresses (share of the probes that listed each):\n";
+        s += "\nAddresses (share of the rounds that listed each):\n";
         for a in &r.addresses {
             s += &format!(
-                "  {:<39}  {:.3}%  ({} of {} probes up)\n",
+                "  {:<39}  {:.3}%  ({} of {} rounds up)\n",
                 a.address.to_string(),
                 a.availability_percent,
                 a.up,
@@ -293,8 +296,8 @@ pub fn html(r: &MonthlyReport, operator: &Operator) -> String {
          <tr><td>Availability (raw)</td><td>{raw:.3}%</td></tr>\
          <tr><td>Downtime counted</td><td>{down:.1} min of a {budget:.1} min error budget ({left:.1} min left)</td></tr>\
          <tr><td>Announced maintenance</td><td>{mt:.1} min ({dm:.1} min down inside it, not counted)</td></tr>\
-         <tr><td>Unknown (no probes)</td><td>{unk:.1} min, not counted</td></tr>\
-         <tr><td>Latency p50 / p95 / p99</td><td>{p50} / {p95} / {p99}; {over:.2}% of probes over {sla_ms} ms{untrusted}</td></tr>\
+         <tr><td>Unknown (no decided round)</td><td>{unk:.1} min, not counted</td></tr>\
+         <tr><td>Latency p50 / p95 / p99</td><td>{p50} / {p95} / {p99}; {over:.2}% of up rounds over {sla_ms} ms{untrusted}</td></tr>\
          </table>\
          <div id=\"availability-chart\">{chart_a}</div>\
          <div id=\"latency-chart\">{chart_l}</div>\
@@ -379,10 +382,30 @@ pub async fn queue_monthly_reports<S>(
     now: DateTime<Utc>,
 ) -> Result<QueuedReports, StoreError>
 where
-    S: ProbeLog + IncidentStore + RecordStore + Outbox + OperatorRegistry,
+    S: StateStore + SummaryStore + IncidentStore + RecordStore + Outbox + OperatorRegistry,
+{
+    queue_monthly_reports_while(store, team, policy, now, &|| true).await
+}
+
+/// The same, starting no further operator's report once `keep_going` says
+/// no (the sweep's time budget): the operators left are counted and their
+/// reports recorded by a later sweep.
+pub async fn queue_monthly_reports_while<S>(
+    store: &S,
+    team: &Team,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    keep_going: &(dyn Fn() -> bool + Sync),
+) -> Result<QueuedReports, StoreError>
+where
+    S: StateStore + SummaryStore + IncidentStore + RecordStore + Outbox + OperatorRegistry,
 {
     let mut out = QueuedReports::default();
     for op in store.list_operators().await? {
+        if !keep_going() {
+            out.deferred += 1;
+            continue;
+        }
         let month = Month::previous_in(now, op.timezone);
         if let Err(e) = queue_one(store, &op, month, team, policy, now, &mut out.queued).await {
             out.failed.push((op.id.to_string(), e));
@@ -398,6 +421,8 @@ pub struct QueuedReports {
     pub queued: Vec<String>,
     /// Operators whose report could not be computed or recorded.
     pub failed: Vec<(String, StoreError)>,
+    /// Operators left for a later pass when the time budget ran out.
+    pub deferred: usize,
 }
 
 async fn queue_one<S>(
@@ -410,7 +435,7 @@ async fn queue_one<S>(
     queued: &mut Vec<String>,
 ) -> Result<(), StoreError>
 where
-    S: ProbeLog + IncidentStore + RecordStore + Outbox,
+    S: StateStore + SummaryStore + IncidentStore + RecordStore + Outbox,
 {
     let key = format!("{}#report-{}", op.id, month);
     if store.get_entry(&key).await?.is_some() {
@@ -427,9 +452,17 @@ where
     Ok(())
 }
 
-/// The whole sweep: the monthly reports first (so the delivery that ends the
-/// sweep sends them), then every duty of the core's sweep. No duty's failure
-/// stops another: each is reported by name in `SweepReport::failed`.
+/// How long one sweep spends on monthly reports, of its 60 seconds: the
+/// contract's clocks, the outbox and blindness have run before; the
+/// operators left wait for the next sweep, five minutes later.
+pub const REPORTS_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The whole sweep: every duty of the core's sweep first (the clocks, the
+/// outbox, blindness, certificates: none can be held back by a report),
+/// then the monthly reports within `REPORTS_BUDGET`, then one more delivery
+/// for the reports just recorded. No duty's failure stops another: each is
+/// reported by name in `SweepReport::failed`; a failing report is counted
+/// there and tried again by every later sweep until it is recorded.
 pub async fn sweep_with_reports<S, N>(
     store: &S,
     notifier: &N,
@@ -442,22 +475,41 @@ where
     S: Store + RecordStore + OperatorRegistry,
     N: Notifier,
 {
-    let mut reports_failed = Vec::new();
-    let queued = match queue_monthly_reports(store, team, policy, now).await {
+    let mut report = sweep(store, notifier, team, sweep_policy, &policy.locations, now).await;
+    let started = std::time::Instant::now();
+    let keep_going = move || started.elapsed() < REPORTS_BUDGET;
+    let queued = match queue_monthly_reports_while(store, team, policy, now, &keep_going).await {
         Ok(q) => {
             for (op, e) in q.failed {
-                reports_failed.push(format!("{op}: {e}"));
+                report.failed.push((Duty::Reports, format!("{op}: {e}")));
+            }
+            if q.deferred > 0 {
+                tracing::warn!(
+                    deferred = q.deferred,
+                    "monthly reports left for the next sweep"
+                );
             }
             q.queued
         }
         Err(e) => {
-            reports_failed.push(e.to_string());
+            report.failed.push((Duty::Reports, e.to_string()));
             Vec::new()
         }
     };
-    let mut report = sweep(store, notifier, team, sweep_policy, &policy.locations, now).await;
-    for e in reports_failed {
-        report.failed.insert(0, (Duty::Reports, e));
+    if !queued.is_empty() {
+        match deliver_pending(
+            store,
+            notifier,
+            team,
+            now,
+            chrono::Duration::minutes(2),
+            500,
+        )
+        .await
+        {
+            Ok(more) => report.delivery.absorb(more),
+            Err(e) => report.failed.push((Duty::Delivery, e.to_string())),
+        }
     }
     (report, queued)
 }
@@ -510,24 +562,24 @@ mod tests {
                 cert_expires_at: None,
                 detail: None,
                 // Two slow timings that were our own CPU queue.
-                cpu_wait_ms: (t.format("%d %H:%M").to_string() == "05 10:00"
-                    || t.format("%d %H:%M").to_string() == "05 11:00")
+                cpu_wait_ms: (t.format("%d %H:%M:%S").to_string() == "05 10:00:00"
+                    || t.format("%d %H:%M:%S").to_string() == "05 11:00:00")
                     .then_some(80.0),
                 addresses: vec![],
                 location: None,
+                slot: None,
             });
-            t += Duration::minutes(5);
+            t += Duration::seconds(30);
         }
+        let policy = Policy::default();
+        let days =
+            livesite_core::summary::decide_days(&operator(), &policy, &Default::default(), &probes);
         monthly(ReportInput {
             operator: operator().id,
             month,
-            policy: &Policy {
-                blind_after: std::time::Duration::from_secs(600),
-                ..Policy::default()
-            },
-            probes: &probes,
+            policy: &policy,
+            days: &days,
             incidents: &[],
-            windows: &[],
             notices: &[],
             timezone: livesite_core::Tz::UTC,
         })

@@ -12,16 +12,19 @@
 //! second vote of one location for one round, or a vote from a location
 //! nobody expects changes nothing (`Evaluation::Stale`).
 
-use super::{dur, evaluate_round, open_ref, Evaluation, Event, MonitorState};
+use super::{dur, evaluate_round, open_day, open_ref, Evaluation, Event, MonitorState};
 use crate::config::{Operator, Policy};
 use crate::incident::{incident_id, Incident, IncidentKind, Opening, Party, Severity};
-use crate::probe::{FailureReason, Outcome, ProbeResult};
+use crate::probe::{AddressResult, FailureReason, Outcome, ProbeResult};
+use crate::summary;
 use crate::BusinessCalendar;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-/// One location's vote, what a verdict needs of its probe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One location's vote: everything a round's verdict needs of its probe,
+/// so a verdict carries what a single location's result would (the rules
+/// on addresses and certificates run on verdicts alike).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Vote {
     pub slot: DateTime<Utc>,
     pub location: String,
@@ -34,6 +37,99 @@ pub struct Vote {
     pub latency_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_wait_ms: Option<f64>,
+    /// Each address's outcome (its timing is not kept: no rule reads it).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "vote_addresses"
+    )]
+    pub addresses: Vec<AddressResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_expires_at: Option<DateTime<Utc>>,
+}
+
+/// A vote's addresses as short strings: `203.0.113.7` answered,
+/// `2001:db8::7!connect` failed for that reason. Pending votes are written
+/// with the state on every batch.
+mod vote_addresses {
+    use crate::probe::{AddressResult, FailureReason, Outcome};
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[AddressResult], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|a| match (a.outcome, a.reason) {
+            (Outcome::Down, Some(r)) => format!("{}!{}", a.address, r.as_str()),
+            _ => a.address.to_string(),
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<AddressResult>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| {
+                let (ip, reason) = match text.split_once('!') {
+                    Some((ip, r)) => {
+                        let r: FailureReason =
+                            serde_json::from_value(serde_json::Value::String(r.into()))
+                                .map_err(D::Error::custom)?;
+                        (ip, Some(r))
+                    }
+                    None => (text.as_str(), None),
+                };
+                Ok(AddressResult {
+                    address: ip.parse().map_err(D::Error::custom)?,
+                    outcome: if reason.is_some() {
+                        Outcome::Down
+                    } else {
+                        Outcome::Up
+                    },
+                    reason,
+                    latency_ms: None,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The free text a pending vote keeps (the probe record keeps it whole, as
+/// evidence): votes wait in the operator's state, written on every batch,
+/// and a portal chooses its error texts and redirect targets.
+pub const VOTE_TEXT_BYTES: usize = 96;
+
+impl Vote {
+    /// `probe` as `location`'s vote for the round at `slot`, its URL and
+    /// detail cut to `VOTE_TEXT_BYTES`.
+    pub fn of(probe: &ProbeResult, slot: DateTime<Utc>, location: String) -> Self {
+        let cut = |text: &Option<String>| {
+            text.clone().map(|mut t| {
+                crate::probe::truncate(&mut t, VOTE_TEXT_BYTES);
+                t
+            })
+        };
+        Self {
+            slot,
+            location,
+            up: probe.is_up(),
+            reason: probe.reason,
+            status: probe.status,
+            latency_ms: probe.latency_ms,
+            cpu_wait_ms: probe.cpu_wait_ms,
+            addresses: probe
+                .addresses
+                .iter()
+                .map(|a| AddressResult {
+                    latency_ms: None,
+                    ..a.clone()
+                })
+                .collect(),
+            url: cut(&probe.url),
+            detail: cut(&probe.detail),
+            cert_expires_at: probe.cert_expires_at,
+        }
+    }
 }
 
 /// A location and a time: since when it fails while the quorum sees the
@@ -43,10 +139,6 @@ pub struct LocationRun {
     pub location: String,
     pub since: DateTime<Utc>,
 }
-
-/// The most rounds an operator's agent may have votes waiting in (3
-/// minutes): more only while the regions are silent.
-pub const MAX_PENDING_ROUNDS: usize = 6;
 
 /// The round a time falls in: its start, on the probe interval's grid.
 pub fn slot_of(t: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
@@ -65,23 +157,15 @@ pub(super) fn evaluate(
     let rule = &policy.locations;
     let interval = dur(policy.probe_interval);
     let location = probe.location.clone().unwrap_or_default();
-    let slot = slot_of(probe.probed_at, interval);
+    let slot = super::round_slot(probe, policy);
     let late = state.decided_through.is_some_and(|d| slot <= d);
     let again = state
         .votes
         .iter()
         .any(|v| v.slot == slot && v.location == location);
-    // An operator's agent stamps its results with its own clock (the API
-    // allows a minute of skew): its votes never move the rounds' clock, or
-    // one stamped ahead would close rounds before the regions' votes arrive
-    // and leave them unknown, hiding the operator's outage. Nor may they
-    // open rounds without end while the regions are silent.
-    let agent = operator.agents.contains(&location);
-    let mut pending: Vec<DateTime<Utc>> = state.votes.iter().map(|v| v.slot).collect();
-    pending.sort();
-    pending.dedup();
-    let too_far = agent && !pending.contains(&slot) && pending.len() >= MAX_PENDING_ROUNDS;
-    if late || again || too_far || !rule.expected.contains(&location) {
+    // Only the monitor's own locations vote: an operator's agent never
+    // reaches here (`witness`), so every vote is stamped by our clocks.
+    if late || again || !rule.expected.contains(&location) {
         return Evaluation::Stale;
     }
     let mut s = state.clone();
@@ -92,20 +176,12 @@ pub(super) fn evaluate(
             since: probe.probed_at,
         }),
     }
-    s.votes.push(Vote {
-        slot,
-        location,
-        up: probe.is_up(),
-        reason: probe.reason,
-        status: probe.status,
-        latency_ms: probe.latency_ms,
-        cpu_wait_ms: probe.cpu_wait_ms,
-    });
+    s.votes.push(Vote::of(probe, slot, location));
     let mut events = Vec::new();
     // Oldest first: every round complete, or past its grace by this vote.
     while let Some(oldest) = s.votes.iter().map(|v| v.slot).min() {
         let count = s.votes.iter().filter(|v| v.slot == oldest).count();
-        let overdue = !agent && probe.probed_at >= oldest + interval + dur(rule.grace);
+        let overdue = probe.probed_at >= oldest + interval + dur(rule.grace);
         if count < rule.expected.len() && !overdue {
             break;
         }
@@ -118,7 +194,14 @@ pub(super) fn evaluate(
         votes.sort_by(|a, b| a.location.cmp(&b.location));
         s.votes.retain(|v| v.slot != oldest);
         s.decided_through = Some(oldest);
+        open_day(&mut s, operator, oldest, &mut events);
+        if let Some(day) = &mut s.day {
+            summary::count_votes(day, &votes);
+        }
         let Some(round) = verdict(&votes, oldest, policy, &s) else {
+            if let Some(day) = &mut s.day {
+                summary::count_unknown(day, oldest);
+            }
             continue;
         };
         if let Evaluation::Applied { state, events: e } =
@@ -257,14 +340,50 @@ fn verdict(
         status: pick.status,
         latency_ms: pick.latency_ms,
         phases: None,
-        url: None,
+        url: pick.url.clone(),
         redirects: 0,
-        cert_expires_at: None,
-        detail: None,
+        // The earliest expiry any location saw: one serving an older
+        // certificate is the one to warn about.
+        cert_expires_at: votes.iter().filter_map(|v| v.cert_expires_at).min(),
+        detail: pick.detail.clone(),
         cpu_wait_ms: pick.cpu_wait_ms,
-        addresses: vec![],
+        addresses: addresses(votes, rule.quorum),
         location: None,
+        slot: None,
     })
+}
+
+/// Each address of the name, as the locations that probed it saw it: down
+/// when the quorum of them saw it down (a location alone failing on it is
+/// its path's trouble), in the order the votes first list them.
+fn addresses(votes: &[Vote], quorum: crate::config::Quorum) -> Vec<AddressResult> {
+    let mut out: Vec<AddressResult> = Vec::new();
+    for a in votes.iter().flat_map(|v| &v.addresses) {
+        if out.iter().any(|o| o.address == a.address) {
+            continue;
+        }
+        let seen: Vec<&AddressResult> = votes
+            .iter()
+            .flat_map(|v| &v.addresses)
+            .filter(|x| x.address == a.address)
+            .collect();
+        let down = seen.iter().filter(|x| x.outcome == Outcome::Down).count();
+        let wanted = if quorum.is_down(down, seen.len()) {
+            Outcome::Down
+        } else {
+            Outcome::Up
+        };
+        let pick = seen.iter().find(|x| x.outcome == wanted);
+        out.push(pick.map_or_else(
+            || AddressResult {
+                outcome: Outcome::Up,
+                reason: None,
+                ..a.clone()
+            },
+            |x| (*x).clone(),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -547,39 +666,6 @@ mod tests {
         assert_eq!(after.decided_through, Some(at_ms(38 * 30_000)));
     }
 
-    /// The operator's own agent stamps its votes with its own clock: one
-    /// stamped a minute ahead closes no round before the regions' votes are
-    /// in, and with the regions silent its votes open a bounded number of
-    /// rounds.
-    #[test]
-    fn an_operators_agent_votes_but_never_moves_the_rounds_clock() {
-        let mut op = operator();
-        op.agents = vec!["agent-1".into()];
-        let p = policy(Quorum::Share(0.5));
-        let votes = [
-            vote("eu-west-1", 0, false),
-            vote("agent-1", 60_000, true),
-            vote("us-east-1", 137, false),
-            vote("eu-west-1", 30_000, false),
-            vote("us-east-1", 30_137, false),
-            vote("eu-west-1", 60_000, false),
-        ];
-        let (s, _, stale) = run(&op, &p, &votes);
-        assert_eq!(stale, 0, "us-east-1's vote for 10:00:00 still counts");
-        assert_eq!(
-            (s.decided_through, s.down_since),
-            (Some(at_ms(0)), Some(at_ms(0))),
-            "10:00:00 decided down by both regions, closed by a region's vote"
-        );
-        // The regions silent: the agent's votes wait in six rounds at most.
-        let alone: Vec<ProbeResult> = (0..20).map(|r| vote("agent-1", r * 30_000, true)).collect();
-        let (s, _, stale) = run(&op, &p, &alone);
-        assert_eq!(
-            (s.votes.len(), stale),
-            (MAX_PENDING_ROUNDS, 20 - MAX_PENDING_ROUNDS)
-        );
-    }
-
     #[test]
     fn a_round_missing_a_vote_is_decided_after_its_grace() {
         let op = operator();
@@ -598,6 +684,118 @@ mod tests {
         let (s, _, _) = run(&op, &p, &votes);
         assert_eq!(s.decided_through, Some(at_ms(0)), "decided once past 50 s");
         assert_eq!(s.down_since, Some(at_ms(0)), "at the slot's time");
+    }
+
+    /// Three locations, a name with two addresses of which the second has
+    /// failed for every location since 10:00, and certificates seen expiring
+    /// on two dates: the verdicts carry the addresses, so the partial-outage
+    /// rule opens its Low incident at 30:30 as with one location, and the
+    /// earliest certificate expiry reaches the state for its warning. One
+    /// location alone failing on an address is its path's, not the name's.
+    #[test]
+    fn verdicts_keep_addresses_and_certificates_for_their_rules() {
+        use crate::probe::AddressResult;
+        let op = operator();
+        let p = policy(Quorum::Share(0.5));
+        let addr = |ip: &str, up: bool| AddressResult {
+            address: ip.parse().unwrap(),
+            outcome: if up { Outcome::Up } else { Outcome::Down },
+            reason: (!up).then_some(FailureReason::Connect),
+            latency_ms: Some(90.0),
+        };
+        let soon = at_ms(0) + Duration::days(10);
+        let votes_with = |second_up_at: &dyn Fn(usize) -> bool| -> Vec<ProbeResult> {
+            rounds(0, 64, &[], &ALL)
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut v)| {
+                    v.addresses = vec![
+                        addr("203.0.113.7", true),
+                        addr("2001:db8::7", second_up_at(i % 3)),
+                    ];
+                    v.url = Some("https://portal.contoso.example/".into());
+                    v.cert_expires_at = Some(if i % 3 == 1 {
+                        soon
+                    } else {
+                        soon + Duration::days(30)
+                    });
+                    v
+                })
+                .collect()
+        };
+        let (s, got, _) = run(&op, &p, &votes_with(&|_| false));
+        assert_eq!(got, vec![(1830.0, "open:partial_outage".to_string())]);
+        assert_eq!(
+            s.cert_expires_at,
+            Some(soon),
+            "the earliest any location saw"
+        );
+        let day = s.day.as_ref().unwrap();
+        assert_eq!((day.addresses[1].rounds, day.addresses[1].up), (64, 0));
+        // Only the first location fails on the address: no partial outage.
+        let (s, got, _) = run(&op, &p, &votes_with(&|loc| loc != 0));
+        assert_eq!(got, vec![]);
+        assert!(s.addresses_down.is_empty());
+    }
+
+    /// Locations meet in the slot their schedules fired for: eu-west-1's
+    /// invocations run 31.4 s late, every one of them, yet each of its votes
+    /// lands in its own round, none is stale, and the rounds are decided
+    /// with three votes. Three locations failing from 10:00:00 page with the
+    /// 10:30:30 round, exactly 30:00 after the first failure not.
+    #[test]
+    fn jittered_schedules_vote_in_their_slots_and_thirty_minutes_is_between_slots() {
+        let op = operator();
+        let p = policy(Quorum::Share(0.5));
+        let late = |mut v: ProbeResult| {
+            let slot = v.probed_at;
+            v.slot = Some(slot);
+            if v.location.as_deref() == Some("eu-west-1") {
+                v.probed_at = slot + Duration::milliseconds(31_400);
+            }
+            v
+        };
+        let votes: Vec<ProbeResult> = rounds(0, 62, &ALL, &[]).into_iter().map(late).collect();
+        let (s, got, stale) = run(&op, &p, &votes);
+        assert_eq!(stale, 0, "no vote fell into another round");
+        assert_eq!(got, vec![(1830.0, "open:portal_down".to_string())]);
+        let day = s.day.as_ref().unwrap();
+        assert_eq!((day.rounds, day.probes, day.rounds_unknown), (62, 186, 0));
+        // Up to 10:30:00 (61 rounds, 30:00 of failures): no page yet.
+        let (_, got, _) = run(&op, &p, &votes[..61 * 3]);
+        assert_eq!(got, vec![]);
+    }
+
+    /// A pending vote reads back as written, its addresses in their short
+    /// form and its free text cut to `VOTE_TEXT_BYTES`.
+    #[test]
+    fn a_pending_vote_round_trips_compactly() {
+        use crate::probe::AddressResult;
+        let mut p = vote("eu-west-1", 0, false);
+        p.addresses = vec![
+            AddressResult {
+                address: "2001:db8::7".parse().unwrap(),
+                outcome: Outcome::Down,
+                reason: Some(FailureReason::Tls),
+                latency_ms: Some(12.0),
+            },
+            AddressResult {
+                address: "203.0.113.7".parse().unwrap(),
+                outcome: Outcome::Up,
+                reason: None,
+                latency_ms: Some(10.0),
+            },
+        ];
+        p.detail = Some("é".repeat(200));
+        let v = Vote::of(&p, at_ms(0), "eu-west-1".into());
+        let json = serde_json::to_string(&v).unwrap();
+        assert!(
+            json.contains(r#""addresses":["2001:db8::7!tls","203.0.113.7"]"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Vote>(&json).unwrap(), v);
+        assert!(v.detail.as_ref().unwrap().len() <= VOTE_TEXT_BYTES);
+        assert!(serde_json::from_str::<Vote>(&json.replace("!tls", "!nope")).is_err());
     }
 
     #[test]
@@ -626,7 +824,7 @@ mod tests {
             reason: (!up).then_some(FailureReason::Timeout),
             status: None,
             latency_ms: Some(ms),
-            cpu_wait_ms: None,
+            ..Vote::default()
         };
         // (votes, the round's latency)
         let cases = [
