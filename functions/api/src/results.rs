@@ -14,12 +14,15 @@ where
     S: Store + RecordStore + OperatorRegistry,
     N: Notifier,
 {
-    /// Checked whole before any is stored (`agent::accept`); each stored with
-    /// its own time, once (a resent result is kept once). The evaluator
+    /// Checked whole before any is stored (`agent::accept`); each stored at
+    /// its slot, once per agent per slot (a resent result is kept once). The evaluator
     /// takes them from the probes table's stream like any other location's.
     pub(crate) async fn push_results(&self, ctx: &Ctx<'_>) -> Reply {
         let op = self.operator(operator_only(ctx.who)?).await?;
-        let results = agent::accept(&op, parse(ctx.body)?, ctx.now).map_err(Problem::invalid)?;
+        let interval = chrono::Duration::from_std(self.policy.probe_interval)
+            .unwrap_or(chrono::Duration::seconds(30));
+        let results =
+            agent::accept(&op, parse(ctx.body)?, ctx.now, interval).map_err(Problem::invalid)?;
         for r in &results {
             self.store.append(r).await?;
         }

@@ -26,10 +26,16 @@ pub struct PushedResults {
 
 /// The results, checked and bounded as the prober's own; the first bad one
 /// is named (`results/3/location`), and nothing is taken from a bad push.
+///
+/// Each is stamped at the start of its slot on `interval`'s grid (an agent's
+/// own clock is no evidence to the millisecond) and carries no slot of its
+/// own: stored once per agent per slot (the store keeps a key's first
+/// record), a push can add at most one row a slot, whatever it repeats.
 pub fn accept(
     operator: &Operator,
     pushed: PushedResults,
     now: DateTime<Utc>,
+    interval: Duration,
 ) -> Result<Vec<ProbeResult>, FieldError> {
     if pushed.results.is_empty() || pushed.results.len() > MAX_PUSHED {
         return Err(field(
@@ -63,7 +69,18 @@ pub fn accept(
         if r.probed_at < now - BACKLOG_KEPT {
             return Err(field(&at("probed_at"), "older than 7 days"));
         }
-        out.push(r.bounded());
+        let slot = crate::evaluate::quorum::slot_of(r.probed_at, interval);
+        if out
+            .iter()
+            .any(|o: &ProbeResult| o.probed_at == slot && o.location == r.location)
+        {
+            continue;
+        }
+        out.push(ProbeResult {
+            probed_at: slot,
+            slot: None,
+            ..r.bounded()
+        });
     }
     Ok(out)
 }
@@ -127,15 +144,37 @@ mod tests {
         ];
         for (results, refused) in cases {
             let n = results.len();
-            let got = accept(&op, PushedResults { results }, t(now));
+            let got = accept(
+                &op,
+                PushedResults { results },
+                t(now),
+                Duration::seconds(30),
+            );
             assert_eq!(
                 got.as_ref().err().map(|e| e.field.as_str()),
                 refused,
                 "{n} results"
             );
             if let Ok(v) = got {
-                assert_eq!(v.len(), n);
+                // One result a slot: the thirty copies of one are one.
+                let slots: std::collections::BTreeSet<_> = v.iter().map(|r| r.probed_at).collect();
+                assert_eq!(v.len(), slots.len(), "{n} results");
+                assert!(v.iter().all(|r| r.slot.is_none()));
             }
         }
+        // Stamped at their slot's start, whatever the agent's milliseconds.
+        let got = accept(
+            &op,
+            PushedResults {
+                results: vec![ok("2026-11-27T09:59:59.750Z"), ok("2026-11-27T09:59:31Z")],
+            },
+            t(now),
+            Duration::seconds(30),
+        )
+        .unwrap();
+        assert_eq!(
+            got.iter().map(|r| r.probed_at).collect::<Vec<_>>(),
+            [t("2026-11-27T09:59:30Z")]
+        );
     }
 }
