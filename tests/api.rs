@@ -183,6 +183,39 @@ async fn admin_needs_the_team_client_and_a_client_id_belongs_to_one_operator() {
     assert_eq!(a.status, 403, "{}", a.body);
 }
 
+/// Agent and location names are one namespace: an operator's agent named
+/// like one of the monitor's locations, or like another operator's agent,
+/// is refused (it would take that region out of every operator's votes).
+#[tokio::test]
+async fn an_agent_named_like_a_location_or_anothers_agent_is_refused() {
+    let mut api = api().await;
+    api.policy.locations.expected = vec!["us-east-1".into(), "eu-west-1".into()];
+    let mut fabrikam = operator("fabrikam");
+    fabrikam.agents = vec!["agent-fabrikam-1".into()];
+    api.store.put_operator(&fabrikam).await.expect("register");
+    // (agents, status)
+    for (agents, status) in [
+        (vec!["us-east-1"], 409),
+        (vec!["agent-contoso-1", "agent-fabrikam-1"], 409),
+        (vec!["agent-contoso-1"], 200),
+    ] {
+        let mut contoso = operator("contoso");
+        contoso.agents = agents.iter().map(|a| a.to_string()).collect();
+        let a = call(
+            &api,
+            Call::new("PUT", "/v1/operators/contoso")
+                .claims(admin())
+                .json(serde_json::to_value(&contoso).expect("json")),
+            now(),
+        )
+        .await;
+        assert_eq!(a.status, status, "{agents:?}: {}", a.body);
+        if status == 409 {
+            assert!(a.body.to_string().contains("one namespace"), "{}", a.body);
+        }
+    }
+}
+
 /// One operator looping requests is cut off at its per-minute limit (429
 /// with Retry-After), and only that operator: the others and the team go on.
 #[tokio::test]

@@ -64,9 +64,19 @@ where
         Ok((if existed { 200 } else { 201 }, to_value(&op)))
     }
 
-    /// A client id acts for one operator, and never for the team.
+    /// A client id acts for one operator, and never for the team; an agent
+    /// is named like no location of the monitor's and no other operator's
+    /// agent (`config::agent_clash`).
     async fn check_clients(&self, op: &Operator) -> Result<(), Problem> {
-        for other in self.store.list_operators().await? {
+        let others = self.store.list_operators().await?;
+        if let Some((agent, with)) =
+            livesite_core::config::agent_clash(op, &others, &self.policy.locations.expected)
+        {
+            return Err(Problem::conflict(format!(
+                "agent {agent} is already {with}: agent and location names are one namespace"
+            )));
+        }
+        for other in others {
             if let Some(c) = other
                 .api_clients
                 .iter()

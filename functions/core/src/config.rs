@@ -686,6 +686,28 @@ impl Operator {
     }
 }
 
+/// Agent and location names are one namespace: an operator's agent may be
+/// named like none of `locations` (the monitor's own) and like no other
+/// operator's agent. A clash would make one name two things: every operator's
+/// rounds drop a name that is an agent (agents never vote), so an agent
+/// named like a region would take that region out of everyone's votes.
+/// The clashing name and what it clashes with, if any.
+pub fn agent_clash<'a>(
+    operator: &'a Operator,
+    others: &'a [Operator],
+    locations: &[String],
+) -> Option<(&'a str, String)> {
+    operator.agents.iter().find_map(|a| {
+        if locations.contains(a) {
+            return Some((a.as_str(), "one of the monitor's own locations".to_string()));
+        }
+        others
+            .iter()
+            .find(|o| o.id != operator.id && o.agents.contains(a))
+            .map(|o| (a.as_str(), format!("an agent of operator {}", o.id)))
+    })
+}
+
 impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.policy.validate()?;
@@ -693,10 +715,19 @@ impl Config {
             return Err(err("team.emails", "list at least one DYNAMO team address"));
         }
         self.validate_locations()?;
+        let simulated: Vec<String> = self.locations.iter().map(|l| l.name.clone()).collect();
         let mut seen = HashSet::new();
         for (i, op) in self.operators.iter().enumerate() {
             let path = format!("operator[{i}]");
             op.validate(&path)?;
+            if let Some((agent, with)) = agent_clash(op, &self.operators, &simulated) {
+                return Err(err(
+                    format!("{path}.agents"),
+                    format!(
+                        "{agent:?} is already {with}: agent and location names are one namespace"
+                    ),
+                ));
+            }
             if !seen.insert(op.id.clone()) {
                 return Err(err(
                     format!("{path}.id"),
@@ -1099,5 +1130,50 @@ timeout = "5s"
         assert!(!w.contains("2026-11-27T09:59:59Z".parse().unwrap()));
         assert!(w.contains("2026-11-27T10:00:00Z".parse().unwrap()));
         assert!(!w.contains("2026-11-27T11:00:00Z".parse().unwrap()));
+    }
+
+    /// Agent and location names are one namespace: a config naming an
+    /// agent like a simulated location or like another operator's agent is
+    /// refused with its place; an agent listed among the expected
+    /// locations is allowed (it never votes there).
+    #[test]
+    fn agent_names_clash_with_no_location_and_no_other_agent() {
+        let op = |id: &str, agent: &str| {
+            format!(
+                "[[operator]]\nid = \"{id}\"\nname = \"{id}\"\ncontacts = [\"noc@{id}.example\"]\nagents = [\"{agent}\"]\n[operator.portal]\nurl = \"https://{id}.example/\"\n"
+            )
+        };
+        let team = "[team]\nsender = \"l@d.example\"\nemails = [\"o@d.example\"]\n";
+        let location = "[[location]]\nname = \"agent-2\"\n";
+        let listed = "[policy.locations]\nexpected = [\"us-east-1\", \"eu-west-1\", \"agent-1\"]\n";
+        let cases = [
+            (
+                format!(
+                    "{team}{}{}",
+                    op("contoso", "agent-1"),
+                    op("fabrikam", "agent-1")
+                ),
+                Some("operator[0].agents"),
+            ),
+            (
+                format!(
+                    "{team}{}{}",
+                    op("contoso", "agent-1"),
+                    op("fabrikam", "agent-2")
+                ),
+                None,
+            ),
+            (
+                format!("{team}{location}{}", op("contoso", "agent-2")),
+                Some("operator[0].agents"),
+            ),
+            (format!("{team}{listed}{}", op("contoso", "agent-1")), None),
+        ];
+        for (text, refused) in cases {
+            let got = toml::from_str::<Config>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.validate().map_err(|e| e.path));
+            assert_eq!(got.err().as_deref(), refused, "{text}");
+        }
     }
 }

@@ -120,7 +120,9 @@ async fn main() {
     let start: DateTime<Utc> = "2027-01-01T00:00:00Z".parse().expect("t");
     let rounds = 31 * 2880;
     let path = std::env::var("LIVESITE_BENCH_DB").ok();
-    let built = path.as_ref().is_some_and(|p| std::path::Path::new(p).exists());
+    let built = path
+        .as_ref()
+        .is_some_and(|p| std::path::Path::new(p).exists());
     let store = match &path {
         Some(p) => SqliteStore::open(std::path::Path::new(p)).expect("sqlite"),
         None => SqliteStore::in_memory().expect("sqlite"),
@@ -134,8 +136,10 @@ async fn main() {
                 let v = vote(start, r, l);
                 store.append(&v).await.expect("append");
                 raw_rows += 1;
-                if let Evaluation::Applied { state: next, events } =
-                    evaluate(&state, &v, &op, &policy, &Default::default())
+                if let Evaluation::Applied {
+                    state: next,
+                    events,
+                } = evaluate(&state, &v, &op, &policy, &Default::default())
                 {
                     state = next;
                     for e in events {
