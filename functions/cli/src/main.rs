@@ -53,6 +53,11 @@ enum Command {
         /// Policy, operators and calendars to evaluate with (default policy otherwise).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also store what is replayed in this embedded store, through the
+        /// same path as `livesite run` (probes, decisions, incidents, the
+        /// decided days): `livesite report --db` then reports on it.
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
     /// The monthly SLA report from the embedded store (text, JSON or HTML with charts).
     Report(report::Args),
@@ -133,8 +138,10 @@ fn main() -> ExitCode {
             Command::Run { config, db, rounds } => {
                 monitor::run(&config, &db, rounds).await.map(|_| 0)
             }
-            Command::Replay { probes, config } => {
-                replay::run(&probes, config.as_deref()).map(|_| 0)
+            Command::Replay { probes, config, db } => {
+                replay::run(&probes, config.as_deref(), db.as_deref())
+                    .await
+                    .map(|_| 0)
             }
             Command::Demo { pace_ms, scenario } => demo::run(pace_ms, scenario).await,
             Command::Api(cmd) => api::run(cmd).await,

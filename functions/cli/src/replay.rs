@@ -178,7 +178,11 @@ fn event_json(e: &Event) -> serde_json::Value {
     }
 }
 
-pub fn run(probes_path: &Path, config_path: Option<&Path>) -> Result<(), Failure> {
+pub async fn run(
+    probes_path: &Path,
+    config_path: Option<&Path>,
+    db: Option<&Path>,
+) -> Result<(), Failure> {
     let config = match config_path {
         Some(p) => config_file::load(p)?,
         None => default_config(),
@@ -194,6 +198,66 @@ pub fn run(probes_path: &Path, config_path: Option<&Path>) -> Result<(), Failure
         "replayed {} probe(s): {} decision(s)",
         probes.len(),
         out.len()
+    );
+    if let Some(db) = db {
+        store(&config, &probes, db).await?;
+    }
+    Ok(())
+}
+
+/// Stores the replayed history as the monitor would have: each result in
+/// the probe log, then evaluated in stream-sized batches through the
+/// service (incidents, notifications recorded but not sent, the decided
+/// days). A result the store already holds is kept once, and a decision
+/// already taken is not taken again: replaying the same file twice changes
+/// nothing.
+async fn store(config: &Config, probes: &[ProbeResult], db: &Path) -> Result<(), Failure> {
+    use livesite_core::ports::{OperatorRegistry, ProbeLog};
+    let store = livesite_local::SqliteStore::open(db)
+        .map_err(|e| Failure::runtime(anyhow!("{}: {e}", db.display())))?;
+    let mut operators: HashMap<OperatorId, Operator> = HashMap::new();
+    for p in probes {
+        if operators.contains_key(&p.operator) {
+            continue;
+        }
+        let op = config
+            .operator(&p.operator)
+            .cloned()
+            .unwrap_or_else(|| default_operator(&p.operator));
+        if store
+            .get_operator(&op.id)
+            .await
+            .map_err(Failure::runtime)?
+            .is_none()
+        {
+            store.put_operator(&op).await.map_err(Failure::runtime)?;
+        }
+        operators.insert(op.id.clone(), op);
+    }
+    let ctx = livesite_core::service::Context::new(
+        config.policy.clone(),
+        config.team.clone(),
+        operators.into_values(),
+    );
+    let mut days = 0;
+    for batch in probes.chunks(100) {
+        for p in batch {
+            store.append(p).await.map_err(Failure::runtime)?;
+        }
+        let out = livesite_core::service::evaluate_batch(&store, &ctx, batch).await;
+        if let Some((op, e)) = out.failed.first() {
+            return Err(Failure::runtime(anyhow!("storing {op}'s decisions: {e}")));
+        }
+        days += out
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::DayClosed { .. }))
+            .count();
+    }
+    eprintln!(
+        "stored in {}: {} probe result(s), {days} day(s) closed (the last day stays open in the state)",
+        db.display(),
+        probes.len()
     );
     Ok(())
 }

@@ -306,6 +306,54 @@ fn replay_with_config_honours_maintenance() {
     assert_eq!(kinds(&decisions(&out)), ["page_suppressed"]);
 }
 
+/// Recorded history replayed into a store is reported on like monitored
+/// history: two days around a 40-minute outage (the maintenance window in
+/// the config held back its page, so it is maintenance, not downtime),
+/// then a 10-minute outage; replaying the same file again changes nothing.
+#[test]
+fn replay_into_a_store_is_reported_on_from_its_decided_days() {
+    let mut cfg = tempfile::NamedTempFile::new().expect("tmp");
+    cfg.write_all(CONFIG.replace("URL", "http://127.0.0.1:9/").as_bytes())
+        .expect("write");
+    // From 24 Nov 10:00 for two days: down 10:00-10:40 (inside the window to
+    // 11:00) and 25 Nov 10:00-10:10.
+    let lines: Vec<String> = (0..2 * 2880)
+        .map(|i| {
+            let secs = i * 30;
+            let down = secs < 2400 || (86_400..86_400 + 600).contains(&secs);
+            serde_json::to_string(&probe("contoso", secs, !down)).expect("json")
+        })
+        .collect();
+    let f = write_jsonl(&lines);
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("replayed.db");
+    let (probes, db, cfg) = (
+        f.path().to_str().expect("path"),
+        db.to_str().expect("path"),
+        cfg.path().to_str().expect("path"),
+    );
+    let replay = ["replay", "--probes", probes, "--config", cfg, "--db", db];
+    for _ in 0..2 {
+        let out = livesite(&replay);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("5760 probe result(s)"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = livesite(&[
+        "report", "--month", "2026-11", "--config", cfg, "--db", db, "--format", "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let r = if r.is_array() { r[0].clone() } else { r };
+    assert_eq!(r["rounds"], 5760, "{r}");
+    assert_eq!(r["downtime_minutes"], 10.0, "{r}");
+    assert_eq!(r["down_in_maintenance_minutes"], 40.0, "{r}");
+    assert_eq!(r["maintenance_minutes"], 60.0, "{r}");
+}
+
 #[test]
 fn bad_config_is_located() {
     let mut cfg = tempfile::NamedTempFile::new().expect("tmp");
