@@ -776,8 +776,10 @@ async fn an_agent_keeps_its_results_through_a_ten_minute_api_outage() {
         backlog_limit: livesite_agent::DEFAULT_BACKLOG,
     };
     let mut agent = Agent::new(agent_config("agent-contoso-1"), None).expect("agent");
-    // Rounds on the grid, ending now: the API takes results up to 7 days old.
-    let start = chrono::Utc::now() - chrono::Duration::minutes(20);
+    // Rounds on the 30-second grid (the API stores an agent's result at its
+    // slot's start), ending now: the API takes results up to 7 days old.
+    let now = chrono::Utc::now().timestamp();
+    let start = chrono::DateTime::from_timestamp(now - now.rem_euclid(30) - 1200, 0).expect("t");
     let at = |r: i64| start + chrono::Duration::seconds(30 * r);
     let mut served = Some(Served::start(port, &config, &db, "client:client-contoso"));
     let mut trace = Vec::new();
