@@ -1196,6 +1196,91 @@ pub async fn a_vote_from_an_unlisted_location_decides_nothing<S: Store>(s: &S) {
     );
 }
 
+/// Days never summarised (a deployment from before day summaries) are
+/// rebuilt from the raw rows, a day at a time: each stored unless one is,
+/// an announced window counted as maintenance, the current day refused,
+/// and a rerun changes nothing.
+pub async fn days_are_rebuilt_from_raw_rows<S>(s: &S)
+where
+    S: Store + livesite_core::ports::RecordStore,
+{
+    use livesite_core::partner::{Announcer, Maintenance, MaintenanceStatus};
+    use livesite_core::service::rebuild_days;
+    let op = operator("contoso");
+    // An hour of rounds a day, from 10:00 on 24, 25 and 26 November; on the
+    // 24th the first 20 minutes down, inside an announced window.
+    for day in 0..3 {
+        for i in 0..120 {
+            let secs = day * 86_400 + i * 30;
+            s.append(&probe("contoso", secs, day != 0 || i >= 40))
+                .await
+                .expect("append");
+        }
+    }
+    let window = Maintenance {
+        id: "contoso-maintenance".into(),
+        announcer: Announcer::Operator(op.id.clone()),
+        start: t0(),
+        end: t0() + Duration::minutes(30),
+        description: "upgrade".into(),
+        services: vec![],
+        announced_at: t0() - Duration::days(10),
+        lead_business_days: 8,
+        late: false,
+        over_limit: None,
+        approved_at: None,
+        status: MaintenanceStatus::Announced,
+        completed_at: None,
+        cancelled_at: None,
+    };
+    assert!(s
+        .create_record(
+            "maintenance",
+            &window.id,
+            Some(&op.id),
+            &serde_json::to_value(&window).expect("json"),
+        )
+        .await
+        .expect("record"));
+    // The 25th was summarised by the evaluator already: it stays.
+    let marker = livesite_core::summary::DaySummary {
+        up_s: 1,
+        ..livesite_core::summary::DaySummary::new("2026-11-25".parse().expect("date"))
+    };
+    assert!(s.put_day(&op.id, &marker).await.expect("put"));
+    let date = |d: &str| d.parse::<chrono::NaiveDate>().expect("date");
+    let range = (date("2026-11-24"), date("2026-11-27"));
+    let (policy, calendar) = (Policy::default(), Default::default());
+    let rebuilt = rebuild_days(s, &op, &policy, &calendar, range, date("2026-11-27"))
+        .await
+        .expect("rebuild");
+    assert_eq!(rebuilt.written, [date("2026-11-24"), date("2026-11-26")]);
+    assert_eq!(rebuilt.kept, [date("2026-11-25")]);
+    let days = s.days(&op.id, range.0, range.1).await.expect("days");
+    let figures: Vec<(u32, u32, u32, u32)> = days
+        .iter()
+        .map(|d| (d.up_s, d.down_s, d.maintenance_down_s, d.rounds))
+        .collect();
+    // The 24th: 40 rounds down and 20 up inside the window (10:00-10:30), 60 up after.
+    assert_eq!(
+        figures,
+        [(1_800, 0, 1_200, 120), (1, 0, 0, 0), (3_600, 0, 0, 120)]
+    );
+    let again = rebuild_days(s, &op, &policy, &calendar, range, date("2026-11-27"))
+        .await
+        .expect("rerun");
+    assert!(
+        again.written.is_empty() && again.kept.len() == 3,
+        "{again:?}"
+    );
+    assert!(
+        rebuild_days(s, &op, &policy, &calendar, range, date("2026-11-26"))
+            .await
+            .is_err(),
+        "the current day is the evaluator's"
+    );
+}
+
 #[macro_export]
 macro_rules! service_contract {
     ($make:expr) => {
@@ -1230,6 +1315,10 @@ macro_rules! service_contract {
         #[tokio::test]
         async fn service_a_vote_from_an_unlisted_location_decides_nothing() {
             $crate::contract::a_vote_from_an_unlisted_location_decides_nothing(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_days_are_rebuilt_from_raw_rows() {
+            $crate::contract::days_are_rebuilt_from_raw_rows(&$make).await;
         }
         #[tokio::test]
         async fn service_a_broken_path_is_no_downtime_in_the_report() {

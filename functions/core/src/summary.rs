@@ -244,32 +244,72 @@ pub fn count_probe(day: &mut DaySummary, location: Option<&str>, up: bool) {
     day.locations[i].down += u32::from(!up);
 }
 
+/// Decides days from recorded probe results fed in time order, from a
+/// fresh state, as the evaluator would have: what a rebuild from raw rows
+/// stores (`service::rebuild_days`), a day at a time.
+pub struct DayDecider<'a> {
+    operator: &'a crate::Operator,
+    policy: &'a crate::Policy,
+    team_calendar: &'a crate::BusinessCalendar,
+    state: crate::evaluate::MonitorState,
+}
+
+impl<'a> DayDecider<'a> {
+    pub fn new(
+        operator: &'a crate::Operator,
+        policy: &'a crate::Policy,
+        team_calendar: &'a crate::BusinessCalendar,
+    ) -> Self {
+        let state = crate::evaluate::MonitorState::new(operator.id.clone());
+        Self {
+            operator,
+            policy,
+            team_calendar,
+            state,
+        }
+    }
+
+    /// The result into the evaluation; the days it closes.
+    pub fn feed(&mut self, p: &ProbeResult) -> Vec<DaySummary> {
+        use crate::evaluate::{evaluate, Evaluation, Event};
+        match evaluate(
+            &self.state,
+            p,
+            self.operator,
+            self.policy,
+            self.team_calendar,
+        ) {
+            Evaluation::Applied { state, events } => {
+                self.state = state;
+                events
+                    .into_iter()
+                    .filter_map(|e| match e {
+                        Event::DayClosed { summary, .. } => Some(summary),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            Evaluation::Stale => Vec::new(),
+        }
+    }
+
+    /// The day still open after the last result.
+    pub fn open_day(self) -> Option<DaySummary> {
+        self.state.day
+    }
+}
+
 /// The days a run of recorded probe results decides, evaluated in order
-/// from a fresh state: every closed day, then the day still open. What a
-/// rebuild from raw rows stores, and what `livesite replay` reports on.
+/// from a fresh state: every closed day, then the day still open.
 pub fn decide_days(
     operator: &crate::Operator,
     policy: &crate::Policy,
     team_calendar: &crate::BusinessCalendar,
     probes: &[ProbeResult],
 ) -> Vec<DaySummary> {
-    use crate::evaluate::{evaluate, Evaluation, Event, MonitorState};
-    let mut state = MonitorState::new(operator.id.clone());
-    let mut days = Vec::new();
-    for p in probes {
-        if let Evaluation::Applied {
-            state: next,
-            events,
-        } = evaluate(&state, p, operator, policy, team_calendar)
-        {
-            state = next;
-            days.extend(events.into_iter().filter_map(|e| match e {
-                Event::DayClosed { summary, .. } => Some(summary),
-                _ => None,
-            }));
-        }
-    }
-    days.extend(state.day);
+    let mut decider = DayDecider::new(operator, policy, team_calendar);
+    let mut days: Vec<DaySummary> = probes.iter().flat_map(|p| decider.feed(p)).collect();
+    days.extend(decider.open_day());
     days
 }
 
