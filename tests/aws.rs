@@ -944,3 +944,56 @@ async fn history_copied_from_the_millisecond_keyed_table_is_kept_and_never_evalu
         "30:30 of old failures page nobody"
     );
 }
+
+/// Records written before kinds were listed through the `pending` index
+/// (listed by a scan then) are indexed by `index_records`, once: a kind's
+/// listing then finds them by query, the team's and every operator's.
+#[tokio::test(flavor = "multi_thread")]
+async fn records_written_before_the_listing_index_are_indexed_once() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use livesite_core::ports::RecordStore;
+    let store = fresh().await;
+    let s = |v: &str| AttributeValue::S(v.into());
+    for (id, operator) in [("w-team", None), ("w-contoso", Some("contoso"))] {
+        let mut put = store
+            .client()
+            .put_item()
+            .table_name(&store.tables().state)
+            .item("pk", s(&format!("REC#maintenance#{id}")))
+            .item("sk", s("REC"))
+            .item("entity", s("record"))
+            .item("kind", s("maintenance"))
+            .item("id", s(id))
+            .item("doc", AttributeValue::M([("id".to_string(), s(id))].into()));
+        if let Some(op) = operator {
+            put = put
+                .item("operator", s(op))
+                .item("gsi1pk", s(&format!("OPREC#maintenance#{op}")))
+                .item("gsi1sk", s(id));
+        }
+        put.send().await.expect("an old record");
+    }
+    let op = livesite_core::OperatorId::new("fabrikam").expect("id");
+    store
+        .create_record("maintenance", "w-new", Some(&op), &json!({"id": "w-new"}))
+        .await
+        .expect("a new record");
+    let listed = |v: Vec<Value>| {
+        let mut ids: Vec<String> = v
+            .iter()
+            .map(|d| d["id"].as_str().unwrap_or("?").to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let before = store.list_records("maintenance", None).await.expect("list");
+    assert_eq!(
+        listed(before),
+        ["w-new"],
+        "old records lack the index's key"
+    );
+    assert_eq!(store.index_records().await.expect("index"), 2);
+    assert_eq!(store.index_records().await.expect("again"), 0, "once");
+    let after = store.list_records("maintenance", None).await.expect("list");
+    assert_eq!(listed(after), ["w-contoso", "w-new", "w-team"]);
+}

@@ -400,6 +400,43 @@ impl DynamoStore {
             .map_err(sdk)
     }
 
+    /// Lists every lasting record by its kind in the `pending` index, as
+    /// records written since are: records written before were listed by a
+    /// scan and lack the index's key. Idempotent (a record already listed is
+    /// left alone); how many were added. An upgrade runs it once
+    /// (`livesite-index-records`).
+    pub async fn index_records(&self) -> Result<usize, StoreError> {
+        let mut added = 0;
+        for item in self.scan_entity("record", None).await? {
+            let listed = item.contains_key("pending_pk") || item.contains_key("expires_at");
+            let (Some(kind), Some(id)) = (text(&item, "kind"), text(&item, "id")) else {
+                continue;
+            };
+            if listed {
+                continue;
+            }
+            let (pk, sk) = record_listing_key(&kind, &id);
+            let r = self
+                .client
+                .update_item()
+                .table_name(&self.tables.state)
+                .key("pk", s(format!("REC#{kind}#{id}")))
+                .key("sk", s("REC"))
+                .update_expression("SET pending_pk = :p, pending_sk = :s")
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(pending_pk)")
+                .expression_attribute_values(":p", pk)
+                .expression_attribute_values(":s", sk)
+                .send()
+                .await;
+            match r {
+                Ok(_) => added += 1,
+                Err(e) if is_condition_failed(&e) => {}
+                Err(e) => return Err(sdk(e)),
+            }
+        }
+        Ok(added)
+    }
+
     /// Every state-table item of one entity kind (`entity = :e`, plus an
     /// optional `kind`): the admin views, rare enough for a scan.
     async fn scan_entity(&self, entity: &str, kind: Option<&str>) -> Result<Vec<Item>, StoreError> {
@@ -1029,6 +1066,11 @@ impl OperatorRegistry for DynamoStore {
     }
 }
 
+/// Where a lasting record is listed with its kind: the `pending` index.
+fn record_listing_key(kind: &str, id: &str) -> (AttributeValue, AttributeValue) {
+    (s(format!("RECS#{kind}")), s(id))
+}
+
 fn record_item(
     kind: &str,
     id: &str,
@@ -1048,9 +1090,18 @@ fn record_item(
         item.insert("gsi1pk".into(), s(format!("OPREC#{kind}#{op}")));
         item.insert("gsi1sk".into(), s(id));
     }
-    // A record that expires leaves the table by its TTL.
-    if let Some(at) = value.get("expires_at").and_then(serde_json::Value::as_i64) {
-        item.insert("expires_at".into(), n(at));
+    // A record that expires leaves the table by its TTL; one that stays is
+    // listed by kind through the `pending` index (`RECS#<kind>`), so a
+    // kind's listing is a query, never a scan.
+    match value.get("expires_at").and_then(serde_json::Value::as_i64) {
+        Some(at) => {
+            item.insert("expires_at".into(), n(at));
+        }
+        None => {
+            let (pk, sk) = record_listing_key(kind, id);
+            item.insert("pending_pk".into(), pk);
+            item.insert("pending_sk".into(), sk);
+        }
     }
     Ok(item)
 }
@@ -1142,7 +1193,17 @@ impl RecordStore for DynamoStore {
                     .expression_attribute_values(":p", s(format!("OPREC#{kind}#{op}")));
                 self.query_all(q).await?
             }
-            None => self.scan_entity("record", Some(kind)).await?,
+            None => {
+                let (pk, _) = record_listing_key(kind, "");
+                let q = self
+                    .client
+                    .query()
+                    .table_name(&self.tables.state)
+                    .index_name(PENDING_OUTBOX)
+                    .key_condition_expression("pending_pk = :p")
+                    .expression_attribute_values(":p", pk);
+                self.query_all(q).await?
+            }
         };
         let mut out: Vec<(String, serde_json::Value)> = items
             .iter()
