@@ -635,17 +635,7 @@ where
         }
     }
     let incidents = store.list_incidents(Some(&operator.id), false).await?;
-    let mut notices = Vec::new();
-    for doc in store
-        .list_records("maintenance", Some(&operator.id))
-        .await?
-    {
-        let m: Maintenance = serde_json::from_value(doc).map_err(|e| StoreError::Corrupt {
-            key: format!("maintenance of {}", operator.id),
-            message: e.to_string(),
-        })?;
-        notices.push(m);
-    }
+    let notices = maintenance_of(store, &operator.id).await?;
     Ok(monthly(ReportInput {
         operator: operator.id.clone(),
         month,
@@ -655,6 +645,24 @@ where
         notices: &notices,
         timezone: operator.timezone,
     }))
+}
+
+/// An operator's maintenance records (announced, completed, cancelled).
+async fn maintenance_of<S: RecordStore>(
+    store: &S,
+    operator: &OperatorId,
+) -> Result<Vec<Maintenance>, StoreError> {
+    store
+        .list_records("maintenance", Some(operator))
+        .await?
+        .into_iter()
+        .map(|doc| {
+            serde_json::from_value(doc).map_err(|e| StoreError::Corrupt {
+                key: format!("maintenance of {operator}"),
+                message: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// What a rebuild of an operator's decided days did.
@@ -692,14 +700,7 @@ where
         )));
     }
     let mut operator = operator.clone();
-    for doc in store
-        .list_records("maintenance", Some(&operator.id))
-        .await?
-    {
-        let m: Maintenance = serde_json::from_value(doc).map_err(|e| StoreError::Corrupt {
-            key: format!("maintenance of {}", operator.id),
-            message: e.to_string(),
-        })?;
+    for m in maintenance_of(store, &operator.id).await? {
         operator.maintenance.extend(m.suppression_window());
     }
     let tz = operator.timezone;
