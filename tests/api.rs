@@ -336,6 +336,71 @@ async fn listings_are_paged_and_the_link_header_walks_them_whole() {
     }
 }
 
+/// The next page's link repeats every filter of the listing: page 2 of
+/// what the team owes lists only what the team owes.
+#[tokio::test]
+async fn the_next_page_keeps_every_filter() {
+    let api = api().await;
+    for (i, owed) in [
+        livesite_core::incident::Party::Team,
+        livesite_core::incident::Party::Operator,
+        livesite_core::incident::Party::Team,
+        livesite_core::incident::Party::Team,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut inc = livesite_tests::contract::incident("contoso", i as i64);
+        inc.owed_by = owed;
+        assert!(api.store.create_incident(&inc).await.expect("create"));
+    }
+    let r = api
+        .handle(
+            Call::new("GET", "/v1/incidents")
+                .claims(admin())
+                .query("owed_by", "team")
+                .query("status", "open")
+                .query("limit", "2")
+                .request(),
+            now(),
+        )
+        .await;
+    let link = r
+        .headers()
+        .get("link")
+        .and_then(|v| v.to_str().ok())
+        .expect("a next page")
+        .to_string();
+    assert!(
+        link.starts_with("</v1/incidents?status=open&owed_by=team&limit=2&cursor="),
+        "{link}"
+    );
+    let cursor = link
+        .split("cursor=")
+        .nth(1)
+        .and_then(|r| r.split('>').next())
+        .expect("cursor");
+    let next = call(
+        &api,
+        Call::new("GET", "/v1/incidents")
+            .claims(admin())
+            .query("owed_by", "team")
+            .query("status", "open")
+            .query("limit", "2")
+            .query("cursor", cursor),
+        now(),
+    )
+    .await;
+    let owed: Vec<&str> = next
+        .body
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|i| i["owed_by"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(owed, ["team"], "the second page of what the team owes");
+}
+
 #[tokio::test]
 async fn a_high_outage_report_pages_once_and_a_retried_post_returns_the_first_answer() {
     let api = api().await;

@@ -31,6 +31,11 @@ pub struct ApiRequest {
     pub claims: Option<Claims>,
 }
 
+/// The listings' filters, read from the query string in one place and
+/// repeated, every one, by the next page's `Link`: a filter dropped there
+/// made page 2 of `?owed_by=team` list everything.
+pub const FILTERS: [&str; 3] = ["operator", "status", "owed_by"];
+
 impl ApiRequest {
     fn query(&self, name: &str) -> Option<&str> {
         self.query
@@ -48,8 +53,9 @@ impl ApiRequest {
                 .map(str::to_string)
         };
         let params = req.query_string_parameters();
-        let query = ["operator", "status", "owed_by", "limit", "cursor"]
+        let query = FILTERS
             .iter()
+            .chain(&["limit", "cursor"])
             .filter_map(|k| params.first(k).map(|v| (k.to_string(), v.to_string())))
             .collect();
         let body = match req.body() {
@@ -177,7 +183,7 @@ where
         Ok(match (route.listing, value) {
             (Some(resource), Value::Array(items)) => paging::answer(
                 resource,
-                &[("operator", ctx.operator), ("status", ctx.status)],
+                &FILTERS.map(|f| (f, req.query(f))),
                 items,
                 &paging,
             ),
