@@ -457,6 +457,32 @@ async fn a_high_outage_report_pages_once_and_a_retried_post_returns_the_first_an
     .await;
     assert_eq!(third.status, 201);
     assert_eq!(api.notifier.keys().len(), 2);
+    assert_eq!(
+        third.body["incident"], first.body["incident"],
+        "the stored one"
+    );
+    // Another outage made aware in the same second is an incident of its
+    // own, its text kept; sent again, it is that incident still.
+    let other = || {
+        let mut body = high_report("2026-11-27T09:30:00Z");
+        body["description"] = json!("OCS outage: no top-ups");
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(body)
+    };
+    let second = call(&api, other(), now()).await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    assert_eq!(
+        second.body["incident"]["id"],
+        "contoso-20261127T093000Z-report-2"
+    );
+    assert!(second.body["incident"]["summary"]
+        .as_str()
+        .is_some_and(|s| s.contains("OCS outage")));
+    assert_eq!(api.notifier.keys().len(), 4, "its own page and email");
+    let again = call(&api, other(), now()).await;
+    assert_eq!(again.body["incident"]["id"], second.body["incident"]["id"]);
+    assert_eq!(api.notifier.keys().len(), 4);
 }
 
 /// An Idempotency-Key is taken with one conditional write before the request

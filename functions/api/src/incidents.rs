@@ -28,7 +28,7 @@ where
     pub(crate) async fn report_outage(&self, ctx: &Ctx<'_>) -> Reply {
         let op = self.operator(operator_only(ctx.who)?).await?;
         let input = parse(ctx.body)?;
-        let (report, incident, notes) = partner::outage_report(
+        let (report, incident, _) = partner::outage_report(
             &op,
             input,
             ctx.now,
@@ -37,19 +37,14 @@ where
             &self.team.calendar,
         )
         .map_err(Problem::invalid)?;
-        let created = self.store.create_incident(&incident).await?;
-        self.store
-            .create_record(
-                "outage-report",
-                &report.incident_id,
-                Some(&op.id),
-                &to_value(&report),
-            )
-            .await?;
-        if created {
-            self.enqueue(notes).await?;
-        }
-        Ok((201, json!({"report": report, "incident": incident})))
+        let done =
+            livesite_core::service::report_outage(&self.store, &op, (report, incident), &self.team)
+                .await?;
+        self.enqueue(done.notices).await?;
+        Ok((
+            201,
+            json!({"report": done.report, "incident": done.incident}),
+        ))
     }
 
     /// An incident the caller may see: a foreign one answers like a missing one.

@@ -169,6 +169,28 @@ pub fn outage_report(
 }
 
 impl OutageReport {
+    /// The report under the `n`th id of its awareness second (`n` = 0: the
+    /// plain one), with its incident and notices: two different reports
+    /// made aware in the same second are two incidents.
+    pub fn numbered(
+        mut self,
+        mut incident: Incident,
+        n: u32,
+        operator: &Operator,
+        team: &Team,
+    ) -> (OutageReport, Incident, Vec<Notification>) {
+        let base = format!("{}-{}-report", operator.id, key_time(self.input.aware_at));
+        let id = if n == 0 {
+            base
+        } else {
+            format!("{base}-{}", n + 1)
+        };
+        self.incident_id = id.clone();
+        incident.id = id;
+        let notes = self.notices(operator, team);
+        (self, incident, notes)
+    }
+
     /// High pages the operations centre and emails the team; Low emails the
     /// team. The operator's named contact is in copy.
     fn notices(&self, operator: &Operator, team: &Team) -> Vec<Notification> {
