@@ -955,10 +955,46 @@ impl Bug {
                 .concerned()
                 .iter()
                 .filter_map(|op| {
-                    Some(self.email(event, op, contacts(op)?, team.emails.clone(), team))
+                    let to = contacts(op)?;
+                    Some(if op == &self.operator {
+                        self.email(event, op, to, team.emails.clone(), team)
+                    } else {
+                        self.deployed_elsewhere(op, to, team)
+                    })
                 })
                 .collect(),
         }
+    }
+
+    /// The deployment notice for an operator the fix concerns but whose bug
+    /// it is not: the date and nothing of the bug itself (its id, title and
+    /// text are the reporting operator's, and its `GET /v1/bugs/{id}` would
+    /// answer this operator 404).
+    fn deployed_elsewhere(
+        &self,
+        operator: &OperatorId,
+        to: Vec<EmailAddress>,
+        team: &Team,
+    ) -> Notification {
+        let at = self.deployed_at.unwrap_or(self.reported_at);
+        Notification::email(
+            Email {
+                key: format!("{}#{operator}#email-deployed", self.id),
+                topic: BugEvent::Deployed.topic(),
+                operator,
+                incident: None,
+                severity: Some(Severity::Low),
+                to,
+                cc: team.emails.clone(),
+                subject: format!("[BUG DEPLOYED] A fix that concerns {operator}"),
+                text: format!(
+                    "The DYNAMO team deployed a fix at {} that its triage found concerns {operator}'s MO Direct integration.\n\nThe DYNAMO team (in copy) can tell you what changed.\n",
+                    at.format("%Y-%m-%d %H:%M:%S UTC"),
+                ),
+                at,
+            },
+            team,
+        )
     }
 
     fn email(
@@ -1950,6 +1986,22 @@ mod edges {
         );
         let keys: std::collections::HashSet<_> = deployed.iter().map(|n| n.key.clone()).collect();
         assert_eq!(keys.len(), 2, "one key per operator told");
+        // Fabrikam is told of the deployment, and of nothing of contoso's bug.
+        let theirs = &deployed[1];
+        assert_eq!(theirs.operator, fabrikam.id);
+        for leak in [b.id.as_str(), "contoso", "Follow it"] {
+            assert!(
+                !theirs.text.contains(leak) && !theirs.subject.contains(leak),
+                "{leak}: {} / {}",
+                theirs.subject,
+                theirs.text
+            );
+        }
+        assert!(
+            theirs.text.contains("2026-12-01 10:00:00 UTC"),
+            "{}",
+            theirs.text
+        );
         let mut rejected = bug();
         rejected
             .triage(
