@@ -423,6 +423,7 @@ async fn an_unacknowledged_high_incident_is_escalated_once_after_an_hour_and_sil
             &policy,
             &Default::default(),
             opened + Duration::minutes(minutes),
+            &|| true,
         )
         .await;
         assert!(report.failed.is_empty(), "{:?}", report.failed);

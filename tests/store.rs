@@ -297,3 +297,42 @@ async fn a_database_keyed_by_the_millisecond_is_rekeyed_by_location_keeping_ever
     drop(store);
     SqliteStore::open(&path).expect("a rekeyed database opens as it is");
 }
+
+/// The sweep's delivery stops claiming once its time budget is spent: what
+/// is due waits, counted as deferred and as the oldest unsent, for the next
+/// sweep, which sends it.
+#[tokio::test]
+async fn the_sweeps_delivery_keeps_to_its_time_budget() {
+    use livesite_core::service::sweep;
+    let store = fresh();
+    let n = livesite_tests::contract::notification("due", 0);
+    assert!(store.enqueue(&n).await.expect("enqueue"));
+    let team = livesite_tests::fixtures::team();
+    let policy = livesite_core::sweep::SweepPolicy::default();
+    let notifier = livesite_tests::wrappers::Recorder::default();
+    let at = t0() + Duration::minutes(1);
+    let spent = sweep(
+        &store,
+        &notifier,
+        &team,
+        &policy,
+        &Default::default(),
+        at,
+        &|| false,
+    )
+    .await;
+    assert_eq!(spent.delivery.deferred, 1);
+    assert!(spent.delivery.sent.is_empty() && notifier.keys().is_empty());
+    assert_eq!(spent.delivery.oldest_unsent, Some(n.created_at));
+    let next = sweep(
+        &store,
+        &notifier,
+        &team,
+        &policy,
+        &Default::default(),
+        at,
+        &|| true,
+    )
+    .await;
+    assert_eq!((next.delivery.sent.len(), notifier.keys().len()), (1, 1));
+}

@@ -534,6 +534,10 @@ where
 /// what is due is recorded (once per deadline, by its key) and the outbox is
 /// delivered, which also retries anything a failed send left behind. Each
 /// duty is isolated: its failure is in the report and the others still run.
+///
+/// The delivery claims no further entry once `keep_going` says no (the
+/// caller's time budget): what is left waits, recorded, for the next sweep,
+/// and the sweep still ends within its function's time to report itself.
 pub async fn sweep<S, N>(
     store: &S,
     notifier: &N,
@@ -541,6 +545,7 @@ pub async fn sweep<S, N>(
     policy: &crate::sweep::SweepPolicy,
     locations: &crate::config::LocationPolicy,
     now: DateTime<Utc>,
+    keep_going: &(dyn Fn() -> bool + Sync),
 ) -> SweepReport
 where
     S: Store + crate::ports::RecordStore + crate::ports::OperatorRegistry,
@@ -590,7 +595,8 @@ where
             Err(e) => report.fail(duty, e),
         }
     }
-    match deliver_pending(store, notifier, team, now, Duration::minutes(2), 500).await {
+    let lease = Duration::minutes(2);
+    match deliver_pending_while(store, notifier, team, now, lease, 500, keep_going).await {
         Ok(delivery) => report.delivery = delivery,
         Err(e) => report.fail(Duty::Delivery, e),
     }

@@ -452,6 +452,11 @@ where
     Ok(())
 }
 
+/// How long one sweep's duties and delivery may take, of its 60 seconds,
+/// before the outbox's rest waits for the next sweep (five minutes later):
+/// the reports and the sweep's own metrics still fit.
+pub const DELIVERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
+
 /// How long one sweep spends on monthly reports, of its 60 seconds: the
 /// contract's clocks, the outbox and blindness have run before; the
 /// operators left wait for the next sweep, five minutes later.
@@ -475,7 +480,18 @@ where
     S: Store + RecordStore + OperatorRegistry,
     N: Notifier,
 {
-    let mut report = sweep(store, notifier, team, sweep_policy, &policy.locations, now).await;
+    let swept = std::time::Instant::now();
+    let delivering = move || swept.elapsed() < DELIVERY_BUDGET;
+    let mut report = sweep(
+        store,
+        notifier,
+        team,
+        sweep_policy,
+        &policy.locations,
+        now,
+        &delivering,
+    )
+    .await;
     let started = std::time::Instant::now();
     let keep_going = move || started.elapsed() < REPORTS_BUDGET;
     let queued = match queue_monthly_reports_while(store, team, policy, now, &keep_going).await {
