@@ -388,3 +388,45 @@ fn every_probe_location_deployed_is_listed_by_its_home_stack() {
     }
     assert!(locations > 0, "samconfig deploys a probe location");
 }
+
+/// `infra/openapi.yaml` lists exactly the routes the API answers: a route
+/// added to the table but not to the document (or the reverse) is caught.
+#[test]
+fn the_openapi_document_lists_exactly_the_route_table() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(root.join(".venv/bin/python"))
+        .args([
+            "-c",
+            "import json, sys, yaml; d = yaml.safe_load(open(sys.argv[1])); \
+             print(json.dumps([[m.upper(), p] for p, ops in d['paths'].items() for m in ops \
+             if m in ('get', 'post', 'put', 'delete', 'patch')]))",
+        ])
+        .arg(root.join("infra/openapi.yaml"))
+        .output()
+        .expect("python from tests/setup-venv.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let documented: Vec<(String, String)> =
+        serde_json::from_slice(&out.stdout).expect("method and path pairs");
+    let normalise = |path: &str| {
+        path.trim_start_matches("/v1/")
+            .split('/')
+            .map(|s| if s.starts_with('{') { "{}" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let mut documented: Vec<(String, String)> = documented
+        .into_iter()
+        .map(|(m, p)| (m, normalise(&p)))
+        .collect();
+    let mut answered: Vec<(String, String)> = livesite_api_fn::routes()
+        .into_iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    documented.sort();
+    answered.sort();
+    assert_eq!(documented, answered);
+}

@@ -28,6 +28,12 @@ pub use http::{ApiRequest, MAX_BODY_BYTES};
 pub use outbox::INLINE_DELIVERY_BUDGET;
 pub use problem::Problem;
 
+/// Every route the API answers, as (method, path after `/v1`, `{}` for a
+/// parameter): what `infra/openapi.yaml` must list, exactly.
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    routes::ROUTES.iter().map(|r| (r.method, r.path)).collect()
+}
+
 use http::Ctx;
 use livesite_core::incident::Answer;
 use livesite_core::partner::MaintenanceEvent;
