@@ -82,6 +82,24 @@ pub enum Service {
     Other,
 }
 
+impl Service {
+    /// The service as the seed's SLA table names it, for people to read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CoreNetworkServices => "core network services",
+            Self::MoDirectPortal => "MO Direct portal",
+            Self::Xdr => "XDR",
+            Self::Other => "other service",
+        }
+    }
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 /// The contract's 30 minutes from awareness to telling the other side.
 pub const OUTAGE_NOTICE_WITHIN: Duration = Duration::minutes(30);
 
@@ -150,7 +168,7 @@ pub fn outage_report(
             started_at: input.started_at,
             opened_at: now,
             summary: header_safe(&format!(
-                "{:?} outage reported by {}: {}",
+                "{} outage reported by {}: {}",
                 input.service, operator.name, input.description
             )),
         },
@@ -214,7 +232,7 @@ impl OutageReport {
                 severity: Severity::High,
                 subject: format!("HIGH outage reported by {}", operator.id),
                 text: format!(
-                    "HIGH outage reported by {} ({:?}) at {}. {}",
+                    "HIGH outage reported by {} ({}) at {}. {}",
                     operator.id,
                     input.service,
                     now.format("%H:%MZ"),
@@ -233,13 +251,13 @@ impl OutageReport {
                 to: team.emails.clone(),
                 cc: vec![input.contact.clone()],
                 subject: format!(
-                    "[{}] Outage reported by {}: {:?}",
+                    "[{}] Outage reported by {}: {}",
                     input.severity.to_string().to_uppercase(),
                     operator.name,
                     input.service
                 ),
                 text: format!(
-                    "{name} ({op}) reports a {sev} severity outage.\n\nService: {service:?}\nStarted: {started}\nOperator aware: {aware}\nReceived: {received}\nContact: {contact}\nIncident: {id}\n{late}\nDescription:\n{desc}\n\nImpact:\n{impact}\n\nThe DYNAMO team owes the answer.\n{how}\n",
+                    "{name} ({op}) reports a {sev} severity outage.\n\nService: {service}\nStarted: {started}\nOperator aware: {aware}\nReceived: {received}\nContact: {contact}\nIncident: {id}\n{late}\nDescription:\n{desc}\n\nImpact:\n{impact}\n\nThe DYNAMO team owes the answer.\n{how}\n",
                     name = operator.name,
                     op = operator.id,
                     sev = input.severity,
@@ -568,10 +586,14 @@ impl Maintenance {
                     self.end.format("%Y-%m-%d %H:%M UTC")
                 ),
                 text: format!(
-                    "Planned maintenance by {who} {name}.\n\nWindow: {} to {}\nServices: {:?}\nAnnounced: {}\nReference: {}\n{late}\n{}\n",
+                    "Planned maintenance by {who} {name}.\n\nWindow: {} to {}\nServices: {}\nAnnounced: {}\nReference: {}\n{late}\n{}\n",
                     self.start.to_rfc3339(),
                     self.end.to_rfc3339(),
-                    self.services,
+                    if self.services.is_empty() {
+                        "not named".to_string()
+                    } else {
+                        self.services.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")
+                    },
                     self.announced_at.to_rfc3339(),
                     self.id,
                     self.description
@@ -1209,6 +1231,19 @@ mod tests {
                 channels
             );
             assert_eq!(inc.severity, sev);
+            // People read the service's name, never the code's.
+            for text in notes
+                .iter()
+                .flat_map(|n| [&n.subject, &n.text])
+                .chain([&inc.summary])
+            {
+                assert!(!text.contains("CoreNetworkServices"), "{text}");
+            }
+            assert!(
+                inc.summary.starts_with("core network services outage"),
+                "{}",
+                inc.summary
+            );
             assert_eq!(notes.last().unwrap().to, team().emails, "the team is told");
             assert_eq!(
                 notes.last().unwrap().text.contains("NOTE: reported"),
