@@ -341,8 +341,12 @@ pub fn evaluate(
     // 30-minute rule is measured between slots (exactly 30:00 of failed
     // rounds never pages, whatever the invocations' jitter) and a second
     // result for a slot already decided is stale.
+    let slot = round_slot(probe, &policy);
+    if probe.probed_at == slot {
+        return evaluate_round(state, probe, operator, &policy);
+    }
     let round = ProbeResult {
-        probed_at: round_slot(probe, &policy),
+        probed_at: slot,
         ..probe.clone()
     };
     evaluate_round(state, &round, operator, &policy)
