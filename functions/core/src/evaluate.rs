@@ -797,14 +797,16 @@ fn open_incident(
     at: DateTime<Utc>,
     probe: &ProbeResult,
 ) -> Incident {
-    let minutes = (at - started_at).num_minutes();
     let why = probe
         .reason
         .map_or("unknown".to_string(), |r| r.to_string());
     let summary = match kind {
+        // "More than": the rule opens strictly after the limit (30:30, say),
+        // and "for 30 minutes" read as exactly the limit.
         IncidentKind::PortalDown => format!(
-            "{} MO Direct portal: expected response missing for {minutes} minutes (since {}, last failure: {why})",
+            "{} MO Direct portal: expected response missing for more than {} minutes (since {}, last failure: {why})",
             operator.name,
+            policy.outage_after.as_secs() / 60,
             started_at.format("%Y-%m-%d %H:%M:%SZ"),
         ),
         IncidentKind::PartialOutage => format!(
@@ -821,8 +823,9 @@ fn open_incident(
             probe.addresses.len(),
         ),
         IncidentKind::WalledGarden => format!(
-            "{} MO Direct portal: not answered inside the operator's walled garden for {minutes} minutes (its own agent {}, since {}, last failure: {why}), whatever the monitor's own locations see",
+            "{} MO Direct portal: not answered inside the operator's walled garden for more than {} minutes (its own agent {}, since {}, last failure: {why}), whatever the monitor's own locations see",
             operator.name,
+            policy.outage_after.as_secs() / 60,
             probe.location.as_deref().unwrap_or("-"),
             started_at.format("%Y-%m-%d %H:%M:%SZ"),
         ),
@@ -1857,6 +1860,14 @@ mod tests {
                     assert_eq!(incident.initial_response_due, at(1830 + 3600));
                     assert_eq!(incident.id, "contoso-20261127T100000Z-portal_down");
                     assert_eq!(*reason, Some(FailureReason::Timeout));
+                    // Opened at 30:30: "more than", never "for 30 minutes".
+                    assert!(
+                        incident
+                            .summary
+                            .contains("missing for more than 30 minutes"),
+                        "{}",
+                        incident.summary
+                    );
                 }
                 other => panic!("unexpected {other:?}"),
             },
