@@ -85,6 +85,23 @@ pub enum Topic {
 }
 
 impl Topic {
+    /// Whether a High notice of this topic asks its reader to act now (an
+    /// incident opened, raised or overdue, an outage, an overrun), so it
+    /// names whom to call.
+    pub fn escalates(self) -> bool {
+        matches!(
+            self,
+            Self::IncidentOpened
+                | Self::IncidentRaised
+                | Self::OutageReported
+                | Self::OutageNotice
+                | Self::InitialResponseOverdue
+                | Self::UpdateOverdue
+                | Self::Escalation
+                | Self::MaintenanceOverrun
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::IncidentOpened => "incident_opened",
@@ -152,15 +169,17 @@ pub struct Page<'a> {
 
 impl Notification {
     /// The one way to make an email.
-    /// A High email to anyone outside the team names the operations centre's
-    /// line (`Team::phone`), the contract's way to escalate.
+    /// A High email addressed to someone outside the team about something
+    /// still to act on (`Topic::escalates`) names the operations centre's
+    /// line (`Team::phone`), the contract's way to escalate: never an
+    /// acknowledgement, a resolution, or mail to the team with an operator
+    /// only in copy.
     pub fn email(e: Email<'_>, team: &Team) -> Self {
         let outside =
             e.to.iter()
-                .chain(&e.cc)
                 .any(|a| !team.emails.iter().any(|t| t.same_mailbox(a)));
         let text = match (&team.phone, e.severity) {
-            (Some(phone), Some(Severity::High)) if outside => format!(
+            (Some(phone), Some(Severity::High)) if outside && e.topic.escalates() => format!(
                 "{}\nHigh incidents by phone: the operations centre, {phone}.\n",
                 e.text
             ),
@@ -970,5 +989,38 @@ mod tests {
             &t,
         );
         assert_eq!(own.text, "t");
+        // (topic, to the operator or to the team with the operator in copy,
+        // footer): only what asks the operator to act now names the line.
+        let operator = vec![EmailAddress::parse("noc@contoso.example").unwrap()];
+        let cases = [
+            (Topic::IncidentOpened, true, true),
+            (Topic::Escalation, true, true),
+            (Topic::IncidentAnswered, true, false),
+            (Topic::IncidentResolved, true, false),
+            (Topic::IncidentOpened, false, false),
+        ];
+        for (topic, to_operator, footer) in cases {
+            let (to, cc) = if to_operator {
+                (operator.clone(), t.emails.clone())
+            } else {
+                (t.emails.clone(), operator.clone())
+            };
+            let n = Notification::email(
+                Email {
+                    key: "k".into(),
+                    topic,
+                    operator: &op().id,
+                    incident: None,
+                    severity: Some(Severity::High),
+                    to,
+                    cc,
+                    subject: "s".into(),
+                    text: "t".into(),
+                    at: "2026-11-27T10:00:00Z".parse().unwrap(),
+                },
+                &t,
+            );
+            assert_eq!(n.text != "t", footer, "{topic} to operator {to_operator}");
+        }
     }
 }
