@@ -99,6 +99,23 @@ fn failure(seq: &Option<String>) -> DynamoDbBatchItemFailure {
     f
 }
 
+/// One log line per result not evaluated (unknown operator, unlisted
+/// location), per operator whose part failed, and per decision.
+fn log_outcome(outcome: &livesite_core::service::BatchOutcome) {
+    for op in &outcome.unknown {
+        tracing::warn!(operator = %op, "probe result for an operator not in the registry; ignored");
+    }
+    for (op, location) in &outcome.unlisted {
+        tracing::warn!(operator = %op, location, "probe result from a location the stack's ProbeLocations does not list; stored, not counted");
+    }
+    for (op, e) in &outcome.failed {
+        tracing::error!(operator = %op, error = %e, "evaluation failed; records reported for retry");
+    }
+    for e in &outcome.events {
+        tracing::info!(event = ?e, "decision");
+    }
+}
+
 pub async fn handle<S: Store, N: Notifier, D: Directory>(
     store: &S,
     notifier: &N,
@@ -161,23 +178,12 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
         );
     }
     let outcome = evaluate_batch(store, &ctx, &probes).await;
-    for op in &outcome.unknown {
-        tracing::warn!(operator = %op, "probe result for an operator not in the registry; ignored");
-    }
-    for (op, location) in &outcome.unlisted {
-        tracing::warn!(operator = %op, location, "probe result from a location the stack's ProbeLocations does not list; stored, not counted");
-    }
+    log_outcome(&outcome);
     let failed: HashSet<_> = outcome.failed.iter().map(|(op, _)| op.clone()).collect();
-    for (op, e) in &outcome.failed {
-        tracing::error!(operator = %op, error = %e, "evaluation failed; records reported for retry");
-    }
     for (op, seq) in &sequences {
         if failed.contains(op) {
             failures.push(failure(seq));
         }
-    }
-    for e in &outcome.events {
-        tracing::info!(event = ?e, "decision");
     }
     let dead = deliver(store, notifier, &ctx.team, now).await;
     println!(
