@@ -4,7 +4,7 @@
 
 use crate::config::{Operator, Policy};
 use crate::ids::OperatorId;
-use crate::incident::{incident_id, Incident, IncidentKind, Opening, Party, Severity};
+use crate::incident::{incident_id, IdForm, Incident, IncidentKind, Opening, Party, Severity};
 use crate::probe::{FailureReason, Outcome, ProbeResult};
 use crate::summary;
 use chrono::{DateTime, Duration, Utc};
@@ -846,7 +846,7 @@ fn open_incident(
     };
     Incident::open(
         Opening {
-            id: incident_id(&operator.id, started_at, kind),
+            form: IdForm::Monitored,
             operator: &operator.id,
             severity,
             kind,

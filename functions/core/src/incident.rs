@@ -247,9 +247,48 @@ pub enum Refusal {
     Monitored,
 }
 
-/// Builds the deterministic id shared by every store and every retry.
+/// Builds the deterministic id shared by every store and every retry: the
+/// monitor's form (`IdForm::Monitored`), which the compact state re-derives.
 pub fn incident_id(operator: &OperatorId, started_at: DateTime<Utc>, kind: IncidentKind) -> String {
     format!("{}-{}-{}", operator, key_time(started_at), kind.as_str())
+}
+
+/// How an incident's id is formed: one form for each way an incident opens,
+/// so the same opening always gets the same id (a retried batch or request
+/// finds the incident it already recorded) and no adapter builds one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdForm {
+    /// The monitor's: operator, start, kind (`incident_id`).
+    Monitored,
+    /// An operator's outage report: operator, the awareness second and
+    /// `report`; the `n`th different report aware in that second gets
+    /// `-{n + 1}` (`n` = 0: none).
+    Report { aware_at: DateTime<Utc>, n: u32 },
+    /// What a person raised: operator, the millisecond it opened, the kind
+    /// (`team_` first when the team raised it).
+    Raised,
+}
+
+impl Opening<'_> {
+    /// The id this opening gets (`IdForm`).
+    pub fn id(&self) -> String {
+        let op = self.operator;
+        match self.form {
+            IdForm::Monitored => incident_id(op, self.started_at, self.kind),
+            IdForm::Report { aware_at, n: 0 } => format!("{op}-{}-report", key_time(aware_at)),
+            IdForm::Report { aware_at, n } => {
+                format!("{op}-{}-report-{}", key_time(aware_at), n + 1)
+            }
+            IdForm::Raised => {
+                let by = match self.raised_by {
+                    Party::Team => "team_",
+                    Party::Operator => "",
+                };
+                let at = crate::ids::key_time_ms(self.opened_at);
+                format!("{op}-{at}-{by}{}", self.kind.as_str())
+            }
+        }
+    }
 }
 
 /// The communication clocks, computed on the operator's calendar.
@@ -290,7 +329,8 @@ pub fn next_update_due(
 /// clocks) follows from the policy and the calendar of the side that owes it
 /// (the side that did not raise it).
 pub struct Opening<'a> {
-    pub id: String,
+    /// How its id is formed (`Opening::id`).
+    pub form: IdForm,
     pub operator: &'a OperatorId,
     pub severity: Severity,
     pub kind: IncidentKind,
@@ -304,6 +344,7 @@ pub struct Opening<'a> {
 impl Incident {
     /// The one way to open an incident.
     pub fn open(o: Opening<'_>, policy: &Policy, calendar: &BusinessCalendar) -> Self {
+        let id = o.id();
         Self {
             initial_response_due: initial_response_due(
                 o.severity,
@@ -312,7 +353,7 @@ impl Incident {
                 policy.low_initial_response_business_days,
                 calendar,
             ),
-            id: o.id,
+            id,
             operator: o.operator.clone(),
             severity: o.severity,
             kind: o.kind,
@@ -838,7 +879,7 @@ mod tests {
         for raised in [Party::Team, Party::Operator] {
             let i = Incident::open(
                 Opening {
-                    id: "x".into(),
+                    form: IdForm::Raised,
                     operator: &op,
                     severity: Severity::Low,
                     kind: IncidentKind::InformationRequest,
@@ -861,5 +902,62 @@ mod tests {
             incident_id(&op, utc("2026-11-27T10:00:30Z"), IncidentKind::PortalDown),
             "contoso-20261127T100030Z-portal_down"
         );
+    }
+
+    #[test]
+    fn each_way_an_incident_opens_has_its_id_form() {
+        let op = OperatorId::new("contoso").unwrap();
+        let aware = utc("2026-11-27T09:59:00Z");
+        let rows = [
+            (
+                IdForm::Monitored,
+                IncidentKind::PortalDown,
+                Party::Team,
+                "contoso-20261127T100000Z-portal_down",
+            ),
+            (
+                IdForm::Report {
+                    aware_at: aware,
+                    n: 0,
+                },
+                IncidentKind::OutageReport,
+                Party::Operator,
+                "contoso-20261127T095900Z-report",
+            ),
+            (
+                IdForm::Report {
+                    aware_at: aware,
+                    n: 1,
+                },
+                IncidentKind::OutageReport,
+                Party::Operator,
+                "contoso-20261127T095900Z-report-2",
+            ),
+            (
+                IdForm::Raised,
+                IncidentKind::ReportingFailure,
+                Party::Team,
+                "contoso-20261127T100005250Z-team_reporting_failure",
+            ),
+            (
+                IdForm::Raised,
+                IncidentKind::InformationRequest,
+                Party::Operator,
+                "contoso-20261127T100005250Z-information_request",
+            ),
+        ];
+        for (form, kind, raised_by, id) in rows {
+            let opening = Opening {
+                form,
+                operator: &op,
+                severity: Severity::Low,
+                kind,
+                raised_by,
+                started_at: utc("2026-11-27T10:00:00Z"),
+                opened_at: utc("2026-11-27T10:00:05.250Z"),
+                summary: String::new(),
+            };
+            assert_eq!(opening.id(), id, "{form:?}");
+        }
     }
 }

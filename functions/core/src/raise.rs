@@ -4,7 +4,7 @@
 //! calendar: within the policy's business days, then weekly.
 
 use crate::ids::key_time_ms;
-use crate::incident::{Answer, Incident, IncidentKind, Opening, Party, Severity};
+use crate::incident::{Answer, IdForm, Incident, IncidentKind, Opening, Party, Severity};
 use crate::notify::{answer_owed, header_safe, how_to_answer, Email, Notification, Topic};
 use crate::partner::{field, text, FieldError, MAX_SUBJECT};
 use crate::{Operator, OperatorId, Policy, Team};
@@ -90,15 +90,9 @@ pub fn raise(
         return Err(field("operator", "does not name this operator"));
     }
     let kind = input.kind.kind();
-    let id = format!(
-        "{}-{}-team_{}",
-        operator.id,
-        key_time_ms(now),
-        kind.as_str()
-    );
     let incident = Incident::open(
         Opening {
-            id: id.clone(),
+            form: IdForm::Raised,
             operator: &operator.id,
             severity: Severity::Low,
             kind,
@@ -110,6 +104,7 @@ pub fn raise(
         policy,
         &operator.calendar(),
     );
+    let id = incident.id.clone();
     let links: String = input.links.iter().map(|l| format!("- {l}\n")).collect();
     let email = Notification::email(
         Email {

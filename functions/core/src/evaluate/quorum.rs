@@ -14,7 +14,7 @@
 
 use super::{dur, evaluate_round, open_day, open_ref, Evaluation, Event, MonitorState};
 use crate::config::{Operator, Policy};
-use crate::incident::{incident_id, Incident, IncidentKind, Opening, Party, Severity};
+use crate::incident::{IdForm, Incident, IncidentKind, Opening, Party, Severity};
 use crate::probe::{AddressResult, FailureReason, Outcome, ProbeResult};
 use crate::summary;
 use crate::BusinessCalendar;
@@ -272,7 +272,7 @@ impl Path<'_> {
             let names: Vec<&str> = troubled.iter().map(|r| r.location.as_str()).collect();
             let incident = Incident::open(
                 Opening {
-                    id: incident_id(&self.operator.id, first, IncidentKind::LocationPath),
+                    form: IdForm::Monitored,
                     operator: &self.operator.id,
                     severity: Severity::Low,
                     kind: IncidentKind::LocationPath,

@@ -1,0 +1,365 @@
+//! Planned maintenance: announced, approved when late or over the bounds,
+//! completed or cancelled, and the window that holds back pages.
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "operator", rename_all = "snake_case")]
+pub enum Announcer {
+    /// An operator's own services (its core network, its portal).
+    Operator(OperatorId),
+    /// The DYNAMO team's services, announced to every operator.
+    DynamoTeam,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaintenanceStatus {
+    Announced,
+    Completed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceInput {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub description: String,
+    #[serde(default)]
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Maintenance {
+    pub id: String,
+    pub announcer: Announcer,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub description: String,
+    pub services: Vec<Service>,
+    pub announced_at: DateTime<Utc>,
+    /// Whole business days of notice given, on the relevant calendar.
+    pub lead_business_days: u32,
+    /// Fewer than the required business days: accepted, but marked, and it
+    /// holds back no page and counts as no maintenance until approved.
+    pub late: bool,
+    /// Why an operator's window needs the team's approval beyond being late:
+    /// longer than `maintenance_max_window`, or beyond the month's
+    /// `maintenance_max_per_month`. Until approved it holds back no page
+    /// and counts as no maintenance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_limit: Option<String>,
+    /// When the DYNAMO team approved a late window (absent for a timely one).
+    #[serde(default)]
+    pub approved_at: Option<DateTime<Utc>>,
+    pub status: MaintenanceStatus,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl MaintenanceInput {
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<(), FieldError> {
+        text("description", &self.description, true)?;
+        if self.end <= self.start {
+            return Err(field("end", "must be after start"));
+        }
+        if self.end - self.start > Duration::days(7) {
+            return Err(field(
+                "end",
+                "a window lasts at most 7 days; announce several",
+            ));
+        }
+        if self.end <= now {
+            return Err(field("end", "the window is already over"));
+        }
+        if self.start < now - ANNOUNCE_SKEW {
+            return Err(field(
+                "start",
+                "is in the past: maintenance is announced beforehand (work already under way is an outage to report)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How far in the past a window's start may be, for clocks a little apart.
+pub const ANNOUNCE_SKEW: Duration = Duration::minutes(5);
+
+/// Checks and records a maintenance notice. Lead time is counted in business
+/// days on `calendar` (the affected operator's, or for the DYNAMO team's own
+/// windows, the team's).
+///
+/// An operator's window is also held to the policy's bounds (a tenant's
+/// announcements must never keep its downtime out of its own figures
+/// without the team agreeing): longer than `maintenance_max_window`, or
+/// taking the operator's windows in a month (`others`: its announced and
+/// completed ones) beyond `maintenance_max_per_month`, it needs approval.
+pub fn announce_maintenance(
+    announcer: Announcer,
+    input: MaintenanceInput,
+    now: DateTime<Utc>,
+    calendar: &BusinessCalendar,
+    policy: &Policy,
+    others: &[Maintenance],
+) -> Result<Maintenance, FieldError> {
+    input.validate(now)?;
+    let required = policy.maintenance_lead_business_days;
+    let who = match &announcer {
+        Announcer::Operator(op) => op.to_string(),
+        Announcer::DynamoTeam => "dynamo".to_string(),
+    };
+    let over_limit = match announcer {
+        Announcer::Operator(_) => over_limit(&input, calendar, policy, others),
+        Announcer::DynamoTeam => None,
+    };
+    Ok(Maintenance {
+        over_limit,
+        id: format!("{who}-{}-maintenance", key_time(input.start)),
+        lead_business_days: calendar.business_days_between(now, input.start),
+        late: !calendar.gives_lead_time(now, input.start, required),
+        announcer,
+        start: input.start,
+        end: input.end,
+        description: input.description,
+        services: input.services,
+        announced_at: now,
+        approved_at: None,
+        status: MaintenanceStatus::Announced,
+        completed_at: None,
+        cancelled_at: None,
+    })
+}
+
+/// Why a window is beyond the policy's bounds, if it is.
+fn over_limit(
+    input: &MaintenanceInput,
+    calendar: &BusinessCalendar,
+    policy: &Policy,
+    others: &[Maintenance],
+) -> Option<String> {
+    let hours = |d: Duration| format!("{:.1} h", d.num_minutes() as f64 / 60.0);
+    let max_window = Duration::from_std(policy.maintenance_max_window).unwrap_or(Duration::MAX);
+    let length = input.end - input.start;
+    if length > max_window {
+        return Some(format!(
+            "longer than the {} a window may hold without approval",
+            hours(max_window)
+        ));
+    }
+    // The calendar month the window starts in, on the operator's calendar.
+    let local = input.start.with_timezone(&calendar.timezone).date_naive();
+    let month = crate::report::Month {
+        year: chrono::Datelike::year(&local),
+        month: chrono::Datelike::month(&local),
+    };
+    let (from, to) = month.bounds_in(calendar.timezone);
+    let within =
+        |s: DateTime<Utc>, e: DateTime<Utc>| (e.min(to) - s.max(from)).max(Duration::zero());
+    let taken: Duration = others
+        .iter()
+        .filter_map(Maintenance::suppression_window)
+        .map(|w| within(w.start, w.end))
+        .fold(Duration::zero(), |a, b| a + b);
+    let max_month = Duration::from_std(policy.maintenance_max_per_month).unwrap_or(Duration::MAX);
+    let total = taken + within(input.start, input.end);
+    (total > max_month).then(|| {
+        format!(
+            "{} of maintenance in {month} with this window, beyond the {} a month may hold without approval",
+            hours(total),
+            hours(max_month)
+        )
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TransitionError(pub String);
+
+impl Maintenance {
+    /// An operator sees its own windows and the DYNAMO team's; the team sees
+    /// every one.
+    pub fn visible_to(&self, operator: Option<&OperatorId>) -> bool {
+        match (&self.announcer, operator) {
+            (_, None) | (Announcer::DynamoTeam, _) => true,
+            (Announcer::Operator(owner), Some(op)) => owner == op,
+        }
+    }
+
+    pub fn complete(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        match self.status {
+            MaintenanceStatus::Announced => {
+                self.status = MaintenanceStatus::Completed;
+                self.completed_at = Some(at);
+                Ok(())
+            }
+            other => Err(TransitionError(format!(
+                "maintenance {} is {other:?}; only an announced window can be completed",
+                self.id
+            ))),
+        }
+    }
+
+    /// A late window waits for the DYNAMO team's approval before it holds
+    /// back pages or counts as maintenance in the report.
+    pub fn needs_approval(&self) -> bool {
+        (self.late || self.over_limit.is_some()) && self.approved_at.is_none()
+    }
+
+    /// The team accepts a late window: from now on it holds back pages (and
+    /// the report counts it, from its start).
+    pub fn approve(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        match self.status {
+            MaintenanceStatus::Announced if self.needs_approval() => {
+                self.approved_at = Some(at);
+                Ok(())
+            }
+            MaintenanceStatus::Announced if !self.late && self.over_limit.is_none() => {
+                Err(TransitionError(format!(
+                "maintenance {} was announced in time, within the bounds, and needs no approval",
+                self.id
+            )))
+            }
+            MaintenanceStatus::Announced => Err(TransitionError(format!(
+                "maintenance {} is already approved",
+                self.id
+            ))),
+            other => Err(TransitionError(format!(
+                "maintenance {} is {other:?}; only an announced window can be approved",
+                self.id
+            ))),
+        }
+    }
+
+    pub fn cancel(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        match self.status {
+            MaintenanceStatus::Announced if at < self.end => {
+                self.status = MaintenanceStatus::Cancelled;
+                self.cancelled_at = Some(at);
+                Ok(())
+            }
+            MaintenanceStatus::Announced => Err(TransitionError(format!(
+                "maintenance {} has ended; complete it instead",
+                self.id
+            ))),
+            other => Err(TransitionError(format!(
+                "maintenance {} is {other:?}; only an announced window can be cancelled",
+                self.id
+            ))),
+        }
+    }
+
+    /// The window the evaluator uses to hold back pages: a completion closes it
+    /// early, a cancellation removes it.
+    pub fn suppression_window(&self) -> Option<crate::MaintenanceWindow> {
+        if self.needs_approval() {
+            return None;
+        }
+        let end = match self.status {
+            MaintenanceStatus::Cancelled => return None,
+            MaintenanceStatus::Completed => self.completed_at.map_or(self.end, |c| c.min(self.end)),
+            MaintenanceStatus::Announced => self.end,
+        };
+        (end > self.start).then(|| crate::MaintenanceWindow {
+            start: self.start,
+            end,
+            announced_at: Some(self.announced_at),
+            description: Some(self.description.clone()),
+        })
+    }
+
+    /// The maintenance email: announcement, completion or cancellation.
+    pub fn notice(
+        &self,
+        event: MaintenanceEvent,
+        to: Vec<EmailAddress>,
+        cc: Vec<EmailAddress>,
+        team: &Team,
+        operator: &OperatorId,
+        policy: &Policy,
+    ) -> Notification {
+        let announced = event == MaintenanceEvent::Announced;
+        let late = if self.late && announced {
+            format!(
+                "\nNOTE: announced {} business day(s) ahead; the contract asks for at least {}. Accepted, marked late.\n\
+                 A late window holds back no page and counts as no maintenance in the SLA report until the DYNAMO team approves it: POST /v1/maintenance/{}/approval\n",
+                self.lead_business_days, policy.maintenance_lead_business_days, self.id
+            )
+        } else {
+            String::new()
+        };
+        let who = match &self.announcer {
+            Announcer::Operator(op) => format!("operator {op}"),
+            Announcer::DynamoTeam => "the DYNAMO team".to_string(),
+        };
+        let name = event.as_str();
+        Notification::email(
+            Email {
+                key: format!("{}#{operator}#email-{name}", self.id),
+                topic: event.topic(),
+                operator,
+                incident: None,
+                severity: Some(Severity::Low),
+                to,
+                cc,
+                subject: format!(
+                    "[MAINTENANCE {}{}] {} to {}",
+                    name.to_uppercase(),
+                    if self.late && announced { ", LATE" } else { "" },
+                    self.start.format("%Y-%m-%d %H:%M UTC"),
+                    self.end.format("%Y-%m-%d %H:%M UTC")
+                ),
+                text: format!(
+                    "Planned maintenance by {who} {name}.\n\nWindow: {} to {}\nServices: {}\nAnnounced: {}\nReference: {}\n{late}\n{}\n",
+                    self.start.to_rfc3339(),
+                    self.end.to_rfc3339(),
+                    if self.services.is_empty() {
+                        "not named".to_string()
+                    } else {
+                        self.services.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")
+                    },
+                    self.announced_at.to_rfc3339(),
+                    self.id,
+                    self.description
+                ),
+                at: match event {
+                    MaintenanceEvent::Completed => self.completed_at.unwrap_or(self.announced_at),
+                    MaintenanceEvent::Cancelled => self.cancelled_at.unwrap_or(self.announced_at),
+                    MaintenanceEvent::Announced => self.announced_at,
+                    MaintenanceEvent::Approved => self.approved_at.unwrap_or(self.announced_at),
+                },
+            },
+            team,
+        )
+    }
+}
+
+/// What a maintenance notice tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaintenanceEvent {
+    Announced,
+    /// The team approved a late window.
+    Approved,
+    Completed,
+    Cancelled,
+}
+
+impl MaintenanceEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Announced => "announced",
+            Self::Approved => "approved",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    fn topic(self) -> Topic {
+        match self {
+            Self::Announced => Topic::MaintenanceAnnounced,
+            Self::Approved => Topic::MaintenanceApproved,
+            Self::Completed => Topic::MaintenanceCompleted,
+            Self::Cancelled => Topic::MaintenanceCancelled,
+        }
+    }
+}
