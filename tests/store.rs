@@ -200,7 +200,7 @@ impl livesite_core::ports::RecordStore for Interloper {
 #[tokio::test]
 async fn a_record_change_is_decided_on_what_another_writer_left() {
     use livesite_core::partner::{announce_maintenance, Announcer, Maintenance, MaintenanceInput};
-    use livesite_core::ports::RecordStore;
+    use livesite_core::records::Records;
     use livesite_core::service::{change_record, Change};
     let at: chrono::DateTime<chrono::Utc> = "2026-12-02T08:00:00Z".parse().expect("t");
     let op = livesite_tests::fixtures::operator("contoso");
@@ -226,29 +226,16 @@ async fn a_record_change_is_decided_on_what_another_writer_left() {
         theirs: serde_json::to_value(&cancelled).expect("json"),
         done: Default::default(),
     };
-    let doc = serde_json::to_value(&late).expect("json");
-    assert!(store
-        .create_record("maintenance", &late.id, Some(&op.id), &doc)
+    assert!(store.create(&late).await.expect("create"));
+    let got = change_record(&store, &late.id, |m: &mut Maintenance| m.approve(at))
         .await
-        .expect("create"));
-    let got = change_record(
-        &store,
-        "maintenance",
-        &late.id,
-        |_: &Maintenance| Some(op.id.clone()),
-        |m| m.approve(at),
-    )
-    .await
-    .expect("change");
+        .expect("change");
     assert!(matches!(got, Change::Refused(_)), "{got:?}");
-    let stored: Maintenance = serde_json::from_value(
-        store
-            .get_record("maintenance", &late.id)
-            .await
-            .expect("get")
-            .expect("present"),
-    )
-    .expect("json");
+    let stored: Maintenance = store
+        .get::<Maintenance>(&late.id)
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(stored, cancelled, "the cancellation stands");
 }
 

@@ -13,38 +13,15 @@ use livesite_core::OperatorId;
 
 pub const ADMIN_SCOPE: &str = "livesite/admin";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    Admin,
-    Operator(OperatorId),
-}
+/// Who calls: the DYNAMO team or one operator, as the core's use cases
+/// take it.
+pub use livesite_core::partner::Actor as Principal;
 
-/// Verified claims: the token's scopes and its client id.
-impl Principal {
-    /// The side of the contract the caller acts for.
-    pub fn side(&self) -> livesite_core::incident::Party {
-        match self {
-            Self::Admin => livesite_core::incident::Party::Team,
-            Self::Operator(_) => livesite_core::incident::Party::Operator,
-        }
-    }
-}
-
-/// Whose records a listing shows, given its `?operator=` filter: an
-/// operator's own (another operator's filter shows nothing at all: `None`),
-/// the team's all or the one named.
-pub(crate) fn listing_scope(
-    who: &Principal,
-    filter: Option<&str>,
-) -> Result<Option<Option<OperatorId>>, Problem> {
-    let filter = filter
+/// The `?operator=` filter of a listing.
+pub(crate) fn operator_filter(filter: Option<&str>) -> Result<Option<OperatorId>, Problem> {
+    filter
         .map(|f| OperatorId::new(f).map_err(|e| Problem::field("operator", e.to_string())))
-        .transpose()?;
-    Ok(match (who, filter) {
-        (Principal::Operator(op), Some(f)) if &f != op => None,
-        (Principal::Operator(op), _) => Some(Some(op.clone())),
-        (Principal::Admin, f) => Some(f),
-    })
+        .transpose()
 }
 
 pub type Claims = (Vec<String>, Option<String>);
@@ -96,7 +73,7 @@ impl<S: OperatorRegistry + RateLimiter, N> Api<S, N> {
             .is_some_and(|c| self.team_clients.iter().any(|t| t == c));
         if scopes.iter().any(|s| s == ADMIN_SCOPE) {
             if team_client || local {
-                return Ok(Principal::Admin);
+                return Ok(Principal::Team);
             }
             return Err(Problem::new(
                 403,
@@ -165,7 +142,7 @@ impl<S: OperatorRegistry + RateLimiter, N> Api<S, N> {
 pub(crate) fn operator_only(who: &Principal) -> Result<&OperatorId, Problem> {
     match who {
         Principal::Operator(op) => Ok(op),
-        Principal::Admin => Err(Problem::new(
+        Principal::Team => Err(Problem::new(
             403,
             "Forbidden",
             "this operation is made by an operator",
@@ -173,19 +150,10 @@ pub(crate) fn operator_only(who: &Principal) -> Result<&OperatorId, Problem> {
     }
 }
 
-/// An operator's record as the caller may see it: another operator's
-/// answers exactly like a missing one (404).
-pub(crate) fn visible<T>(who: &Principal, owner: &OperatorId, record: T) -> Result<T, Problem> {
-    match who {
-        Principal::Operator(op) if owner != op => Err(Problem::not_found()),
-        _ => Ok(record),
-    }
-}
-
 /// Only the DYNAMO team.
 pub(crate) fn team_only(who: &Principal) -> Result<(), Problem> {
     match who {
-        Principal::Admin => Ok(()),
+        Principal::Team => Ok(()),
         Principal::Operator(_) => Err(Problem::forbidden()),
     }
 }

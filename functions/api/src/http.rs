@@ -143,7 +143,7 @@ where
         let reserved = match (&req.idempotency_key, req.method.as_str()) {
             (Some(key), "POST") => {
                 let scope = match &who {
-                    Principal::Admin => format!("admin#{}", req.path),
+                    Principal::Team => format!("admin#{}", req.path),
                     Principal::Operator(o) => format!("{o}#{}", req.path),
                 };
                 match idempotency::reserve(&self.store, &scope, key, &req.body, now).await? {

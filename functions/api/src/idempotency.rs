@@ -12,6 +12,8 @@ use serde_json::Value;
 const KEPT: chrono::Duration = chrono::Duration::hours(24);
 /// The longest key accepted.
 const MAX_KEY: usize = 200;
+/// The kind its records are stored under (its only statement).
+const KIND: &str = "idempotency";
 
 /// An idempotency key's record: reserved (`answer` absent) while its first
 /// request acts, then the answer every retry gets.
@@ -81,13 +83,10 @@ pub async fn reserve<S: RecordStore>(
     }
     let id = format!("{scope}#{key}");
     let taken = Stored::record(body, None, now);
-    if store
-        .reserve_record("idempotency", &id, &taken, now)
-        .await?
-    {
+    if store.reserve_record(KIND, &id, &taken, now).await? {
         return Ok(Reservation::Taken(Reserved(id, taken)));
     }
-    let Some(v) = store.get_record("idempotency", &id).await? else {
+    let Some(v) = store.get_record(KIND, &id).await? else {
         // Released between the two calls: the caller may simply retry.
         return Err(Problem::conflict(
             "this Idempotency-Key is being released; retry",
@@ -132,7 +131,7 @@ impl Reserved {
     ) {
         let stored = Stored::record(body, Some(answer), now);
         match store
-            .put_record("idempotency", &self.0, None, &stored, &self.1)
+            .put_record(KIND, &self.0, None, &stored, &self.1)
             .await
         {
             Ok(true) => {}
@@ -144,7 +143,7 @@ impl Reserved {
 
     /// Nothing was done: frees the key, so a retry acts afresh.
     pub async fn release<S: RecordStore>(self, store: &S) {
-        if let Err(e) = store.delete_record("idempotency", &self.0).await {
+        if let Err(e) = store.delete_record(KIND, &self.0).await {
             tracing::warn!(error = %e, "idempotency reservation not released");
         }
     }

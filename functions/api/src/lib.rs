@@ -4,9 +4,9 @@
 //!
 //! A request goes through `http` (who calls, limits, idempotency), finds its
 //! route in `routes` (the one table of resources, methods and roles), and
-//! runs one handler of a resource module; the rules it applies are the
-//! core's (`livesite_core::partner`), the handlers parse, authorize, store
-//! and map errors.
+//! runs one handler of a resource module, which parses, calls one of the
+//! core's use cases (`livesite_core::service::partner`) and maps its answer
+//! or error: no rule, record or id is built here.
 
 mod auth;
 mod bugs;
@@ -38,6 +38,7 @@ use http::Ctx;
 use livesite_core::incident::Answer;
 use livesite_core::partner::MaintenanceEvent;
 use livesite_core::ports::{Notifier, OperatorRegistry, RateLimiter, RecordStore, Store};
+use livesite_core::service::partner::Partner;
 use livesite_core::{Policy, Team};
 use problem::Reply;
 use routes::{Action, Route};
@@ -54,6 +55,17 @@ pub struct Api<S, N> {
     /// scope is honoured only on their tokens: a partner's client given the
     /// scope by mistake does not become the team.
     pub team_clients: Vec<String>,
+}
+
+impl<S, N> Api<S, N>
+where
+    S: Store + RecordStore + OperatorRegistry,
+{
+    /// The partner workflows over this API's store, policy and team: every
+    /// handler calls one of them.
+    fn partner(&self) -> Partner<'_, S> {
+        Partner::new(&self.store, &self.policy, &self.team)
+    }
 }
 
 impl<S, N> Api<S, N>

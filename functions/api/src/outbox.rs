@@ -2,10 +2,8 @@
 //! mail service leaves it waiting in the outbox for the evaluator's or the
 //! sweep's pass instead of turning into a slow answer or a 5xx.
 
-use crate::problem::Problem;
 use crate::Api;
 use chrono::{DateTime, Duration, Utc};
-use livesite_core::notify::Notification;
 use livesite_core::ports::{Notifier, Store};
 use livesite_core::service::deliver_pending_while;
 use serde_json::json;
@@ -16,14 +14,6 @@ use serde_json::json;
 pub const INLINE_DELIVERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl<S: Store, N: Notifier> Api<S, N> {
-    /// Records notifications in the outbox (each once, by its key).
-    pub(crate) async fn enqueue(&self, notifications: Vec<Notification>) -> Result<(), Problem> {
-        for n in notifications {
-            self.store.enqueue(&n).await?;
-        }
-        Ok(())
-    }
-
     /// Sends what is due, for at most `INLINE_DELIVERY_BUDGET`.
     pub(crate) async fn deliver_inline(&self, now: DateTime<Utc>) {
         let started = std::time::Instant::now();

@@ -4,6 +4,7 @@
 use lambda_http::{Body, Response};
 use livesite_core::partner::FieldError;
 use livesite_core::ports::StoreError;
+use livesite_core::service::partner::PartnerError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -80,6 +81,18 @@ impl Problem {
                 "Too Many Requests",
                 format!("this operator's request rate is over its limit; retry in {wait} s"),
             )
+        }
+    }
+}
+
+impl From<PartnerError> for Problem {
+    fn from(e: PartnerError) -> Self {
+        match e {
+            PartnerError::Invalid(e) => Self::invalid(e),
+            PartnerError::NotFound => Self::not_found(),
+            PartnerError::Forbidden(why) => Self::new(403, "Forbidden", why),
+            PartnerError::Conflict(why) => Self::conflict(why),
+            PartnerError::Store(e) => e.into(),
         }
     }
 }
@@ -164,16 +177,4 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
 
 pub fn to_value<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-/// A stored record read back; unreadable is the service's fault (500).
-pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, Problem> {
-    serde_json::from_value(v).map_err(|e| {
-        tracing::error!(error = %e, "stored record unreadable");
-        Problem::new(
-            500,
-            "Internal Server Error",
-            "a stored record is unreadable",
-        )
-    })
 }

@@ -15,6 +15,7 @@ pub mod partner;
 pub mod ports;
 pub mod probe;
 pub mod raise;
+pub mod records;
 pub mod report;
 pub mod service;
 pub mod sketch;

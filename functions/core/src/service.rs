@@ -244,40 +244,36 @@ where
 /// cancellation, and two triages of one bug can't both be written.
 pub async fn change_record<S, D, T, E>(
     store: &S,
-    kind: &str,
     id: &str,
-    owner: impl Fn(&D) -> Option<OperatorId> + Send,
     mut change: impl FnMut(&mut D) -> Result<T, E> + Send,
 ) -> Result<Change<T, E, D>, StoreError>
 where
     S: RecordStore,
-    D: serde::Serialize + serde::de::DeserializeOwned + Send,
+    D: crate::records::Record,
     T: Send,
     E: Send,
 {
-    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
-        key: format!("{kind} {id}"),
-        message: e.to_string(),
-    };
+    use crate::records::{from_doc, to_doc};
     for _ in 0..CHANGE_TRIES {
-        let Some(read) = store.get_record(kind, id).await? else {
+        let Some(read) = store.get_record(D::KIND, id).await? else {
             return Ok(Change::Missing);
         };
-        let mut record: D = serde_json::from_value(read.clone()).map_err(corrupt)?;
+        let mut record: D = from_doc(id, read.clone())?;
         let out = match change(&mut record) {
             Ok(t) => t,
             Err(e) => return Ok(Change::Refused(e)),
         };
-        let doc = serde_json::to_value(&record).map_err(corrupt)?;
+        let doc = to_doc(&record)?;
         if store
-            .put_record(kind, id, owner(&record).as_ref(), &doc, &read)
+            .put_record(D::KIND, id, record.owner().as_ref(), &doc, &read)
             .await?
         {
             return Ok(Change::Done(record, out));
         }
     }
     Err(StoreError::Conflict(format!(
-        "{kind} {id}: still contended after {CHANGE_TRIES} tries"
+        "{} {id}: still contended after {CHANGE_TRIES} tries",
+        D::KIND
     )))
 }
 
@@ -508,16 +504,9 @@ where
         }
         Err(e) => Err(e.clone()),
     };
-    let windows = match store.list_records("maintenance", None).await {
-        Ok(docs) => docs
-            .into_iter()
-            .map(|doc| {
-                serde_json::from_value::<crate::partner::Maintenance>(doc)
-                    .map_err(|e| format!("unreadable maintenance record: {e}"))
-            })
-            .collect(),
-        Err(e) => Err(e.to_string()),
-    };
+    let windows = crate::records::Records::list::<crate::partner::Maintenance>(store, None)
+        .await
+        .map_err(|e| e.to_string());
     SweepInputs {
         operators,
         incidents,
@@ -611,5 +600,6 @@ fn both<'a, A, B>(
 
 mod figures;
 mod outage;
+pub mod partner;
 pub use figures::{monthly_report, rebuild_days, Rebuilt};
 pub use outage::{report_outage, ReportedOutage, REPORTS_A_SECOND};

@@ -269,6 +269,40 @@ impl Maintenance {
     }
 
     /// The maintenance email: announcement, completion or cancellation.
+    /// Who is told of `event`: an operator's notice goes to the DYNAMO
+    /// team, the operator in copy; the team's to every one of `recipients`,
+    /// the team in copy.
+    pub fn notices(
+        &self,
+        event: MaintenanceEvent,
+        recipients: &[Operator],
+        team: &Team,
+        policy: &Policy,
+    ) -> Vec<Notification> {
+        recipients
+            .iter()
+            .map(|o| {
+                let (to, cc) = match &self.announcer {
+                    Announcer::Operator(_) => (team.emails.clone(), o.contacts.clone()),
+                    Announcer::DynamoTeam => (o.contacts.clone(), team.emails.clone()),
+                };
+                self.notice(event, to, cc, team, &o.id, policy)
+            })
+            .collect()
+    }
+
+    /// Whether `actor` may approve, complete or cancel the window (the
+    /// approval's route is the team's alone): its announcer or the team.
+    /// An operator touching another operator's window finds none.
+    pub fn may_move(&self, actor: &Actor) -> Result<(), Access> {
+        match (&self.announcer, actor) {
+            (_, Actor::Team) => Ok(()),
+            (Announcer::Operator(op), Actor::Operator(me)) if op == me => Ok(()),
+            (Announcer::DynamoTeam, Actor::Operator(_)) => Err(Access::Forbidden),
+            _ => Err(Access::Missing),
+        }
+    }
+
     pub fn notice(
         &self,
         event: MaintenanceEvent,
@@ -362,4 +396,28 @@ impl MaintenanceEvent {
             Self::Cancelled => Topic::MaintenanceCancelled,
         }
     }
+}
+
+/// Why an actor may not act on a record it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// It sees the record but may not change it.
+    Forbidden,
+    /// It does not see the record: answered as a missing one.
+    Missing,
+}
+
+/// The windows that hold back pages: the suppression windows of an
+/// operator's announced windows that can still matter at `now` (ended at
+/// most `WINDOWS_KEPT` ago). The evaluator reads these from the registry;
+/// the records keep every window, for the reports.
+pub fn windows_in_force(
+    records: &[Maintenance],
+    now: DateTime<Utc>,
+) -> Vec<crate::MaintenanceWindow> {
+    records
+        .iter()
+        .filter_map(Maintenance::suppression_window)
+        .filter(|w| w.end > now - WINDOWS_KEPT)
+        .collect()
 }

@@ -20,6 +20,44 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Who acts on a partner workflow: the DYNAMO team, or one operator. An
+/// operator sees and acts on its own records only; another operator's
+/// answer exactly like missing ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Team,
+    Operator(OperatorId),
+}
+
+impl Actor {
+    /// The side of the escalation process the actor answers for.
+    pub fn side(&self) -> Party {
+        match self {
+            Self::Team => Party::Team,
+            Self::Operator(_) => Party::Operator,
+        }
+    }
+
+    /// Whether what belongs to `owner` is visible to the actor.
+    pub fn sees(&self, owner: &OperatorId) -> bool {
+        match self {
+            Self::Team => true,
+            Self::Operator(op) => op == owner,
+        }
+    }
+
+    /// The operator a listing covers, from the caller's filter: `None` when
+    /// it covers nothing (an operator asking for another's), `Some(None)`
+    /// for every operator (the team, unfiltered).
+    pub fn scope(&self, filter: Option<OperatorId>) -> Option<Option<OperatorId>> {
+        match (self, filter) {
+            (Self::Operator(op), Some(f)) if &f != op => None,
+            (Self::Operator(op), _) => Some(Some(op.clone())),
+            (Self::Team, f) => Some(f),
+        }
+    }
+}
+
 /// How long after its end a maintenance window stays in the operator's
 /// registry entry, where the evaluator looks: late stream records (an hour at
 /// most) and replays of the last day still see it. The maintenance records

@@ -5,6 +5,7 @@ use crate::config::{Operator, Policy};
 use crate::ids::OperatorId;
 use crate::partner::Maintenance;
 use crate::ports::{IncidentStore, RecordStore, StateStore, StoreError, SummaryStore};
+use crate::records::Records;
 use crate::report::{monthly, Month, MonthlyReport, ReportInput};
 use chrono::{DateTime, Utc};
 
@@ -36,7 +37,7 @@ where
         }
     }
     let incidents = store.list_incidents(Some(&operator.id), false).await?;
-    let notices = maintenance_of(store, &operator.id).await?;
+    let notices = store.list::<Maintenance>(Some(&operator.id)).await?;
     Ok(monthly(ReportInput {
         operator: operator.id.clone(),
         month,
@@ -46,24 +47,6 @@ where
         notices: &notices,
         timezone: operator.timezone,
     }))
-}
-
-/// An operator's maintenance records (announced, completed, cancelled).
-async fn maintenance_of<S: RecordStore>(
-    store: &S,
-    operator: &OperatorId,
-) -> Result<Vec<Maintenance>, StoreError> {
-    store
-        .list_records("maintenance", Some(operator))
-        .await?
-        .into_iter()
-        .map(|doc| {
-            serde_json::from_value(doc).map_err(|e| StoreError::Corrupt {
-                key: format!("maintenance of {operator}"),
-                message: e.to_string(),
-            })
-        })
-        .collect()
 }
 
 /// What a rebuild of an operator's decided days did.
@@ -101,7 +84,7 @@ where
         )));
     }
     let mut operator = operator.clone();
-    for m in maintenance_of(store, &operator.id).await? {
+    for m in store.list::<Maintenance>(Some(&operator.id)).await? {
         operator.maintenance.extend(m.suppression_window());
     }
     let tz = operator.timezone;

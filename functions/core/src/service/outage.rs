@@ -5,6 +5,7 @@ use crate::config::{Operator, Team};
 use crate::incident::Incident;
 use crate::notify::Notification;
 use crate::ports::{IncidentStore, RecordStore, StoreError};
+use crate::records::Records;
 
 /// The most different outage reports one operator can make aware in the
 /// same second before the next is refused (409, try again).
@@ -35,18 +36,7 @@ pub async fn report_outage<S: IncidentStore + RecordStore>(
         let (report, incident, notices) =
             report.clone().numbered(incident.clone(), n, operator, team);
         if store.create_incident(&incident).await? {
-            let doc = serde_json::to_value(&report).map_err(|e| StoreError::Corrupt {
-                key: report.incident_id.clone(),
-                message: e.to_string(),
-            })?;
-            store
-                .create_record(
-                    "outage-report",
-                    &report.incident_id,
-                    Some(&operator.id),
-                    &doc,
-                )
-                .await?;
+            store.create(&report).await?;
             return Ok(ReportedOutage {
                 report,
                 incident,
