@@ -116,14 +116,17 @@ name = "agent-1"
 resolve = { "portal.demo" = ["127.0.0.2"] }
 "#;
 
-pub async fn run(pace_ms: u64, scenario: Scenario) -> Result<u8, Failure> {
+/// The simulated portals the scenario needs, and the configuration that
+/// monitors them.
+async fn portals(
+    scenario: Scenario,
+    start: DateTime<Utc>,
+    clock: &Arc<AtomicI64>,
+) -> Result<(Vec<tokio::task::JoinHandle<()>>, String, u16), Failure> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(Failure::runtime)?;
     let port = listener.local_addr().map_err(Failure::runtime)?.port();
-    let start =
-        DateTime::from_timestamp(Utc::now().timestamp() / 60 * 60, 0).unwrap_or_else(Utc::now);
-    let clock = Arc::new(AtomicI64::new(start.timestamp_millis()));
     let mut servers = vec![tokio::spawn(serve_portal(
         listener,
         start,
@@ -148,6 +151,14 @@ pub async fn run(pace_ms: u64, scenario: Scenario) -> Result<u8, Failure> {
             format!("{PATHS}{paths}")
         }
     };
+    Ok((servers, text, port))
+}
+
+pub async fn run(pace_ms: u64, scenario: Scenario) -> Result<u8, Failure> {
+    let start =
+        DateTime::from_timestamp(Utc::now().timestamp() / 60 * 60, 0).unwrap_or_else(Utc::now);
+    let clock = Arc::new(AtomicI64::new(start.timestamp_millis()));
+    let (servers, text, port) = portals(scenario, start, &clock).await?;
     let config = config_file::parse(&text, "demo config")?;
     let store = SqliteStore::in_memory().map_err(Failure::runtime)?;
     let probers = crate::monitor::probers(&config)?;

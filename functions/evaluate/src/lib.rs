@@ -116,17 +116,18 @@ fn log_outcome(outcome: &livesite_core::service::BatchOutcome) {
     }
 }
 
-pub async fn handle<S: Store, N: Notifier, D: Directory>(
-    store: &S,
-    notifier: &N,
-    directory: &D,
-    event: Event,
-    now: DateTime<Utc>,
-) -> DynamoDbEventResponse {
-    let mut failures = Vec::new();
-    let mut probes = Vec::new();
-    let mut sequences = Vec::new();
-    let (mut invalid, mut migrated) = (0usize, 0usize);
+/// A batch's records read: the probes to evaluate with each one's stream
+/// sequence number (to report it for retry), and what was skipped.
+#[derive(Default)]
+struct Batch {
+    probes: Vec<livesite_core::ProbeResult>,
+    sequences: Vec<(livesite_core::OperatorId, Option<String>)>,
+    invalid: usize,
+    migrated: usize,
+}
+
+fn read_batch(event: &Event) -> Batch {
+    let mut batch = Batch::default();
     for record in &event.records {
         // Copied history (livesite_aws::migrate): the stream filter passes it
         // by; one reaching here is not a new result either.
@@ -135,16 +136,18 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
             .new_image
             .contains_key(livesite_aws::dynamo::MIGRATED)
         {
-            migrated += 1;
+            batch.migrated += 1;
             continue;
         }
         match probe_of(record) {
             Ok(p) => {
-                sequences.push((p.operator.clone(), record.change.sequence_number.clone()));
-                probes.push(p);
+                batch
+                    .sequences
+                    .push((p.operator.clone(), record.change.sequence_number.clone()));
+                batch.probes.push(p);
             }
             Err(error) => {
-                invalid += 1;
+                batch.invalid += 1;
                 let key = |k: &str| record.change.keys.get(k).map(|v| format!("{v:?}"));
                 tracing::error!(
                     sequence = ?record.change.sequence_number,
@@ -157,7 +160,23 @@ pub async fn handle<S: Store, N: Notifier, D: Directory>(
             }
         }
     }
+    batch
+}
 
+pub async fn handle<S: Store, N: Notifier, D: Directory>(
+    store: &S,
+    notifier: &N,
+    directory: &D,
+    event: Event,
+    now: DateTime<Utc>,
+) -> DynamoDbEventResponse {
+    let mut failures = Vec::new();
+    let Batch {
+        probes,
+        sequences,
+        invalid,
+        migrated,
+    } = read_batch(&event);
     let ctx = match directory.context().await {
         Ok(c) => c,
         Err(e) => {

@@ -70,6 +70,13 @@ pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
             r.latency.incidents, r.latency_sla_ms
         );
     }
+    s += &lists(r);
+    s
+}
+
+/// The report's lists: addresses, incidents and maintenance notices.
+fn lists(r: &MonthlyReport) -> String {
+    let mut s = String::new();
     if !r.addresses.is_empty() {
         s += "\nAddresses (share of the rounds that listed each):\n";
         for a in &r.addresses {

@@ -231,7 +231,35 @@ impl Bug {
         team: &Team,
     ) -> Notification {
         let name = event.as_str();
-        let (detail, key, at) = match event {
+        let (detail, key, at) = self.step(event, operator);
+        let outcome = match (&event, &self.triage) {
+            (BugEvent::Triaged, Some(t)) if !t.approve => "REJECTED".to_string(),
+            _ => name.to_uppercase(),
+        };
+        Notification::email(
+            Email {
+                key,
+                topic: event.topic(),
+                operator,
+                incident: None,
+                severity: Some(Severity::Low),
+                to,
+                cc,
+                subject: format!("[BUG {outcome}] {}", self.title),
+                text: format!(
+                    "Bug {}: {}\n\n{detail}\n\n{}\n\nFollow it: GET /v1/bugs/{}\n",
+                    self.id, self.title, self.description, self.id
+                ),
+                at,
+            },
+            team,
+        )
+    }
+
+    /// What a step's notice says, its outbox key and when it happened.
+    fn step(&self, event: BugEvent, operator: &OperatorId) -> (String, String, DateTime<Utc>) {
+        let name = event.as_str();
+        match event {
             BugEvent::Reported => (
                 format!(
                     "Reported by {} at {}. Severity: {}",
@@ -291,29 +319,7 @@ impl Bug {
                 },
                 self.deployed_at.unwrap_or(self.reported_at),
             ),
-        };
-        let outcome = match (&event, &self.triage) {
-            (BugEvent::Triaged, Some(t)) if !t.approve => "REJECTED".to_string(),
-            _ => name.to_uppercase(),
-        };
-        Notification::email(
-            Email {
-                key,
-                topic: event.topic(),
-                operator,
-                incident: None,
-                severity: Some(Severity::Low),
-                to,
-                cc,
-                subject: format!("[BUG {outcome}] {}", self.title),
-                text: format!(
-                    "Bug {}: {}\n\n{detail}\n\n{}\n\nFollow it: GET /v1/bugs/{}\n",
-                    self.id, self.title, self.description, self.id
-                ),
-                at,
-            },
-            team,
-        )
+        }
     }
 }
 
