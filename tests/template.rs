@@ -389,18 +389,29 @@ fn every_probe_location_deployed_is_listed_by_its_home_stack() {
     assert!(locations > 0, "samconfig deploys a probe location");
 }
 
-/// `infra/openapi.yaml` lists exactly the routes the API answers: a route
-/// added to the table but not to the document (or the reverse) is caught.
+/// `infra/openapi.yaml` lists exactly the routes the API answers, each
+/// with exactly the query filters its route declares (paging's `limit` and
+/// `cursor` aside): a route or a filter added to the table but not to the
+/// document (or the reverse) is caught.
 #[test]
-fn the_openapi_document_lists_exactly_the_route_table() {
+fn the_openapi_document_lists_exactly_the_route_table_and_its_filters() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = r#"
+import json, sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+shared = d.get('components', {}).get('parameters', {})
+def query(op):
+    names = []
+    for p in op.get('parameters', []):
+        p = shared[p['$ref'].split('/')[-1]] if '$ref' in p else p
+        if p.get('in') == 'query' and p['name'] not in ('limit', 'cursor'):
+            names.append(p['name'])
+    return sorted(names)
+print(json.dumps([[m.upper(), p, query(op)] for p, ops in d['paths'].items()
+                  for m, op in ops.items() if m in ('get', 'post', 'put', 'delete', 'patch')]))
+"#;
     let out = std::process::Command::new(root.join(".venv/bin/python"))
-        .args([
-            "-c",
-            "import json, sys, yaml; d = yaml.safe_load(open(sys.argv[1])); \
-             print(json.dumps([[m.upper(), p] for p, ops in d['paths'].items() for m in ops \
-             if m in ('get', 'post', 'put', 'delete', 'patch')]))",
-        ])
+        .args(["-c", script])
         .arg(root.join("infra/openapi.yaml"))
         .output()
         .expect("python from tests/setup-venv.sh");
@@ -409,8 +420,8 @@ fn the_openapi_document_lists_exactly_the_route_table() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let documented: Vec<(String, String)> =
-        serde_json::from_slice(&out.stdout).expect("method and path pairs");
+    type Row = (String, String, Vec<String>);
+    let documented: Vec<Row> = serde_json::from_slice(&out.stdout).expect("method, path, filters");
     let normalise = |path: &str| {
         path.trim_start_matches("/v1/")
             .split('/')
@@ -418,13 +429,17 @@ fn the_openapi_document_lists_exactly_the_route_table() {
             .collect::<Vec<_>>()
             .join("/")
     };
-    let mut documented: Vec<(String, String)> = documented
+    let mut documented: Vec<Row> = documented
         .into_iter()
-        .map(|(m, p)| (m, normalise(&p)))
+        .map(|(m, p, f)| (m, normalise(&p), f))
         .collect();
-    let mut answered: Vec<(String, String)> = livesite_api_fn::routes()
+    let mut answered: Vec<Row> = livesite_api_fn::route_filters()
         .into_iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .map(|(m, p, f)| {
+            let mut f: Vec<String> = f.iter().map(|s| s.to_string()).collect();
+            f.sort();
+            (m.to_string(), p.to_string(), f)
+        })
         .collect();
     documented.sort();
     answered.sort();

@@ -31,10 +31,9 @@ pub struct ApiRequest {
     pub claims: Option<Claims>,
 }
 
-/// The listings' filters, read from the query string in one place and
-/// repeated, every one, by the next page's `Link`: a filter dropped there
-/// made page 2 of `?owed_by=team` list everything.
-pub const FILTERS: [&str; 3] = ["operator", "status", "owed_by"];
+/// Every filter a route may declare (`Route::filters`), read from the
+/// query string in one place.
+const FILTERS: [&str; 3] = ["operator", "status", "owed_by"];
 
 impl ApiRequest {
     fn query(&self, name: &str) -> Option<&str> {
@@ -157,9 +156,9 @@ where
             who: &who,
             params: &params,
             body: &req.body,
-            operator: req.query("operator"),
-            status: req.query("status"),
-            owed_by: req.query("owed_by"),
+            operator: route.filter("operator", |f| req.query(f)),
+            status: route.filter("status", |f| req.query(f)),
+            owed_by: route.filter("owed_by", |f| req.query(f)),
             now,
         };
         let (status, value) = match self.dispatch(route, &ctx).await {
@@ -183,7 +182,11 @@ where
         Ok(match (route.listing, value) {
             (Some(resource), Value::Array(items)) => paging::answer(
                 resource,
-                &FILTERS.map(|f| (f, req.query(f))),
+                &route
+                    .filters
+                    .iter()
+                    .map(|f| (*f, req.query(f)))
+                    .collect::<Vec<_>>(),
                 items,
                 &paging,
             ),

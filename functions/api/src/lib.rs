@@ -34,6 +34,15 @@ pub fn routes() -> Vec<(&'static str, &'static str)> {
     routes::ROUTES.iter().map(|r| (r.method, r.path)).collect()
 }
 
+/// Every route's query filters, as (method, path, filters): what
+/// `infra/openapi.yaml` must declare for it, exactly.
+pub fn route_filters() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
+    routes::ROUTES
+        .iter()
+        .map(|r| (r.method, r.path, r.filters))
+        .collect()
+}
+
 use http::Ctx;
 use livesite_core::incident::Answer;
 use livesite_core::partner::MaintenanceEvent;

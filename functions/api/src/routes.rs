@@ -56,7 +56,21 @@ pub struct Route {
     pub body: bool,
     /// Answered a page at a time (`paging`): the listing's name.
     pub listing: Option<&'static str>,
+    /// The query filters it reads (`?operator=`...): no other is read, and
+    /// a listing's next-page link repeats exactly these.
+    pub filters: &'static [&'static str],
     pub action: Action,
+}
+
+impl Route {
+    /// The value of `name` in `query`, when the route declares that filter.
+    pub fn filter<'q>(
+        &self,
+        name: &str,
+        query: impl Fn(&str) -> Option<&'q str>,
+    ) -> Option<&'q str> {
+        self.filters.contains(&name).then(|| query(name)).flatten()
+    }
 }
 
 const fn route(
@@ -72,17 +86,24 @@ const fn route(
         access,
         body,
         listing: None,
+        filters: &[],
         action,
     }
 }
 
-const fn listing(path: &'static str, access: Access, action: Action) -> Route {
+const fn listing(
+    path: &'static str,
+    filters: &'static [&'static str],
+    access: Access,
+    action: Action,
+) -> Route {
     Route {
         method: "GET",
         path,
         access,
         body: false,
         listing: Some(path),
+        filters,
         action,
     }
 }
@@ -94,7 +115,12 @@ pub const ROUTES: &[Route] = &[
     route("POST", "outage-reports", Operator, true, ReportOutage),
     // A private agent's results, with the operator's own credentials.
     route("POST", "probe-results", Operator, true, PushResults),
-    listing("incidents", Both, ListIncidents),
+    listing(
+        "incidents",
+        &["operator", "status", "owed_by"],
+        Both,
+        ListIncidents,
+    ),
     route("GET", "incidents/{}", Both, false, GetIncident),
     route("POST", "incidents", Team, true, Raise),
     // The side that owes the answer, or the team (decided in the core).
@@ -115,20 +141,23 @@ pub const ROUTES: &[Route] = &[
         true,
         AskInformation,
     ),
-    listing("maintenance", Both, ListMaintenance),
+    listing("maintenance", &[], Both, ListMaintenance),
     route("POST", "maintenance", Both, true, Announce),
     route("POST", "maintenance/{}/approval", Team, false, Approve),
     route("POST", "maintenance/{}/completion", Both, false, Complete),
     route("POST", "maintenance/{}/cancellation", Both, false, Cancel),
     route("POST", "outage-notices", Team, true, NoticeOutage),
     route("POST", "bugs", Both, true, ReportBug),
-    listing("bugs", Both, ListBugs),
+    listing("bugs", &["operator", "status"], Both, ListBugs),
     route("GET", "bugs/{}", Both, false, GetBug),
     route("POST", "bugs/{}/triage", Both, true, Triage),
     route("POST", "bugs/{}/schedule", Both, true, Schedule),
     route("POST", "bugs/{}/deployment", Both, false, Deploy),
-    route("GET", "reports/{}", Both, false, Report),
-    listing("operators", Team, ListOperators),
+    Route {
+        filters: &["operator"],
+        ..route("GET", "reports/{}", Both, false, Report)
+    },
+    listing("operators", &[], Team, ListOperators),
     route("GET", "operators/{}", Team, false, GetOperator),
     // Its body is parsed (and refused when empty) by the handler.
     route("PUT", "operators/{}", Team, false, PutOperator),

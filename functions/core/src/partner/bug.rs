@@ -82,6 +82,35 @@ pub fn report_bug(
 }
 
 impl Bug {
+    /// The bug under the `n`th id of its millisecond (`n` = 0: the plain
+    /// one): two different reports in the same millisecond are two bugs.
+    pub fn numbered(mut self, n: u32) -> Self {
+        let base = format!("{}-{}-bug", self.operator, key_time_ms(self.reported_at));
+        self.id = if n == 0 {
+            base
+        } else {
+            format!("{base}-{}", n + 1)
+        };
+        self
+    }
+
+    /// The same report as `other` (a retried request), whatever its id.
+    pub fn same_report(&self, other: &Bug) -> bool {
+        (
+            &self.operator,
+            self.reported_by_team,
+            &self.title,
+            &self.description,
+            self.severity,
+        ) == (
+            &other.operator,
+            other.reported_by_team,
+            &other.title,
+            &other.description,
+            other.severity,
+        )
+    }
+
     fn refuse(&self, action: &str) -> TransitionError {
         TransitionError(format!(
             "bug {} is {:?}; it cannot be {action}",

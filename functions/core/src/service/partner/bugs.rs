@@ -58,11 +58,34 @@ where
             }
         };
         let reporter = self.operator(&op).await?;
-        let bug = partner::report_bug(&op, by_team, input, now)?;
-        self.store.create(&bug).await?;
+        let bug = self
+            .record_bug(partner::report_bug(&op, by_team, input, now)?)
+            .await?;
         self.enqueue(bug.notices(BugEvent::Reported, &[reporter], self.team))
             .await?;
         Ok(bug)
+    }
+
+    /// Stores a new bug under its millisecond's first free id; the same
+    /// report sent again (a retried request) is the bug already stored,
+    /// a different one in the same millisecond is a bug of its own.
+    async fn record_bug(&self, bug: Bug) -> Outcome<Bug> {
+        for n in 0..crate::service::REPORTS_A_SECOND {
+            let bug = bug.clone().numbered(n);
+            if self.store.create(&bug).await? {
+                return Ok(bug);
+            }
+            if let Some(stored) = self.store.get::<Bug>(&bug.id).await? {
+                if stored.same_report(&bug) {
+                    return Ok(stored);
+                }
+            }
+        }
+        Err(PartnerError::Conflict(format!(
+            "{} bugs of {} reported in one millisecond already",
+            crate::service::REPORTS_A_SECOND,
+            bug.operator
+        )))
     }
 
     /// The queue: the team's all (optionally one operator's), an
