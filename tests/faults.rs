@@ -21,8 +21,8 @@ use livesite_evaluate_fn::RegistryDirectory;
 use livesite_probe_fn::ProbeFunction;
 use livesite_tests::emulator::{lambda_event, Stack};
 use livesite_tests::fixtures::{operator, t0};
-use livesite_tests::iam::{Enforcer, Fault, FaultKind};
 use livesite_tests::portal::{self, Behavior, Portal};
+use livesite_tests::proxy::{Enforcer, Fault, FaultKind};
 use livesite_tests::template::invocation_deadline;
 use serde_json::{json, Value};
 

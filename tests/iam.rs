@@ -22,8 +22,8 @@ use livesite_probe_fn::{ProbeFunction, SecondRound};
 use livesite_tests::emulator::{lambda_event, Stack};
 use livesite_tests::fixtures::{operator, t0};
 use livesite_tests::gateway::{admin, answer, client, Call};
-use livesite_tests::iam::{denial_report, glob, Enforcer, Names, Role, FUNCTIONS};
 use livesite_tests::portal::{self, Behavior};
+use livesite_tests::proxy::{denial_report, glob, leading_keys, Enforcer, Names, Role, FUNCTIONS};
 use livesite_tests::template::{invocation_deadline, probe_region, resource_in, LOCATION_REGION};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -520,6 +520,72 @@ fn iam_wildcards_match_as_aws_does() {
         ("a*b*c", "aXbY", false),
     ] {
         assert_eq!(glob(p, t), want, "{p} vs {t}");
+    }
+}
+
+/// A grant limited by `dynamodb:LeadingKeys` reaches its partitions only:
+/// the probe function reads the registry and nothing else of the state
+/// table; a keyed request outside the listed partitions, and a request the
+/// proxy cannot key (a scan), are refused.
+#[test]
+fn a_leading_keys_condition_limits_a_grant_to_its_partitions() {
+    let stack = Stack {
+        config: aws_config::SdkConfig::builder().build(),
+        name: "t".into(),
+        tables: livesite_aws::dynamo::Tables {
+            probes: "t-probes".into(),
+            state: "t-state".into(),
+        },
+        stream_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/t-probes/stream/x".into(),
+        topic_arn: "arn:aws:sns:us-east-1:123456789012:t-pages".into(),
+        queue_url: "http://127.0.0.1/123456789012/t-round".into(),
+        failure_queue_url: "http://127.0.0.1/123456789012/t-failed".into(),
+        sender: "monitor@dynamo.example".into(),
+        configuration_set: "t-mail".into(),
+    };
+    let names = Names::of(&stack);
+    let role = Role::from_template("ProbeFunction", &names);
+    let state = "t-state".to_string();
+    let table = "arn:aws:dynamodb:us-east-1:123456789012:table/t-state".to_string();
+    let query = |pk: &str| {
+        json!({"TableName": "t-state", "KeyConditionExpression": "pk = :pk",
+               "ExpressionAttributeValues": {":pk": {"S": pk}}})
+    };
+    for (request, want) in [
+        (query("OPERATORS"), true),
+        (query("STATE#contoso"), false),
+        (query("INCIDENT#x"), false),
+        (
+            json!({"TableName": state, "KeyConditionExpression": "#p = :v AND sk BETWEEN :a AND :b",
+                "ExpressionAttributeNames": {"#p": "pk"}, "ExpressionAttributeValues": {":v": {"S": "DAY#contoso"}}}),
+            false,
+        ),
+    ] {
+        let keys = leading_keys("Query", &request, &state);
+        assert_eq!(
+            role.allows_keys("dynamodb:Query", &table, keys.as_deref()),
+            want,
+            "{request}"
+        );
+    }
+    assert!(
+        !role.allows_keys("dynamodb:Query", &table, None),
+        "an unkeyed query"
+    );
+    let evaluate = Role::from_template("EvaluateFunction", &names);
+    let get = |pk: &str| json!({"TableName": state, "Key": {"pk": {"S": pk}, "sk": {"S": "x"}}});
+    for (pk, want) in [
+        ("STATE#contoso", true),
+        ("OUTBOX#k", true),
+        ("OPERATORS", false),
+        ("RATE#api", false),
+    ] {
+        let keys = leading_keys("GetItem", &get(pk), &state);
+        assert_eq!(
+            evaluate.allows_keys("dynamodb:GetItem", &table, keys.as_deref()),
+            want,
+            "{pk}"
+        );
     }
 }
 

@@ -5,7 +5,7 @@ pub mod contract;
 pub mod emulator;
 pub mod fixtures;
 pub mod gateway;
-pub mod iam;
 pub mod portal;
+pub mod proxy;
 pub mod template;
 pub mod wrappers;
