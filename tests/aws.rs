@@ -399,7 +399,6 @@ async fn a_high_outage_report_through_the_api_pages_once_even_when_the_post_is_r
 async fn an_unacknowledged_high_incident_is_escalated_once_after_an_hour_and_silence_raises_one_blind_alert(
 ) {
     use livesite_core::service::sweep;
-    use livesite_core::sweep::SweepPolicy;
     let mut p = Pipeline::new("sweep").await;
     p.probe_at((0..=61).map(|i| i * 30)).await;
     let batch = p.next_batch().await;
@@ -409,7 +408,7 @@ async fn an_unacknowledged_high_incident_is_escalated_once_after_an_hour_and_sil
         p.stack.store(),
         p.stack.notifier(),
         p.stack.team(),
-        SweepPolicy::default(),
+        livesite_core::Policy::default(),
     );
     let opened = t0() + Duration::seconds(1830);
     // Sweeps every 5 minutes of simulated time. The last probe was at 30:30,
@@ -421,7 +420,6 @@ async fn an_unacknowledged_high_incident_is_escalated_once_after_an_hour_and_sil
             &notifier,
             &team,
             &policy,
-            &Default::default(),
             opened + Duration::minutes(minutes),
             &|| true,
         )
@@ -534,7 +532,6 @@ async fn the_functions_sdk_configuration_reaches_the_emulator() {
             concurrency: None,
         },
         local_principal: None,
-        sweep_policy: Default::default(),
     };
     let notifier = livesite_aws::settings::notifier(&config, &settings);
     let mut n = livesite_tests::contract::notification("own-config", 0);
@@ -649,7 +646,6 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         ("LIVESITE_LOCAL_PRINCIPAL", "client:abc"),
         ("PROBE_CONCURRENCY", "64"),
         ("SECOND_ROUND_QUEUE_URL", "https://sqs/q"),
-        ("SWEEP_POLICY_JSON", "  "),
         ("TEAM_PHONE", "+14255389336"),
         ("TEAM_WORKDAYS", "sun, mon,tue,wed,thu"),
         ("TEAM_HOLIDAYS", "2026-12-25, 2027-01-01"),
@@ -700,7 +696,6 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         ("TEAM_TIMEZONE", "Mars/Olympus"),
         ("LIVESITE_LOCAL_PRINCIPAL", "root"),
         ("PROBE_CONCURRENCY", "many"),
-        ("SWEEP_POLICY_JSON", "{\"nope\": 1}"),
         ("POLICY_JSON", "{\"outage_after\": 5}"),
         ("MAIL_SENDER", "not an address"),
         ("TEAM_PHONE", "+1 425-538-9336"),

@@ -15,7 +15,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use livesite_core::ports::OperatorRegistry;
-use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Policy, PortalCheck};
 use livesite_evaluate_fn::RegistryDirectory;
 use livesite_probe_fn::ProbeFunction;
@@ -162,7 +161,6 @@ impl Scenario {
                 &store,
                 &notifier,
                 &self.stack.team(),
-                &SweepPolicy::default(),
                 &Policy::default(),
                 from + Duration::minutes(m),
             )

@@ -15,7 +15,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use livesite_core::ports::{OperatorRegistry, StateStore};
-use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Policy, PortalCheck};
 use livesite_evaluate_fn::RegistryDirectory;
 use livesite_probe_fn::{ProbeFunction, SecondRound};
@@ -379,7 +378,6 @@ async fn sweep_at_month_start(stack: &Stack, iam: &Enforcer) -> Value {
         &stack.store_with(&cfg),
         &stack.notifier_with(&cfg),
         &stack.team(),
-        &SweepPolicy::default(),
         &Policy::default(),
         utc("2026-12-01T00:05:00Z"),
     )

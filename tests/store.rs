@@ -295,7 +295,7 @@ async fn the_sweeps_delivery_keeps_to_its_time_budget() {
     let n = livesite_tests::contract::notification("due", 0);
     assert!(store.enqueue(&n).await.expect("enqueue"));
     let team = livesite_tests::fixtures::team();
-    let policy = livesite_core::sweep::SweepPolicy::default();
+    let policy = livesite_core::Policy::default();
     let notifier = livesite_tests::wrappers::Recorder::default();
     let at = t0() + Duration::minutes(1);
     let spent = sweep(
@@ -303,7 +303,6 @@ async fn the_sweeps_delivery_keeps_to_its_time_budget() {
         &notifier,
         &team,
         &policy,
-        &Default::default(),
         at,
         &|| false,
     )
@@ -316,7 +315,6 @@ async fn the_sweeps_delivery_keeps_to_its_time_budget() {
         &notifier,
         &team,
         &policy,
-        &Default::default(),
         at,
         &|| true,
     )

@@ -3,7 +3,6 @@
 use crate::dynamo::{DynamoStore, Tables};
 #[cfg(feature = "notify")]
 use crate::notify::{AwsNotifier, SesMailer, SnsPager};
-use livesite_core::sweep::SweepPolicy;
 use livesite_core::{BusinessCalendar, EmailAddress, PhoneNumber, Policy, Team, Tz};
 use serde::de::DeserializeOwned;
 
@@ -79,8 +78,6 @@ pub struct Settings {
     /// the JWT authorizer under `cargo lambda watch`; the template never
     /// sets it.
     pub local_principal: Option<LocalPrincipal>,
-    /// `SWEEP_POLICY_JSON`: the sweep's reminders and escalation.
-    pub sweep_policy: SweepPolicy,
 }
 
 /// The probe function's settings: the home stack's probe reads them beside
@@ -191,7 +188,6 @@ impl Settings {
             team_clients: env.list("TEAM_CLIENT_IDS"),
             local_principal: local_principal.transpose()?,
             probe,
-            sweep_policy: env.json_or_default("SWEEP_POLICY_JSON")?,
         })
     }
 

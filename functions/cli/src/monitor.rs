@@ -10,7 +10,6 @@ use futures::stream::{self, StreamExt};
 use livesite_core::evaluate::Event;
 use livesite_core::ports::{OperatorRegistry, ProbeLog, Prober};
 use livesite_core::service::{deliver_pending, evaluate_batch, Context};
-use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Config, ProbeResult};
 use livesite_local::{ConsoleNotifier, SqliteStore};
 use livesite_prober::HttpProber;
@@ -85,15 +84,10 @@ impl<P: Prober> LocalMonitor<P> {
         if let Some((op, e)) = outcome.failed.first() {
             return Err(Failure::runtime(anyhow!("evaluating {op}: {e}")));
         }
-        let policy = SweepPolicy {
-            blind_after: self.ctx.policy.blind_after,
-            ..SweepPolicy::default()
-        };
         let (swept, _) = livesite_report::sweep_with_reports(
             &self.store,
             &self.notifier,
             &self.ctx.team,
-            &policy,
             &self.ctx.policy,
             at,
         )

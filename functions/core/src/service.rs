@@ -527,8 +527,7 @@ pub async fn sweep<S, N>(
     store: &S,
     notifier: &N,
     team: &Team,
-    policy: &crate::sweep::SweepPolicy,
-    locations: &crate::config::LocationPolicy,
+    policy: &Policy,
     now: DateTime<Utc>,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> SweepReport
@@ -556,7 +555,13 @@ where
             Duty::Blindness,
             both(&inputs.operators, &inputs.states).map(|(o, s)| {
                 let mut due = blindness(o, s, team, policy, now);
-                due.extend(silent_locations(s, &locations.expected, team, policy, now));
+                due.extend(silent_locations(
+                    s,
+                    &policy.locations.expected,
+                    team,
+                    policy,
+                    now,
+                ));
                 due
             }),
         ),

@@ -14,34 +14,6 @@ use crate::notify::{
 use crate::partner::{Announcer, Maintenance, MaintenanceStatus};
 use crate::{EmailAddress, Operator, OperatorId, Team};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SweepPolicy {
-    /// No probe result for an operator for longer than this: the monitor is blind.
-    #[serde(default = "default_blind", with = "humantime_serde")]
-    pub blind_after: std::time::Duration,
-    /// Warn this many days before a portal's certificate expires.
-    #[serde(default = "default_cert_days")]
-    pub certificate_warning_days: i64,
-}
-
-fn default_blind() -> std::time::Duration {
-    std::time::Duration::from_secs(5 * 60)
-}
-fn default_cert_days() -> i64 {
-    21
-}
-
-impl Default for SweepPolicy {
-    fn default() -> Self {
-        Self {
-            blind_after: default_blind(),
-            certificate_warning_days: default_cert_days(),
-        }
-    }
-}
 
 fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -232,7 +204,7 @@ pub fn blindness(
     operators: &[Operator],
     states: &[MonitorState],
     team: &Team,
-    policy: &SweepPolicy,
+    policy: &crate::config::Policy,
     now: DateTime<Utc>,
 ) -> Vec<Notification> {
     let limit = Duration::from_std(policy.blind_after).unwrap_or(Duration::minutes(5));
@@ -314,7 +286,7 @@ pub fn silent_locations(
     states: &[MonitorState],
     expected: &[String],
     team: &Team,
-    policy: &SweepPolicy,
+    policy: &crate::config::Policy,
     now: DateTime<Utc>,
 ) -> Vec<Notification> {
     let limit = Duration::from_std(policy.blind_after).unwrap_or(Duration::minutes(5));
@@ -383,7 +355,7 @@ pub fn certificate_warnings(
     operators: &[Operator],
     states: &[MonitorState],
     team: &Team,
-    policy: &SweepPolicy,
+    policy: &crate::config::Policy,
     now: DateTime<Utc>,
 ) -> Vec<Notification> {
     let mut out = Vec::new();

@@ -163,6 +163,25 @@ fn read_batch(event: &Event) -> Batch {
     batch
 }
 
+/// The evaluate function: the store and notifier it works over, and where
+/// it learns who is monitored.
+pub struct EvaluateFunction<S, N, D> {
+    pub store: S,
+    pub notifier: N,
+    pub directory: D,
+}
+
+impl<S: Store, N: Notifier, D: Directory> EvaluateFunction<S, N, D> {
+    /// One stream batch at `now`: its results evaluated, what was decided
+    /// delivered, the records of operators whose part failed reported for
+    /// retry.
+    pub async fn handle(&self, event: Event, now: DateTime<Utc>) -> DynamoDbEventResponse {
+        handle(&self.store, &self.notifier, &self.directory, event, now).await
+    }
+}
+
+/// What `EvaluateFunction::handle` runs, over borrowed ports (the tests
+/// run it over wrapped and failing stores).
 pub async fn handle<S: Store, N: Notifier, D: Directory>(
     store: &S,
     notifier: &N,

@@ -11,7 +11,6 @@ use livesite_core::ports::{
 };
 use livesite_core::report::{Month, MonthlyReport};
 use livesite_core::service::{deliver_pending, sweep, Duty, SweepReport};
-use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Operator, Policy, Severity, Team};
 use plotters::prelude::*;
 
@@ -479,7 +478,6 @@ pub async fn sweep_with_reports<S, N>(
     store: &S,
     notifier: &N,
     team: &Team,
-    sweep_policy: &SweepPolicy,
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> (SweepReport, Vec<String>)
@@ -489,16 +487,7 @@ where
 {
     let swept = std::time::Instant::now();
     let delivering = move || swept.elapsed() < DELIVERY_BUDGET;
-    let mut report = sweep(
-        store,
-        notifier,
-        team,
-        sweep_policy,
-        &policy.locations,
-        now,
-        &delivering,
-    )
-    .await;
+    let mut report = sweep(store, notifier, team, policy, now, &delivering).await;
     let started = std::time::Instant::now();
     let keep_going = move || started.elapsed() < REPORTS_BUDGET;
     let queued = match queue_monthly_reports_while(store, team, policy, now, &keep_going).await {

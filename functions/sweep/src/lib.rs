@@ -6,17 +6,36 @@
 use chrono::{DateTime, Utc};
 use livesite_core::metrics::emf_line;
 use livesite_core::ports::{Notifier, OperatorRegistry, RecordStore, Store};
-use livesite_core::sweep::SweepPolicy;
 use livesite_core::{Policy, Team};
 use serde_json::{json, Value};
 
-/// One sweep at `now`. Returns the invocation's summary; never fails as a
-/// whole (a failed duty is in `failed_duties`, logged and counted).
+/// The sweep function: the store and notifier it works over, and the
+/// team and policy from its settings.
+pub struct SweepFunction<S, N> {
+    pub store: S,
+    pub notifier: N,
+    pub team: Team,
+    pub policy: Policy,
+}
+
+impl<S, N> SweepFunction<S, N>
+where
+    S: Store + RecordStore + OperatorRegistry,
+    N: Notifier,
+{
+    /// One sweep at `now` (`handle`).
+    pub async fn handle(&self, now: DateTime<Utc>) -> Value {
+        handle(&self.store, &self.notifier, &self.team, &self.policy, now).await
+    }
+}
+
+/// One sweep at `now`, over borrowed ports. Returns the invocation's
+/// summary; never fails as a whole (a failed duty is in `failed_duties`,
+/// logged and counted).
 pub async fn handle<S, N>(
     store: &S,
     notifier: &N,
     team: &Team,
-    sweep_policy: &SweepPolicy,
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Value
@@ -27,15 +46,19 @@ where
     // Boxed: the sweep's future nests every duty's, deeper than the
     // compiler's default type-recursion limit allows in the runtime's loop.
     let (report, reports) = Box::pin(livesite_report::sweep_with_reports(
-        store,
-        notifier,
-        team,
-        sweep_policy,
-        policy,
-        now,
+        store, notifier, team, policy, now,
     ))
     .await;
-    log(&report);
+    summarize(&report, reports.len(), now)
+}
+
+/// The invocation's log lines, metric line and summary.
+fn summarize(
+    report: &livesite_core::service::SweepReport,
+    reports: usize,
+    now: DateTime<Utc>,
+) -> Value {
+    log(report);
     let failed: Vec<&str> = report.failed.iter().map(|(d, _)| d.as_str()).collect();
     // The alarm on SweepDutyFailures fires on any failed duty; the line says which.
     println!(
@@ -65,7 +88,7 @@ where
     );
     json!({
         "due": report.enqueued.len(),
-        "monthly_reports": reports.len(),
+        "monthly_reports": reports,
         "sent": report.delivery.sent.len(),
         "failed": report.delivery.failed.len(),
         "failed_duties": failed,

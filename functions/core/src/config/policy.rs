@@ -249,6 +249,10 @@ pub struct Policy {
     /// shared by all).
     #[serde(default = "default_api_requests_per_minute")]
     pub api_requests_per_minute: u32,
+    /// The sweep warns the team this many days before a portal's
+    /// certificate expires.
+    #[serde(default = "default_certificate_warning_days")]
+    pub certificate_warning_days: i64,
 }
 
 fn default_outage_after() -> Duration {
@@ -284,6 +288,9 @@ fn default_maintenance_window() -> Duration {
 fn default_maintenance_month() -> Duration {
     Duration::from_secs(8 * 3600)
 }
+fn default_certificate_warning_days() -> i64 {
+    21
+}
 fn default_api_requests_per_minute() -> u32 {
     120
 }
@@ -308,6 +315,7 @@ impl Default for Policy {
             burn_tiers: default_burn_tiers(),
             burn_min_probes: default_burn_min_probes(),
             api_requests_per_minute: default_api_requests_per_minute(),
+            certificate_warning_days: default_certificate_warning_days(),
         }
     }
 }
@@ -315,6 +323,12 @@ impl Default for Policy {
 impl Policy {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let p = "policy";
+        if !(1..=365).contains(&self.certificate_warning_days) {
+            return Err(err(
+                format!("{p}.certificate_warning_days"),
+                "from 1 to 365 days",
+            ));
+        }
         if self.api_requests_per_minute == 0 {
             return Err(err(
                 format!("{p}.api_requests_per_minute"),

@@ -188,7 +188,7 @@ fn blindness_is_told_to_the_team_once_per_silence() {
         s.last_probe_at = Some(utc(last));
         s
     };
-    let p = SweepPolicy::default();
+    let p = crate::config::Policy::default();
     let states = [
         state("contoso", "2026-11-27T10:00:00Z"),
         state("fabrikam", "2026-11-27T10:09:30Z"),
@@ -291,7 +291,7 @@ fn a_location_silent_for_every_portal_is_told_once() {
         seen("fabrikam", "agent-1", "2026-11-27T10:02:00Z"),
         seen("contoso", "eu-west-1", "2026-11-27T10:09:30Z"),
     ];
-    let p = SweepPolicy::default();
+    let p = crate::config::Policy::default();
     // 5 minutes after agent-1's latest vote (for any portal): not yet.
     assert!(silent_locations(&states, &[], &team(), &p, utc("2026-11-27T10:07:00Z")).is_empty());
     let due = silent_locations(&states, &[], &team(), &p, utc("2026-11-27T10:07:01Z"));
@@ -313,7 +313,7 @@ fn a_listed_location_never_heard_from_is_told_once_a_day_while_the_others_vote()
     let expected: Vec<String> = ["us-east-1", "eu-west-1", "ap-southeast-2"]
         .map(String::from)
         .to_vec();
-    let p = SweepPolicy::default();
+    let p = crate::config::Policy::default();
     let never = |states: &[MonitorState], now: &str| -> Vec<String> {
         silent_locations(states, &expected, &team(), &p, utc(now))
             .into_iter()
@@ -387,7 +387,7 @@ fn overruns_and_certificates() {
 
     let mut s = MonitorState::new(ops[0].id.clone());
     s.cert_expires_at = Some(utc("2026-12-20T00:00:00Z"));
-    let p = SweepPolicy::default();
+    let p = crate::config::Policy::default();
     assert!(certificate_warnings(
         &ops,
         std::slice::from_ref(&s),
