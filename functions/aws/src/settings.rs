@@ -14,6 +14,13 @@ pub enum SettingsError {
     Invalid { name: &'static str, message: String },
 }
 
+
+/// The rounds' cadence on AWS, fixed by the stack: the probe's schedule
+/// runs once a minute and sends itself a second round this much later. The
+/// probe stamps each round's slot on this grid; the evaluator's policy must
+/// decide rounds on the same one.
+pub const PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Where settings are read from: the environment, or a table in tests.
 struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
@@ -210,6 +217,16 @@ impl Settings {
             })?;
         let mut policy: Policy = env.json_or_default("POLICY_JSON")?;
         policy.validate().map_err(|e| invalid("POLICY_JSON", e))?;
+        if policy.probe_interval != PROBE_INTERVAL {
+            return Err(invalid(
+                "POLICY_JSON",
+                format!(
+                    "probe_interval is {}s on AWS: the stack's schedule probes once a minute and again {}s later",
+                    PROBE_INTERVAL.as_secs(),
+                    PROBE_INTERVAL.as_secs()
+                ),
+            ));
+        }
         // The stack's `ProbeLocations`: the regions (and agents) whose votes
         // decide each round; it names them for the whole stack at once.
         let locations = env.list("PROBE_LOCATIONS");

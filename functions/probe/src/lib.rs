@@ -79,8 +79,9 @@ pub fn slot_of_event(event: &Value, now: DateTime<Utc>) -> DateTime<Utc> {
     )
 }
 
-/// The rounds' grid: two a minute.
-pub const SLOT_SECONDS: i64 = 30;
+/// The rounds' grid: two a minute (`livesite_aws::settings::PROBE_INTERVAL`,
+/// the one statement of the cadence the evaluator's policy must match).
+pub const SLOT_SECONDS: i64 = livesite_aws::settings::PROBE_INTERVAL.as_secs() as i64;
 
 pub struct SecondRound {
     pub client: SqsClient,

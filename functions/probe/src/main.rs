@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
             .map(|queue_url| SecondRound {
                 client: aws_sdk_sqs::Client::new(&config),
                 queue_url,
-                delay_seconds: 30,
+                delay_seconds: livesite_probe_fn::SLOT_SECONDS as i32,
             }),
         concurrency,
         pacing: Pacing::LAMBDA,
