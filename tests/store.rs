@@ -298,26 +298,10 @@ async fn the_sweeps_delivery_keeps_to_its_time_budget() {
     let policy = livesite_core::Policy::default();
     let notifier = livesite_tests::wrappers::Recorder::default();
     let at = t0() + Duration::minutes(1);
-    let spent = sweep(
-        &store,
-        &notifier,
-        &team,
-        &policy,
-        at,
-        &|| false,
-    )
-    .await;
+    let spent = sweep(&store, &notifier, &team, &policy, at, &|| false).await;
     assert_eq!(spent.delivery.deferred, 1);
     assert!(spent.delivery.sent.is_empty() && notifier.keys().is_empty());
     assert_eq!(spent.delivery.oldest_unsent, Some(n.created_at));
-    let next = sweep(
-        &store,
-        &notifier,
-        &team,
-        &policy,
-        at,
-        &|| true,
-    )
-    .await;
+    let next = sweep(&store, &notifier, &team, &policy, at, &|| true).await;
     assert_eq!((next.delivery.sent.len(), notifier.keys().len()), (1, 1));
 }

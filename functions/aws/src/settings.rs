@@ -14,7 +14,6 @@ pub enum SettingsError {
     Invalid { name: &'static str, message: String },
 }
 
-
 /// The rounds' cadence on AWS, fixed by the stack: the probe's schedule
 /// runs once a minute and sends itself a second round this much later. The
 /// probe stamps each round's slot on this grid; the evaluator's policy must

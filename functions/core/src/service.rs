@@ -29,22 +29,9 @@ impl Context {
         }
     }
 
-    /// The policy as it applies to one operator. Only the monitor's own
-    /// locations vote: an agent is its operator's witness, never a vote
-    /// (`evaluate::witness`), and pushes its own operator's results only,
-    /// so no agent, though listed as expected, is awaited in any round:
-    /// every round would otherwise wait out the grace for a vote that
-    /// cannot come, and an agent could leave its own rounds unknown.
+    /// The policy as it applies to one operator (`quorum::voting_policy`).
     pub fn policy_for(&self, operator: &Operator) -> std::borrow::Cow<'_, Policy> {
-        let agent = |l: &String| {
-            operator.agents.contains(l) || self.operators.values().any(|o| o.agents.contains(l))
-        };
-        if !self.policy.locations.expected.iter().any(agent) {
-            return std::borrow::Cow::Borrowed(&self.policy);
-        }
-        let mut policy = self.policy.clone();
-        policy.locations.expected.retain(|l| !agent(l));
-        std::borrow::Cow::Owned(policy)
+        crate::evaluate::quorum::voting_policy(&self.policy, operator, self.operators.values())
     }
 
     /// The location of a result that no round counts: neither listed among

@@ -386,5 +386,26 @@ fn addresses(votes: &[Vote], quorum: crate::config::Quorum) -> Vec<AddressResult
     out
 }
 
+/// The policy as it applies to one operator's rounds. Only the monitor's
+/// own locations vote: an agent is its operator's witness, never a vote
+/// (`evaluate::witness`), and pushes its own operator's results only, so no
+/// agent (of `operator` or of any of `operators`), though listed as
+/// expected, is awaited in any round: every round would otherwise wait out
+/// the grace for a vote that cannot come, and an agent could leave its own
+/// rounds unknown.
+pub fn voting_policy<'p, 'o>(
+    policy: &'p Policy,
+    operator: &Operator,
+    operators: impl Iterator<Item = &'o Operator> + Clone,
+) -> std::borrow::Cow<'p, Policy> {
+    let agent =
+        |l: &String| operator.agents.contains(l) || operators.clone().any(|o| o.agents.contains(l));
+    if !policy.locations.expected.iter().any(agent) {
+        return std::borrow::Cow::Borrowed(policy);
+    }
+    let mut owned = policy.clone();
+    owned.locations.expected.retain(|l| !agent(l));
+    std::borrow::Cow::Owned(owned)
+}
 #[cfg(test)]
 mod tests;
