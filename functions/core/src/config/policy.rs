@@ -6,49 +6,29 @@ use super::*;
 /// The flapping rule: a portal that fails often but never long enough in a
 /// row to page is still not healthy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct FlappingPolicy {
-    #[serde(default = "default_flap_window", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub window: Duration,
     /// Fewer probes than this in the window prove nothing either way.
-    #[serde(default = "default_flap_min_probes")]
     pub min_probes: usize,
     /// Up/down changes needed in the window: without them a run of failures is
     /// an outage (the 30-minute rule's business), not flapping.
-    #[serde(default = "default_flap_min_changes")]
     pub min_changes: usize,
     /// Open a Low incident when more than this share of the window's probes failed.
-    #[serde(default = "default_flap_open")]
     pub open_above: f64,
     /// Close it when the share falls to this or below.
-    #[serde(default = "default_flap_close")]
     pub close_at_or_below: f64,
-}
-
-fn default_flap_window() -> Duration {
-    Duration::from_secs(30 * 60)
-}
-fn default_flap_min_probes() -> usize {
-    20
-}
-fn default_flap_min_changes() -> usize {
-    4
-}
-fn default_flap_open() -> f64 {
-    0.5
-}
-fn default_flap_close() -> f64 {
-    0.1
 }
 
 impl Default for FlappingPolicy {
     fn default() -> Self {
         Self {
-            window: default_flap_window(),
-            min_probes: default_flap_min_probes(),
-            min_changes: default_flap_min_changes(),
-            open_above: default_flap_open(),
-            close_at_or_below: default_flap_close(),
+            window: Duration::from_secs(30 * 60),
+            min_probes: 20,
+            min_changes: 4,
+            open_above: 0.5,
+            close_at_or_below: 0.1,
         }
     }
 }
@@ -57,25 +37,15 @@ impl Default for FlappingPolicy {
 /// its latency percentile over the window is above the SLA, resolved when it
 /// holds again. Only timings the prober can vouch for count (`cpu_wait_ms`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LatencyPolicy {
-    #[serde(default = "yes")]
     pub enabled: bool,
     /// Nearest-rank percentile of the window's timed up probes.
-    #[serde(default = "default_latency_percentile")]
     pub percentile: f64,
-    #[serde(default = "default_flap_window", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub window: Duration,
     /// Fewer timed up probes than this in the window prove nothing either way.
-    #[serde(default = "default_flap_min_probes")]
     pub min_probes: usize,
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_latency_percentile() -> f64 {
-    95.0
 }
 
 /// The longest latency window: the state keeps every sample of it.
@@ -85,9 +55,9 @@ impl Default for LatencyPolicy {
     fn default() -> Self {
         Self {
             enabled: true,
-            percentile: default_latency_percentile(),
-            window: default_flap_window(),
-            min_probes: default_flap_min_probes(),
+            percentile: 95.0,
+            window: Duration::from_secs(30 * 60),
+            min_probes: 20,
         }
     }
 }
@@ -116,39 +86,29 @@ impl Quorum {
 /// With fewer than two expected locations, every probe is its own round,
 /// as with one location.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LocationPolicy {
     /// The locations expected each round (AWS regions, agent ids).
     #[serde(default)]
     pub expected: Vec<String>,
-    #[serde(default = "default_quorum")]
     pub quorum: Quorum,
     /// Fewer locations than this reporting a round leave it unknown.
-    #[serde(default = "default_min_locations")]
     pub min_locations: usize,
     /// How long after a round's slot ends its missing votes are waited for.
-    #[serde(default = "default_grace", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub grace: Duration,
-}
-
-fn default_quorum() -> Quorum {
-    // More than half of those that reported: 2 of 3, 2 of 2.
-    Quorum::Share(0.5)
-}
-fn default_min_locations() -> usize {
-    2
-}
-fn default_grace() -> Duration {
-    Duration::from_secs(20)
 }
 
 impl Default for LocationPolicy {
     fn default() -> Self {
         Self {
             expected: Vec::new(),
-            quorum: default_quorum(),
-            min_locations: default_min_locations(),
-            grace: default_grace(),
+            quorum: {
+                // More than half of those that reported: 2 of 3, 2 of 2.
+                Quorum::Share(0.5)
+            },
+            min_locations: 2,
+            grace: Duration::from_secs(20),
         }
     }
 }
@@ -173,46 +133,22 @@ pub struct BurnTier {
     pub factor: f64,
 }
 
-fn default_burn_tiers() -> Vec<BurnTier> {
-    vec![
-        // 6 h at 6x spends 5% of a month's budget: worth a look today.
-        BurnTier {
-            long: Duration::from_secs(6 * 3600),
-            short: Duration::from_secs(30 * 60),
-            factor: 6.0,
-        },
-        // 24 h at 3x spends 10%: the month will end over budget at this pace.
-        BurnTier {
-            long: Duration::from_secs(24 * 3600),
-            short: Duration::from_secs(2 * 3600),
-            factor: 3.0,
-        },
-    ]
-}
-
-fn default_burn_min_probes() -> u32 {
-    60
-}
-
 /// The contract's numbers, with the seed's values as defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// A High incident opens when the expected response has been missing for
     /// strictly longer than this.
-    #[serde(default = "default_outage_after", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub outage_after: Duration,
     /// Consecutive successes that resolve an open incident.
-    #[serde(default = "default_recovery_successes")]
     pub recovery_successes: u32,
     /// A silence between two probes longer than this is an unknown gap.
-    #[serde(default = "default_blind_after", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub blind_after: Duration,
-    #[serde(default = "default_probe_interval", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub probe_interval: Duration,
-    #[serde(default = "default_latency_sla_ms")]
     pub latency_sla_ms: u64,
-    #[serde(default = "default_availability_target")]
     pub availability_target_percent: f64,
     #[serde(default)]
     pub flapping: FlappingPolicy,
@@ -221,101 +157,70 @@ pub struct Policy {
     #[serde(default)]
     pub locations: LocationPolicy,
     /// High: initial response due this long after the page.
-    #[serde(default = "default_high_ack", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub high_initial_response: Duration,
     /// Low: initial response due this many business days after the email.
-    #[serde(default = "default_one")]
     pub low_initial_response_business_days: u32,
     /// Notice required before planned maintenance.
-    #[serde(default = "default_lead_days")]
     pub maintenance_lead_business_days: u32,
     /// An operator's window longer than this needs the team's approval
     /// before it holds back pages or counts as maintenance.
-    #[serde(default = "default_maintenance_window", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub maintenance_max_window: Duration,
     /// An operator's windows may hold this much of a calendar month (its
     /// own calendar's); a window beyond it needs the team's approval.
-    #[serde(default = "default_maintenance_month", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub maintenance_max_per_month: Duration,
     /// Error-budget burn-rate early warnings (Low, by email).
-    #[serde(default = "default_burn_tiers")]
     pub burn_tiers: Vec<BurnTier>,
     /// Probes the long window needs before a burn rate means anything.
-    #[serde(default = "default_burn_min_probes")]
     pub burn_min_probes: u32,
     /// Partner API requests one operator may make per minute, counted across
     /// every instance of the function; the next one answers 429. One operator
     /// looping a listing can't starve the others (the stage's throttling is
     /// shared by all).
-    #[serde(default = "default_api_requests_per_minute")]
     pub api_requests_per_minute: u32,
     /// The sweep warns the team this many days before a portal's
     /// certificate expires.
-    #[serde(default = "default_certificate_warning_days")]
     pub certificate_warning_days: i64,
-}
-
-fn default_outage_after() -> Duration {
-    Duration::from_secs(30 * 60)
-}
-fn default_recovery_successes() -> u32 {
-    2
-}
-fn default_blind_after() -> Duration {
-    Duration::from_secs(5 * 60)
-}
-fn default_probe_interval() -> Duration {
-    Duration::from_secs(30)
-}
-fn default_latency_sla_ms() -> u64 {
-    400
-}
-fn default_availability_target() -> f64 {
-    99.9
-}
-fn default_high_ack() -> Duration {
-    Duration::from_secs(3600)
-}
-fn default_one() -> u32 {
-    1
-}
-fn default_lead_days() -> u32 {
-    5
-}
-fn default_maintenance_window() -> Duration {
-    Duration::from_secs(4 * 3600)
-}
-fn default_maintenance_month() -> Duration {
-    Duration::from_secs(8 * 3600)
-}
-fn default_certificate_warning_days() -> i64 {
-    21
-}
-fn default_api_requests_per_minute() -> u32 {
-    120
 }
 
 impl Default for Policy {
     fn default() -> Self {
         Self {
-            outage_after: default_outage_after(),
-            recovery_successes: default_recovery_successes(),
-            blind_after: default_blind_after(),
-            probe_interval: default_probe_interval(),
-            latency_sla_ms: default_latency_sla_ms(),
-            availability_target_percent: default_availability_target(),
+            outage_after: Duration::from_secs(30 * 60),
+            recovery_successes: 2,
+            blind_after: Duration::from_secs(5 * 60),
+            probe_interval: Duration::from_secs(30),
+            latency_sla_ms: 400,
+            availability_target_percent: 99.9,
             flapping: FlappingPolicy::default(),
             latency: LatencyPolicy::default(),
             locations: LocationPolicy::default(),
-            high_initial_response: default_high_ack(),
-            low_initial_response_business_days: default_one(),
-            maintenance_lead_business_days: default_lead_days(),
-            maintenance_max_window: default_maintenance_window(),
-            maintenance_max_per_month: default_maintenance_month(),
-            burn_tiers: default_burn_tiers(),
-            burn_min_probes: default_burn_min_probes(),
-            api_requests_per_minute: default_api_requests_per_minute(),
-            certificate_warning_days: default_certificate_warning_days(),
+            high_initial_response: Duration::from_secs(3600),
+            low_initial_response_business_days: 1,
+            maintenance_lead_business_days: 5,
+            maintenance_max_window: Duration::from_secs(4 * 3600),
+            maintenance_max_per_month: Duration::from_secs(8 * 3600),
+            burn_tiers: {
+                vec![
+                    // 6 h at 6x spends 5% of a month's budget: worth a look today.
+                    BurnTier {
+                        long: Duration::from_secs(6 * 3600),
+                        short: Duration::from_secs(30 * 60),
+                        factor: 6.0,
+                    },
+                    // 24 h at 3x spends 10%: the month will end over budget at this pace.
+                    BurnTier {
+                        long: Duration::from_secs(24 * 3600),
+                        short: Duration::from_secs(2 * 3600),
+                        factor: 3.0,
+                    },
+                ]
+            },
+            burn_min_probes: 60,
+            api_requests_per_minute: 120,
+            certificate_warning_days: 21,
         }
     }
 }
