@@ -116,12 +116,7 @@ async fn the_next_page_keeps_every_filter() {
             now(),
         )
         .await;
-    let link = r
-        .headers()
-        .get("link")
-        .and_then(|v| v.to_str().ok())
-        .expect("a next page")
-        .to_string();
+    let link = next_page(&r);
     assert!(
         link.starts_with("</v1/incidents?status=open&owed_by=team&limit=2&cursor="),
         "{link}"
@@ -180,14 +175,18 @@ async fn the_bug_queues_next_page_keeps_its_filters_and_only_them() {
             now(),
         )
         .await;
-    let link = r
-        .headers()
-        .get("link")
-        .and_then(|v| v.to_str().ok())
-        .expect("a next page")
-        .to_string();
+    let link = next_page(&r);
     assert!(
         link.starts_with("</v1/bugs?operator=contoso&status=reported&limit=2&cursor="),
         "{link}"
     );
+}
+
+/// A listing answer's link to its next page.
+fn next_page(r: &Response<Body>) -> String {
+    r.headers()
+        .get("link")
+        .and_then(|v| v.to_str().ok())
+        .expect("a next page")
+        .to_string()
 }
