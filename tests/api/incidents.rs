@@ -435,3 +435,62 @@ async fn an_acknowledgement_race_by_both_sides_has_one_first() {
         .expect("incident");
     assert!(!stored.is_open(), "the resolution stands");
 }
+
+/// The reporting operator adds to its own outage report and closes it
+/// when its network is back; its words reach the team, which still owes
+/// the answer until then, and neither counts as the team's response.
+#[tokio::test]
+async fn a_reporter_adds_to_and_closes_its_own_report() {
+    let api = api().await;
+    let contoso = || client("client-contoso");
+    let r = call(
+        &api,
+        Call::new("POST", "/v1/outage-reports")
+            .claims(contoso())
+            .json(high_report("2026-11-27T09:30:00Z")),
+        now(),
+    )
+    .await;
+    let id = r.body["incident"]["id"].as_str().expect("id").to_string();
+    let update = call(
+        &api,
+        Call::new("POST", &format!("/v1/incidents/{id}/updates"))
+            .claims(contoso())
+            .json(json!({"message": "the core network restarts at 10:15"})),
+        now(),
+    )
+    .await;
+    assert_eq!(update.status, 201, "{}", update.body);
+    assert_eq!(update.body["incident"]["acknowledged_at"], Value::Null);
+    let ack = call(
+        &api,
+        Call::new("POST", &format!("/v1/incidents/{id}/acknowledgement")).claims(contoso()),
+        now(),
+    )
+    .await;
+    assert_eq!(ack.status, 403, "the team's acknowledgement is the team's");
+    let sent = api.notifier.sent.lock().expect("lock").clone();
+    let told = sent.last().expect("the team is told");
+    assert!(
+        told.text.contains("the core network restarts at 10:15"),
+        "{}",
+        told.text
+    );
+    assert!(
+        told.text.contains("The DYNAMO team still owes the answer."),
+        "{}",
+        told.text
+    );
+    let closed = call(
+        &api,
+        Call::new("POST", &format!("/v1/incidents/{id}/resolution"))
+            .claims(contoso())
+            .json(json!({"message": "back since 10:20"})),
+        now() + Duration::minutes(20),
+    )
+    .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert_eq!(closed.body["incident"]["status"], "resolved");
+    let thread = api.notifier.sent.lock().expect("lock").clone();
+    assert!(!thread.last().expect("told").text.contains("still owes"));
+}

@@ -429,11 +429,15 @@ impl Incident {
         at: DateTime<Utc>,
         calendar: &BusinessCalendar,
     ) -> Result<Answered, Refusal> {
-        if !self.answerable_by(side) {
+        let raiser = self.adds_as_raiser(side);
+        if !self.answerable_by(side) && !(raiser && answer != Answer::Acknowledge) {
             return Err(Refusal::NotOwed(self.owed_by));
         }
         if !self.is_open() {
             return Err(Refusal::Resolved);
+        }
+        if raiser {
+            return self.raiser_adds(answer, at);
         }
         let answered = Answered {
             first_acknowledgement: self.acknowledged_at.is_none(),
@@ -449,6 +453,30 @@ impl Incident {
             }
         }
         Ok(answered)
+    }
+
+    /// Whether `side` is the operator that raised it and does not owe it
+    /// (its outage report, its question): it may add to it and close it,
+    /// never answer for the side that owes the answer.
+    pub fn adds_as_raiser(&self, side: Party) -> bool {
+        side == Party::Operator && self.raised_by == side && self.owed_by != side
+    }
+
+    /// The raiser's addition: an update is a message for the owing side,
+    /// whose clocks run on; a resolution closes it (its network is back, its
+    /// question answered elsewhere) without counting as the owing side's
+    /// response.
+    fn raiser_adds(&mut self, answer: Answer, at: DateTime<Utc>) -> Result<Answered, Refusal> {
+        match answer {
+            Answer::Acknowledge => return Err(Refusal::NotOwed(self.owed_by)),
+            Answer::Update => {}
+            Answer::Resolve if self.kind.is_monitored() => return Err(Refusal::Monitored),
+            Answer::Resolve => self.resolve(at),
+        }
+        Ok(Answered {
+            first_acknowledgement: false,
+            update_was_overdue: false,
+        })
     }
 
     /// Whether the initial response was late (or is overdue at `now` if none yet).

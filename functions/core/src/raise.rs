@@ -157,7 +157,16 @@ pub fn answered(
         ),
         Party::Operator => (team.emails.clone(), vec![], operator.name.clone()),
     };
-    let message = message.map(|m| format!("\n{m}\n")).unwrap_or_default();
+    let mut message = message.map(|m| format!("\n{m}\n")).unwrap_or_default();
+    if incident.adds_as_raiser(by) && incident.is_open() {
+        message.push_str(&format!(
+            "\nThe {} still owes the answer.\n",
+            match incident.owed_by {
+                Party::Team => "DYNAMO team",
+                Party::Operator => "operator",
+            }
+        ));
+    }
     Some(Notification::email(
         Email {
             key: format!("{}#{}-{}", incident.id, answer.as_str(), key_time_ms(at)),

@@ -317,7 +317,10 @@ fn answers_table() {
     let at = utc("2026-11-27T10:30:00Z");
     let open = |owed: Party, kind: IncidentKind| {
         let mut i = incident(Severity::Low, "2026-11-27T10:00:00Z", &cal);
-        (i.owed_by, i.kind) = (owed, kind);
+        (i.owed_by, i.kind, i.raised_by) = (owed, kind, owed.other());
+        if kind.is_monitored() {
+            i.raised_by = Party::Team;
+        }
         i
     };
     let mut resolved = open(Party::Team, IncidentKind::OutageReport);
@@ -355,16 +358,31 @@ fn answers_table() {
             Answer::Acknowledge,
             Err(Refusal::NotOwed(Team)),
         ),
+        // The reporter adds to its own report and may close it, but never
+        // answers for the team.
         (
             open(Team, IncidentKind::OutageReport),
             Op,
             Answer::Update,
-            Err(Refusal::NotOwed(Team)),
+            Ok(()),
         ),
         (
             open(Team, IncidentKind::OutageReport),
             Op,
             Answer::Resolve,
+            Ok(()),
+        ),
+        (
+            open(Team, IncidentKind::InformationRequest),
+            Op,
+            Answer::Resolve,
+            Ok(()),
+        ),
+        // The monitor's incident the team owes (a location's path): not the operator's.
+        (
+            open(Team, IncidentKind::LocationPath),
+            Op,
+            Answer::Update,
             Err(Refusal::NotOwed(Team)),
         ),
         (
@@ -391,7 +409,7 @@ fn answers_table() {
             Answer::Update,
             Err(Refusal::Resolved),
         ),
-        (resolved, Op, Answer::Update, Err(Refusal::NotOwed(Team))),
+        (resolved, Op, Answer::Update, Err(Refusal::Resolved)),
     ];
     for (mut i, side, answer, want) in cases {
         let before = i.clone();
@@ -399,6 +417,12 @@ fn answers_table() {
         assert_eq!(got, want, "{:?} {:?} by {side:?}", i.kind, answer);
         match got {
             Err(_) => assert_eq!(i, before, "a refusal changes nothing"),
+            Ok(()) if before.adds_as_raiser(side) => {
+                // The owing side's clocks run on: nothing it owes was answered.
+                assert_eq!(i.acknowledged_at, None);
+                assert_eq!(i.initial_response_due, before.initial_response_due);
+                assert_eq!(i.is_open(), answer != Answer::Resolve);
+            }
             Ok(()) => {
                 assert_eq!(i.acknowledged_at, Some(at));
                 assert_eq!(i.is_open(), answer != Answer::Resolve);
