@@ -178,7 +178,8 @@ fn rows() -> Vec<Row> {
         ("GET", "/v1/maintenance", None, "reported", [200, 200, 200]),
         // A timely window needs no approval; only the team approves.
         ("POST", "/v1/maintenance/{m}/approval", None, "reported", [409, 403, 403]),
-        ("POST", "/v1/maintenance/{m}/completion", None, "reported", [200, 200, 404]),
+        // Not started yet: a window is completed once it has started.
+        ("POST", "/v1/maintenance/{m}/completion", None, "reported", [409, 409, 404]),
         ("POST", "/v1/maintenance/{m}/cancellation", None, "reported", [200, 200, 404]),
         ("POST", "/v1/outage-notices", Some(notice), "reported", [201, 403, 403]),
         // The team names the operator a bug concerns.

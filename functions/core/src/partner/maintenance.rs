@@ -188,6 +188,12 @@ impl Maintenance {
 
     pub fn complete(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
         match self.status {
+            // Nothing was done yet: a window that will not happen is cancelled.
+            MaintenanceStatus::Announced if at < self.start => Err(TransitionError(format!(
+                "maintenance {} starts at {}: it can be completed once it has started (cancel it if it will not happen)",
+                self.id,
+                self.start.format("%Y-%m-%d %H:%M:%S UTC")
+            ))),
             MaintenanceStatus::Announced => {
                 self.status = MaintenanceStatus::Completed;
                 self.completed_at = Some(at);
@@ -337,14 +343,18 @@ impl Maintenance {
                 to,
                 cc,
                 subject: format!(
-                    "[MAINTENANCE {}{}] {} to {}",
+                    "[MAINTENANCE {}{}] {}: {} to {}",
                     name.to_uppercase(),
                     if self.late && announced { ", LATE" } else { "" },
+                    match &self.announcer {
+                        Announcer::Operator(op) => op.as_str(),
+                        Announcer::DynamoTeam => "DYNAMO",
+                    },
                     self.start.format("%Y-%m-%d %H:%M UTC"),
                     self.end.format("%Y-%m-%d %H:%M UTC")
                 ),
                 text: format!(
-                    "Planned maintenance by {who} {name}.\n\nWindow: {} to {}\nServices: {}\nAnnounced: {}\nReference: {}\n{late}\n{}\n",
+                    "Planned maintenance by {who} {name}.\n\nWindow: {} to {}\nServices: {}\nAnnounced: {}{}\nReference: {}\n{late}\n{}\n",
                     self.start.to_rfc3339(),
                     self.end.to_rfc3339(),
                     if self.services.is_empty() {
@@ -353,18 +363,27 @@ impl Maintenance {
                         self.services.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")
                     },
                     self.announced_at.to_rfc3339(),
+                    self.when(event)
+                        .map(|t| format!("\n{}: {}", capitalised(name), t.to_rfc3339()))
+                        .unwrap_or_default(),
                     self.id,
                     self.description
                 ),
-                at: match event {
-                    MaintenanceEvent::Completed => self.completed_at.unwrap_or(self.announced_at),
-                    MaintenanceEvent::Cancelled => self.cancelled_at.unwrap_or(self.announced_at),
-                    MaintenanceEvent::Announced => self.announced_at,
-                    MaintenanceEvent::Approved => self.approved_at.unwrap_or(self.announced_at),
-                },
+                at: self.when(event).unwrap_or(self.announced_at),
             },
             team,
         )
+    }
+
+    /// When `event` happened to the window (`None` for the announcement,
+    /// whose time is `announced_at`, and for what has not happened).
+    fn when(&self, event: MaintenanceEvent) -> Option<DateTime<Utc>> {
+        match event {
+            MaintenanceEvent::Announced => None,
+            MaintenanceEvent::Approved => self.approved_at,
+            MaintenanceEvent::Completed => self.completed_at,
+            MaintenanceEvent::Cancelled => self.cancelled_at,
+        }
     }
 }
 
@@ -420,4 +439,12 @@ pub fn windows_in_force(
         .filter_map(Maintenance::suppression_window)
         .filter(|w| w.end > now - WINDOWS_KEPT)
         .collect()
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -333,6 +333,37 @@ mod tests {
             m.suppression_window().unwrap().end,
             utc("2026-12-10T03:00:00Z")
         );
+        let before = m.clone();
+        let early = m.complete(utc("2026-12-10T00:59:59Z"));
+        assert!(
+            early
+                .as_ref()
+                .is_err_and(|e| e.0.contains("once it has started")),
+            "{early:?}"
+        );
+        assert_eq!(m, before, "a refused completion changes nothing");
+        m.complete(utc("2026-12-10T01:00:00Z")).unwrap();
+        let email = m
+            .notices(
+                MaintenanceEvent::Completed,
+                &[op()],
+                &crate::testing::team(),
+                &Policy::default(),
+            )
+            .remove(0);
+        assert!(
+            email.text.contains("Completed: 2026-12-10T01:00:00+00:00"),
+            "{}",
+            email.text
+        );
+        assert!(
+            email
+                .subject
+                .contains("COMPLETED] DYNAMO: 2026-12-10 01:00 UTC"),
+            "{}",
+            email.subject
+        );
+        m = before;
         m.complete(utc("2026-12-10T02:00:00Z")).unwrap();
         assert_eq!(
             m.suppression_window().unwrap().end,
