@@ -494,3 +494,77 @@ async fn a_reporter_adds_to_and_closes_its_own_report() {
     let thread = api.notifier.sent.lock().expect("lock").clone();
     assert!(!thread.last().expect("told").text.contains("still owes"));
 }
+
+/// The requests an email prints, sent exactly as printed (the address
+/// after its host, the JSON body as written) by the side the email is to.
+async fn send_as_printed(api: &Api<SqliteStore, Recorder>, text: &str, who: Value) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for line in text.lines() {
+        let Some((_, request)) = line.split_once(": POST ") else {
+            continue;
+        };
+        let (url, body) = match request.split_once(" with the JSON body ") {
+            Some((url, body)) => (url, Some(body)),
+            None => (request, None),
+        };
+        let path = url
+            .strip_prefix("https://api.livesite.example")
+            .unwrap_or_else(|| panic!("the API's own address: {url}"));
+        let mut c = Call::new("POST", path).claims(who.clone());
+        if let Some(b) = body {
+            c = c.json(serde_json::from_str(b).expect("the printed body is JSON"));
+        }
+        let a = call(api, c, now()).await;
+        statuses.push(a.status);
+    }
+    statuses
+}
+
+/// Every answer instruction in an incident email is a full request against
+/// the API's own address that succeeds as printed, for the side that owes
+/// the answer: the team's raised incident (the operator answers) and an
+/// operator's report (the team answers).
+#[tokio::test]
+async fn the_instructions_in_an_email_work_as_printed() {
+    let api = api().await;
+    let raised = call(
+        &api,
+        Call::new("POST", "/v1/incidents")
+            .claims(admin())
+            .json(json!({"operator": "contoso", "kind": "reporting_failure",
+                         "subject": "October report missing", "text": "It did not arrive."})),
+        now(),
+    )
+    .await;
+    assert_eq!(raised.status, 201, "{}", raised.body);
+    let report = call(
+        &api,
+        Call::new("POST", "/v1/outage-reports")
+            .claims(client("client-contoso"))
+            .json(high_report("2026-11-27T09:30:00Z")),
+        now(),
+    )
+    .await;
+    assert_eq!(report.status, 201, "{}", report.body);
+    let sent = api.notifier.sent.lock().expect("lock").clone();
+    let to_operator = sent
+        .iter()
+        .find(|n| n.topic.as_str() == "incident_raised")
+        .expect("the raised incident's email");
+    let to_team = sent
+        .iter()
+        .find(|n| {
+            n.topic.as_str() == "outage_reported" && n.channel == livesite_core::Channel::Email
+        })
+        .expect("the report's email");
+    for (email, who) in [(to_operator, client("client-contoso")), (to_team, admin())] {
+        assert!(!email.text.contains("livesite api call"), "{}", email.text);
+        let statuses = send_as_printed(&api, &email.text, who).await;
+        assert_eq!(statuses.len(), 2, "acknowledge and update: {}", email.text);
+        assert!(
+            statuses.iter().all(|s| (200..300).contains(s)),
+            "{statuses:?}\n{}",
+            email.text
+        );
+    }
+}

@@ -312,6 +312,7 @@ impl Stack {
             emails: vec![livesite_core::EmailAddress::parse("osoc@dynamo.example").expect("email")],
             phone: None,
             calendar: Default::default(),
+            api_url: None,
         }
     }
 

@@ -33,6 +33,7 @@ pub fn team() -> Team {
         emails: vec![EmailAddress::parse("osoc@dynamo.example").expect("email")],
         phone: None,
         calendar: Default::default(),
+        api_url: None,
     }
 }
 

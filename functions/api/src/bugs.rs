@@ -33,7 +33,10 @@ where
     N: Notifier,
 {
     pub(crate) async fn get_bug(&self, ctx: &Ctx<'_>) -> Reply {
-        Ok((200, to_value(&self.partner().bug(ctx.who, ctx.id()).await?)))
+        Ok((
+            200,
+            to_value(&self.partner(ctx).bug(ctx.who, ctx.id()).await?),
+        ))
     }
 
     pub(crate) async fn report_bug(&self, ctx: &Ctx<'_>) -> Reply {
@@ -45,7 +48,7 @@ where
             }
         };
         let bug = self
-            .partner()
+            .partner(ctx)
             .report_bug(ctx.who, operator, input, ctx.now)
             .await?;
         Ok((201, to_value(&bug)))
@@ -60,7 +63,7 @@ where
             "reported, approved, rejected, scheduled, deployed",
         )?;
         let operator = operator_filter(ctx.operator)?;
-        let bugs = self.partner().bugs(ctx.who, operator, status).await?;
+        let bugs = self.partner(ctx).bugs(ctx.who, operator, status).await?;
         Ok((200, to_value(&bugs)))
     }
 
@@ -81,7 +84,7 @@ where
 
     async fn move_bug(&self, ctx: &Ctx<'_>, step: BugMove) -> Reply {
         let bug = self
-            .partner()
+            .partner(ctx)
             .move_bug(ctx.who, ctx.id(), step, ctx.now)
             .await?;
         Ok((200, to_value(&bug)))

@@ -29,6 +29,27 @@ pub struct ApiRequest {
     pub body: Vec<u8>,
     /// Claims the authorizer verified; `None` when none ran.
     pub claims: Option<Claims>,
+    /// The API's own address as the caller reached it, up to `/v1`: the
+    /// base of the requests printed in the emails this request records
+    /// (when the team's settings name none).
+    pub base_url: Option<String>,
+}
+
+/// `scheme://host[/stage]/v1` of a request: its URI's (API Gateway's are
+/// absolute), else `http://` and its `Host` (a local `livesite api serve`).
+fn base_url(uri: &lambda_http::http::Uri, host: Option<&str>) -> Option<String> {
+    let mut base = match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+        _ => format!("http://{}", host.filter(|h| !h.contains(['/', ' ']))?),
+    };
+    for segment in uri.path().split('/').filter(|s| !s.is_empty()) {
+        base.push('/');
+        base.push_str(segment);
+        if segment == "v1" {
+            return Some(base);
+        }
+    }
+    None
 }
 
 /// Every filter a route may declare (`Route::filters`), read from the
@@ -70,6 +91,7 @@ impl ApiRequest {
             idempotency_key: header("idempotency-key"),
             body,
             claims: principal_claims(req),
+            base_url: base_url(req.uri(), header("host").as_deref()),
         }
     }
 
@@ -160,6 +182,7 @@ where
             status: route.filter("status", |f| req.query(f)),
             owed_by: route.filter("owed_by", |f| req.query(f)),
             now,
+            team: self.team_for(req),
         };
         let (status, value) = match self.dispatch(route, &ctx).await {
             Ok(answer) => answer,
@@ -214,6 +237,9 @@ pub struct Ctx<'a> {
     pub status: Option<&'a str>,
     pub owed_by: Option<&'a str>,
     pub now: DateTime<Utc>,
+    /// The team as this request's use cases see it: the settings' team,
+    /// with the API's address as the caller reached it when they name none.
+    pub team: std::borrow::Cow<'a, livesite_core::Team>,
 }
 
 impl Ctx<'_> {

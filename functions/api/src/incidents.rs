@@ -25,7 +25,7 @@ where
     pub(crate) async fn report_outage(&self, ctx: &Ctx<'_>) -> Reply {
         let op = operator_only(ctx.who)?;
         let done = self
-            .partner()
+            .partner(ctx)
             .report_outage(op, parse(ctx.body)?, ctx.now)
             .await?;
         Ok((
@@ -35,7 +35,7 @@ where
     }
 
     pub(crate) async fn get_incident(&self, ctx: &Ctx<'_>) -> Reply {
-        let incident = self.partner().incident(ctx.who, ctx.id()).await?;
+        let incident = self.partner(ctx).incident(ctx.who, ctx.id()).await?;
         Ok((200, to_value(&incident)))
     }
 
@@ -46,13 +46,13 @@ where
             status: enum_filter(ctx.status, "status", "open or resolved")?,
             owed_by: enum_filter(ctx.owed_by, "owed_by", "team or operator")?,
         };
-        let incidents = self.partner().incidents(ctx.who, filter).await?;
+        let incidents = self.partner(ctx).incidents(ctx.who, filter).await?;
         Ok((200, to_value(&incidents)))
     }
 
     /// The team raises a Low incident against an operator.
     pub(crate) async fn raise(&self, ctx: &Ctx<'_>) -> Reply {
-        let incident = self.partner().raise(parse(ctx.body)?, ctx.now).await?;
+        let incident = self.partner(ctx).raise(parse(ctx.body)?, ctx.now).await?;
         Ok((201, to_value(&incident)))
     }
 
@@ -66,7 +66,7 @@ where
             _ => None,
         };
         let done = self
-            .partner()
+            .partner(ctx)
             .answer(ctx.who, ctx.id(), answer, message, ctx.now)
             .await?;
         let incident = &done.incident;
@@ -86,7 +86,7 @@ where
     pub(crate) async fn ask_information(&self, ctx: &Ctx<'_>) -> Reply {
         let op = operator_only(ctx.who)?;
         let incident = self
-            .partner()
+            .partner(ctx)
             .ask_information(op, parse(ctx.body)?, ctx.now)
             .await?;
         Ok((201, to_value(&incident)))

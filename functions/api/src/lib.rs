@@ -70,10 +70,24 @@ impl<S, N> Api<S, N>
 where
     S: Store + RecordStore + OperatorRegistry,
 {
-    /// The partner workflows over this API's store, policy and team: every
-    /// handler calls one of them.
-    fn partner(&self) -> Partner<'_, S> {
-        Partner::new(&self.store, &self.policy, &self.team)
+    /// The partner workflows over this API's store and policy, for the team
+    /// as the request sees it: every handler calls one of them.
+    fn partner<'a>(&'a self, ctx: &'a Ctx<'_>) -> Partner<'a, S> {
+        Partner::new(&self.store, &self.policy, &ctx.team)
+    }
+
+    /// The team, with the API's address as `req` reached it when the
+    /// settings name none: the requests printed in emails then work as
+    /// printed.
+    fn team_for(&self, req: &ApiRequest) -> std::borrow::Cow<'_, Team> {
+        let base = req.base_url.as_deref().and_then(|u| u.parse().ok());
+        match (&self.team.api_url, base) {
+            (None, Some(url)) => std::borrow::Cow::Owned(Team {
+                api_url: Some(url),
+                ..self.team.clone()
+            }),
+            _ => std::borrow::Cow::Borrowed(&self.team),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ where
 {
     pub(crate) async fn announce(&self, ctx: &Ctx<'_>) -> Reply {
         let m = self
-            .partner()
+            .partner(ctx)
             .announce(ctx.who, parse(ctx.body)?, ctx.now)
             .await?;
         Ok((
@@ -31,14 +31,17 @@ where
     }
 
     pub(crate) async fn list_maintenance(&self, ctx: &Ctx<'_>) -> Reply {
-        Ok((200, to_value(&self.partner().maintenance(ctx.who).await?)))
+        Ok((
+            200,
+            to_value(&self.partner(ctx).maintenance(ctx.who).await?),
+        ))
     }
 
     /// The team's approval of a late window (team only, by its route), a
     /// completion or a cancellation.
     pub(crate) async fn close(&self, ctx: &Ctx<'_>, event: MaintenanceEvent) -> Reply {
         let m = self
-            .partner()
+            .partner(ctx)
             .move_maintenance(ctx.who, ctx.id(), event, ctx.now)
             .await?;
         Ok((200, to_value(&m)))

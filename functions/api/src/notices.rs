@@ -14,7 +14,7 @@ where
 {
     pub(crate) async fn notice_outage(&self, ctx: &Ctx<'_>) -> Reply {
         let notice = self
-            .partner()
+            .partner(ctx)
             .notice_outage(parse(ctx.body)?, ctx.now)
             .await?;
         Ok((

@@ -18,18 +18,18 @@ where
 
     pub(crate) async fn get_operator(&self, ctx: &Ctx<'_>) -> Reply {
         let id = OperatorId::new(ctx.id()).map_err(|_| Problem::not_found())?;
-        Ok((200, to_value(&self.partner().operator(&id).await?)))
+        Ok((200, to_value(&self.partner(ctx).operator(&id).await?)))
     }
 
     pub(crate) async fn retire_operator(&self, ctx: &Ctx<'_>) -> Reply {
         let id = OperatorId::new(ctx.id()).map_err(|_| Problem::not_found())?;
-        self.partner().retire_operator(&id).await?;
+        self.partner(ctx).retire_operator(&id).await?;
         Ok((200, json!({"retired": id})))
     }
 
     pub(crate) async fn put_operator(&self, ctx: &Ctx<'_>) -> Reply {
         let done = self
-            .partner()
+            .partner(ctx)
             .put_operator(ctx.id(), parse(ctx.body)?, &self.team_clients)
             .await?;
         let status = if done.created { 201 } else { 200 };

@@ -16,7 +16,7 @@ where
     pub(crate) async fn push_results(&self, ctx: &Ctx<'_>) -> Reply {
         let op = operator_only(ctx.who)?;
         let accepted = self
-            .partner()
+            .partner(ctx)
             .push_results(op, parse(ctx.body)?, ctx.now)
             .await?;
         tracing::info!(operator = %op, results = accepted, "agent results stored");

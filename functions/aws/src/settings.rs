@@ -239,12 +239,25 @@ impl Settings {
             .optional("TEAM_PHONE")
             .map(|p| PhoneNumber::parse(p.trim()).map_err(|e| invalid("TEAM_PHONE", e)))
             .transpose()?;
+        // The partner API's address for the instructions in emails: the
+        // stack gives the evaluator and the sweep its PartnerApiUrl; the API
+        // function learns it from each request.
+        let api_url = env
+            .optional("API_URL")
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| {
+                u.trim()
+                    .parse::<url::Url>()
+                    .map_err(|e| invalid("API_URL", e))
+            })
+            .transpose()?;
         Ok((
             Team {
                 sender,
                 emails,
                 phone,
                 calendar: BusinessCalendar::default(),
+                api_url,
             },
             policy,
         ))

@@ -133,6 +133,7 @@ fn request(
         idempotency_key: header("idempotency-key"),
         body,
         claims: Some(claims.clone()),
+        base_url: None,
     }
 }
 

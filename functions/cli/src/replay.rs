@@ -70,6 +70,7 @@ fn default_config() -> Config {
             ],
             phone: None,
             calendar: Default::default(),
+            api_url: None,
         },
         operators: vec![],
         locations: vec![],

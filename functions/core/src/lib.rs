@@ -89,6 +89,7 @@ pub(crate) mod testing {
             emails: vec![EmailAddress::parse("osoc@dynamo.example").unwrap()],
             phone: None,
             calendar: Default::default(),
+            api_url: None,
         }
     }
 }

@@ -380,13 +380,16 @@ pub fn whom_to_call(operator: &Operator) -> String {
     }
 }
 
-/// How the owing side answers: the partner API's routes, and the command
-/// that sends the same request. No inbound mail is read, so never "reply".
-pub fn how_to_answer(id: &str) -> String {
+/// How the owing side answers: each request in full against the partner
+/// API (`Team::api`), as it works when sent as printed with the reader's
+/// own access token. No inbound mail is read, so never "reply".
+pub fn how_to_answer(id: &str, team: &Team) -> String {
     format!(
-        "Acknowledge it: POST /v1/incidents/{id}/acknowledgement\n\
-         Post updates: POST /v1/incidents/{id}/updates {{\"message\": \"...\"}}\n\
-         From the command line: livesite api call POST /v1/incidents/{id}/acknowledgement"
+        "To acknowledge: POST {}\n\
+         To post an update: POST {} with the JSON body {{\"message\": \"...\"}}\n\
+         Each request carries your partner API access token (Authorization: Bearer <token>).",
+        team.api(&format!("/incidents/{id}/acknowledgement")),
+        team.api(&format!("/incidents/{id}/updates")),
     )
 }
 
@@ -471,7 +474,7 @@ fn opened(
         opened = ts(incident.opened_at),
         due = ts(incident.initial_response_due),
         owed = answer_owed(sev, policy),
-        how = how_to_answer(&incident.id),
+        how = how_to_answer(&incident.id, team),
     );
     let mut out = Vec::new();
     if sev == Severity::High {

@@ -124,7 +124,7 @@ pub fn raise(
                 links_head = if links.is_empty() { "" } else { "Attachments:\n" },
                 due = crate::notify::ts(incident.initial_response_due),
                 owed = answer_owed(Severity::Low, policy),
-                how = how_to_answer(&id),
+                how = how_to_answer(&id, team),
             ),
             at: now,
         },

@@ -82,7 +82,7 @@ fn initial_overdue(
                 id = i.id,
                 due = ts(i.initial_response_due),
                 summary = i.summary,
-                how = how_to_answer(&i.id),
+                how = how_to_answer(&i.id, team),
             ),
             at: now,
         },
@@ -131,7 +131,8 @@ fn update_overdue(
             cc,
             subject: format!("[{sev}] Update overdue: {} incident {}", op.name, i.id),
             text: format!(
-                "An update on incident {id} was due at {due}. {kind} incidents are updated every {every} until resolution.\n\nPost one: POST /v1/incidents/{id}/updates\n",
+                "An update on incident {id} was due at {due}. {kind} incidents are updated every {every} until resolution.\n\nPost one: POST {post} with the JSON body {{\"message\": \"...\"}}\n",
+                post = team.api(&format!("/incidents/{}/updates", i.id)),
                 id = i.id,
                 due = ts(due),
                 kind = match i.severity {
@@ -184,7 +185,8 @@ pub fn maintenance_overruns(
                 subject: format!("[MAINTENANCE] No completion notice for {}", m.id),
                 text: format!(
                 "The maintenance window {id} was announced to end at {end}; no completion notice has been sent ({mins} minutes later).\n\
-                 If the work is done, send it: POST /v1/maintenance/{id}/completion. Pages are no longer held back for this window.\n",
+                 If the work is done, send it: POST {done}. Pages are no longer held back for this window.\n",
+                done = team.api(&format!("/maintenance/{}/completion", m.id)),
                 id = m.id,
                 end = ts(m.end),
                 mins = (now - m.end).num_minutes()

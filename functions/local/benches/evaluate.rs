@@ -60,6 +60,7 @@ async fn main() {
         emails: vec![EmailAddress::parse("t@d.example").expect("email")],
         phone: None,
         calendar: Default::default(),
+        api_url: None,
     };
     let ctx = Context::new(Policy::default(), team, ops.clone());
     let store = SqliteStore::in_memory().expect("store");

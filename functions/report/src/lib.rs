@@ -630,6 +630,7 @@ mod tests {
                 emails: vec![],
                 phone: None,
                 calendar: Default::default(),
+                api_url: None,
             },
             Utc::now(),
         );

@@ -411,6 +411,47 @@ fn a_slow_portal_opens_a_low_latency_incident_and_recovers() {
     assert!(events.is_empty(), "one slow probe is no incident");
 }
 
+/// The windows are half-open: a sample exactly one window old has left it,
+/// for flapping and for latency; and only timed up samples are latency's.
+#[test]
+fn a_sample_exactly_one_window_old_has_left_the_window() {
+    let op = operator();
+    let mut p = Policy::default();
+    // No gap resets the windows here: the first sample stays until it ages out.
+    p.blind_after = std::time::Duration::from_secs(7200);
+    let no_burn = |events: Vec<(i64, String)>| -> Vec<(i64, String)> {
+        events
+            .into_iter()
+            .filter(|(_, n)| !n.starts_with("burn"))
+            .collect()
+    };
+    // Flapping: a failure at 0, then 20 alternating probes from 1230 s. At
+    // 1800 s the window holds 10 failures of 20 (not above half) once the
+    // failure at 0 (exactly 30 minutes old) has left it.
+    // (The state keeps the longer window's samples: latency's is an hour
+    // here, so only flapping's own window leaves the failure out.)
+    let mut script = vec![(0, false)];
+    script.extend((0..20).map(|i| (1230 + i * 30, i % 2 == 0)));
+    let mut longer = p.clone();
+    longer.latency.window = std::time::Duration::from_secs(3600);
+    let (_, got) = run(&op, &longer, &script);
+    assert_eq!(no_burn(got), ev(&[]), "flapping's window");
+    // Latency: 19 slow timings from 0 s and one at 1800 s: the one at 0 has
+    // left the window, 19 timings are too few to judge.
+    let probes = [timed(0, 19, 900.0, None), timed(1800, 1, 900.0, None)].concat();
+    let mut longer = p.clone();
+    longer.flapping.window = std::time::Duration::from_secs(3600);
+    let (s, got) = run_probes(&op, &longer, &probes);
+    assert_eq!(no_burn(got), ev(&[]), "latency's window");
+    assert!(s.latency.is_none());
+    // Failures carry no timing: 19 slow timings and two failures are still
+    // too few timings to judge.
+    let mut probes = timed(0, 19, 900.0, None);
+    probes.extend([probe(570, false), probe(600, false)]);
+    let (s, _) = run_probes(&op, &p, &probes);
+    assert!(s.latency.is_none(), "failures are no timings");
+}
+
 /// Probes every 30 s from `from` for `count` probes of a name with two
 /// addresses, the first answering, the second `second_up`.
 fn two_addresses(from: i64, count: i64, second_up: bool) -> Vec<ProbeResult> {

@@ -518,3 +518,29 @@ fn each_way_an_incident_opens_has_its_id_form() {
         assert_eq!(opening.id(), id, "{form:?}");
     }
 }
+
+/// An update is overdue only after its deadline: one at the deadline is on
+/// time, one a second later is late, and the answer says which.
+#[test]
+fn an_update_at_its_deadline_is_on_time() {
+    let cal = BusinessCalendar::default();
+    let mut i = incident(Severity::Low, "2026-11-27T10:00:00Z", &cal);
+    i.owed_by = Party::Operator;
+    i.answer(
+        Party::Operator,
+        Answer::Acknowledge,
+        utc("2026-11-27T10:30:00Z"),
+        &cal,
+    )
+    .unwrap();
+    let due = i.next_update_due.expect("an update clock");
+    for (at, late) in [
+        (due - Duration::seconds(1), false),
+        (due, false),
+        (due + Duration::seconds(1), true),
+    ] {
+        let mut j = i.clone();
+        let answered = j.answer(Party::Operator, Answer::Update, at, &cal).unwrap();
+        assert_eq!(answered.update_was_overdue, late, "{at}");
+    }
+}

@@ -276,8 +276,11 @@ impl Bug {
                 cc,
                 subject: format!("[BUG {outcome}] {}", self.title),
                 text: format!(
-                    "Bug {}: {}\n\n{detail}\n\n{}\n\nFollow it: GET /v1/bugs/{}\n",
-                    self.id, self.title, self.description, self.id
+                    "Bug {}: {}\n\n{detail}\n\n{}\n\nFollow it: GET {}\n",
+                    self.id,
+                    self.title,
+                    self.description,
+                    team.api(&format!("/bugs/{}", self.id))
                 ),
                 at,
             },

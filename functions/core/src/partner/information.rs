@@ -62,7 +62,7 @@ pub fn information_request(
                 operator.id,
                 input.question,
                 input.contact,
-                how_to_answer(&id)
+                how_to_answer(&id, team)
             ),
             at: now,
         },

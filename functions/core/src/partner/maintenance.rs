@@ -322,8 +322,10 @@ impl Maintenance {
         let late = if self.late && announced {
             format!(
                 "\nNOTE: announced {} business day(s) ahead; the contract asks for at least {}. Accepted, marked late.\n\
-                 A late window holds back no page and counts as no maintenance in the SLA report until the DYNAMO team approves it: POST /v1/maintenance/{}/approval\n",
-                self.lead_business_days, policy.maintenance_lead_business_days, self.id
+                 A late window holds back no page and counts as no maintenance in the SLA report until the DYNAMO team approves it: POST {}\n",
+                self.lead_business_days,
+                policy.maintenance_lead_business_days,
+                team.api(&format!("/maintenance/{}/approval", self.id))
             )
         } else {
             String::new()

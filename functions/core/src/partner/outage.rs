@@ -181,7 +181,7 @@ impl OutageReport {
                     contact = input.contact,
                     desc = input.description,
                     impact = if input.impact.is_empty() { "(not given)" } else { &input.impact },
-                    how = how_to_answer(id),
+                    how = how_to_answer(id, team),
                 ),
                 at: now,
             },
