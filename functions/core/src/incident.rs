@@ -430,7 +430,8 @@ impl Incident {
         calendar: &BusinessCalendar,
     ) -> Result<Answered, Refusal> {
         let raiser = self.adds_as_raiser(side);
-        if !self.answerable_by(side) && !(raiser && answer != Answer::Acknowledge) {
+        let may = self.answerable_by(side) || (raiser && answer != Answer::Acknowledge);
+        if !may {
             return Err(Refusal::NotOwed(self.owed_by));
         }
         if !self.is_open() {
