@@ -416,9 +416,11 @@ fn a_slow_portal_opens_a_low_latency_incident_and_recovers() {
 #[test]
 fn a_sample_exactly_one_window_old_has_left_the_window() {
     let op = operator();
-    let mut p = Policy::default();
     // No gap resets the windows here: the first sample stays until it ages out.
-    p.blind_after = std::time::Duration::from_secs(7200);
+    let p = Policy {
+        blind_after: std::time::Duration::from_secs(7200),
+        ..Policy::default()
+    };
     let no_burn = |events: Vec<(i64, String)>| -> Vec<(i64, String)> {
         events
             .into_iter()
