@@ -934,3 +934,62 @@ fn incidents_carry_their_deadlines() {
         "2026-11-30T10:09:30Z".parse::<DateTime<Utc>>().unwrap()
     );
 }
+
+/// Each kind of incident the monitor opens says what it is, in its own
+/// words: none reads as another's.
+#[test]
+fn each_incident_kind_has_its_own_summary() {
+    let op = operator();
+    let p = Policy::default();
+    for (kind, says) in [
+        (
+            IncidentKind::PortalDown,
+            "expected response missing for more than 30 minutes",
+        ),
+        (IncidentKind::PartialOutage, "not on every address"),
+        (
+            IncidentKind::WalledGarden,
+            "inside the operator's walled garden",
+        ),
+        (IncidentKind::LatencySla, "above the 400 ms SLA"),
+        (IncidentKind::Flapping, "is flapping"),
+    ] {
+        let i = open_incident(
+            &op,
+            &p,
+            Severity::Low,
+            kind,
+            at(0),
+            at(1830),
+            &probe(1830, false),
+        );
+        assert!(i.summary.contains(says), "{kind:?}: {}", i.summary);
+    }
+}
+
+/// A latency incident starts at the first slow timing of its window, and
+/// an address failing round after round is one entry, since its first.
+#[test]
+fn a_latency_incident_starts_at_its_first_slow_timing_and_an_address_is_down_once() {
+    let op = operator();
+    let p = Policy::default();
+    let probes = [timed(0, 57, 100.0, None), timed(1710, 4, 900.0, None)].concat();
+    let mut s = MonitorState::new(op.id.clone());
+    let mut started = None;
+    for pr in &probes {
+        if let Evaluation::Applied { state, events } =
+            evaluate(&s, pr, &op, &p, &crate::BusinessCalendar::default())
+        {
+            s = state;
+            for e in events {
+                if let Event::IncidentOpened { incident, .. } = e {
+                    started = Some(incident.started_at);
+                }
+            }
+        }
+    }
+    assert_eq!(started, Some(at(1710)), "the first slow timing");
+    let (s, _) = run_probes(&op, &p, &two_addresses(0, 3, false));
+    assert_eq!(s.addresses_down.len(), 1, "{:?}", s.addresses_down);
+    assert_eq!(s.addresses_down[0].since, at(0));
+}
