@@ -282,6 +282,11 @@ mod tests {
             n.text
         );
         late.approve(utc("2026-12-02T08:30:00Z")).unwrap();
+        let twice = late.clone().approve(utc("2026-12-02T08:31:00Z"));
+        assert!(
+            twice.as_ref().is_err_and(|e| e.0.contains("already approved")),
+            "{twice:?}"
+        );
         let w = late.suppression_window().expect("approved: a window");
         assert_eq!(
             (w.start, w.end),
