@@ -177,7 +177,13 @@ mod tests {
                 approved.approve(now).unwrap();
                 assert!(approved.suppression_window().is_some(), "{i}: approved");
             } else {
-                assert!(m.clone().approve(now).is_err(), "{i}: nothing to approve");
+                let refused = m.clone().approve(now);
+                assert!(
+                    refused
+                        .as_ref()
+                        .is_err_and(|e| e.0.contains("needs no approval")),
+                    "{i}: nothing to approve: {refused:?}"
+                );
             }
         }
         let team = announce_maintenance(
@@ -284,7 +290,9 @@ mod tests {
         late.approve(utc("2026-12-02T08:30:00Z")).unwrap();
         let twice = late.clone().approve(utc("2026-12-02T08:31:00Z"));
         assert!(
-            twice.as_ref().is_err_and(|e| e.0.contains("already approved")),
+            twice
+                .as_ref()
+                .is_err_and(|e| e.0.contains("already approved")),
             "{twice:?}"
         );
         let w = late.suppression_window().expect("approved: a window");
@@ -648,6 +656,47 @@ mod edges {
         let mut cancelled = m;
         cancelled.cancel(t("2026-12-01T00:00:00Z")).unwrap();
         assert_eq!(cancelled.suppression_window(), None);
+    }
+
+    /// Who may move a window: its announcer and the team; the team's own
+    /// is not an operator's to move (403), another operator's is missing.
+    #[test]
+    fn who_may_move_a_window() {
+        let contoso = Actor::Operator(OperatorId::new("contoso").unwrap());
+        let fabrikam = Actor::Operator(OperatorId::new("fabrikam").unwrap());
+        let mine = announced("2026-12-10T08:00:00Z", "2026-12-10T09:00:00Z");
+        let mut teams = mine.clone();
+        teams.announcer = Announcer::DynamoTeam;
+        for (m, who, want) in [
+            (&mine, &contoso, Ok(())),
+            (&mine, &Actor::Team, Ok(())),
+            (&mine, &fabrikam, Err(Access::Missing)),
+            (&teams, &Actor::Team, Ok(())),
+            (&teams, &contoso, Err(Access::Forbidden)),
+        ] {
+            assert_eq!(m.may_move(who), want, "{:?} by {who:?}", m.announcer);
+        }
+    }
+
+    /// The windows in force: announced, completed early or approved, and
+    /// ended less than `WINDOWS_KEPT` ago; exactly that long ago is gone.
+    #[test]
+    fn windows_in_force_are_those_that_can_still_matter() {
+        let m = announced("2026-12-10T08:00:00Z", "2026-12-10T09:00:00Z");
+        let mut cancelled = announced("2026-12-11T08:00:00Z", "2026-12-11T09:00:00Z");
+        cancelled.cancel(t(NOW)).unwrap();
+        let ended = t("2026-12-10T09:00:00Z");
+        for (now, kept) in [
+            (t(NOW), 1),
+            (ended + WINDOWS_KEPT - Duration::seconds(1), 1),
+            (ended + WINDOWS_KEPT, 0),
+        ] {
+            let w = windows_in_force(&[m.clone(), cancelled.clone()], now);
+            assert_eq!(w.len(), kept, "at {now}");
+            if kept == 1 {
+                assert_eq!((w[0].start, w[0].end), (m.start, m.end));
+            }
+        }
     }
 
     #[test]
