@@ -568,3 +568,31 @@ async fn the_instructions_in_an_email_work_as_printed() {
         );
     }
 }
+
+/// The address an email prints is the gateway's own domain, never a `Host`
+/// header the caller chose: a forged one does not reach the mail.
+#[tokio::test]
+async fn a_forged_host_never_reaches_the_printed_requests() {
+    let api = api().await;
+    let r = call(
+        &api,
+        Call::new("POST", "/v1/incidents")
+            .claims(admin())
+            .host("evil.example")
+            .json(json!({"operator": "contoso", "kind": "reporting_failure",
+                         "subject": "October report missing", "text": "It did not arrive."})),
+        now(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sent = api.notifier.sent.lock().expect("lock").clone();
+    let email = sent.last().expect("the raised incident's email");
+    assert!(!email.text.contains("evil.example"), "{}", email.text);
+    assert!(
+        email
+            .text
+            .contains("POST https://api.livesite.example/v1/incidents/"),
+        "{}",
+        email.text
+    );
+}

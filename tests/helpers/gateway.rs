@@ -20,6 +20,8 @@ pub struct Call<'a> {
     pub body: Option<String>,
     pub idempotency_key: Option<&'a str>,
     pub format: Format,
+    /// The `Host` header the caller sent (the gateway's own domain unless set).
+    pub host: &'a str,
 }
 
 impl<'a> Call<'a> {
@@ -32,7 +34,14 @@ impl<'a> Call<'a> {
             body: None,
             idempotency_key: None,
             format: Format::HttpV2,
+            host: "api.livesite.example",
         }
+    }
+
+    /// A `Host` header other than the gateway's domain (a forged one).
+    pub fn host(mut self, h: &'a str) -> Self {
+        self.host = h;
+        self
     }
 
     pub fn claims(mut self, c: Value) -> Self {
@@ -66,8 +75,7 @@ impl<'a> Call<'a> {
     }
 
     pub fn request(&self) -> Request {
-        let mut headers =
-            json!({"content-type": "application/json", "host": "api.livesite.example"});
+        let mut headers = json!({"content-type": "application/json", "host": self.host});
         if let Some(k) = self.idempotency_key {
             headers["idempotency-key"] = json!(k);
         }

@@ -35,12 +35,22 @@ pub struct ApiRequest {
     pub base_url: Option<String>,
 }
 
-/// `scheme://host[/stage]/v1` of a request: its URI's (API Gateway's are
-/// absolute), else `http://` and its `Host` (a local `livesite api serve`).
-fn base_url(uri: &lambda_http::http::Uri, host: Option<&str>) -> Option<String> {
-    let mut base = match (uri.scheme_str(), uri.authority()) {
-        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
-        _ => format!("http://{}", host.filter(|h| !h.contains(['/', ' ']))?),
+/// `scheme://host[/stage]/v1` of a request. Behind API Gateway the host is
+/// the domain the gateway itself names in the request context, never the
+/// caller's `Host` header (which the URI is built from); without a gateway
+/// (a local `livesite api serve`), the URI's, else `http://` and its `Host`.
+fn base_url(req: &Request, host: Option<&str>) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    let gateway = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => Some(ctx.domain_name.clone()),
+        Some(RequestContext::ApiGatewayV1(ctx)) => Some(ctx.domain_name.clone()),
+        _ => None,
+    };
+    let uri = req.uri();
+    let mut base = match (gateway, uri.scheme_str(), uri.authority()) {
+        (Some(domain), ..) => format!("https://{}", domain?),
+        (None, Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+        _ => format!("http://{}", host.filter(|h| !h.contains(['/', ' ', '@']))?),
     };
     for segment in uri.path().split('/').filter(|s| !s.is_empty()) {
         base.push('/');
@@ -91,7 +101,7 @@ impl ApiRequest {
             idempotency_key: header("idempotency-key"),
             body,
             claims: principal_claims(req),
-            base_url: base_url(req.uri(), header("host").as_deref()),
+            base_url: base_url(req, header("host").as_deref()),
         }
     }
 
