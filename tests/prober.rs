@@ -212,6 +212,32 @@ async fn trusted_tls_is_up_with_tls_time_and_certificate_expiry() {
 }
 
 #[tokio::test]
+async fn a_self_signed_certificate_given_with_ca_cert_is_the_portals_own() {
+    // `openssl req -x509` marks its certificate as a CA; as a trust anchor
+    // alone the handshake fails (`CaUsedAsEndEntity`). Given to the prober,
+    // exactly that certificate is accepted, and nothing else is.
+    let pki = TestPki::self_signed_ca_style();
+    let p = portal::spawn_tls(ok("lab portal"), &pki).await;
+    let pinned = HttpProber::with_extra_roots(vec![pki.ca.clone()])
+        .expect("prober")
+        .trusting(portal::loopback());
+    let r = pinned.check(&check_of(&p.https_url("/"))).await;
+    assert_eq!(r.outcome, Outcome::Up, "{r:?}");
+    assert!(r.cert_expires_at.is_some(), "{r:?}");
+
+    let other = TestPki::self_signed_ca_style();
+    let not_pinned = HttpProber::with_extra_roots(vec![other.ca.clone()])
+        .expect("prober")
+        .trusting(portal::loopback());
+    let r = not_pinned.check(&check_of(&p.https_url("/"))).await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Down, Some(FailureReason::Tls)),
+        "another self-signed certificate is not this one: {r:?}"
+    );
+}
+
+#[tokio::test]
 async fn huge_body_is_scanned_only_up_to_the_cap() {
     let p = portal::spawn(Behavior::HugeBody {
         bytes: 8 * 1024 * 1024,

@@ -109,6 +109,24 @@ impl TestPki {
         }
     }
 
+    /// A self-signed certificate for localhost and 127.0.0.1 made as
+    /// `openssl req -x509` makes one: marked as a CA (`CA:TRUE`), which the
+    /// Web PKI refuses as a server's own certificate.
+    pub fn self_signed_ca_style() -> Self {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).expect("cert");
+        Self {
+            ca: cert.der().clone(),
+            ca_pem: cert.pem(),
+            leaf: cert.der().clone(),
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+        }
+    }
+
     fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)

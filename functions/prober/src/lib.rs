@@ -28,6 +28,7 @@ use tokio_rustls::TlsConnector;
 use url::Url;
 
 mod cpu_wait;
+mod pinned;
 pub use cpu_wait::CpuWait;
 
 /// The most bytes of response head (status line and headers) read from a
@@ -131,13 +132,21 @@ impl HttpProber {
     pub fn with_extra_roots(extra: Vec<CertificateDer<'static>>) -> Result<Self, ProberSetupError> {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for cert in extra {
-            roots.add(cert)?;
-        }
+        // A certificate that cannot be a trust anchor (an old v1 one) can
+        // still be pinned below, so it is not an error here.
+        let _ = roots.add_parsable_certificates(extra.iter().cloned());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| ProberSetupError::Tls(rustls::Error::General(e.to_string())))?;
+        let verifier = Arc::new(pinned::PinnedOrWebPki::new(webpki, extra));
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
