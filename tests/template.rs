@@ -445,3 +445,38 @@ print(json.dumps([[m.upper(), p, query(op)] for p, ops in d['paths'].items()
     answered.sort();
     assert_eq!(documented, answered);
 }
+
+/// Every request the docs print against the deployed API works as printed:
+/// `$API_URL` is the stack's `PartnerApiUrl`, which already ends in `/v1`,
+/// so what follows it is a route of the table (never `/v1/…` again).
+#[test]
+fn every_request_the_docs_print_names_a_route_of_the_api() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = std::fs::read_to_string(root.join("infra/template.yaml")).expect("template");
+    assert!(
+        template.contains(".amazonaws.com/v1\n"),
+        "PartnerApiUrl ends in /v1"
+    );
+    let routes = livesite_api_fn::routes();
+    let matches = |path: &str| {
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        routes.iter().any(|(_, r)| {
+            let want: Vec<&str> = r.split('/').collect();
+            want.len() == parts.len() && want.iter().zip(&parts).all(|(w, p)| *w == "{}" || w == p)
+        })
+    };
+    let mut seen = 0;
+    for doc in ["README.md", "docs/api.md", "docs/deploy.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).expect("doc");
+        for (i, _) in text.match_indices("$API_URL/") {
+            let rest = &text[i + "$API_URL".len()..];
+            let path: String = rest
+                .chars()
+                .take_while(|c| !matches!(c, '"' | '\'' | ' ' | '?' | '`' | '\n'))
+                .collect();
+            assert!(matches(&path), "{doc}: $API_URL{path} is no route");
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "the docs print at least one request");
+}

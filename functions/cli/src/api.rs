@@ -27,6 +27,10 @@ pub enum Command {
         body: Option<String>,
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// Print the answer's headers too (Location, Link, Retry-After,
+        /// Idempotent-Replayed), as `curl -i` does.
+        #[arg(short = 'i', long = "include")]
+        include: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -69,10 +73,18 @@ pub struct Common {
     config: PathBuf,
     #[arg(long, default_value = "livesite.db")]
     db: PathBuf,
-    /// Who is calling: `admin` (the DYNAMO team) or `client:<client_id>` (an operator's API client).
+    /// Who is calling: `admin` (the DYNAMO team) or `client:<client_id>` (an
+    /// operator's API client). `serve` takes a request's `X-Livesite-As`
+    /// header instead when it has one, so one server rehearses both sides.
     #[arg(long = "as", default_value = "admin")]
     principal: String,
+    #[command(flatten)]
+    registry: crate::monitor::Registry,
 }
+
+/// The header naming the caller of one request to `livesite api serve`
+/// (what a verified token would say on AWS; this server is local only).
+pub const CALLER_HEADER: &str = "x-livesite-as";
 
 /// The claims a verified token of `--as` would carry.
 fn claims(principal: &str) -> Result<Claims, Failure> {
@@ -94,7 +106,7 @@ async fn build(common: &Common) -> Result<Api<SqliteStore, ConsoleNotifier>, Fai
     let config = config_file::load(&common.config)?;
     let store = SqliteStore::open(&common.db)
         .map_err(|e| Failure::runtime(anyhow!("{}: {e}", common.db.display())))?;
-    crate::monitor::register_operators(&store, &config.operators).await?;
+    crate::monitor::seed_registry(&store, &config.operators, common.registry).await?;
     Ok(Api {
         store,
         notifier: ConsoleNotifier::default(),
@@ -152,6 +164,7 @@ pub async fn run(cmd: Command) -> Result<u8, Failure> {
             path,
             body,
             idempotency_key,
+            include,
             common,
         } => {
             let body = match body {
@@ -161,7 +174,7 @@ pub async fn run(cmd: Command) -> Result<u8, Failure> {
                 ),
                 other => other,
             };
-            send(&common, &method, &path, body, idempotency_key).await
+            send(&common, &method, &path, body, idempotency_key, include).await
         }
         Command::Raise {
             operator,
@@ -183,7 +196,7 @@ pub async fn run(cmd: Command) -> Result<u8, Failure> {
                 links,
             };
             let body = serde_json::to_string(&input).map_err(Failure::runtime)?;
-            send(&common, "POST", "/v1/incidents", Some(body), None).await
+            send(&common, "POST", "/v1/incidents", Some(body), None, false).await
         }
         Command::Serve { port, common } => {
             let claims = Arc::new(claims(&common.principal)?);
@@ -192,7 +205,7 @@ pub async fn run(cmd: Command) -> Result<u8, Failure> {
                 .await
                 .map_err(|e| Failure::runtime(anyhow!("127.0.0.1:{port}: {e}")))?;
             println!(
-                "livesite api: serving http://127.0.0.1:{port}/v1 as {} (Ctrl-C to stop)",
+                "livesite api: serving http://127.0.0.1:{port}/v1 as {} unless a request names its caller in {CALLER_HEADER} (Ctrl-C to stop)",
                 common.principal
             );
             loop {
@@ -226,6 +239,7 @@ async fn send(
     path: &str,
     body: Option<String>,
     idempotency_key: Option<String>,
+    include: bool,
 ) -> Result<u8, Failure> {
     let claims = claims(&common.principal)?;
     let api = build(common).await?;
@@ -247,7 +261,14 @@ async fn send(
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or(text);
-    println!("HTTP {status}\n{pretty}");
+    println!("HTTP {status}");
+    if include {
+        for (name, value) in resp.headers() {
+            println!("{name}: {}", value.to_str().unwrap_or("(not text)"));
+        }
+        println!();
+    }
+    println!("{pretty}");
     Ok(if (200..300).contains(&status) { 0 } else { 1 })
 }
 
@@ -289,7 +310,19 @@ async fn answer(
             return reply(413, "application/problem+json", p.to_string());
         }
     };
-    let request = request(&method, &path, &headers, body.to_vec(), claims);
+    let caller = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(CALLER_HEADER))
+        .map(|(_, v)| self::claims(v));
+    let claims = match caller {
+        None => claims.clone(),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            let p = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": format!("{CALLER_HEADER}: {}", e.error), "errors": []});
+            return reply(400, "application/problem+json", p.to_string());
+        }
+    };
+    let request = request(&method, &path, &headers, body.to_vec(), &claims);
     let resp = api.call(request, chrono::Utc::now()).await;
     let mut out = hyper::Response::new(Full::new(Bytes::from(body_text(resp.body()))));
     *out.status_mut() = resp.status();

@@ -22,7 +22,8 @@ fn within_sla(c: &Check) -> bool {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The portal URL (http:// or https://).
+    /// The portal URL (http:// or https://), or host[:port]: https, or http
+    /// when a port other than 443 is named.
     url: String,
     /// An expected status code; repeat for several (default 200).
     #[arg(long = "expect-status")]
@@ -36,7 +37,8 @@ pub struct Args {
     /// Most redirects to follow.
     #[arg(long = "max-redirects", default_value_t = 5)]
     max_redirects: u8,
-    /// Also trust the CA certificates in this PEM file.
+    /// Also trust the certificates in this PEM file: a private CA, or the
+    /// portal's own self-signed certificate (accepted when presented exactly).
     #[arg(long = "ca-cert")]
     ca_cert: Option<PathBuf>,
     /// A network (CIDR) the probe may reach besides public portals on ports
@@ -52,6 +54,46 @@ pub struct Args {
     json: bool,
 }
 
+/// The URL to check: as given with its scheme, or a bare `host[:port][/path]`
+/// read as `https://` (portals are served over TLS), or as `http://` when it
+/// names a port other than 443 (`127.0.0.1:8099`, a lab portal).
+pub fn portal_url(arg: &str) -> Result<url::Url, String> {
+    let url = if arg.contains("://") {
+        url::Url::parse(arg).map_err(|e| e.to_string())?
+    } else {
+        let plain = url::Url::parse(&format!("http://{arg}")).map_err(|e| e.to_string())?;
+        match plain.port() {
+            Some(p) if p != 443 => plain,
+            _ => url::Url::parse(&format!("https://{arg}")).map_err(|e| e.to_string())?,
+        }
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("expected http:// or https:// with a host, or host:port".into());
+    }
+    Ok(url)
+}
+
+/// What to try when the probe's guard refused every address of the portal:
+/// the network to name with `--trust-net` (this machine's loopback, or the
+/// address itself).
+fn trust_hint(c: &Check) -> Option<String> {
+    let detail = c.detail.as_deref()?;
+    if !detail.ends_with("(refused)") {
+        return None;
+    }
+    let ip = detail
+        .split_whitespace()
+        .find_map(|w| w.parse::<std::net::IpAddr>().ok())?;
+    let net = match ip {
+        std::net::IpAddr::V4(v4) if v4.is_loopback() => "127.0.0.0/8".to_string(),
+        std::net::IpAddr::V4(v4) => format!("{v4}/32"),
+        std::net::IpAddr::V6(v6) => format!("{v6}/128"),
+    };
+    Some(format!(
+        "  the probe reaches only public portals on ports 80 and 443; to check this one, add --trust-net {net}\n"
+    ))
+}
+
 fn resolve_arg(s: &str) -> Result<(String, std::net::IpAddr), String> {
     let (host, addr) = s
         .split_once(':')
@@ -64,14 +106,8 @@ fn resolve_arg(s: &str) -> Result<(String, std::net::IpAddr), String> {
 }
 
 pub async fn run(args: Args) -> Result<u8, Failure> {
-    let url = url::Url::parse(&args.url)
-        .map_err(|e| Failure::input(anyhow!("URL {:?}: {e}", args.url)))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Failure::input(anyhow!(
-            "URL {:?}: expected http:// or https:// with a host",
-            args.url
-        )));
-    }
+    let url =
+        portal_url(&args.url).map_err(|e| Failure::input(anyhow!("URL {:?}: {e}", args.url)))?;
     if !(args.timeout > 0.0 && args.timeout <= 60.0) {
         return Err(Failure::input(anyhow!(
             "--timeout: expected seconds between 0 and 60, got {}",
@@ -95,17 +131,7 @@ pub async fn run(args: Args) -> Result<u8, Failure> {
     portal.timeout = Duration::from_secs_f64(args.timeout);
     portal.max_redirects = args.max_redirects;
 
-    let extra = match &args.ca_cert {
-        None => vec![],
-        Some(path) => CertificateDer::pem_file_iter(path)
-            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| {
-                Failure::input(anyhow!(
-                    "{}: cannot read PEM certificates: {e}",
-                    path.display()
-                ))
-            })?,
-    };
+    let extra = ca_certs(args.ca_cert.as_deref())?;
     let mut prober = HttpProber::with_extra_roots(extra)
         .map_err(Failure::input)?
         .trusting(args.trust_net.iter().copied());
@@ -129,6 +155,22 @@ pub async fn run(args: Args) -> Result<u8, Failure> {
     Ok(if check.outcome == Outcome::Up { 0 } else { 1 })
 }
 
+/// The certificates of `--ca-cert`: trusted as roots, and each accepted as
+/// a portal's own certificate when presented exactly (a self-signed one).
+pub fn ca_certs(path: Option<&std::path::Path>) -> Result<Vec<CertificateDer<'static>>, Failure> {
+    let Some(path) = path else {
+        return Ok(vec![]);
+    };
+    CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            Failure::input(anyhow!(
+                "{}: cannot read PEM certificates: {e}",
+                path.display()
+            ))
+        })
+}
+
 pub fn to_json(c: &Check, probed_at: chrono::DateTime<Utc>) -> serde_json::Value {
     json!({
         "outcome": c.outcome,
@@ -144,6 +186,7 @@ pub fn to_json(c: &Check, probed_at: chrono::DateTime<Utc>) -> serde_json::Value
         "cert_expires_at": c.cert_expires_at,
         "addresses": c.addresses,
         "probed_at": probed_at,
+        "hint": trust_hint(c).map(|h| h.trim().to_string()),
     })
 }
 
@@ -179,6 +222,7 @@ fn to_text(c: &Check) -> String {
     if let Some(d) = &c.detail {
         s += &format!("  {d}\n");
     }
+    s += &trust_hint(c).unwrap_or_default();
     for a in &c.addresses {
         s += &format!(
             "  address {:<39}  {}  {}\n",

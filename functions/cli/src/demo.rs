@@ -161,8 +161,15 @@ pub async fn run(pace_ms: u64, scenario: Scenario) -> Result<u8, Failure> {
     let (servers, text, port) = portals(scenario, start, &clock).await?;
     let config = config_file::parse(&text, "demo config")?;
     let store = SqliteStore::in_memory().map_err(Failure::runtime)?;
-    let probers = crate::monitor::probers(&config)?;
-    let mut monitor = LocalMonitor::new(config, store, probers, ConsoleNotifier::default()).await?;
+    let probers = crate::monitor::probers(&config, vec![])?;
+    let mut monitor = LocalMonitor::new(
+        config,
+        store,
+        probers,
+        ConsoleNotifier::default(),
+        crate::monitor::Registry::default(),
+    )
+    .await?;
     println!(
         "{}",
         match scenario {

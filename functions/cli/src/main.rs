@@ -34,17 +34,7 @@ enum Command {
     /// Probe one URL once and judge it against the expected response and the 400 ms SLA.
     Check(check::Args),
     /// Monitor every portal in the config twice per minute, with an embedded store.
-    Run {
-        /// The monitor configuration (TOML; see docs/config.md).
-        #[arg(long)]
-        config: PathBuf,
-        /// The SQLite database holding probes, state, incidents and the outbox.
-        #[arg(long, default_value = "livesite.db")]
-        db: PathBuf,
-        /// Stop after this many probe rounds (default: run until interrupted).
-        #[arg(long)]
-        rounds: Option<u64>,
-    },
+    Run(monitor::Args),
     /// Feed recorded probe results (JSON lines) through the evaluator and print its decisions.
     Replay {
         /// JSON lines in the probe-record schema (docs/probe-record.md).
@@ -135,9 +125,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Check(args) => check::run(args).await,
-            Command::Run { config, db, rounds } => {
-                monitor::run(&config, &db, rounds).await.map(|_| 0)
-            }
+            Command::Run(args) => monitor::run(args).await.map(|_| 0),
             Command::Replay { probes, config, db } => {
                 replay::run(&probes, config.as_deref(), db.as_deref())
                     .await

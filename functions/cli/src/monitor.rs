@@ -13,10 +13,44 @@ use livesite_core::service::{deliver_pending, evaluate_batch, Context};
 use livesite_core::{Config, ProbeResult};
 use livesite_local::{ConsoleNotifier, SqliteStore};
 use livesite_prober::HttpProber;
-use std::path::Path;
+use std::path::PathBuf;
 
 /// Probes in flight at once; bounded so a large fleet cannot exhaust sockets.
 const CONCURRENCY: usize = 64;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The monitor configuration (TOML; see docs/config.md).
+    #[arg(long)]
+    config: PathBuf,
+    /// The SQLite database holding probes, state, incidents and the outbox.
+    #[arg(long, default_value = "livesite.db")]
+    db: PathBuf,
+    /// Stop after this many probe rounds (default: run until interrupted).
+    #[arg(long)]
+    rounds: Option<u64>,
+    /// Also trust the certificates in this PEM file (a private CA, or a
+    /// portal's own self-signed certificate), as `livesite check` does.
+    #[arg(long = "ca-cert")]
+    ca_cert: Option<PathBuf>,
+    /// A network (CIDR) probes may reach besides public portals, added to
+    /// the config's `[prober] trusted`; repeatable.
+    #[arg(long = "trust-net")]
+    trust_net: Vec<livesite_core::net::Cidr>,
+    #[command(flatten)]
+    pub registry: Registry,
+}
+
+/// How the store's operator registry starts: the API changes it (windows,
+/// portals, retirements), so the config only seeds it.
+#[derive(clap::Args, Clone, Copy, Default)]
+pub struct Registry {
+    /// Replace the store's operator registry with the config's operators,
+    /// undoing changes made through `livesite api` (by default the config
+    /// seeds the registry only when it is empty).
+    #[arg(long = "reset-registry")]
+    pub reset_registry: bool,
+}
 
 pub struct LocalMonitor<P> {
     pub store: SqliteStore,
@@ -27,16 +61,16 @@ pub struct LocalMonitor<P> {
 }
 
 impl<P: Prober> LocalMonitor<P> {
-    /// Registers the config's operators in the store's registry (keeping
-    /// maintenance windows announced through `livesite api`), which every
-    /// round then reads.
+    /// Seeds the store's registry from the config (see `seed_registry`),
+    /// which every round then reads.
     pub async fn new(
         config: Config,
         store: SqliteStore,
         probers: Vec<(Option<String>, P)>,
         notifier: ConsoleNotifier,
+        registry: Registry,
     ) -> Result<Self, Failure> {
-        register_operators(&store, &config.operators).await?;
+        seed_registry(&store, &config.operators, registry).await?;
         Ok(Self {
             store,
             probers,
@@ -122,23 +156,43 @@ impl<P: Prober> LocalMonitor<P> {
     }
 }
 
-/// Registers the config's operators in the store's registry, keeping the
-/// maintenance windows announced through `livesite api` since.
-pub async fn register_operators(
+/// Registers the config's operators when the store's registry is empty, or
+/// replaces the registry with them on `--reset-registry`. Otherwise the
+/// registry is left as the API last changed it: a restart never undoes a
+/// portal changed, a window announced or an operator retired through it.
+pub async fn seed_registry(
     store: &SqliteStore,
     operators: &[livesite_core::Operator],
+    registry: Registry,
 ) -> Result<(), Failure> {
-    for op in operators {
-        let mut op = op.clone();
-        if let Some(existing) = store.get_operator(&op.id).await.map_err(Failure::runtime)? {
-            let extra: Vec<_> = existing
-                .maintenance
-                .into_iter()
-                .filter(|w| !op.maintenance.contains(w))
-                .collect();
-            op.maintenance.extend(extra);
+    let registered = store.list_operators().await.map_err(Failure::runtime)?;
+    if !registered.is_empty() && !registry.reset_registry {
+        let unknown: Vec<&str> = operators
+            .iter()
+            .filter(|o| !registered.iter().any(|r| r.id == o.id))
+            .map(|o| o.id.as_str())
+            .collect();
+        if !unknown.is_empty() {
+            eprintln!(
+                "livesite: the store's registry is kept; not registered from the config: {} (--reset-registry to replace it)",
+                unknown.join(", ")
+            );
         }
-        store.put_operator(&op).await.map_err(Failure::runtime)?;
+        return Ok(());
+    }
+    if registry.reset_registry {
+        for old in registered
+            .iter()
+            .filter(|r| !operators.iter().any(|o| o.id == r.id))
+        {
+            store
+                .retire_operator(&old.id)
+                .await
+                .map_err(Failure::runtime)?;
+        }
+    }
+    for op in operators {
+        store.put_operator(op).await.map_err(Failure::runtime)?;
     }
     Ok(())
 }
@@ -212,9 +266,12 @@ pub fn event_line(e: &Event) -> String {
 
 /// The probers of the configuration's locations, each with its own view of
 /// the names (`[[location]] resolve`); one default prober when none is listed.
-pub fn probers(config: &Config) -> Result<Vec<(Option<String>, HttpProber)>, Failure> {
-    let base = HttpProber::new()
-        .map_err(Failure::runtime)?
+pub fn probers(
+    config: &Config,
+    ca_certs: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<Vec<(Option<String>, HttpProber)>, Failure> {
+    let base = HttpProber::with_extra_roots(ca_certs)
+        .map_err(Failure::input)?
         .trusting(config.prober.trusted.iter().copied());
     if config.locations.is_empty() {
         return Ok(vec![(None, base)]);
@@ -231,13 +288,23 @@ pub fn probers(config: &Config) -> Result<Vec<(Option<String>, HttpProber)>, Fai
         .collect())
 }
 
-pub async fn run(config_path: &Path, db: &Path, rounds: Option<u64>) -> Result<(), Failure> {
-    let config = config_file::load(config_path)?;
+pub async fn run(args: Args) -> Result<(), Failure> {
+    let Args {
+        config,
+        db,
+        rounds,
+        ca_cert,
+        trust_net,
+        registry,
+    } = args;
+    let mut config = config_file::load(&config)?;
+    config.prober.trusted.extend(trust_net);
     let interval = config.policy.probe_interval;
     let store =
-        SqliteStore::open(db).map_err(|e| Failure::runtime(anyhow!("{}: {e}", db.display())))?;
-    let probers = probers(&config)?;
-    let mut monitor = LocalMonitor::new(config, store, probers, ConsoleNotifier::default()).await?;
+        SqliteStore::open(&db).map_err(|e| Failure::runtime(anyhow!("{}: {e}", db.display())))?;
+    let probers = probers(&config, crate::check::ca_certs(ca_cert.as_deref())?)?;
+    let mut monitor =
+        LocalMonitor::new(config, store, probers, ConsoleNotifier::default(), registry).await?;
     println!(
         "livesite: monitoring {} portal(s) every {}s; store {}",
         monitor.ctx.operators.len(),

@@ -59,6 +59,40 @@ async fn check_refuses_a_local_address_unless_its_network_is_trusted() {
     assert_eq!(p.hits(), 0, "never connected");
 }
 
+/// The refusal says what to do, and doing exactly that works: the hint's
+/// `--trust-net` added to the same bare `host:port` checks the portal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_address_names_the_network_to_trust_and_a_bare_host_port_is_read() {
+    let p = portal::spawn(Behavior::Respond {
+        status: 200,
+        body: "ok".into(),
+    })
+    .await;
+    let bare = p
+        .http_url("/")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let out = livesite_async(vec!["check".into(), bare.clone()]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let hint = text
+        .lines()
+        .find_map(|l| l.split("add ").nth(1))
+        .unwrap_or_else(|| panic!("no hint in {text}"));
+    assert_eq!(hint, "--trust-net 127.0.0.0/8", "{text}");
+    let mut args = vec!["check".to_string()];
+    args.extend(hint.split_whitespace().map(String::from));
+    args.push(bare);
+    let out = livesite_async(args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("UP  http://127.0.0.1:"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn check_exits_1_when_the_expected_response_is_missing() {
     let p = portal::spawn(Behavior::Respond {
@@ -588,4 +622,149 @@ async fn an_agent_keeps_its_results_through_a_ten_minute_api_outage() {
     let mut stranger = Agent::new(agent_config("eu-west-1"), None).expect("agent");
     let round = stranger.round(at(31)).await;
     assert_eq!((round.sent, round.refused, round.backlog), (0, 1, 0));
+}
+
+/// One HTTP/1.1 request to a local server, its caller named in the header
+/// `livesite api serve` reads; the status code and the body.
+fn http_as(port: u16, caller: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        sock,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Livesite-As: {caller}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).expect("read");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
+}
+
+/// The config seeds the local registry once: what the API changes there
+/// (here, an operator retired) survives the next command, until
+/// `--reset-registry`. `api call -i` prints the headers a client acts on,
+/// and one `api serve` answers each request as the caller it names.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_registry_is_seeded_once_and_one_server_rehearses_both_sides() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("api.db");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/api-fuzz.toml");
+    let call = |args: &[&str]| {
+        let mut a = vec!["api", "call"];
+        a.extend(args);
+        a.extend(["--config", config, "--db", db.to_str().expect("path")]);
+        livesite(&a)
+    };
+    let out = call(&["DELETE", "/v1/operators/fabrikam"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = call(&["GET", "/v1/operators/fabrikam"]);
+    assert!(
+        stdout(&out).starts_with("HTTP 404"),
+        "kept retired: {}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("fabrikam"),
+        "says what it kept: {}",
+        stderr(&out)
+    );
+    let out = call(&["GET", "/v1/operators/fabrikam", "--reset-registry"]);
+    assert!(stdout(&out).starts_with("HTTP 200"), "{}", stdout(&out));
+
+    let raise = r#"{"operator":"contoso","kind":"information_request","subject":"ICCID range","text":"Which range?"}"#;
+    let post = [
+        "POST",
+        "/v1/incidents",
+        "--body",
+        raise,
+        "--idempotency-key",
+        "k-1",
+        "-i",
+    ];
+    let first = call(&post);
+    let again = call(&post);
+    assert!(
+        stdout(&first).contains("HTTP 201\ncontent-type: application/json\n"),
+        "{}",
+        stdout(&first)
+    );
+    assert!(
+        stdout(&again).contains("\nidempotent-replayed: true"),
+        "{}",
+        stdout(&again)
+    );
+    let json = stdout(&first);
+    let id = json
+        .split("\"id\": \"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("incident id");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let _served = Served::start(port, std::path::Path::new(config), &db, "admin");
+    let path = format!("/v1/incidents/{id}");
+    let port_ = port;
+    let answers = tokio::task::spawn_blocking(move || {
+        [
+            http_as(port_, "client:client-contoso", &path),
+            http_as(port_, "client:client-fabrikam", &path),
+            http_as(port_, "admin", &path),
+            http_as(port_, "root", &path),
+        ]
+    })
+    .await
+    .expect("join");
+    let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
+    assert_eq!(statuses, [200, 404, 200, 400], "{answers:?}");
+}
+
+/// `livesite run` monitors what `livesite check` can check: a portal on
+/// this machine behind its own self-signed certificate, with the
+/// certificate and the network given on the command line.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_takes_the_certificate_and_the_network_check_takes() {
+    let pki = livesite_tests::portal::TestPki::self_signed_ca_style();
+    let p = portal::spawn_tls(
+        Behavior::Respond {
+            status: 200,
+            body: "MO Direct".into(),
+        },
+        &pki,
+    )
+    .await;
+    let config = CONFIG
+        .replace("trusted = [\"127.0.0.0/8\"]", "")
+        .replace("URL", &p.https_url("/"));
+    let (dir, args) = one_round(&config);
+    let without = livesite_async(args.clone()).await;
+    assert!(
+        stdout(&without).contains("contoso          DOWN"),
+        "{}",
+        stdout(&without)
+    );
+    let pem = dir.path().join("portal.pem");
+    std::fs::write(&pem, &pki.ca_pem).expect("pem");
+    let mut with = args;
+    with.extend([
+        "--ca-cert".to_string(),
+        pem.display().to_string(),
+        "--trust-net".into(),
+        "127.0.0.0/8".into(),
+    ]);
+    let out = livesite_async(with).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("contoso          UP   200"),
+        "{}",
+        stdout(&out)
+    );
 }
