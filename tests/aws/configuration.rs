@@ -98,6 +98,7 @@ async fn the_functions_sdk_configuration_reaches_the_emulator() {
             location: None,
             second_round_queue_url: None,
             concurrency: None,
+            trusted: vec![],
         },
         local_principal: None,
     };
@@ -232,4 +233,54 @@ fn settings_read_every_variable_and_name_the_bad_one() {
         (probe.tables.probes.as_str(), probe.location.as_deref()),
         ("p", Some("eu-west-1"))
     );
+}
+
+/// The probe function's environment in `cargo lambda watch` (the Cargo
+/// metadata docs/deploy.md runs) reaches the local portal; the same
+/// trusted network without a local emulator is refused at start-up, and no
+/// stack sets it.
+#[tokio::test]
+async fn the_local_probe_reaches_a_portal_on_this_machine_and_only_beside_an_emulator() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo: toml::Value = std::fs::read_to_string(root.join("functions/probe/Cargo.toml"))
+        .expect("Cargo.toml")
+        .parse()
+        .expect("toml");
+    let env: std::collections::HashMap<String, String> = cargo["package"]["metadata"]["lambda"]
+        ["env"]
+        .as_table()
+        .expect("[package.metadata.lambda.env]")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let settings = |env: &std::collections::HashMap<String, String>| {
+        livesite_aws::settings::ProbeSettings::from_lookup(&|n| env.get(n).cloned())
+    };
+    let local = settings(&env).expect("the documented local settings");
+    let portal = livesite_tests::portal::spawn(livesite_tests::portal::Behavior::Respond {
+        status: 200,
+        body: "MO Direct".into(),
+    })
+    .await;
+    let prober = livesite_probe_fn::prober(&local, 8).expect("prober");
+    let check = livesite_core::PortalCheck::new(portal.http_url("/modirect").parse().expect("url"));
+    let r = prober.check(&check).await;
+    assert_eq!(r.outcome, livesite_core::Outcome::Up, "{r:?}");
+
+    for endpoint in [None, Some("https://dynamodb.us-east-1.amazonaws.com")] {
+        let mut deployed = env.clone();
+        match endpoint {
+            None => deployed.remove("AWS_ENDPOINT_URL"),
+            Some(e) => deployed.insert("AWS_ENDPOINT_URL".into(), e.into()),
+        };
+        let e = settings(&deployed).expect_err("refused").to_string();
+        assert!(e.contains("PROBE_TRUSTED_NETS"), "{e}");
+    }
+    for template in ["infra/template.yaml", "infra/probe-region.yaml"] {
+        let text = std::fs::read_to_string(root.join(template)).expect("template");
+        assert!(
+            !text.contains("PROBE_TRUSTED_NETS") && !text.contains("AWS_ENDPOINT_URL"),
+            "{template} sets a local-only variable"
+        );
+    }
 }

@@ -104,6 +104,12 @@ pub struct ProbeSettings {
     pub second_round_queue_url: Option<String>,
     /// `PROBE_CONCURRENCY`: probes holding a connection at once.
     pub concurrency: Option<usize>,
+    /// `PROBE_TRUSTED_NETS` (comma-separated CIDRs): networks the probe may
+    /// reach besides public portals, so a local run (`cargo lambda watch`)
+    /// can probe a portal on this machine. Accepted only beside a local
+    /// emulator (`AWS_ENDPOINT_URL` on a loopback address); the stacks never
+    /// set either, so deployed probes reach public portals only.
+    pub trusted: Vec<livesite_core::net::Cidr>,
 }
 
 impl ProbeSettings {
@@ -139,7 +145,34 @@ impl ProbeSettings {
                 .optional("PROBE_CONCURRENCY")
                 .map(|n| n.parse().map_err(|e| invalid("PROBE_CONCURRENCY", e)))
                 .transpose()?,
+            trusted: Self::trusted(env)?,
         })
+    }
+
+    fn trusted(env: &Env<'_>) -> Result<Vec<livesite_core::net::Cidr>, SettingsError> {
+        const NAME: &str = "PROBE_TRUSTED_NETS";
+        let nets = env.list(NAME);
+        if nets.is_empty() {
+            return Ok(vec![]);
+        }
+        let local_emulator = env
+            .optional("AWS_ENDPOINT_URL")
+            .and_then(|u| url::Url::parse(&u).ok())
+            .is_some_and(|u| match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            });
+        if !local_emulator {
+            return Err(invalid(
+                NAME,
+                "only for local runs against an emulator (AWS_ENDPOINT_URL on a loopback address); deployed probes reach public portals only",
+            ));
+        }
+        nets.iter()
+            .map(|n| n.parse().map_err(|e| invalid(NAME, format!("{n:?}: {e}"))))
+            .collect()
     }
 
     /// The store over the tables, in `TABLES_REGION` when set.

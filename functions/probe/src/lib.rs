@@ -29,6 +29,18 @@ pub fn extra_sockets(concurrency: usize) -> usize {
     LAMBDA_FILE_DESCRIPTORS.saturating_sub(concurrency + 64)
 }
 
+/// The prober the function runs with: public portals only, unless the
+/// settings trust a network (a local run beside an emulator only), and the
+/// sockets left over for names' further addresses.
+pub fn prober(
+    settings: &livesite_aws::settings::ProbeSettings,
+    concurrency: usize,
+) -> Result<livesite_prober::HttpProber, livesite_prober::ProberSetupError> {
+    Ok(livesite_prober::HttpProber::new()?
+        .trusting(settings.trusted.iter().copied())
+        .with_extra_sockets(extra_sockets(concurrency)))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Round {
     /// From the schedule: probe, then arrange the second round.

@@ -1,5 +1,5 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use livesite_probe_fn::{extra_sockets, Pacing, ProbeFunction, SecondRound, DEFAULT_CONCURRENCY};
+use livesite_probe_fn::{prober, Pacing, ProbeFunction, SecondRound, DEFAULT_CONCURRENCY};
 use serde_json::Value;
 
 #[tokio::main]
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let function = ProbeFunction {
         location: settings.location.clone(),
         store: settings.store(&config),
-        prober: livesite_prober::HttpProber::new()?.with_extra_sockets(extra_sockets(concurrency)),
+        prober: prober(&settings, concurrency)?,
         second_round: settings
             .second_round_queue_url
             .clone()
