@@ -118,12 +118,25 @@ async fn contoso_world(stage: &str) -> (Api<SqliteStore, Recorder>, Vec<(&'stati
             200
         );
     }
+    let n = call(
+        &api,
+        Call::new("POST", "/v1/outage-notices")
+            .claims(admin())
+            .json(json!({"service": "DYNAMO", "started_at": "2026-11-27T09:00:00Z", "aware_at": "2026-11-27T09:40:00Z", "description": "eSIM downloads failing"})),
+        now(),
+    )
+    .await;
+    let notice = n.body["notice"]["id"]
+        .as_str()
+        .expect("notice id")
+        .to_string();
     let ids = vec![
         ("{i}", incident),
         ("{r}", report),
         ("{q}", raised_id),
         ("{m}", maintenance),
         ("{b}", bug),
+        ("{n}", notice),
     ];
     (api, ids)
 }
@@ -182,6 +195,12 @@ fn rows() -> Vec<Row> {
         ("POST", "/v1/maintenance/{m}/completion", None, "reported", [409, 409, 404]),
         ("POST", "/v1/maintenance/{m}/cancellation", None, "reported", [200, 200, 404]),
         ("POST", "/v1/outage-notices", Some(notice), "reported", [201, 403, 403]),
+        // Every operator told reads the team's notices; the team moves them.
+        ("GET", "/v1/outage-notices", None, "reported", [200, 200, 200]),
+        ("GET", "/v1/outage-notices/{n}", None, "reported", [200, 200, 200]),
+        ("GET", "/v1/outage-notices/nope", None, "reported", [404, 404, 404]),
+        ("POST", "/v1/outage-notices/{n}/updates", Some(json!({"message": "m"})), "reported", [200, 403, 403]),
+        ("POST", "/v1/outage-notices/{n}/resolution", None, "reported", [200, 403, 403]),
         // The team names the operator a bug concerns.
         ("POST", "/v1/bugs", Some(bug), "reported", [422, 201, 201]),
         ("GET", "/v1/bugs", None, "reported", [200, 200, 200]),

@@ -310,6 +310,7 @@ impl Stack {
         livesite_core::Team {
             sender: livesite_core::EmailAddress::parse(self.sender.clone()).expect("sender"),
             emails: vec![livesite_core::EmailAddress::parse("osoc@dynamo.example").expect("email")],
+            channels: Default::default(),
             phone: None,
             calendar: Default::default(),
             api_url: None,

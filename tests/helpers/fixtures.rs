@@ -31,6 +31,7 @@ pub fn team() -> Team {
     Team {
         sender: EmailAddress::parse("livesite@dynamo.example").expect("email"),
         emails: vec![EmailAddress::parse("osoc@dynamo.example").expect("email")],
+        channels: Default::default(),
         phone: None,
         calendar: Default::default(),
         api_url: None,

@@ -11,10 +11,11 @@ use livesite_core::service::partner::IncidentFilter;
 use serde::Deserialize;
 use serde_json::json;
 
+/// A message posted on a thread (an incident's, an outage notice's).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UpdateInput {
-    message: String,
+pub(crate) struct MessageInput {
+    pub message: String,
 }
 
 impl<S, N> Api<S, N>
@@ -59,9 +60,9 @@ where
     /// Acknowledge, update or resolve (a resolution may carry a message).
     pub(crate) async fn answer_incident(&self, ctx: &Ctx<'_>, answer: Answer) -> Reply {
         let message = match answer {
-            Answer::Update => Some(parse::<UpdateInput>(ctx.body)?.message),
+            Answer::Update => Some(parse::<MessageInput>(ctx.body)?.message),
             Answer::Resolve if !ctx.body.is_empty() => {
-                Some(parse::<UpdateInput>(ctx.body)?.message)
+                Some(parse::<MessageInput>(ctx.body)?.message)
             }
             _ => None,
         };

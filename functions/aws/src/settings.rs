@@ -42,6 +42,14 @@ impl Env<'_> {
         })
     }
 
+    /// A comma-separated list of email addresses (none when unset).
+    fn addresses(&self, name: &'static str) -> Result<Vec<EmailAddress>, SettingsError> {
+        self.list(name)
+            .iter()
+            .map(|a| EmailAddress::parse(a).map_err(|e| invalid(name, e)))
+            .collect()
+    }
+
     /// A comma-separated list, blanks dropped.
     fn list(&self, name: &'static str) -> Vec<String> {
         self.optional(name)
@@ -236,17 +244,14 @@ impl Settings {
                 name: "MAIL_SENDER",
                 message: e.to_string(),
             })?;
-        let emails = env
-            .var("TEAM_EMAILS")?
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(EmailAddress::parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| SettingsError::Invalid {
-                name: "TEAM_EMAILS",
-                message: e.to_string(),
-            })?;
+        env.var("TEAM_EMAILS")?;
+        let emails = env.addresses("TEAM_EMAILS")?;
+        // The seed's channels, each a stack parameter; empty: TEAM_EMAILS.
+        let channels = livesite_core::Channels {
+            operations: env.addresses("TEAM_OPERATIONS_EMAILS")?,
+            programme: env.addresses("TEAM_PROGRAMME_EMAILS")?,
+            partner_support: env.addresses("TEAM_PARTNER_SUPPORT_EMAILS")?,
+        };
         let mut policy: Policy = env.json_or_default("POLICY_JSON")?;
         policy.validate().map_err(|e| invalid("POLICY_JSON", e))?;
         if policy.probe_interval != PROBE_INTERVAL {
@@ -288,6 +293,7 @@ impl Settings {
             Team {
                 sender,
                 emails,
+                channels,
                 phone,
                 calendar: BusinessCalendar::default(),
                 api_url,

@@ -68,6 +68,7 @@ fn default_config() -> Config {
             emails: vec![
                 EmailAddress::parse("dynamo-team@localhost.localdomain").expect("static address")
             ],
+            channels: Default::default(),
             phone: None,
             calendar: Default::default(),
             api_url: None,

@@ -29,7 +29,9 @@ pub mod sweep;
 pub use calendar::BusinessCalendar;
 pub use chrono_tz::Tz;
 
-pub use config::{Config, ConfigError, MaintenanceWindow, Operator, Policy, PortalCheck, Team};
+pub use config::{
+    Channels, Config, ConfigError, MaintenanceWindow, Operator, Policy, PortalCheck, Purpose, Team,
+};
 pub use evaluate::{evaluate, Evaluation, Event, MonitorState};
 pub use ids::{EmailAddress, OperatorId, PhoneNumber};
 pub use incident::{Incident, IncidentKind, IncidentStatus, Severity};
@@ -87,6 +89,7 @@ pub(crate) mod testing {
         Team {
             sender: EmailAddress::parse("livesite@dynamo.example").unwrap(),
             emails: vec![EmailAddress::parse("osoc@dynamo.example").unwrap()],
+            channels: Default::default(),
             phone: None,
             calendar: Default::default(),
             api_url: None,

@@ -6,7 +6,7 @@
 //! Low goes by email from the DYNAMO team to the operator. The team is copied
 //! on every operator email. Monitor gaps concern the team only.
 
-use crate::config::{Operator, Policy, Team};
+use crate::config::{Operator, Policy, Purpose, Team};
 use crate::evaluate::{Event, OpenRef};
 use crate::ids::key_time;
 use crate::ids::{EmailAddress, OperatorId};
@@ -63,6 +63,7 @@ pub enum Topic {
     BudgetBurn,
     OutageReported,
     OutageNotice,
+    OutageNoticeResolved,
     InformationRequest,
     IncidentRaised,
     IncidentAnswered,
@@ -110,6 +111,7 @@ impl Topic {
             Self::BudgetBurn => "budget_burn",
             Self::OutageReported => "outage_reported",
             Self::OutageNotice => "outage_notice",
+            Self::OutageNoticeResolved => "outage_notice_resolved",
             Self::InformationRequest => "information_request",
             Self::IncidentRaised => "incident_raised",
             Self::IncidentAnswered => "incident_answered",
@@ -175,9 +177,7 @@ impl Notification {
     /// acknowledgement, a resolution, or mail to the team with an operator
     /// only in copy.
     pub fn email(e: Email<'_>, team: &Team) -> Self {
-        let outside =
-            e.to.iter()
-                .any(|a| !team.emails.iter().any(|t| t.same_mailbox(a)));
+        let outside = e.to.iter().any(|a| !team.owns(a));
         let text = match (&team.phone, e.severity) {
             (Some(phone), Some(Severity::High)) if outside && e.topic.escalates() => format!(
                 "{}\nHigh incidents by phone: the operations centre, {phone}.\n",
@@ -269,7 +269,7 @@ pub fn undeliverable(
             operator: &original.operator,
             incident: original.incident_id.as_deref(),
             severity: original.severity,
-            to: team.emails.clone(),
+            to: team.mailbox(Purpose::of_severity(original.severity)),
             cc: vec![],
             subject: format!("[UNDELIVERABLE] {}", original.subject),
             text: format!(
@@ -336,7 +336,7 @@ pub fn render(
                 incident: None,
                 severity: Some(Severity::Low),
                 to: operator.contacts.clone(),
-                cc: team.emails.clone(),
+                cc: team.mailbox(Purpose::Programme),
                 subject: format!(
                     "[LOW] {}: error budget burning {long_burn:.1}x too fast",
                     operator.name
@@ -431,16 +431,18 @@ fn every_business_days(n: u32) -> String {
     }
 }
 
-/// Whom an incident's emails go to: the side that owes the answer, the team
-/// in copy when that is the operator.
-fn recipients(
+/// Whom an incident's emails go to: the side that owes the answer, the
+/// team's channel for its severity in copy when that is the operator.
+pub(crate) fn recipients(
     owed_by: crate::incident::Party,
+    severity: Option<Severity>,
     operator: &Operator,
     team: &Team,
 ) -> (Vec<EmailAddress>, Vec<EmailAddress>) {
+    let channel = team.mailbox(Purpose::of_severity(severity));
     match owed_by {
-        crate::incident::Party::Operator => (operator.contacts.clone(), team.emails.clone()),
-        crate::incident::Party::Team => (team.emails.clone(), vec![]),
+        crate::incident::Party::Operator => (operator.contacts.clone(), channel),
+        crate::incident::Party::Team => (channel, vec![]),
     }
 }
 
@@ -497,7 +499,7 @@ fn opened(
             at: incident.opened_at,
         }));
     }
-    let (to, cc) = recipients(incident.owed_by, operator, team);
+    let (to, cc) = recipients(incident.owed_by, Some(incident.severity), operator, team);
     out.push(Notification::email(
         Email {
             key: format!("{}#email-open", incident.id),
@@ -546,7 +548,12 @@ fn resolved(
             at: resolved_at,
         }));
     }
-    let (to, cc) = recipients(incident.kind.default_owner(), operator, team);
+    let (to, cc) = recipients(
+        incident.kind.default_owner(),
+        Some(incident.severity),
+        operator,
+        team,
+    );
     out.push(Notification::email(
         Email {
             key: format!("{}#email-resolve", incident.id),
@@ -586,7 +593,7 @@ fn gap(from: DateTime<Utc>, to: DateTime<Utc>, operator: &Operator, team: &Team)
             operator: &operator.id,
             incident: None,
             severity: Some(Severity::Low),
-            to: team.emails.clone(),
+            to: team.mailbox(Purpose::Operations),
             cc: vec![],
             subject: format!("[MONITOR] No probes of {} for {minutes} minutes", operator.name),
             text: format!(

@@ -114,7 +114,7 @@ pub fn raise(
             incident: Some(&id),
             severity: Some(Severity::Low),
             to: operator.contacts.clone(),
-            cc: team.emails.clone(),
+            cc: team.mailbox(crate::Purpose::Programme),
             subject: format!("[LOW] {} from the DYNAMO team: {}", input.kind.label(), input.subject),
             text: format!(
                 "The DYNAMO team raises a Low incident with {name} ({op}):\n\n{text}\n\n{links_head}{links}\nIncident: {id}\nInitial response due: {due}\n{owed}\n\n{how}\n",
@@ -149,13 +149,14 @@ pub fn answered(
     if incident.kind.is_monitored() {
         return None;
     }
+    let channel = team.mailbox(crate::Purpose::of_severity(Some(incident.severity)));
     let (to, cc, who) = match by {
         Party::Team => (
             operator.contacts.clone(),
-            team.emails.clone(),
+            channel,
             "The DYNAMO team".to_string(),
         ),
-        Party::Operator => (team.emails.clone(), vec![], operator.name.clone()),
+        Party::Operator => (channel, vec![], operator.name.clone()),
     };
     let mut message = message.map(|m| format!("\n{m}\n")).unwrap_or_default();
     if incident.adds_as_raiser(by) && incident.is_open() {

@@ -12,20 +12,18 @@ use crate::notify::{
     how_to_answer, update_cadence, whom_to_call, Email, Notification, Page, Topic,
 };
 use crate::partner::{Announcer, Maintenance, MaintenanceStatus};
-use crate::{EmailAddress, Operator, OperatorId, Team};
+use crate::{EmailAddress, Operator, OperatorId, Purpose, Team};
 use chrono::{DateTime, Duration, Utc};
 
 fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// Who a reminder goes to: the side that owes the answer, the team in copy
-/// when the operator owes it (the team's own nudges copy nobody).
+/// Who a reminder goes to: the side that owes the answer, the team's
+/// channel for the incident's severity in copy when the operator owes it
+/// (the team's own nudges copy nobody).
 fn owing_side(i: &Incident, op: &Operator, team: &Team) -> (Vec<EmailAddress>, Vec<EmailAddress>) {
-    match i.owed_by {
-        Party::Operator => (op.contacts.clone(), team.emails.clone()),
-        Party::Team => (team.emails.clone(), vec![]),
-    }
+    crate::notify::recipients(i.owed_by, Some(i.severity), op, team)
 }
 
 /// Reminders and escalations for open incidents, to the side that owes the
@@ -166,10 +164,10 @@ pub fn maintenance_overruns(
                     .find(|o| &o.id == op)
                     .map(|o| o.contacts.clone())
                     .unwrap_or_default();
-                (op.clone(), contacts, team.emails.clone())
+                (op.clone(), contacts, team.mailbox(m.purpose()))
             }
             Announcer::DynamoTeam => match OperatorId::new("dynamo") {
-                Ok(id) => (id, team.emails.clone(), vec![]),
+                Ok(id) => (id, team.mailbox(m.purpose()), vec![]),
                 Err(_) => continue,
             },
         };
@@ -232,7 +230,7 @@ pub fn blindness(
                 operator: &fleet,
                 incident: None,
                 severity: Some(Severity::High),
-                to: team.emails.clone(),
+                to: team.mailbox(Purpose::Operations),
                 cc: vec![],
                 subject: format!("[MONITOR BLIND] No probe results from any portal since {}", ts(latest)),
                 text: format!(
@@ -258,7 +256,7 @@ pub fn blindness(
                     operator: &op.id,
                     incident: None,
                     severity: Some(Severity::Low),
-                    to: team.emails.clone(),
+                    to: team.mailbox(Purpose::Operations),
                     cc: vec![],
                     subject: format!("[MONITOR BLIND] No probe results for {} since {}", op.name, ts(last)),
                     text: format!(
@@ -310,7 +308,7 @@ pub fn silent_locations(
                 operator: &fleet,
                 incident: None,
                 severity: Some(Severity::Low),
-                to: team.emails.clone(),
+                to: team.mailbox(Purpose::Operations),
                 cc: vec![],
                 subject,
                 text,
@@ -379,7 +377,7 @@ pub fn certificate_warnings(
                 incident: None,
                 severity: Some(Severity::Low),
                 to: op.contacts.clone(),
-                cc: team.emails.clone(),
+                cc: team.mailbox(Purpose::Operations),
                 subject: format!("[LOW] {} portal certificate expires {}", op.name, expires.format("%Y-%m-%d")),
                 text: format!(
                 "The TLS certificate of {url} expires at {at} ({days} days). When it expires, every probe fails and the 30-minute rule pages.\n",

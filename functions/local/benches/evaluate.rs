@@ -58,6 +58,7 @@ async fn main() {
     let team = Team {
         sender: EmailAddress::parse("l@d.example").expect("email"),
         emails: vec![EmailAddress::parse("t@d.example").expect("email")],
+        channels: Default::default(),
         phone: None,
         calendar: Default::default(),
         api_url: None,

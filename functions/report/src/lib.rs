@@ -360,7 +360,7 @@ pub fn email(
             incident: None,
             severity: Some(Severity::Low),
             to: operator.contacts.clone(),
-            cc: team.emails.clone(),
+            cc: team.mailbox(livesite_core::Purpose::Programme),
             subject: format!(
                 "[SLA REPORT] {} {}: {} ({})",
                 operator.name,
@@ -628,6 +628,7 @@ mod tests {
             &Team {
                 sender: EmailAddress::parse("l@d.example").unwrap(),
                 emails: vec![],
+                channels: Default::default(),
                 phone: None,
                 calendar: Default::default(),
                 api_url: None,

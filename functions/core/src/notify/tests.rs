@@ -170,6 +170,7 @@ fn a_topic_is_stored_and_sent_under_one_name() {
         (BudgetBurn, "budget_burn"),
         (OutageReported, "outage_reported"),
         (OutageNotice, "outage_notice"),
+        (OutageNoticeResolved, "outage_notice_resolved"),
         (InformationRequest, "information_request"),
         (MaintenanceAnnounced, "maintenance_announced"),
         (MaintenanceCompleted, "maintenance_completed"),

@@ -197,11 +197,25 @@ impl Bug {
         };
         match event {
             BugEvent::Reported if !self.reported_by_team => {
-                vec![self.email(event, &self.operator, team.emails.clone(), vec![], team)]
+                vec![self.email(
+                    event,
+                    &self.operator,
+                    team.mailbox(crate::Purpose::PartnerSupport),
+                    vec![],
+                    team,
+                )]
             }
             BugEvent::Reported | BugEvent::Triaged | BugEvent::Scheduled => {
                 contacts(&self.operator)
-                    .map(|to| self.email(event, &self.operator, to, team.emails.clone(), team))
+                    .map(|to| {
+                        self.email(
+                            event,
+                            &self.operator,
+                            to,
+                            team.mailbox(crate::Purpose::PartnerSupport),
+                            team,
+                        )
+                    })
                     .into_iter()
                     .collect()
             }
@@ -211,7 +225,13 @@ impl Bug {
                 .filter_map(|op| {
                     let to = contacts(op)?;
                     Some(if op == &self.operator {
-                        self.email(event, op, to, team.emails.clone(), team)
+                        self.email(
+                            event,
+                            op,
+                            to,
+                            team.mailbox(crate::Purpose::PartnerSupport),
+                            team,
+                        )
                     } else {
                         self.deployed_elsewhere(op, to, team)
                     })
@@ -239,7 +259,7 @@ impl Bug {
                 incident: None,
                 severity: Some(Severity::Low),
                 to,
-                cc: team.emails.clone(),
+                cc: team.mailbox(crate::Purpose::PartnerSupport),
                 subject: format!("[BUG DEPLOYED] A fix that concerns {operator}"),
                 text: format!(
                     "The DYNAMO team deployed a fix at {} that its triage found concerns {operator}'s MO Direct integration.\n\nThe DYNAMO team (in copy) can tell you what changed.\n",

@@ -50,7 +50,7 @@ pub fn information_request(
             operator: &operator.id,
             incident: Some(&id),
             severity: Some(Severity::Low),
-            to: team.emails.clone(),
+            to: team.mailbox(crate::Purpose::Programme),
             cc: vec![input.contact.clone()],
             subject: format!(
                 "[LOW] Information request from {}: {}",

@@ -289,12 +289,23 @@ impl Maintenance {
             .iter()
             .map(|o| {
                 let (to, cc) = match &self.announcer {
-                    Announcer::Operator(_) => (team.emails.clone(), o.contacts.clone()),
-                    Announcer::DynamoTeam => (o.contacts.clone(), team.emails.clone()),
+                    Announcer::Operator(_) => (team.mailbox(self.purpose()), o.contacts.clone()),
+                    Announcer::DynamoTeam => (o.contacts.clone(), team.mailbox(self.purpose())),
                 };
                 self.notice(event, to, cc, team, &o.id, policy)
             })
             .collect()
+    }
+
+    /// The team's channel for this window: the operations centre for an
+    /// operator's core network services (the contract's osoc@), the
+    /// programme mailbox for everything else.
+    pub fn purpose(&self) -> crate::Purpose {
+        if self.services.contains(&super::Service::CoreNetworkServices) {
+            crate::Purpose::Operations
+        } else {
+            crate::Purpose::Programme
+        }
     }
 
     /// Whether `actor` may approve, complete or cancel the window (the

@@ -161,7 +161,7 @@ impl OutageReport {
                 operator: &operator.id,
                 incident: Some(id),
                 severity: Some(input.severity),
-                to: team.emails.clone(),
+                to: team.mailbox(crate::Purpose::Operations),
                 cc: vec![input.contact.clone()],
                 subject: format!(
                     "[{}] Outage reported by {}: {}",

@@ -573,7 +573,8 @@ mod edges {
         let late =
             outage_notice(input("2026-11-27T09:00:00Z", "2026-11-27T09:29:59Z"), now).unwrap();
         assert!(!late.within_30_minutes);
-        let mail = &late.emails(&[madrid_operator("contoso")], &team())[0];
+        let contoso = madrid_operator("contoso");
+        let mail = &late.emails(NoticeEvent::Sent, &[&contoso], &team())[0];
         assert!(
             mail.text.contains("later than the 30 minutes"),
             "{}",

@@ -9,10 +9,12 @@
 mod bugs;
 mod incidents;
 mod maintenance;
+mod notices;
 mod registry;
 
 pub use bugs::BugMove;
 pub use incidents::{AnswerOutcome, IncidentFilter};
+pub use notices::NoticeMove;
 pub use registry::Registered;
 
 use crate::config::{Operator, Policy, Team};

@@ -1,12 +1,10 @@
-//! The operator registry (the DYNAMO team's alone) and the team's outage
-//! notices to every operator.
+//! The operator registry (the DYNAMO team's alone), reports and agent pushes.
 
 use super::{Outcome, Partner, PartnerError};
 use crate::config::Operator;
 use crate::ids::OperatorId;
-use crate::partner::{self, OutageNotice, OutageNoticeInput};
+use crate::partner;
 use crate::ports::{OperatorRegistry, RecordStore, Store};
-use crate::records::Records;
 use crate::service::change_operator;
 use chrono::{DateTime, Utc};
 
@@ -98,24 +96,6 @@ where
             )));
         }
         Ok(())
-    }
-
-    /// The team tells every operator of an outage on its side.
-    pub async fn notice_outage(
-        &self,
-        input: OutageNoticeInput,
-        now: DateTime<Utc>,
-    ) -> Outcome<OutageNotice> {
-        let notice = partner::outage_notice(input, now)?;
-        if !self.store.create(&notice).await? {
-            return Err(PartnerError::Conflict(format!(
-                "outage notice {} exists",
-                notice.id
-            )));
-        }
-        let operators = self.store.list_operators().await?;
-        self.enqueue(notice.emails(&operators, self.team)).await?;
-        Ok(notice)
     }
 }
 
