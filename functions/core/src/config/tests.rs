@@ -356,6 +356,59 @@ timeout = "5s"
         assert!(c.team.phone.is_some() && !c.operators[0].escalation_phones.is_empty());
     }
 
+    /// Every key path of a document: tables' keys dotted, arrays as `[]`;
+    /// a map of data (a location's `resolve`) is one key.
+    fn key_paths(v: &serde_json::Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) if !at.ends_with(".resolve") => {
+                for (k, v) in m {
+                    key_paths(v, &format!("{at}.{k}"), out);
+                }
+            }
+            serde_json::Value::Array(items) if items.iter().any(|i| i.is_object()) => {
+                for i in items {
+                    key_paths(i, &format!("{at}[]"), out);
+                }
+            }
+            _ => {
+                out.insert(at.to_string());
+            }
+        }
+    }
+
+    /// The example shows every field the configuration has (what the
+    /// parsed configuration writes back is no more than what the file
+    /// says), and docs/config.md names each one.
+    #[test]
+    fn the_example_and_the_reference_list_every_field() {
+        let text = include_str!("../../../../docs/livesite.example.toml");
+        let written: toml::Value = toml::from_str(text).unwrap();
+        let mut shown = std::collections::BTreeSet::new();
+        key_paths(&serde_json::to_value(&written).unwrap(), "", &mut shown);
+        let mut fields = std::collections::BTreeSet::new();
+        key_paths(&serde_json::to_value(parse(text)).unwrap(), "", &mut fields);
+        // An empty list of tables is shown by any of its tables' fields.
+        let missing: Vec<&String> = fields
+            .iter()
+            .filter(|f| {
+                !shown.contains(*f) && !shown.iter().any(|s| s.starts_with(&format!("{f}[]")))
+            })
+            .collect();
+        assert!(missing.is_empty(), "the example omits {missing:?}");
+        let reference = include_str!("../../../../docs/config.md");
+        let unnamed: Vec<&String> = fields
+            .iter()
+            .filter(|f| {
+                let name = f.rsplit('.').next().unwrap_or(f).trim_end_matches("[]");
+                !reference.contains(&format!("`{name}`"))
+            })
+            .collect();
+        assert!(
+            unnamed.is_empty(),
+            "docs/config.md does not name {unnamed:?}"
+        );
+    }
+
     #[test]
     fn typos_are_refused_by_the_parser() {
         let typo = GOOD.replace("expect_body", "expect_bdy");
