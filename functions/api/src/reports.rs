@@ -20,7 +20,10 @@ where
             .map_err(|e: MonthError| Problem::field("month", e.to_string()))?;
         let operator = operator_filter(ctx.operator)?;
         let one = operator.is_some() || matches!(ctx.who, Principal::Operator(_));
-        let reports = self.partner(ctx).reports(ctx.who, operator, month).await?;
+        let reports = self
+            .partner(ctx)
+            .reports(ctx.who, operator, month, ctx.now)
+            .await?;
         // One operator asked for (its own, or named): one report; else a list.
         match (one, reports.first()) {
             (true, Some(r)) => Ok((200, to_value(r))),

@@ -30,6 +30,11 @@ pub struct Args {
     operator: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Write one file per operator here (`<operator>-<month>.<ext>`)
+    /// instead of printing: how HTML for several operators is written, one
+    /// document each.
+    #[arg(long = "out-dir")]
+    out_dir: Option<PathBuf>,
 }
 
 pub async fn run(args: Args) -> Result<u8, Failure> {
@@ -52,23 +57,41 @@ pub async fn run(args: Args) -> Result<u8, Failure> {
     }
     if operators.is_empty() {
         return Err(Failure::input(anyhow!(
-            "no such operator in {}: {:?}",
+            "{}: no operator {}",
             args.config.display(),
-            args.operator
+            args.operator.as_deref().unwrap_or("at all")
+        )));
+    }
+    if args.format == Format::Html && operators.len() > 1 && args.out_dir.is_none() {
+        return Err(Failure::input(anyhow!(
+            "HTML is one document per operator: name one with --operator, or give --out-dir DIR for a file each"
         )));
     }
     let mut reports = Vec::new();
     for op in &operators {
-        let r = livesite_report::gather(&store, op, month, &config.policy)
+        let r = livesite_report::gather(&store, op, month, &config.policy, chrono::Utc::now())
             .await
             .map_err(Failure::runtime)?;
-        match args.format {
-            Format::Text => println!("{}", livesite_report::text(&r, op)),
-            Format::Html => println!("{}", livesite_report::html(&r, op)),
-            Format::Json => reports.push(r),
+        let (ext, doc) = match args.format {
+            Format::Text => ("txt", livesite_report::text(&r, op)),
+            Format::Html => ("html", livesite_report::html(&r, op)),
+            Format::Json => (
+                "json",
+                serde_json::to_string_pretty(&r).map_err(Failure::runtime)?,
+            ),
+        };
+        match &args.out_dir {
+            Some(dir) => {
+                let path = dir.join(format!("{}-{month}.{ext}", op.id));
+                std::fs::write(&path, doc)
+                    .map_err(|e| Failure::runtime(anyhow!("{}: {e}", path.display())))?;
+                println!("{}", path.display());
+            }
+            None if args.format == Format::Json => reports.push(r),
+            None => println!("{doc}"),
         }
     }
-    if args.format == Format::Json {
+    if args.format == Format::Json && args.out_dir.is_none() {
         let out = if reports.len() == 1 {
             serde_json::to_string_pretty(&reports[0])
         } else {

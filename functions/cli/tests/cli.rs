@@ -768,3 +768,50 @@ async fn run_takes_the_certificate_and_the_network_check_takes() {
         stdout(&out)
     );
 }
+
+/// HTML is one document per operator: several need a directory, each gets
+/// its file; a month nothing was observed in says so; an unknown operator
+/// is named as typed.
+#[test]
+fn reports_write_one_document_per_operator_and_say_when_there_is_no_data() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("r.db");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/api-fuzz.toml");
+    let report = |extra: &[&str]| {
+        let mut a = vec![
+            "report",
+            "--month",
+            "2026-10",
+            "--config",
+            config,
+            "--db",
+            db.to_str().expect("path"),
+        ];
+        a.extend(extra);
+        livesite(&a)
+    };
+    let out = report(&["--format", "html"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("--out-dir"), "{}", stderr(&out));
+    let out = report(&[
+        "--format",
+        "html",
+        "--out-dir",
+        dir.path().to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for op in ["contoso", "fabrikam"] {
+        let html =
+            std::fs::read_to_string(dir.path().join(format!("{op}-2026-10.html"))).expect("file");
+        assert_eq!(html.matches("<html>").count(), 1, "{op}");
+        assert!(html.contains("no data (nothing was observed)"), "{op}");
+        assert!(!html.contains("MISSED"), "{op}");
+    }
+    let out = report(&["--operator", "nobody"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no operator nobody") && !stderr(&out).contains("Some("),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -272,6 +272,14 @@ fn yes() -> bool {
 pub struct MonthlyReport {
     pub operator: OperatorId,
     pub month: String,
+    /// How the month stands when the report is made: met or missed once it
+    /// has ended; in progress before; no data when nothing was observed.
+    #[serde(default)]
+    pub standing: Standing,
+    /// The minutes of the month gone by when the report was made (all of
+    /// them once it has ended): `unknown_minutes` counts only these.
+    #[serde(default)]
+    pub elapsed_minutes: f64,
     pub target_percent: f64,
     pub latency_sla_ms: u64,
     pub minutes_in_month: f64,
@@ -287,6 +295,7 @@ pub struct MonthlyReport {
     pub availability_raw_percent: f64,
     /// Up time over observed time outside maintenance: the SLA figure.
     pub availability_percent: Option<f64>,
+    /// The month has ended at or above the target (`standing` is `Met`).
     pub met_target: bool,
     pub error_budget_minutes: f64,
     pub error_budget_left_minutes: f64,
@@ -337,6 +346,43 @@ pub struct ReportInput<'a> {
     pub notices: &'a [Maintenance],
     /// The operator's time zone: the month and its days are local.
     pub timezone: chrono_tz::Tz,
+    /// When the report is made: a month not yet over is in progress, and
+    /// its time still to come is not unknown time.
+    pub now: DateTime<Utc>,
+}
+
+/// Where the month stands against the target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    Met,
+    Missed,
+    /// The month has not ended: the figures are so far.
+    InProgress,
+    /// No time of the month was observed: no figure at all.
+    #[default]
+    NoData,
+}
+
+impl Standing {
+    fn of(availability: Option<f64>, target: f64, ended: bool) -> Self {
+        match availability {
+            None => Self::NoData,
+            Some(_) if !ended => Self::InProgress,
+            Some(a) if a >= target => Self::Met,
+            Some(_) => Self::Missed,
+        }
+    }
+
+    /// The verdict as the report prints it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Met => "MET",
+            Self::Missed => "MISSED",
+            Self::InProgress => "so far (month in progress)",
+            Self::NoData => "no data (nothing was observed)",
+        }
+    }
 }
 
 /// The month's sums over its decided days.
@@ -402,6 +448,7 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
     days.sort_by_key(|d| d.date);
     let total = Totals::of(&days);
     let month_minutes = minutes(to - from);
+    let elapsed_minutes = minutes(input.now.clamp(from, to) - from);
     let target = policy.availability_target_percent;
     let budget = month_minutes * (100.0 - target) / 100.0;
     let sla_base = total.up + total.down;
@@ -413,6 +460,8 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
     MonthlyReport {
         operator: input.operator.clone(),
         month: input.month.to_string(),
+        standing: Standing::of(availability, target, input.now >= to),
+        elapsed_minutes,
         target_percent: target,
         latency_sla_ms: policy.latency_sla_ms,
         minutes_in_month: month_minutes,
@@ -420,10 +469,10 @@ pub fn monthly(input: ReportInput<'_>) -> MonthlyReport {
         downtime_minutes: seconds_to_minutes(total.down),
         down_in_maintenance_minutes: seconds_to_minutes(total.maint_down),
         maintenance_minutes: seconds_to_minutes(total.maint_up + total.maint_down),
-        unknown_minutes: month_minutes - seconds_to_minutes(total.observed()),
+        unknown_minutes: (elapsed_minutes - seconds_to_minutes(total.observed())).max(0.0),
         availability_raw_percent: up * 100.0 / month_minutes,
         availability_percent: availability,
-        met_target: availability.is_some_and(|a| a >= target),
+        met_target: Standing::of(availability, target, input.now >= to) == Standing::Met,
         error_budget_minutes: budget,
         error_budget_left_minutes: budget - seconds_to_minutes(total.down),
         probes: total.probes as usize,

@@ -156,7 +156,11 @@ async fn main() {
     let month = "2027-01".parse().expect("month");
     let took = Instant::now();
     let (report, heap) = peak_of(livesite_core::service::monthly_report(
-        &store, &op, month, &policy,
+        &store,
+        &op,
+        month,
+        &policy,
+        chrono::DateTime::<chrono::Utc>::MAX_UTC,
     ))
     .await;
     let report = report.expect("report");

@@ -9,7 +9,7 @@ use livesite_core::ports::{
     IncidentStore, Notifier, OperatorRegistry, Outbox, RecordStore, StateStore, Store, StoreError,
     SummaryStore,
 };
-use livesite_core::report::{Month, MonthlyReport};
+use livesite_core::report::{Month, MonthlyReport, Standing};
 use livesite_core::service::{deliver_pending, sweep, Duty, SweepReport};
 use livesite_core::{Operator, Policy, Severity, Team};
 use plotters::prelude::*;
@@ -24,10 +24,23 @@ fn ms(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |v| format!("{v:.0} ms"))
 }
 
+/// How much of a month in progress has gone by, and what is unknown so far.
+fn progress(r: &MonthlyReport) -> Option<String> {
+    (r.elapsed_minutes < r.minutes_in_month).then(|| {
+        format!(
+            "Month in progress: {:.1} of {:.1} days gone by; the figures are so far, and {:.1} min of them unknown",
+            r.elapsed_minutes / 1440.0,
+            r.minutes_in_month / 1440.0,
+            r.unknown_minutes
+        )
+    })
+}
+
 pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
     let mut s = format!(
         "livesite monthly SLA report: {name} ({id}), {month}\n\n\
          Availability (SLA, excluding announced maintenance and unknown time): {sla}  target {target:.2}%  {verdict}\n\
+         {progress}\
          Availability (raw, whole month):                                      {raw:.3}%\n\
          Downtime counted: {down:.1} min   error budget {budget:.1} min, left {left:.1} min\n\
          Down during announced maintenance: {dm:.1} min   maintenance: {mt:.1} min   unknown (no decided round): {unk:.1} min\n\
@@ -38,7 +51,8 @@ pub fn text(r: &MonthlyReport, operator: &Operator) -> String {
         month = r.month,
         sla = pct(r.availability_percent),
         target = r.target_percent,
-        verdict = if r.met_target { "MET" } else { "MISSED" },
+        verdict = r.standing.label(),
+        progress = progress(r).map(|p| format!("{p}\n")).unwrap_or_default(),
         raw = r.availability_raw_percent,
         down = r.downtime_minutes,
         budget = r.error_budget_minutes,
@@ -287,16 +301,20 @@ fn html_rows(r: &MonthlyReport) -> (String, String) {
 
 /// The HTML email: headline figures, both charts inline, the tables.
 pub fn html(r: &MonthlyReport, operator: &Operator) -> String {
-    let verdict = if r.met_target {
-        "<b style=\"color:#1b7f3b\">MET</b>"
-    } else {
-        "<b style=\"color:#b00020\">MISSED</b>"
+    let colour = match r.standing {
+        Standing::Met => "#1b7f3b",
+        Standing::Missed => "#b00020",
+        Standing::InProgress | Standing::NoData => "#555555",
     };
+    let verdict = format!("<b style=\"color:{colour}\">{}</b>", r.standing.label());
+    let progress = progress(r)
+        .map(|p| format!("<p><i>{}</i></p>", escape(&p)))
+        .unwrap_or_default();
     let (incidents, notices) = html_rows(r);
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
          <body style=\"font-family:sans-serif;max-width:680px\">\
-         <h2>{title}</h2>\
+         <h2>{title}</h2>{progress}\
          <table style=\"border-collapse:collapse\" cellpadding=\"4\">\
          <tr><td>Availability (SLA)</td><td><b>{sla}</b> against {target:.2}%: {verdict}</td></tr>\
          <tr><td>Availability (raw)</td><td>{raw:.3}%</td></tr>\
@@ -366,7 +384,7 @@ pub fn email(
                 operator.name,
                 r.month,
                 pct(r.availability_percent),
-                if r.met_target { "met" } else { "missed" }
+                r.standing.label()
             ),
             text: text(r, operator),
             at,
@@ -447,7 +465,7 @@ where
     if store.get_entry(&key).await?.is_some() {
         return Ok(());
     }
-    let report = gather(store, op, month, policy).await?;
+    let report = gather(store, op, month, policy, now).await?;
     if report.probes == 0 {
         // Not monitored that month (onboarded later): nothing to report.
         return Ok(());
@@ -594,6 +612,7 @@ mod tests {
             incidents: &[],
             notices: &[],
             timezone: livesite_core::Tz::UTC,
+            now: chrono::DateTime::<Utc>::MAX_UTC,
         })
     }
 

@@ -306,6 +306,7 @@ where
         operator,
         "2026-11".parse().expect("month"),
         &ctx.policy,
+        crate::fixtures::t0() + chrono::Duration::days(60),
     )
     .await
     .expect("report")

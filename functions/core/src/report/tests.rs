@@ -136,6 +136,7 @@ fn report_of(days: &[DaySummary], month: &str, tz: chrono_tz::Tz) -> MonthlyRepo
         incidents: &[],
         notices: &[],
         timezone: tz,
+        now: chrono::DateTime::<chrono::Utc>::MAX_UTC,
     })
 }
 
@@ -343,6 +344,7 @@ fn fixture_month_matches_the_hand_computation() {
         incidents: &incidents,
         notices: &notices,
         timezone: chrono_tz::Tz::UTC,
+        now: chrono::DateTime::<chrono::Utc>::MAX_UTC,
     });
     let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
     assert!(close(r.minutes_in_month, 40_320.0));
@@ -442,6 +444,7 @@ fn days_and_month_are_the_operators_local_ones() {
         incidents: &[],
         notices: &[],
         timezone: madrid,
+        now: chrono::DateTime::<chrono::Utc>::MAX_UTC,
     });
     assert_eq!(r.days.len(), 31);
     assert_eq!(r.days[28].date.to_string(), "2026-03-29");
@@ -466,6 +469,7 @@ fn a_month_without_probes_is_unknown_not_down() {
         incidents: &[],
         notices: &[],
         timezone: chrono_tz::Tz::UTC,
+        now: chrono::DateTime::<chrono::Utc>::MAX_UTC,
     });
     assert_eq!(r.availability_percent, None);
     assert!(!r.met_target);
@@ -479,4 +483,53 @@ fn a_month_without_probes_is_unknown_not_down() {
         (r.error_budget_minutes - 43.2).abs() < 1e-9,
         "43.2 minutes in a 30-day month at 99.9%"
     );
+}
+
+/// A month is judged once it has ended: before, three good probes read
+/// "so far", and only the time gone by can be unknown; a month nothing
+/// was observed in reads "no data", never MISSED.
+#[test]
+fn a_month_is_judged_when_it_ends_and_an_empty_one_has_no_data() {
+    let t = utc("2026-12-02T10:00:00Z");
+    let probes: Vec<ProbeResult> = (0..3)
+        .map(|i| probe(t + chrono::Duration::seconds(30 * i), true, 50.0))
+        .collect();
+    let days = decided(&probes, &[], chrono_tz::Tz::UTC);
+    let at = |now: &str| {
+        monthly(ReportInput {
+            operator: OperatorId::new("contoso").unwrap(),
+            month: "2026-12".parse().unwrap(),
+            policy: &Policy::default(),
+            days: &days,
+            incidents: &[],
+            notices: &[],
+            timezone: chrono_tz::Tz::UTC,
+            now: utc(now),
+        })
+    };
+    let r = at("2026-12-03T00:00:00Z");
+    assert_eq!((r.standing, r.met_target), (Standing::InProgress, false));
+    assert_eq!(r.elapsed_minutes, 2.0 * 1440.0);
+    assert!(
+        r.unknown_minutes > 2.0 * 1440.0 - 5.0 && r.unknown_minutes < 2.0 * 1440.0,
+        "the two days gone by, less the rounds observed: {}",
+        r.unknown_minutes
+    );
+    let ended = at("2027-01-01T00:00:00Z");
+    assert_eq!((ended.standing, ended.met_target), (Standing::Met, true));
+    assert_eq!(ended.elapsed_minutes, ended.minutes_in_month);
+    for now in ["2026-11-30T00:00:00Z", "2027-02-01T00:00:00Z"] {
+        let empty = monthly(ReportInput {
+            operator: OperatorId::new("contoso").unwrap(),
+            month: "2026-12".parse().unwrap(),
+            policy: &Policy::default(),
+            days: &[],
+            incidents: &[],
+            notices: &[],
+            timezone: chrono_tz::Tz::UTC,
+            now: utc(now),
+        });
+        assert_eq!(empty.standing, Standing::NoData, "{now}");
+        assert_eq!(empty.standing.label(), "no data (nothing was observed)");
+    }
 }

@@ -19,6 +19,7 @@ pub async fn monthly_report<S>(
     operator: &Operator,
     month: Month,
     policy: &Policy,
+    now: DateTime<Utc>,
 ) -> Result<MonthlyReport, StoreError>
 where
     S: StateStore + SummaryStore + IncidentStore + RecordStore,
@@ -46,6 +47,7 @@ where
         incidents: &incidents,
         notices: &notices,
         timezone: operator.timezone,
+        now,
     }))
 }
 

@@ -110,6 +110,7 @@ where
         who: &crate::partner::Actor,
         operator: Option<OperatorId>,
         month: crate::report::Month,
+        now: DateTime<Utc>,
     ) -> Outcome<Vec<crate::report::MonthlyReport>> {
         let wanted = match who.scope(operator) {
             None => return Err(PartnerError::NotFound),
@@ -118,7 +119,9 @@ where
         };
         let mut reports = Vec::new();
         for op in &wanted {
-            reports.push(crate::service::monthly_report(self.store, op, month, self.policy).await?);
+            reports.push(
+                crate::service::monthly_report(self.store, op, month, self.policy, now).await?,
+            );
         }
         Ok(reports)
     }
