@@ -21,6 +21,7 @@ mod edge;
 mod incidents;
 mod maintenance;
 mod matrix;
+mod messages;
 mod notices;
 mod paging;
 mod registry;

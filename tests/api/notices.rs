@@ -143,7 +143,8 @@ async fn an_outage_notice_is_listed_updated_and_resolved_with_a_notice_each_time
     for (_, subject, text) in &sent {
         assert!(subject.starts_with("[OUTAGE RESOLVED]"), "{subject}");
         assert!(
-            text.contains("Resolved: 2026-11-27 10:50:00 UTC")
+            text.contains("Resolved: 2026-11-27 ")
+                && text.contains("10:50:00 UTC")
                 && text.contains("downloads back to normal"),
             "{text}"
         );

@@ -86,6 +86,36 @@ pub enum Topic {
 }
 
 impl Topic {
+    /// Every kind of message, for tests that must see each one (a new
+    /// variant fails to compile `a_topic_is_stored_and_sent_under_one_name` until listed here too).
+    pub const ALL: [Topic; 26] = [
+        Self::IncidentOpened,
+        Self::IncidentResolved,
+        Self::MonitorGap,
+        Self::BudgetBurn,
+        Self::OutageReported,
+        Self::OutageNotice,
+        Self::OutageNoticeResolved,
+        Self::InformationRequest,
+        Self::IncidentRaised,
+        Self::IncidentAnswered,
+        Self::MaintenanceAnnounced,
+        Self::MaintenanceApproved,
+        Self::MaintenanceCompleted,
+        Self::MaintenanceCancelled,
+        Self::MaintenanceOverrun,
+        Self::BugReported,
+        Self::BugTriaged,
+        Self::BugScheduled,
+        Self::BugDeployed,
+        Self::MonthlyReport,
+        Self::InitialResponseOverdue,
+        Self::UpdateOverdue,
+        Self::Escalation,
+        Self::MonitorBlind,
+        Self::CertificateExpiry,
+        Self::Undeliverable,
+    ];
     /// Whether a High notice of this topic asks its reader to act now (an
     /// incident opened, raised or overdue, an outage, an overrun), so it
     /// names whom to call.
@@ -215,7 +245,7 @@ impl Notification {
             cc: vec![],
             from: None,
             subject: header_safe(&p.subject),
-            text: page_text(&p.text),
+            text: page_text_keeping(&p.text, p.incident),
             html: None,
             created_at: p.at,
         }
@@ -278,7 +308,7 @@ pub fn undeliverable(
                 original.key,
                 if recipients.is_empty() { "(the page topic)".to_string() } else { recipients.join(", ") },
                 error.chars().take(500).collect::<String>(),
-                ts(original.created_at),
+                when(original.created_at, team.calendar.timezone),
                 original.text,
             ),
             at,
@@ -290,19 +320,58 @@ pub fn undeliverable(
 /// Keeps header values single-line and bounded, so nothing a partner typed can
 /// add a header or break the subject.
 pub fn header_safe(raw: &str) -> String {
-    let cleaned: String = raw
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let mut out = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = one_line(raw);
     if out.chars().count() > 200 {
         out = out.chars().take(199).collect::<String>() + "…";
     }
     out
 }
 
+/// A time in UTC, to the second: stored texts (summaries) and what no one
+/// zone reads.
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A time as its reader reads it: to the second, in the reader's zone
+/// (the operator's, or the team's calendar zone), with UTC beside it for
+/// the other side in copy.
+pub fn when(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    if zone == chrono_tz::Tz::UTC {
+        return ts(t);
+    }
+    let local = t.with_timezone(&zone);
+    let utc = if local.date_naive() == t.date_naive() {
+        t.format("%H:%M:%S UTC").to_string()
+    } else {
+        ts(t)
+    };
+    format!("{} ({utc})", local.format("%Y-%m-%d %H:%M:%S %Z"))
+}
+
+/// A stretch of time as people say it: minutes up to two hours, then
+/// hours, then days and hours.
+pub fn span(d: chrono::Duration) -> String {
+    let m = d.num_minutes().max(0);
+    let n = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match m {
+        0 => "under a minute".into(),
+        m if m < 120 => n(m, "minute"),
+        m if m < 48 * 60 => format!("{} {}", n(m / 60, "hour"), n(m % 60, "minute")),
+        m => format!("{} {}", n(m / 1440, "day"), n((m % 1440) / 60, "hour")),
+    }
+}
+
+/// Whose zone an incident email is read in: the side it is sent to.
+pub(crate) fn reader_zone(
+    owed_by: crate::incident::Party,
+    operator: &Operator,
+    team: &Team,
+) -> chrono_tz::Tz {
+    match owed_by {
+        crate::incident::Party::Operator => operator.timezone,
+        crate::incident::Party::Team => team.calendar.timezone,
+    }
 }
 
 /// The notifications an event calls for; the contract's numbers in their
@@ -454,6 +523,7 @@ fn opened(
 ) -> Vec<Notification> {
     let sev = incident.severity;
     let sev_up = sev.to_string().to_uppercase();
+    let zone = reader_zone(incident.owed_by, operator, team);
     let what = match incident.kind {
         IncidentKind::PortalDown => "MO Direct portal unavailable",
         IncidentKind::Flapping => "MO Direct portal unstable (flapping)",
@@ -472,9 +542,9 @@ fn opened(
         name = operator.name,
         op = operator.id,
         url = operator.portal.url,
-        start = ts(incident.started_at),
-        opened = ts(incident.opened_at),
-        due = ts(incident.initial_response_due),
+        start = when(incident.started_at, zone),
+        opened = when(incident.opened_at, zone),
+        due = when(incident.initial_response_due, zone),
         owed = answer_owed(sev, policy),
         how = how_to_answer(&incident.id, team),
     );
@@ -512,7 +582,7 @@ fn opened(
             subject: format!(
                 "[{sev_up}] {}: {what} since {}",
                 operator.name,
-                ts(incident.started_at)
+                when(incident.started_at, zone)
             ),
             text,
             at: incident.opened_at,
@@ -554,6 +624,7 @@ fn resolved(
         operator,
         team,
     );
+    let zone = reader_zone(incident.kind.default_owner(), operator, team);
     out.push(Notification::email(
         Email {
             key: format!("{}#email-resolve", incident.id),
@@ -568,14 +639,15 @@ fn resolved(
                 operator.name, sev_up, incident.id
             ),
             text: format!(
-                "The {kind} incident {id} for {name} ({op}) is resolved.\n\nTrouble began: {start}\nIncident opened: {opened}\nResolved: {resolved} ({minutes} minutes after it began)\n",
+                "The {kind} incident {id} for {name} ({op}) is resolved.\n\nTrouble began: {start}\nIncident opened: {opened}\nResolved: {resolved} ({after} after it began)\n",
+                after = span(resolved_at - incident.started_at),
                 kind = incident.kind.as_str().replace('_', " "),
                 id = incident.id,
                 name = operator.name,
                 op = operator.id,
-                start = ts(incident.started_at),
-                opened = ts(incident.opened_at),
-                resolved = ts(resolved_at),
+                start = when(incident.started_at, zone),
+                opened = when(incident.opened_at, zone),
+                resolved = when(resolved_at, zone),
             ),
             at: resolved_at,
         },
@@ -602,13 +674,42 @@ fn gap(from: DateTime<Utc>, to: DateTime<Utc>, operator: &Operator, team: &Team)
                  Check the probe schedule and the probe function's logs.\n",
                 name = operator.name,
                 op = operator.id,
-                from = ts(from),
-                to = ts(to),
+                from = when(from, team.calendar.timezone),
+                to = when(to, team.calendar.timezone),
             ),
             at: to,
         },
         team,
     )
+}
+
+/// One line: control characters as spaces, runs of blanks as one.
+fn one_line(raw: &str) -> String {
+    let cleaned: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The longest incident id a page keeps whole when cut: an operator id of
+/// up to 32 characters. A longer one would leave too little of the words
+/// before it (whom to call), so such a page is cut at its end.
+const MAX_KEPT_ID: usize = 64;
+
+/// A page's text within one SMS, its incident id whole: the words before
+/// it are cut instead (the id is what the reader acts on).
+pub fn page_text_keeping(s: &str, id: Option<&str>) -> String {
+    let line = one_line(s);
+    let n = line.chars().count();
+    match id {
+        Some(id) if n > 160 && line.ends_with(id) && id.chars().count() <= MAX_KEPT_ID => {
+            let room = 160 - id.chars().count() - 2;
+            let head: String = line.chars().take(room).collect();
+            format!("{}… {id}", head.trim_end())
+        }
+        _ => page_text(&line),
+    }
 }
 
 /// Pages go to phones: one line, within one SMS (160 characters).

@@ -122,7 +122,7 @@ pub fn raise(
                 op = operator.id,
                 text = input.text,
                 links_head = if links.is_empty() { "" } else { "Attachments:\n" },
-                due = crate::notify::ts(incident.initial_response_due),
+                due = crate::notify::when(incident.initial_response_due, operator.timezone),
                 owed = answer_owed(Severity::Low, policy),
                 how = how_to_answer(&id, team),
             ),
@@ -188,7 +188,13 @@ pub fn answered(
                 what = answer.as_str(),
                 id = incident.id,
                 summary = incident.summary,
-                at = crate::notify::ts(at),
+                at = crate::notify::when(
+                    at,
+                    match by {
+                        Party::Team => operator.timezone,
+                        Party::Operator => team.calendar.timezone,
+                    }
+                ),
             ),
             at,
         },

@@ -595,3 +595,29 @@ mod outage;
 pub mod partner;
 pub use figures::{monthly_report, rebuild_days, Rebuilt};
 pub use outage::{report_outage, ReportedOutage, REPORTS_A_SECOND};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duties_are_named_as_logs_and_metrics_name_them() {
+        let named = [
+            (Duty::Reports, "reports"),
+            (Duty::Reminders, "reminders"),
+            (Duty::Overruns, "overruns"),
+            (Duty::Blindness, "blindness"),
+            (Duty::Certificates, "certificates"),
+            (Duty::Delivery, "delivery"),
+        ];
+        for (duty, name) in named {
+            assert_eq!((duty.as_str(), duty.to_string().as_str()), (name, name));
+        }
+        let mut report = SweepReport::default();
+        report.fail(Duty::Reminders, "incidents unreadable");
+        assert_eq!(
+            report.failed,
+            [(Duty::Reminders, "incidents unreadable".to_string())]
+        );
+    }
+}

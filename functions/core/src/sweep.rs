@@ -9,15 +9,11 @@ use crate::evaluate::MonitorState;
 use crate::ids::key_time;
 use crate::incident::{Incident, Party, Severity};
 use crate::notify::{
-    how_to_answer, update_cadence, whom_to_call, Email, Notification, Page, Topic,
+    how_to_answer, span, update_cadence, when, whom_to_call, Email, Notification, Page, Topic,
 };
 use crate::partner::{Announcer, Maintenance, MaintenanceStatus};
 use crate::{EmailAddress, Operator, OperatorId, Purpose, Team};
 use chrono::{DateTime, Duration, Utc};
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
 
 /// Who a reminder goes to: the side that owes the answer, the team's
 /// channel for the incident's severity in copy when the operator owes it
@@ -59,8 +55,9 @@ fn initial_overdue(
     now: DateTime<Utc>,
 ) -> Vec<Notification> {
     let sev = i.severity.to_string().to_uppercase();
-    let late = (now - i.initial_response_due).num_minutes();
+    let late = now - i.initial_response_due;
     let (to, cc) = owing_side(i, op, team);
+    let zone = crate::notify::reader_zone(i.owed_by, op, team);
     let whose = match i.owed_by {
         Party::Operator => op.name.clone(),
         Party::Team => "the DYNAMO team".to_string(),
@@ -76,9 +73,10 @@ fn initial_overdue(
             cc,
             subject: format!("[{sev}] Response overdue from {whose}: {} incident {}", op.name, i.id),
             text: format!(
-                "The initial response to incident {id}, owed by {whose}, was due at {due} and has not arrived ({late} minutes late).\n\n{summary}\n\n{how}\n",
+                "The initial response to incident {id}, owed by {whose}, was due at {due} and has not arrived ({late} late).\n\n{summary}\n\n{how}\n",
                 id = i.id,
-                due = ts(i.initial_response_due),
+                late = span(late),
+                due = when(i.initial_response_due, zone),
                 summary = i.summary,
                 how = how_to_answer(&i.id, team),
             ),
@@ -99,8 +97,10 @@ fn initial_overdue(
             severity: Severity::High,
             subject: format!("ESCALATION {}: no response", op.id),
             text: format!(
-                "ESCALATION {}: HIGH incident unacknowledged {late}m past its response deadline. {act} {}",
-                op.id, i.id
+                "ESCALATION {}: HIGH incident unacknowledged {} past its response deadline. {act} {}",
+                op.id,
+                span(late),
+                i.id
             ),
             at: now,
         }));
@@ -132,7 +132,7 @@ fn update_overdue(
                 "An update on incident {id} was due at {due}. {kind} incidents are updated every {every} until resolution.\n\nPost one: POST {post} with the JSON body {{\"message\": \"...\"}}\n",
                 post = team.api(&format!("/incidents/{}/updates", i.id)),
                 id = i.id,
-                due = ts(due),
+                due = when(due, crate::notify::reader_zone(i.owed_by, op, team)),
                 kind = match i.severity {
                     Severity::High => "High",
                     Severity::Low => "Low",
@@ -157,17 +157,20 @@ pub fn maintenance_overruns(
         .iter()
         .filter(|m| m.status == MaintenanceStatus::Announced && now > m.end)
     {
-        let (op_id, to, cc) = match &m.announcer {
+        let (op_id, to, cc, zone) = match &m.announcer {
             Announcer::Operator(op) => {
-                let contacts = operators
-                    .iter()
-                    .find(|o| &o.id == op)
-                    .map(|o| o.contacts.clone())
-                    .unwrap_or_default();
-                (op.clone(), contacts, team.mailbox(m.purpose()))
+                let o = operators.iter().find(|o| &o.id == op);
+                let contacts = o.map(|o| o.contacts.clone()).unwrap_or_default();
+                let zone = o.map_or(team.calendar.timezone, |o| o.timezone);
+                (op.clone(), contacts, team.mailbox(m.purpose()), zone)
             }
             Announcer::DynamoTeam => match OperatorId::new("dynamo") {
-                Ok(id) => (id, team.mailbox(m.purpose()), vec![]),
+                Ok(id) => (
+                    id,
+                    team.mailbox(m.purpose()),
+                    vec![],
+                    team.calendar.timezone,
+                ),
                 Err(_) => continue,
             },
         };
@@ -182,12 +185,12 @@ pub fn maintenance_overruns(
                 cc,
                 subject: format!("[MAINTENANCE] No completion notice for {}", m.id),
                 text: format!(
-                "The maintenance window {id} was announced to end at {end}; no completion notice has been sent ({mins} minutes later).\n\
+                "The maintenance window {id} was announced to end at {end}; no completion notice has been sent ({mins} later).\n\
                  If the work is done, send it: POST {done}. Pages are no longer held back for this window.\n",
                 done = team.api(&format!("/maintenance/{}/completion", m.id)),
                 id = m.id,
-                end = ts(m.end),
-                mins = (now - m.end).num_minutes()
+                end = when(m.end, zone),
+                mins = span(now - m.end)
             ),
                 at: now,
             },
@@ -232,13 +235,13 @@ pub fn blindness(
                 severity: Some(Severity::High),
                 to: team.mailbox(Purpose::Operations),
                 cc: vec![],
-                subject: format!("[MONITOR BLIND] No probe results from any portal since {}", ts(latest)),
+                subject: format!("[MONITOR BLIND] No probe results from any portal since {}", when(latest, team.calendar.timezone)),
                 text: format!(
-                "livesite has received no probe result for any of its {n} operators since {since} ({mins} minutes).\n\
+                "livesite has received no probe result for any of its {n} operators since {since} ({mins}).\n\
                  The time is counted as unknown, never as up or down. Check the probe schedule, the probe function and the probes table.\n",
                 n = operators.len(),
-                since = ts(latest),
-                mins = (now - latest).num_minutes()
+                since = when(latest, team.calendar.timezone),
+                mins = span(now - latest)
             ),
                 at: now,
             },
@@ -258,13 +261,13 @@ pub fn blindness(
                     severity: Some(Severity::Low),
                     to: team.mailbox(Purpose::Operations),
                     cc: vec![],
-                    subject: format!("[MONITOR BLIND] No probe results for {} since {}", op.name, ts(last)),
+                    subject: format!("[MONITOR BLIND] No probe results for {} since {}", op.name, when(last, team.calendar.timezone)),
                     text: format!(
-                    "No probe result for {name} ({id}) since {since} ({mins} minutes). That time is unknown: neither up nor down.\n",
+                    "No probe result for {name} ({id}) since {since} ({mins}). That time is unknown: neither up nor down.\n",
                     name = op.name,
                     id = op.id,
-                    since = ts(last),
-                    mins = (now - last).num_minutes()
+                    since = when(last, team.calendar.timezone),
+                    mins = span(now - last)
                 ),
                     at: now,
                 },
@@ -338,11 +341,11 @@ pub fn silent_locations(
         .map(|(location, at)| {
             email(
                 format!("location-{location}#silent-{}", key_time(*at)),
-                format!("[LOCATION SILENT] No vote from {location} since {}", ts(*at)),
+                format!("[LOCATION SILENT] No vote from {location} since {}", when(*at, team.calendar.timezone)),
                 format!(
-                    "The location {location} has voted for no portal since {since} ({mins} minutes): its probe function or agent has stopped, or cannot write.\n{AFTER}",
-                    since = ts(*at),
-                    mins = (now - *at).num_minutes()
+                    "The location {location} has voted for no portal since {since} ({mins}): its probe function or agent has stopped, or cannot write.\n{AFTER}",
+                    since = when(*at, team.calendar.timezone),
+                    mins = span(now - *at)
                 ),
             )
         });
@@ -380,10 +383,10 @@ pub fn certificate_warnings(
                 cc: team.mailbox(Purpose::Operations),
                 subject: format!("[LOW] {} portal certificate expires {}", op.name, expires.format("%Y-%m-%d")),
                 text: format!(
-                "The TLS certificate of {url} expires at {at} ({days} days). When it expires, every probe fails and the 30-minute rule pages.\n",
+                "The TLS certificate of {url} expires at {at} (in {days}). When it expires, every probe fails and the 30-minute rule pages.\n",
                 url = op.portal.url,
-                at = ts(expires),
-                days = (expires - now).num_days()
+                at = when(expires, op.timezone),
+                days = span(expires - now)
             ),
                 at: now,
             },

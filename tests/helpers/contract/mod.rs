@@ -11,10 +11,12 @@ use livesite_core::notify::{Channel, Notification};
 use livesite_core::ports::{DeliveryStatus, Store, StoreError, Version};
 use livesite_core::{OperatorId, ProbeResult};
 
+mod delivery;
 mod partner;
 mod service;
 mod store;
 
+pub use delivery::*;
 pub use partner::*;
 pub use service::*;
 pub use store::*;

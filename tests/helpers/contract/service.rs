@@ -382,7 +382,11 @@ where
 /// unlisted, and decides nothing: a probe stack deployed but not listed
 /// never becomes a round of its own.
 pub async fn a_vote_from_an_unlisted_location_decides_nothing<S: Store>(s: &S) {
-    let mut ctx = context(&["contoso"]);
+    // contoso's own agent is known; a location that is neither listed nor
+    // its agent is not.
+    let mut contoso = operator("contoso");
+    contoso.agents = vec!["agent-contoso-1".into()];
+    let mut ctx = Context::new(Policy::default(), team(), [contoso]);
     ctx.policy.locations.expected = vec!["us-east-1".into()];
     let located = |location: &str, secs: i64, up: bool| ProbeResult {
         location: Some(location.into()),
@@ -392,6 +396,7 @@ pub async fn a_vote_from_an_unlisted_location_decides_nothing<S: Store>(s: &S) {
         .map(|i| located("eu-west-1", i * 30, false))
         .collect();
     batch.push(located("us-east-1", 0, true));
+    batch.push(located("agent-contoso-1", 0, true));
     let out = evaluate_batch(s, &ctx, &batch).await;
     assert!(out.failed.is_empty(), "{:?}", out.failed);
     assert!(
@@ -551,6 +556,18 @@ macro_rules! service_contract {
         #[tokio::test]
         async fn partner_bugs_are_numbered_and_moved_by_the_team() {
             $crate::contract::bugs_are_numbered_and_moved_by_the_team(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_racing_senders_send_once() {
+            $crate::contract::racing_senders_send_once(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_a_delivery_report_says_what_still_waits() {
+            $crate::contract::a_delivery_report_says_what_still_waits(&$make).await;
+        }
+        #[tokio::test]
+        async fn service_the_open_day_counts_in_its_own_month_only() {
+            $crate::contract::the_open_day_counts_in_its_own_month_only(&$make).await;
         }
         #[tokio::test]
         async fn service_a_poison_notification_never_delays_a_new_page() {

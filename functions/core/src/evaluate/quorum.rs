@@ -283,7 +283,7 @@ impl Path<'_> {
                         "The path from {} to the {} MO Direct portal fails since {} while the other locations see it up: a problem of the monitor's path, not the portal's",
                         names.join(", "),
                         self.operator.name,
-                        first.format("%Y-%m-%d %H:%M:%SZ"),
+                        first.format("%Y-%m-%d %H:%M:%S UTC"),
                     ),
                 },
                 self.policy,

@@ -273,7 +273,7 @@ pub(super) fn open_incident(
             "{} MO Direct portal: expected response missing for more than {} minutes (since {}, last failure: {why})",
             operator.name,
             policy.outage_after.as_secs() / 60,
-            started_at.format("%Y-%m-%d %H:%M:%SZ"),
+            started_at.format("%Y-%m-%d %H:%M:%S UTC"),
         ),
         IncidentKind::PartialOutage => format!(
             "{} MO Direct portal answers, but not on every address: {} failing for more than {} minutes (of {} addresses)",
@@ -293,7 +293,7 @@ pub(super) fn open_incident(
             operator.name,
             policy.outage_after.as_secs() / 60,
             probe.location.as_deref().unwrap_or("-"),
-            started_at.format("%Y-%m-%d %H:%M:%SZ"),
+            started_at.format("%Y-%m-%d %H:%M:%S UTC"),
         ),
         IncidentKind::LatencySla => format!(
             "{} MO Direct portal is slow: its p{:.0} latency over the last {} minutes is above the {} ms SLA (last probe: {} ms)",

@@ -163,32 +163,45 @@ fn a_header_keeps_200_characters() {
 #[test]
 fn a_topic_is_stored_and_sent_under_one_name() {
     use Topic::*;
-    let all = [
-        (IncidentOpened, "incident_opened"),
-        (IncidentResolved, "incident_resolved"),
-        (MonitorGap, "monitor_gap"),
-        (BudgetBurn, "budget_burn"),
-        (OutageReported, "outage_reported"),
-        (OutageNotice, "outage_notice"),
-        (OutageNoticeResolved, "outage_notice_resolved"),
-        (InformationRequest, "information_request"),
-        (MaintenanceAnnounced, "maintenance_announced"),
-        (MaintenanceCompleted, "maintenance_completed"),
-        (MaintenanceCancelled, "maintenance_cancelled"),
-        (MaintenanceOverrun, "maintenance_overrun"),
-        (BugScheduled, "bug_scheduled"),
-        (BugDeployed, "bug_deployed"),
-        (MonthlyReport, "monthly_report"),
-        (InitialResponseOverdue, "initial_response_overdue"),
-        (UpdateOverdue, "update_overdue"),
-        (Escalation, "escalation"),
-        (MonitorBlind, "monitor_blind"),
-        (CertificateExpiry, "certificate_expiry"),
-        (Undeliverable, "undeliverable"),
-    ];
-    for (topic, name) in all {
-        assert_eq!(topic.as_str(), name);
-        assert_eq!(serde_json::to_value(topic).unwrap(), name, "stored as sent");
+    // Exhaustive: a new topic does not compile here until it is named, and
+    // then fails until `Topic::ALL` lists it.
+    let name = |t: Topic| match t {
+        IncidentOpened => "incident_opened",
+        IncidentResolved => "incident_resolved",
+        MonitorGap => "monitor_gap",
+        BudgetBurn => "budget_burn",
+        OutageReported => "outage_reported",
+        OutageNotice => "outage_notice",
+        OutageNoticeResolved => "outage_notice_resolved",
+        InformationRequest => "information_request",
+        IncidentRaised => "incident_raised",
+        IncidentAnswered => "incident_answered",
+        MaintenanceAnnounced => "maintenance_announced",
+        MaintenanceApproved => "maintenance_approved",
+        MaintenanceCompleted => "maintenance_completed",
+        MaintenanceCancelled => "maintenance_cancelled",
+        MaintenanceOverrun => "maintenance_overrun",
+        BugReported => "bug_reported",
+        BugTriaged => "bug_triaged",
+        BugScheduled => "bug_scheduled",
+        BugDeployed => "bug_deployed",
+        MonthlyReport => "monthly_report",
+        InitialResponseOverdue => "initial_response_overdue",
+        UpdateOverdue => "update_overdue",
+        Escalation => "escalation",
+        MonitorBlind => "monitor_blind",
+        CertificateExpiry => "certificate_expiry",
+        Undeliverable => "undeliverable",
+    };
+    let names: std::collections::BTreeSet<&str> = Topic::ALL.iter().map(|t| name(*t)).collect();
+    assert_eq!(names.len(), Topic::ALL.len(), "listed once each");
+    for topic in Topic::ALL {
+        assert_eq!(topic.as_str(), name(topic));
+        assert_eq!(
+            serde_json::to_value(topic).unwrap(),
+            name(topic),
+            "stored as sent"
+        );
     }
 }
 
@@ -407,5 +420,43 @@ fn a_high_incident_names_whom_to_call() {
             &t,
         );
         assert_eq!(n.text != "t", footer, "{topic} to operator {to_operator}");
+    }
+}
+
+#[test]
+fn a_page_cut_to_one_sms_keeps_its_incident_id_whole() {
+    let id = "contoso-20261127T094500Z-report";
+    let long = format!("ESCALATION contoso: {} {id}", "word ".repeat(40));
+    let cut = page_text_keeping(&long, Some(id));
+    assert!(cut.chars().count() <= 160, "{cut}");
+    assert!(cut.ends_with(&format!("… {id}")), "{cut}");
+    assert_eq!(
+        page_text_keeping("short page x-1", Some("x-1")),
+        "short page x-1"
+    );
+    assert!(page_text_keeping(&long, None).ends_with('…'));
+}
+
+#[test]
+fn times_read_in_the_readers_zone_with_utc_beside_and_spans_as_people_say_them() {
+    let t: DateTime<Utc> = "2026-11-27T23:30:00Z".parse().unwrap();
+    assert_eq!(when(t, chrono_tz::Tz::UTC), "2026-11-27 23:30:00 UTC");
+    assert_eq!(
+        when(t, chrono_tz::Europe::Madrid),
+        "2026-11-28 00:30:00 CET (2026-11-27 23:30:00 UTC)"
+    );
+    assert_eq!(
+        when(t - chrono::Duration::hours(5), chrono_tz::Europe::Madrid),
+        "2026-11-27 19:30:00 CET (18:30:00 UTC)"
+    );
+    for (minutes, said) in [
+        (0, "under a minute"),
+        (1, "1 minute"),
+        (119, "119 minutes"),
+        (125, "2 hours 5 minutes"),
+        (15900, "11 days 1 hour"),
+        (2880, "2 days 0 hours"),
+    ] {
+        assert_eq!(span(chrono::Duration::minutes(minutes)), said);
     }
 }

@@ -263,7 +263,7 @@ impl Bug {
                 subject: format!("[BUG DEPLOYED] A fix that concerns {operator}"),
                 text: format!(
                     "The DYNAMO team deployed a fix at {} that its triage found concerns {operator}'s MO Direct integration.\n\nThe DYNAMO team (in copy) can tell you what changed.\n",
-                    at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    crate::notify::ts(at),
                 ),
                 at,
             },
@@ -320,7 +320,7 @@ impl Bug {
                     } else {
                         self.operator.to_string()
                     },
-                    self.reported_at.to_rfc3339(),
+                    crate::notify::ts(self.reported_at),
                     self.severity.map_or("not given".into(), |s| s.to_string())
                 ),
                 format!("{}#email-{name}", self.id),
@@ -362,7 +362,7 @@ impl Bug {
             BugEvent::Deployed => (
                 format!(
                     "Deployed: {}",
-                    self.deployed_at.map_or("-".into(), |d| d.to_rfc3339())
+                    self.deployed_at.map_or("-".into(), crate::notify::ts)
                 ),
                 if operator == &self.operator {
                     format!("{}#email-{name}", self.id)

@@ -192,7 +192,7 @@ impl Maintenance {
             MaintenanceStatus::Announced if at < self.start => Err(TransitionError(format!(
                 "maintenance {} starts at {}: it can be completed once it has started (cancel it if it will not happen)",
                 self.id,
-                self.start.format("%Y-%m-%d %H:%M:%S UTC")
+                crate::notify::ts(self.start)
             ))),
             MaintenanceStatus::Announced => {
                 self.status = MaintenanceStatus::Completed;
@@ -292,7 +292,7 @@ impl Maintenance {
                     Announcer::Operator(_) => (team.mailbox(self.purpose()), o.contacts.clone()),
                     Announcer::DynamoTeam => (o.contacts.clone(), team.mailbox(self.purpose())),
                 };
-                self.notice(event, to, cc, team, &o.id, policy)
+                self.notice(event, (to, cc), team, o, policy)
             })
             .collect()
     }
@@ -320,15 +320,19 @@ impl Maintenance {
         }
     }
 
+    /// One notice of `event` about the window, for `operator`'s side; its
+    /// times read in that operator's zone (UTC beside).
     pub fn notice(
         &self,
         event: MaintenanceEvent,
-        to: Vec<EmailAddress>,
-        cc: Vec<EmailAddress>,
+        (to, cc): (Vec<EmailAddress>, Vec<EmailAddress>),
         team: &Team,
-        operator: &OperatorId,
+        operator: &Operator,
         policy: &Policy,
     ) -> Notification {
+        let zone = operator.timezone;
+        let operator = &operator.id;
+        let when = crate::notify::when;
         let announced = event == MaintenanceEvent::Announced;
         let late = if self.late && announced {
             format!(
@@ -363,21 +367,21 @@ impl Maintenance {
                         Announcer::Operator(op) => op.as_str(),
                         Announcer::DynamoTeam => "DYNAMO",
                     },
-                    self.start.format("%Y-%m-%d %H:%M UTC"),
-                    self.end.format("%Y-%m-%d %H:%M UTC")
+                    self.start.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z"),
+                    self.end.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
                 ),
                 text: format!(
                     "Planned maintenance by {who} {name}.\n\nWindow: {} to {}\nServices: {}\nAnnounced: {}{}\nReference: {}\n{late}\n{}\n",
-                    self.start.to_rfc3339(),
-                    self.end.to_rfc3339(),
+                    when(self.start, zone),
+                    when(self.end, zone),
                     if self.services.is_empty() {
                         "not named".to_string()
                     } else {
                         self.services.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")
                     },
-                    self.announced_at.to_rfc3339(),
+                    when(self.announced_at, zone),
                     self.when(event)
-                        .map(|t| format!("\n{}: {}", capitalised(name), t.to_rfc3339()))
+                        .map(|t| format!("\n{}: {}", capitalised(name), when(t, zone)))
                         .unwrap_or_default(),
                     self.id,
                     self.description

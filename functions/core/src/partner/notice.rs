@@ -172,7 +172,8 @@ impl OutageNotice {
 
     /// What every copy says: the outage, what the team added since, and
     /// its end.
-    fn body(&self, event: NoticeEvent) -> String {
+    fn body(&self, event: NoticeEvent, zone: chrono_tz::Tz) -> String {
+        let when = |t| crate::notify::when(t, zone);
         let late = if self.within_30_minutes {
             String::new()
         } else {
@@ -189,16 +190,16 @@ impl OutageNotice {
         let mut s = format!(
             "{head}\n\nService: {}\nStarted: {}\nTeam aware: {}\nFirst told: {}{late}\n",
             self.input.service,
-            crate::notify::ts(self.input.started_at),
-            crate::notify::ts(self.input.aware_at),
-            crate::notify::ts(self.sent_at),
+            when(self.input.started_at),
+            when(self.input.aware_at),
+            when(self.sent_at),
         );
         if let Some(at) = self.resolved_at {
-            s += &format!("Resolved: {}\n", crate::notify::ts(at));
+            s += &format!("Resolved: {}\n", when(at));
         }
         s += &format!("\n{}\n", self.input.description);
         for u in &self.updates {
-            s += &format!("\nUpdate, {}:\n{}\n", crate::notify::ts(u.at), u.message);
+            s += &format!("\nUpdate, {}:\n{}\n", when(u.at), u.message);
         }
         s
     }
@@ -228,7 +229,7 @@ impl OutageNotice {
                 to,
                 cc: vec![],
                 subject: self.subject(event),
-                text: self.body(event),
+                text: self.body(event, o.timezone),
                 at: self.event_at(event),
             },
             team,
@@ -257,7 +258,7 @@ impl OutageNotice {
         let text = format!(
             "Sent by email to the {} operator(s) below. The contract also asks for a telephone call to each:\n{calls}\n--- What they received ---\n{}",
             operators.len(),
-            self.body(event)
+            self.body(event, team.calendar.timezone)
         );
         Notification::email(
             Email {

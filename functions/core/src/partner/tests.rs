@@ -230,10 +230,9 @@ mod tests {
         assert!(w.late);
         let n = late.notice(
             MaintenanceEvent::Announced,
-            vec![],
-            vec![],
+            (vec![], vec![]),
             &team(),
-            &op().id,
+            &op(),
             &Policy::default(),
         );
         assert!(
@@ -275,10 +274,9 @@ mod tests {
         assert_eq!(late.suppression_window(), None, "unapproved: no window");
         let n = late.notice(
             MaintenanceEvent::Announced,
-            vec![],
-            vec![],
+            (vec![], vec![]),
             &team(),
-            &op().id,
+            &op(),
             &p,
         );
         assert!(
@@ -365,14 +363,16 @@ mod tests {
             )
             .remove(0);
         assert!(
-            email.text.contains("Completed: 2026-12-10T01:00:00+00:00"),
+            email
+                .text
+                .contains("Completed: 2026-12-10 02:00:00 CET (01:00:00 UTC)"),
             "{}",
             email.text
         );
         assert!(
             email
                 .subject
-                .contains("COMPLETED] DYNAMO: 2026-12-10 01:00 UTC"),
+                .contains("COMPLETED] DYNAMO: 2026-12-10 02:00 CET"),
             "{}",
             email.subject
         );
@@ -708,15 +708,14 @@ mod edges {
         let mut timely = announced("2026-12-14T08:00:00Z", "2026-12-14T09:00:00Z");
         assert!(late.late && !timely.late);
         let subject = |m: &Maintenance, e| {
-            m.notice(e, vec![], vec![], &team(), &m.id_owner(), &policy)
+            m.notice(e, (vec![], vec![]), &team(), &m.id_owner(), &policy)
                 .subject
         };
         assert!(subject(&late, MaintenanceEvent::Announced).contains(", LATE"));
         assert!(!subject(&timely, MaintenanceEvent::Announced).contains("LATE"));
         let note = late.notice(
             MaintenanceEvent::Announced,
-            vec![],
-            vec![],
+            (vec![], vec![]),
             &team(),
             &late.id_owner(),
             &policy,
@@ -726,8 +725,7 @@ mod edges {
         assert!(!subject(&late, MaintenanceEvent::Completed).contains("LATE"));
         let done = late.notice(
             MaintenanceEvent::Completed,
-            vec![],
-            vec![],
+            (vec![], vec![]),
             &team(),
             &late.id_owner(),
             &policy,
@@ -740,8 +738,7 @@ mod edges {
         timely.cancel(t("2026-12-02T00:00:00Z")).unwrap();
         let off = timely.notice(
             MaintenanceEvent::Cancelled,
-            vec![],
-            vec![],
+            (vec![], vec![]),
             &team(),
             &timely.id_owner(),
             &policy,
@@ -818,8 +815,8 @@ mod edges {
     }
 
     impl Maintenance {
-        fn id_owner(&self) -> OperatorId {
-            OperatorId::new("contoso").unwrap()
+        fn id_owner(&self) -> Operator {
+            madrid_operator("contoso")
         }
     }
 
@@ -885,7 +882,7 @@ mod edges {
         b.deploy(t("2026-11-27T12:00:00Z")).unwrap();
         let n = &b.notices(BugEvent::Deployed, &[madrid_operator("contoso")], &team())[0];
         assert!(
-            n.text.contains("Deployed: 2026-11-27T12:00:00+00:00"),
+            n.text.contains("Deployed: 2026-11-27 12:00:00 UTC"),
             "{}",
             n.text
         );

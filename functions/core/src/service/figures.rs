@@ -107,8 +107,9 @@ where
             store_day(store, &operator.id, &day, &mut out).await?;
         }
     }
-    // The range's last day has no round of the next to close it.
-    if let Some(day) = decider.open_day().filter(|d| d.date < to) {
+    // The range's last day has no round of the next to close it (only
+    // days before `to` were fed).
+    if let Some(day) = decider.open_day() {
         store_day(store, &operator.id, &day, &mut out).await?;
     }
     Ok(out)

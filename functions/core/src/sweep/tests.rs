@@ -240,7 +240,9 @@ fn reminders_name_the_deadline_and_go_to_the_right_contacts() {
         utc("2026-11-27T11:00:01Z"),
     );
     assert!(
-        due[0].text.contains("was due at 2026-11-27 11:00:00 UTC"),
+        due[0]
+            .text
+            .contains("was due at 2026-11-27 12:00:00 CET (11:00:00 UTC)"),
         "{}",
         due[0].text
     );
@@ -271,9 +273,13 @@ fn reminders_name_the_deadline_and_go_to_the_right_contacts() {
     let m = window(&ops[1].id);
     let overrun = maintenance_overruns(&[m], &ops, &team(), utc("2026-12-10T04:00:00Z"));
     assert_eq!(overrun[0].to, ops[1].contacts, "the announcing operator's");
-    assert!(overrun[0]
-        .text
-        .contains("to end at 2026-12-10 03:00:00 UTC"));
+    assert!(
+        overrun[0]
+            .text
+            .contains("to end at 2026-12-10 04:00:00 CET (03:00:00 UTC)"),
+        "in the announcing operator's zone: {}",
+        overrun[0].text
+    );
 }
 
 #[test]
