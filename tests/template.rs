@@ -480,3 +480,25 @@ fn every_request_the_docs_print_names_a_route_of_the_api() {
     }
     assert!(seen > 0, "the docs print at least one request");
 }
+
+/// An idempotency key is held while its request may still run: the API
+/// function's timeout stays below that, so a request killed by its timeout
+/// has freed nothing early and locks its key no longer than the hold.
+#[test]
+fn the_api_function_times_out_before_an_idempotency_key_is_freed() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("infra/template.yaml")).expect("template");
+    let api = text
+        .split("FunctionName: !Sub livesite-${Environment}-api")
+        .nth(1)
+        .expect("the API function");
+    let timeout: i64 = api
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Timeout: "))
+        .and_then(|t| t.trim().parse().ok())
+        .expect("its Timeout");
+    assert!(
+        chrono::Duration::seconds(timeout) < livesite_api_fn::RESERVATION_HELD,
+        "API timeout {timeout}s"
+    );
+}

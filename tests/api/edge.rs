@@ -146,8 +146,9 @@ async fn idempotency_keys_are_reserved_before_acting_released_on_failure_and_exp
             .json(high_report(aware))
             .key(key)
     };
-    // Another request holds the key (reserved, no answer yet).
-    let held = json!({"request": "another request's", "expires_at": (now() + Duration::hours(24)).timestamp()});
+    // Another request holds the key (reserved, no answer yet), as long as
+    // the function could still be running it.
+    let held = json!({"request": "another request's", "expires_at": (now() + livesite_api_fn::RESERVATION_HELD).timestamp()});
     assert!(api
         .store
         .reserve_record(
@@ -160,6 +161,15 @@ async fn idempotency_keys_are_reserved_before_acting_released_on_failure_and_exp
         .expect("reserve"));
     let busy = call(&api, post("busy", "2026-11-27T09:30:00Z"), now()).await;
     assert_eq!(busy.status, 409, "{}", busy.body);
+    // Still held at the last second the function could run; free after:
+    // a request that crashed or timed out does not lock its key for a day.
+    let soon = now() + livesite_api_fn::RESERVATION_HELD - Duration::seconds(1);
+    assert_eq!(
+        call(&api, post("busy", "2026-11-27T09:30:00Z"), soon)
+            .await
+            .status,
+        409
+    );
     assert!(api.notifier.keys().is_empty(), "nothing acted");
     assert!(api
         .store
@@ -167,6 +177,14 @@ async fn idempotency_keys_are_reserved_before_acting_released_on_failure_and_exp
         .await
         .expect("list")
         .is_empty());
+    let freed = now() + livesite_api_fn::RESERVATION_HELD;
+    let retried = call(&api, post("busy", "2026-11-27T09:30:00Z"), freed).await;
+    assert_eq!(
+        (retried.status, retried.replayed),
+        (201, false),
+        "{}",
+        retried.body
+    );
 
     // A refused request frees its key: the corrected retry acts.
     let bad = Call::new("POST", "/v1/outage-reports")

@@ -15,8 +15,12 @@ use livesite_core::{OperatorId, PortalCheck, ProbeResult};
 use livesite_prober::HttpProber;
 use serde::Deserialize;
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
+
+mod token;
+pub use token::{TokenSource, Tokens};
 
 /// A week of rounds at two a minute: what the API still takes
 /// (`livesite_core::agent::BACKLOG_KEPT`).
@@ -36,16 +40,50 @@ pub struct AgentConfig {
     /// private address); public addresses always.
     #[serde(default)]
     pub trusted: Vec<Cidr>,
-    /// The environment variable holding the access token (the operator's
-    /// client credentials grant); none for a local API.
+    /// The environment variable holding an access token used as is (it
+    /// cannot be renewed: prefer `token_url`); none for a local API.
     #[serde(default)]
     pub token_env: Option<String>,
+    /// The stack's `TokenUrl`: the agent fetches its token there with the
+    /// client credentials grant and renews it before it expires.
+    #[serde(default)]
+    pub token_url: Option<Url>,
+    /// The operator's Cognito app client id (with `token_url`).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The environment variable holding that client's secret.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
     #[serde(default = "default_backlog")]
     pub backlog_limit: usize,
+    /// Keep the backlog in this file (JSON lines, rewritten after each
+    /// round), so results survive a restart; at most `backlog_limit`.
+    #[serde(default)]
+    pub backlog_file: Option<PathBuf>,
 }
 
 fn default_backlog() -> usize {
     DEFAULT_BACKLOG
+}
+
+impl AgentConfig {
+    /// An agent of `operator` at `location` probing `portal`, with no token,
+    /// no trusted network and the default backlog kept in memory.
+    pub fn new(api: Url, operator: OperatorId, location: &str, portal: PortalCheck) -> Self {
+        Self {
+            api,
+            operator,
+            location: location.into(),
+            portal,
+            trusted: vec![],
+            token_env: None,
+            token_url: None,
+            client_id: None,
+            client_secret_env: None,
+            backlog_limit: DEFAULT_BACKLOG,
+            backlog_file: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +94,8 @@ pub enum AgentError {
     Prober(#[from] livesite_prober::ProberSetupError),
     #[error("the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    #[error("the backlog file {0}: {1}")]
+    Backlog(String, String),
 }
 
 /// What one round did.
@@ -78,7 +118,7 @@ pub struct Agent {
     config: AgentConfig,
     prober: HttpProber,
     client: reqwest::Client,
-    token: Option<String>,
+    tokens: Tokens,
     backlog: VecDeque<ProbeResult>,
 }
 
@@ -92,7 +132,7 @@ enum Push {
 }
 
 impl Agent {
-    pub fn new(config: AgentConfig, token: Option<String>) -> Result<Self, AgentError> {
+    pub fn new(config: AgentConfig, token: TokenSource) -> Result<Self, AgentError> {
         if !livesite_core::probe::location_ok(&config.location) {
             return Err(AgentError::Location(config.location));
         }
@@ -101,13 +141,23 @@ impl Agent {
             .timeout(Duration::from_secs(10))
             .user_agent(livesite_prober::USER_AGENT)
             .build()?;
+        let backlog = match &config.backlog_file {
+            Some(path) => backlog::load(path, config.backlog_limit.max(1))
+                .map_err(|e| AgentError::Backlog(path.display().to_string(), e))?,
+            None => VecDeque::new(),
+        };
         Ok(Self {
             config,
             prober,
             client,
-            token,
-            backlog: VecDeque::new(),
+            tokens: Tokens::new(token),
+            backlog,
         })
+    }
+
+    /// Tokens fetched from the token endpoint so far.
+    pub fn tokens_fetched(&self) -> usize {
+        self.tokens.fetched
     }
 
     /// The prober this agent uses (to resolve names itself, in tests).
@@ -137,7 +187,12 @@ impl Agent {
             self.backlog.pop_front();
             dropped += 1;
         }
-        let (sent, refused, error) = self.flush().await;
+        let (sent, refused, error) = self.flush(at).await;
+        if let Some(path) = &self.config.backlog_file {
+            if let Err(e) = backlog::save(path, &self.backlog) {
+                tracing::error!(error = %e, "backlog not saved");
+            }
+        }
         if let Some(e) = &error {
             tracing::warn!(error = %e, backlog = self.backlog.len(), "results not sent; kept for later");
         }
@@ -152,12 +207,12 @@ impl Agent {
     }
 
     /// Sends the backlog in batches until it is empty or the API can't take more now.
-    async fn flush(&mut self) -> (usize, usize, Option<String>) {
+    async fn flush(&mut self, now: DateTime<Utc>) -> (usize, usize, Option<String>) {
         let (mut sent, mut refused) = (0, 0);
         while !self.backlog.is_empty() {
             let n = self.backlog.len().min(MAX_PUSHED);
             let batch: Vec<ProbeResult> = self.backlog.iter().take(n).cloned().collect();
-            match self.push(batch).await {
+            match self.push(batch, now).await {
                 Push::Taken => sent += n,
                 Push::Refused(why) => {
                     tracing::error!(results = n, why = %why, "results refused as invalid; set aside");
@@ -170,16 +225,33 @@ impl Agent {
         (sent, refused, None)
     }
 
-    async fn push(&self, results: Vec<ProbeResult>) -> Push {
+    /// One push; a 401 (the token expired or was revoked early) fetches a
+    /// new token and tries once more.
+    async fn push(&mut self, results: Vec<ProbeResult>, now: DateTime<Utc>) -> Push {
         let url = match self.config.api.join("v1/probe-results") {
             Ok(u) => u,
             Err(e) => return Push::Later(format!("the API URL: {e}")),
         };
-        let mut request = self.client.post(url).json(&PushedResults { results });
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
+        let body = PushedResults { results };
+        for attempt in 0..2 {
+            let token = match self.tokens.get(&self.client, now).await {
+                Ok(t) => t,
+                Err(e) => return Push::Later(e),
+            };
+            let mut request = self.client.post(url.clone()).json(&body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            match request.send().await {
+                Ok(r) if r.status().as_u16() == 401 && attempt == 0 => self.tokens.refused(),
+                answer => return Self::outcome(answer).await,
+            }
         }
-        match request.send().await {
+        Push::Later("the API refused every token".into())
+    }
+
+    async fn outcome(answer: Result<reqwest::Response, reqwest::Error>) -> Push {
+        match answer {
             Err(e) => Push::Later(format!("the API is unreachable: {e}")),
             Ok(r) if r.status().is_success() => Push::Taken,
             Ok(r) if matches!(r.status().as_u16(), 400 | 413 | 422) => {
@@ -187,5 +259,51 @@ impl Agent {
             }
             Ok(r) => Push::Later(format!("the API answered {}", r.status())),
         }
+    }
+}
+
+/// The backlog on disk: one result a line, rewritten whole (to a temporary
+/// file, then renamed) after each round, so a crash leaves the old or the
+/// new file, never half of one.
+mod backlog {
+    use livesite_core::ProbeResult;
+    use std::collections::VecDeque;
+    use std::io::Write;
+    use std::path::Path;
+
+    /// The newest `limit` results of the file (none when it does not exist);
+    /// an unreadable line is skipped and counted in the log.
+    pub fn load(path: &Path, limit: usize) -> Result<VecDeque<ProbeResult>, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(VecDeque::new()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut out = VecDeque::new();
+        let mut unreadable = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str::<ProbeResult>(line) {
+                Ok(r) => out.push_back(r.bounded()),
+                Err(_) => unreadable += 1,
+            }
+            if out.len() > limit {
+                out.pop_front();
+            }
+        }
+        if unreadable > 0 {
+            tracing::warn!(unreadable, "backlog lines skipped");
+        }
+        Ok(out)
+    }
+
+    pub fn save(path: &Path, backlog: &VecDeque<ProbeResult>) -> Result<(), String> {
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
+        for r in backlog {
+            let line = serde_json::to_string(r).map_err(|e| e.to_string())?;
+            writeln!(f, "{line}").map_err(|e| e.to_string())?;
+        }
+        f.sync_all().map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
     }
 }

@@ -8,8 +8,14 @@ use livesite_core::ports::{RecordStore, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// How long an idempotency key is remembered.
+/// How long an idempotency key's answer is remembered.
 const KEPT: chrono::Duration = chrono::Duration::hours(24);
+/// How long a key is held while its first request acts: longer than the
+/// API function may run (its timeout, 15 s in the template), so a request
+/// that crashed or timed out mid-handler frees its key this long after,
+/// not 24 hours later. `tests/template.rs` holds the template's timeout
+/// below it.
+pub const RESERVATION_HELD: chrono::Duration = chrono::Duration::seconds(60);
 /// The longest key accepted.
 const MAX_KEY: usize = 200;
 /// The kind its records are stored under (its only statement).
@@ -37,10 +43,15 @@ struct Stored {
 
 impl Stored {
     fn record(body: &[u8], answer: Option<(u16, Value)>, now: DateTime<Utc>) -> Value {
+        let kept = if answer.is_some() {
+            KEPT
+        } else {
+            RESERVATION_HELD
+        };
         to_value(&Stored {
             request: fingerprint(body),
             answer,
-            expires_at: (now + KEPT).timestamp(),
+            expires_at: (now + kept).timestamp(),
             status: None,
             body: None,
         })
@@ -146,5 +157,23 @@ impl Reserved {
         if let Err(e) = store.delete_record(KIND, &self.0).await {
             tracing::warn!(error = %e, "idempotency reservation not released");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key is held only as long as its request can run; its answer is
+    /// kept a day. A request killed mid-handler (a timeout, a crash) so
+    /// frees its key within a minute instead of answering 409 for 24 hours.
+    #[test]
+    fn a_reservation_expires_after_the_function_could_run_and_an_answer_after_a_day() {
+        let now: DateTime<Utc> = "2026-11-27T10:00:00Z".parse().unwrap();
+        let held: Stored = serde_json::from_value(Stored::record(b"{}", None, now)).unwrap();
+        assert_eq!(held.expires_at, now.timestamp() + 60);
+        let kept: Stored =
+            serde_json::from_value(Stored::record(b"{}", Some((201, Value::Null)), now)).unwrap();
+        assert_eq!(kept.expires_at, now.timestamp() + 24 * 3600);
     }
 }

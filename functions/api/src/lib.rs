@@ -25,6 +25,7 @@ mod routes;
 
 pub use auth::{principal_claims, Claims, Principal, ADMIN_SCOPE};
 pub use http::{ApiRequest, MAX_BODY_BYTES};
+pub use idempotency::RESERVATION_HELD;
 pub use outbox::INLINE_DELIVERY_BUDGET;
 pub use problem::Problem;
 

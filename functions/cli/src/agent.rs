@@ -5,7 +5,7 @@
 use crate::Failure;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
-use livesite_agent::{Agent, AgentConfig};
+use livesite_agent::{Agent, AgentConfig, TokenSource};
 use std::path::Path;
 
 /// The rounds' grid: a round every 30 seconds, on the minute and the half.
@@ -16,15 +16,8 @@ pub async fn run(path: &Path, rounds: Option<u64>) -> Result<u8, Failure> {
         .map_err(|e| Failure::input(anyhow!("{}: cannot read the config: {e}", path.display())))?;
     let config: AgentConfig =
         toml::from_str(&text).map_err(|e| Failure::input(anyhow!("{}: {e}", path.display())))?;
-    let token = match &config.token_env {
-        Some(name) => Some(std::env::var(name).map_err(|_| {
-            Failure::input(anyhow!(
-                "{}: the token variable {name} is not set",
-                path.display()
-            ))
-        })?),
-        None => None,
-    };
+    let token =
+        token_source(&config).map_err(|e| Failure::input(anyhow!("{}: {e}", path.display())))?;
     let mut agent = Agent::new(config, token).map_err(Failure::input)?;
     let mut done = 0;
     while rounds.is_none_or(|n| done < n) {
@@ -42,6 +35,33 @@ pub async fn run(path: &Path, rounds: Option<u64>) -> Result<u8, Failure> {
         done += 1;
     }
     Ok(0)
+}
+
+/// Where the token comes from: the client credentials grant (renewed), a
+/// fixed token, or none (a local API).
+fn token_source(config: &AgentConfig) -> Result<TokenSource, String> {
+    let var =
+        |name: &str| std::env::var(name).map_err(|_| format!("the variable {name} is not set"));
+    match (&config.token_url, &config.token_env) {
+        (Some(url), _) => {
+            let client_id = config
+                .client_id
+                .clone()
+                .ok_or("token_url needs client_id")?;
+            let secret_env = config
+                .client_secret_env
+                .as_deref()
+                .ok_or("token_url needs client_secret_env")?;
+            Ok(TokenSource::ClientCredentials {
+                url: url.clone(),
+                client_id,
+                secret: var(secret_env)?,
+                scope: "livesite/partner".into(),
+            })
+        }
+        (None, Some(name)) => Ok(TokenSource::Fixed(var(name)?)),
+        (None, None) => Ok(TokenSource::None),
+    }
 }
 
 /// The next round's time on the grid, strictly after `now`.

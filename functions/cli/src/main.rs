@@ -55,7 +55,14 @@ enum Command {
     #[command(subcommand)]
     Api(api::Command),
     /// A private probing location: probe the portal from here twice a minute and
-    /// push the results to the partner API (buffered while it is unreachable).
+    /// push the results to the partner API.
+    ///
+    /// The token is fetched with the operator's client credentials
+    /// (`token_url`, `client_id`, `client_secret_env`) and renewed before it
+    /// expires, or at once when the API answers 401. While the API cannot be
+    /// reached, results wait in a backlog of at most `backlog_limit` (a week),
+    /// sent oldest first; with `backlog_file` the backlog is kept on disk and
+    /// survives a restart. See docs/deploy.md, "A private agent".
     Agent {
         /// The agent's configuration (docs/deploy.md, "A private agent").
         #[arg(long)]

@@ -541,7 +541,7 @@ impl Drop for Served {
 /// operator is refused and set aside, not retried forever.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_keeps_its_results_through_a_ten_minute_api_outage() {
-    use livesite_agent::{Agent, AgentConfig};
+    use livesite_agent::{Agent, AgentConfig, TokenSource};
     use livesite_core::ports::ProbeLog;
     let portal = portal::spawn(Behavior::Respond {
         status: 200,
@@ -562,15 +562,15 @@ async fn an_agent_keeps_its_results_through_a_ten_minute_api_outage() {
         .expect("addr")
         .port();
     let agent_config = |location: &str| AgentConfig {
-        api: format!("http://127.0.0.1:{port}/").parse().expect("url"),
-        operator: livesite_core::OperatorId::new("contoso").expect("id"),
-        location: location.into(),
-        portal: livesite_core::PortalCheck::new(portal.http_url("/").parse().expect("url")),
         trusted: vec!["127.0.0.0/8".parse().expect("cidr")],
-        token_env: None,
-        backlog_limit: livesite_agent::DEFAULT_BACKLOG,
+        ..AgentConfig::new(
+            format!("http://127.0.0.1:{port}/").parse().expect("url"),
+            livesite_core::OperatorId::new("contoso").expect("id"),
+            location,
+            livesite_core::PortalCheck::new(portal.http_url("/").parse().expect("url")),
+        )
     };
-    let mut agent = Agent::new(agent_config("agent-contoso-1"), None).expect("agent");
+    let mut agent = Agent::new(agent_config("agent-contoso-1"), TokenSource::None).expect("agent");
     // Rounds on the 30-second grid (the API stores an agent's result at its
     // slot's start), ending now: the API takes results up to 7 days old.
     let now = chrono::Utc::now().timestamp();
@@ -619,7 +619,7 @@ async fn an_agent_keeps_its_results_through_a_ten_minute_api_outage() {
 
     // A location nobody registered: refused, set aside, the backlog empty.
     let _served = Served::start(port, &config, &db, "client:client-contoso");
-    let mut stranger = Agent::new(agent_config("eu-west-1"), None).expect("agent");
+    let mut stranger = Agent::new(agent_config("eu-west-1"), TokenSource::None).expect("agent");
     let round = stranger.round(at(31)).await;
     assert_eq!((round.sent, round.refused, round.backlog), (0, 1, 0));
 }
