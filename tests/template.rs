@@ -502,3 +502,29 @@ fn the_api_function_times_out_before_an_idempotency_key_is_freed() {
         "API timeout {timeout}s"
     );
 }
+
+/// The stage's shared throttle answers a flood only after every operator's
+/// own limit has: its rate is at least 250 operators at their
+/// `api_requests_per_minute`, and below the 1,000 writes a second one
+/// DynamoDB item takes (the flooding operator's counter).
+#[test]
+fn the_stage_throttle_leaves_every_operator_its_own_limit() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("infra/template.yaml")).expect("template");
+    let param = text.split("  ApiRateLimit:").nth(1).expect("ApiRateLimit");
+    let rate: f64 = param
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Default: "))
+        .and_then(|v| v.parse().ok())
+        .expect("its default");
+    let per_operator = f64::from(livesite_core::Policy::default().api_requests_per_minute) / 60.0;
+    assert!(
+        rate >= 250.0 * per_operator,
+        "{rate}/s leaves 250 operators less than their own limit"
+    );
+    assert!(
+        rate < 1000.0,
+        "{rate}/s can throttle one operator's counter"
+    );
+    assert!(text.contains("ThrottlingBurstLimit: 1000"));
+}

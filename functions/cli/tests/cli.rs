@@ -815,3 +815,55 @@ fn reports_write_one_document_per_operator_and_say_when_there_is_no_data() {
         stderr(&out)
     );
 }
+
+/// One operator floods the API (600 requests, eight at a time) while
+/// another makes its usual calls: the flooding operator gets 429 past its
+/// 120 a minute, the other never does. On AWS the stage's throttle is set
+/// above what every operator's own limit lets through (docs/aws-limits.md),
+/// so this limiter is the one that answers a flood.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_operators_flood_never_gets_another_a_429() {
+    let dir = tempfile::tempdir().expect("dir");
+    let fuzz = include_str!("../../../tests/api-fuzz.toml").replace(
+        "api_requests_per_minute = 1000000",
+        "api_requests_per_minute = 120",
+    );
+    let config = dir.path().join("api.toml");
+    std::fs::write(&config, fuzz).expect("config");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let _served = Served::start(port, &config, &dir.path().join("api.db"), "admin");
+    let flood = (0..8).map(|_| {
+        std::thread::spawn(move || {
+            (0..75)
+                .map(|_| http_as(port, "client:client-contoso", "/v1/incidents").0)
+                .collect::<Vec<u16>>()
+        })
+    });
+    let flood: Vec<std::thread::JoinHandle<Vec<u16>>> = flood.collect();
+    let others = tokio::task::spawn_blocking(move || {
+        (0..20)
+            .map(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                http_as(port, "client:client-fabrikam", "/v1/incidents").0
+            })
+            .collect::<Vec<u16>>()
+    })
+    .await
+    .expect("join");
+    let flooded: Vec<u16> = flood
+        .into_iter()
+        .flat_map(|h| h.join().expect("thread"))
+        .collect();
+    let ok = flooded.iter().filter(|s| **s == 200).count();
+    let limited = flooded.iter().filter(|s| **s == 429).count();
+    assert_eq!(ok + limited, 600, "only 200 or 429");
+    assert!(
+        (120..=240).contains(&ok),
+        "120 a minute (two minutes at most): {ok}"
+    );
+    assert!(others.iter().all(|s| *s == 200), "fabrikam: {others:?}");
+}
