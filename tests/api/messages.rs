@@ -133,63 +133,38 @@ async fn partners(api: &Api<SqliteStore, Recorder>) -> Vec<String> {
     raised_ids
 }
 
+/// Three windows of `op`'s: late and approved (then left to overrun),
+/// completed once started, and called off.
 async fn maintenance(api: &Api<SqliteStore, Recorder>, op: &str, me: Value) {
-    let window = |start: &str, what: &str| json!({"start": start, "end": (utc(start) + Duration::hours(1)).to_rfc3339(), "description": format!("{op} {what}"), "services": ["core_network_services"]});
-    // Late (one business day ahead): approved, then left to overrun.
-    let late = post(
-        api,
-        me.clone(),
-        "/v1/maintenance",
-        Some(window("2026-11-30T08:00:00Z", "core upgrade")),
-        now(),
-    )
-    .await;
-    let id = late["maintenance"]["id"].as_str().expect("id").to_string();
-    post(
-        api,
-        admin(),
-        &format!("/v1/maintenance/{id}/approval"),
-        None,
-        now(),
-    )
-    .await;
-    let soon = post(
-        api,
-        me.clone(),
-        "/v1/maintenance",
-        Some(window("2026-11-27T10:30:00Z", "PGW patch")),
-        now(),
-    )
-    .await;
-    let id = soon["maintenance"]["id"].as_str().expect("id").to_string();
-    post(
-        api,
-        me.clone(),
-        &format!("/v1/maintenance/{id}/completion"),
-        None,
-        now() + Duration::minutes(45),
-    )
-    .await;
-    let called_off = post(
-        api,
-        me.clone(),
-        "/v1/maintenance",
-        Some(window("2026-12-20T08:00:00Z", "OCS migration")),
-        now(),
-    )
-    .await;
-    let id = called_off["maintenance"]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    post(
-        api,
-        me,
-        &format!("/v1/maintenance/{id}/cancellation"),
-        None,
-        now(),
-    )
-    .await;
+    let steps = [
+        (
+            "2026-11-30T08:00:00Z",
+            "core upgrade",
+            "approval",
+            admin(),
+            now(),
+        ),
+        (
+            "2026-11-27T10:30:00Z",
+            "PGW patch",
+            "completion",
+            me.clone(),
+            now() + Duration::minutes(45),
+        ),
+        (
+            "2026-12-20T08:00:00Z",
+            "OCS migration",
+            "cancellation",
+            me.clone(),
+            now(),
+        ),
+    ];
+    for (start, what, step, by, when) in steps {
+        let window = json!({"start": start, "end": (utc(start) + Duration::hours(1)).to_rfc3339(), "description": format!("{op} {what}"), "services": ["core_network_services"]});
+        let m = post(api, me.clone(), "/v1/maintenance", Some(window), now()).await;
+        let id = m["maintenance"]["id"].as_str().expect("id").to_string();
+        post(api, by, &format!("/v1/maintenance/{id}/{step}"), None, when).await;
+    }
 }
 
 async fn bugs(api: &Api<SqliteStore, Recorder>, op: &str, me: Value) {
