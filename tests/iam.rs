@@ -374,6 +374,23 @@ async fn walk_the_api(stack: &Stack, iam: &Enforcer) {
 }
 
 /// The sweep on the first of December, with the given identity's role.
+/// An email with an image waiting in the outbox, as a report email whose
+/// first send failed waits for the next delivery pass.
+async fn left_with_images(stack: &Stack, key: &str) {
+    use livesite_core::ports::Outbox;
+    let mut n = livesite_tests::contract::notification(key, 0);
+    n.to = stack.team().emails;
+    n.created_at = utc("2026-11-24T10:00:00Z");
+    let n = n
+        .with_html("<img src=\"cid:a.png\">".into())
+        .with_images(vec![livesite_core::notify::InlineImage {
+            content_id: "a.png".into(),
+            content_type: "image/png".into(),
+            base64: "iVBORw0KGgo=".into(),
+        }]);
+    assert!(stack.store().enqueue(&n).await.expect("enqueue"));
+}
+
 async fn sweep_at_month_start(stack: &Stack, iam: &Enforcer) -> Value {
     let cfg = iam.config("SweepFunction").await;
     livesite_sweep_fn::handle(
@@ -397,7 +414,11 @@ async fn every_function_runs_on_exactly_the_permissions_the_template_grants() {
     .await;
     register(&stack, &portal).await;
     probe_an_outage(&stack, &iam).await;
+    // Every function delivers whatever the outbox holds, a report email
+    // whose first send failed included: with its charts, that is MIME.
+    left_with_images(&stack, "left-for-the-evaluator").await;
     evaluate_the_stream(&stack, &iam).await;
+    left_with_images(&stack, "left-for-the-api").await;
     walk_the_api(&stack, &iam).await;
     let swept = sweep_at_month_start(&stack, &iam).await;
     iam.assert_no_denials();

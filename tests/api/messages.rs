@@ -411,3 +411,67 @@ async fn every_kind_of_message_reads_as_pinned() {
         );
     }
 }
+
+/// The monthly report email as SES receives it (SendRawEmail) and a mail
+/// client reads it: the text, and as its alternative the HTML related to
+/// two PNG charts, each shown by its Content-ID, each a real 640×200 image.
+#[tokio::test]
+async fn the_report_email_is_mime_with_its_charts_as_images() {
+    use base64::Engine;
+    use mail_parser::MimeHeaders;
+    let all = every_message().await;
+    let report = all
+        .iter()
+        .find(|n| n.topic == Topic::MonthlyReport && readers(n) == ["contoso"])
+        .expect("contoso's report");
+    let raw = livesite_aws::notify::mime(report, "livesite@dynamo.example").expect("mime");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .expect("parses");
+    assert_eq!(parsed.subject(), Some(report.subject.as_str()));
+    assert!(parsed
+        .body_text(0)
+        .is_some_and(|t| t.contains("Availability (SLA")));
+    let html = parsed.body_html(0).expect("an HTML part").to_string();
+    assert!(
+        !html.contains("<svg"),
+        "no inline SVG: mail clients drop it"
+    );
+    let images: Vec<(String, Vec<u8>)> = parsed
+        .parts
+        .iter()
+        .filter(|p| p.content_type().is_some_and(|c| c.ctype() == "image"))
+        .map(|p| {
+            (
+                p.content_id().unwrap_or_default().to_string(),
+                p.contents().to_vec(),
+            )
+        })
+        .collect();
+    let ids: Vec<&str> = images.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["availability.png", "latency.png"]);
+    for (id, bytes) in &images {
+        assert!(html.contains(&format!("src=\"cid:{id}\"")), "{id} is shown");
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let reader = decoder.read_info().expect("a PNG");
+        assert_eq!(
+            (reader.info().width, reader.info().height),
+            (640, 200),
+            "{id}"
+        );
+    }
+    let stored: usize = report.images.iter().map(|i| i.base64.len()).sum();
+    assert!(
+        stored < livesite_core::notify::MAX_IMAGE_BYTES,
+        "{stored} bytes in the outbox item"
+    );
+    let first = base64::engine::general_purpose::STANDARD
+        .decode(&report.images[0].base64)
+        .expect("base64");
+    assert_eq!(first, images[0].1, "the bytes sent are the bytes drawn");
+    if let Some(dir) = std::env::var_os("LIVESITE_DUMP_CHARTS") {
+        for (id, bytes) in &images {
+            std::fs::write(std::path::Path::new(&dir).join(id), bytes).expect("dump");
+        }
+    }
+}

@@ -341,14 +341,24 @@ impl Stack {
             .collect()
     }
 
-    /// The emulator's record of email sent from this stack's sender.
+    /// The emulator's record of email sent from this stack's sender: sent
+    /// with SendEmail (`subject`, `body`), or as MIME with SendRawEmail
+    /// (`raw_data`, its `subject` read from the MIME headers as a client
+    /// reads them).
     pub async fn emails(&self) -> Vec<Value> {
         let data = data_json().await;
-        data["ses"]["Message"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        let of = |kind: &str| data["ses"][kind].as_array().cloned().unwrap_or_default();
+        let raw = of("RawMessage").into_iter().map(|mut m| {
+            let subject = m["raw_data"]
+                .as_str()
+                .and_then(|r| mail_parser::MessageParser::default().parse(r.as_bytes()))
+                .and_then(|p| p.subject().map(str::to_string));
+            m["subject"] = subject.map_or(Value::Null, Value::String);
+            m
+        });
+        of("Message")
             .into_iter()
+            .chain(raw)
             .filter(|m| m["source"] == self.sender.as_str())
             .collect()
     }

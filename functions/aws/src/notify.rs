@@ -181,6 +181,9 @@ impl SesMailer {
     }
 
     pub async fn mail(&self, n: &Notification) -> Result<(), NotifyError> {
+        if !n.images.is_empty() {
+            return self.mail_raw(n).await;
+        }
         let utf8 = |data: &str| {
             Content::builder()
                 .data(data)
@@ -222,6 +225,81 @@ impl SesMailer {
             .map_err(|e| failed(&n.key, aws_sdk_ses::error::DisplayErrorContext(e)))?;
         Ok(())
     }
+}
+
+impl SesMailer {
+    /// An email with images: built as MIME (`mime`) and sent with
+    /// SendRawEmail, which the sender's identity and the configuration set
+    /// grant like SendEmail.
+    async fn mail_raw(&self, n: &Notification) -> Result<(), NotifyError> {
+        let from = n
+            .from
+            .as_ref()
+            .map_or(self.default_sender.clone(), |a| a.to_string());
+        let raw = mime(n, &from).map_err(|e| failed(&n.key, e))?;
+        let message = aws_sdk_ses::types::RawMessage::builder()
+            .data(aws_sdk_ses::primitives::Blob::new(raw))
+            .build()
+            .map_err(|e| failed(&n.key, e))?;
+        self.client
+            .get()
+            .send_raw_email()
+            .source(from)
+            .set_destinations(Some(
+                n.to.iter().chain(&n.cc).map(|a| a.to_string()).collect(),
+            ))
+            .raw_message(message)
+            .set_configuration_set_name(self.configuration_set.clone())
+            .send()
+            .await
+            .map_err(|e| failed(&n.key, aws_sdk_ses::error::DisplayErrorContext(e)))?;
+        Ok(())
+    }
+}
+
+/// The email as mail clients expect one with pictures: the text part and,
+/// as its alternative, the HTML part related to its images, each image
+/// shown by its Content-ID (`<img src="cid:...">`).
+pub fn mime(n: &Notification, from: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    use mail_builder::mime::MimePart;
+    if n.to.is_empty() && n.cc.is_empty() {
+        return Err("no recipients".into());
+    }
+    let mut related = vec![MimePart::new(
+        "text/html",
+        n.html.clone().unwrap_or_else(|| html(n)),
+    )];
+    for image in &n.images {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&image.base64)
+            .map_err(|e| format!("image {}: {e}", image.content_id))?;
+        related.push(
+            MimePart::new(image.content_type.clone(), bytes)
+                .inline()
+                .cid(image.content_id.clone()),
+        );
+    }
+    let body = MimePart::new(
+        "multipart/alternative",
+        vec![
+            MimePart::new("text/plain", n.text.clone()),
+            MimePart::new("multipart/related", related),
+        ],
+    );
+    let list =
+        |a: &[livesite_core::EmailAddress]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let mut message = mail_builder::MessageBuilder::new()
+        .from(from.to_string())
+        .subject(n.subject.clone())
+        .body(body);
+    if !n.to.is_empty() {
+        message = message.to(list(&n.to));
+    }
+    if !n.cc.is_empty() {
+        message = message.cc(list(&n.cc));
+    }
+    message.write_to_vec().map_err(|e| e.to_string())
 }
 
 fn escape(s: &str) -> String {

@@ -49,8 +49,27 @@ pub struct Notification {
     /// An HTML part, when the message has more than text to show (charts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
+    /// Images the HTML part shows by `cid:` (a report's charts as PNG: mail
+    /// clients show attached images, not inline SVG).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<InlineImage>,
     pub created_at: DateTime<Utc>,
 }
+
+/// An image carried with an email and shown by its HTML part as
+/// `<img src="cid:{content_id}">`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InlineImage {
+    /// `a-z`, `0-9`, `.`, `-` only: it goes into a MIME header.
+    pub content_id: String,
+    pub content_type: String,
+    /// The image's bytes, base64 (standard alphabet, padded).
+    pub base64: String,
+}
+
+/// The most image data one email carries, base64 included: the outbox
+/// keeps the email in one DynamoDB item (400 KB at most), with its text.
+pub const MAX_IMAGE_BYTES: usize = 160 * 1024;
 
 /// What a message is about: pages carry it as their `event` attribute (a
 /// subscription can filter on it), logs and the outbox name it.
@@ -228,6 +247,7 @@ impl Notification {
             subject: header_safe(&e.subject),
             text,
             html: None,
+            images: vec![],
             created_at: e.at,
         }
     }
@@ -247,6 +267,7 @@ impl Notification {
             subject: header_safe(&p.subject),
             text: page_text_keeping(&p.text, p.incident),
             html: None,
+            images: vec![],
             created_at: p.at,
         }
     }
@@ -254,6 +275,24 @@ impl Notification {
     /// The same email with an HTML part (a report's charts).
     pub fn with_html(mut self, html: String) -> Self {
         self.html = Some(html);
+        self
+    }
+
+    /// The same email with images its HTML shows by `cid:`; none at all if
+    /// together they are over `MAX_IMAGE_BYTES` or a content id is not
+    /// header-safe (the HTML's alt texts and the text part still say it all).
+    pub fn with_images(mut self, images: Vec<InlineImage>) -> Self {
+        let size: usize = images.iter().map(|i| i.base64.len()).sum();
+        let safe = images.iter().all(|i| {
+            !i.content_id.is_empty()
+                && i.content_id.len() <= 64
+                && i.content_id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        });
+        if size <= MAX_IMAGE_BYTES && safe {
+            self.images = images;
+        }
         self
     }
 }

@@ -1,7 +1,9 @@
 //! The monthly SLA report: gathered from the stores, computed by the core,
-//! rendered as plain text and as an HTML email with two SVG charts (daily
+//! rendered as plain text, as an HTML page with two SVG charts (daily
 //! availability against the target; daily latency percentiles against the
-//! 400 ms SLA), drawn with plotters.
+//! 400 ms SLA, drawn with plotters), and as an email whose HTML part shows
+//! the same charts as attached PNG images (`raster`): Gmail and Outlook do
+//! not show inline SVG.
 
 use chrono::{DateTime, Utc};
 use livesite_core::notify::{Email, Notification, Topic};
@@ -15,6 +17,12 @@ use livesite_core::{Operator, Policy, Severity, Team};
 use plotters::prelude::*;
 
 pub use livesite_core::service::monthly_report as gather;
+
+mod raster;
+
+/// The email's chart images' content ids.
+pub const AVAILABILITY_PNG: &str = "availability.png";
+pub const LATENCY_PNG: &str = "latency.png";
 
 fn pct(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |v| format!("{v:.3}%"))
@@ -299,8 +307,54 @@ fn html_rows(r: &MonthlyReport) -> (String, String) {
     (incidents, notices)
 }
 
-/// The HTML email: headline figures, both charts inline, the tables.
+/// The HTML page: headline figures, both charts as inline SVG, the tables
+/// (`livesite report --format html`, a browser's).
 pub fn html(r: &MonthlyReport, operator: &Operator) -> String {
+    page(r, operator, (availability_chart(r), latency_chart(r)))
+}
+
+/// The email's HTML part: the page with each chart an attached PNG shown
+/// by `cid:`, its scale and legend written beside it.
+pub fn email_html(r: &MonthlyReport, operator: &Operator) -> String {
+    let availability = format!(
+        "<p><b>Daily availability (%)</b>: each day's bar from {floor:.2}% (bottom) to 100% (top); green at or over the {target:.2}% target (dashed red line), red under it, a short grey bar for a day nothing was observed.</p>\
+         <img src=\"cid:{AVAILABILITY_PNG}\" width=\"{w}\" height=\"{h}\" alt=\"Daily availability against the {target:.2}% target\">",
+        floor = raster::availability_floor(r),
+        target = r.target_percent,
+        w = raster::WIDTH,
+        h = raster::HEIGHT,
+    );
+    let latency = format!(
+        "<p><b>Daily latency (ms)</b>: from 0 (bottom) to {top:.0} ms (top); p50 green, p95 blue, p99 magenta; the {sla} ms SLA as a dashed red line.</p>\
+         <img src=\"cid:{LATENCY_PNG}\" width=\"{w}\" height=\"{h}\" alt=\"Daily latency percentiles against the {sla} ms SLA\">",
+        top = raster::latency_top(r),
+        sla = r.latency_sla_ms,
+        w = raster::WIDTH,
+        h = raster::HEIGHT,
+    );
+    page(r, operator, (availability, latency))
+}
+
+/// The email's chart images, or none if one could not be drawn.
+pub fn email_images(r: &MonthlyReport) -> Vec<livesite_core::notify::InlineImage> {
+    use base64::Engine;
+    let png = |id: &str, drawn: Result<Vec<u8>, png::EncodingError>| {
+        drawn.ok().map(|bytes| livesite_core::notify::InlineImage {
+            content_id: id.to_string(),
+            content_type: "image/png".into(),
+            base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        })
+    };
+    [
+        png(AVAILABILITY_PNG, raster::availability(r)),
+        png(LATENCY_PNG, raster::latency(r)),
+    ]
+    .into_iter()
+    .collect::<Option<Vec<_>>>()
+    .unwrap_or_default()
+}
+
+fn page(r: &MonthlyReport, operator: &Operator, (chart_a, chart_l): (String, String)) -> String {
     let colour = match r.standing {
         Standing::Met => "#1b7f3b",
         Standing::Missed => "#b00020",
@@ -355,8 +409,8 @@ pub fn html(r: &MonthlyReport, operator: &Operator) -> String {
         } else {
             String::new()
         },
-        chart_a = availability_chart(r),
-        chart_l = latency_chart(r),
+        chart_a = chart_a,
+        chart_l = chart_l,
         ni = r.incidents.len(),
         on = r.maintenance_on_time,
         late = r.maintenance_late,
@@ -391,7 +445,8 @@ pub fn email(
         },
         team,
     )
-    .with_html(html(r, operator))
+    .with_html(email_html(r, operator))
+    .with_images(email_images(r))
 }
 
 /// Records last month's report email for every operator monitored that
@@ -656,5 +711,60 @@ mod tests {
         );
         assert_eq!(n.key, "contoso#report-2026-02");
         assert!(n.html.is_some() && !n.subject.contains('\n'));
+        assert_eq!(n.images.len(), 2, "both charts, as PNG");
+    }
+
+    /// The pixels of a PNG chart, as (width, height, RGB bytes).
+    fn pixels(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+        let mut reader = png::Decoder::new(std::io::Cursor::new(png_bytes))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        (info.width, info.height, buf[..info.buffer_size()].to_vec())
+    }
+
+    fn count(rgb: &[u8], colour: [u8; 3]) -> usize {
+        rgb.chunks(3).filter(|p| *p == colour).count()
+    }
+
+    /// The email's charts: one bar a day, green when the day met the target
+    /// and red the day an hour was down; the latency lines and the dashed
+    /// SLA line; the HTML states each scale and shows each by its cid.
+    #[test]
+    fn the_email_charts_are_drawn_as_the_month_went() {
+        let r = report();
+        let (w, h, a) = pixels(&raster::availability(&r).unwrap());
+        assert_eq!((w, h), (raster::WIDTH, raster::HEIGHT));
+        let (green, red) = (count(&a, [27, 127, 59]), count(&a, [176, 0, 32]));
+        assert!(green > 1000, "27 days met the target: {green}");
+        assert!(
+            red > 100,
+            "the 10th (an hour down) and the target line: {red}"
+        );
+        let (_, _, l) = pixels(&raster::latency(&r).unwrap());
+        let lines = count(&l, [27, 127, 59]) + count(&l, [25, 90, 200]) + count(&l, [170, 40, 160]);
+        assert!(lines > 1000 && count(&l, [176, 0, 32]) > 100, "{lines}");
+        let html = email_html(&r, &operator());
+        assert!(!html.contains("<svg"));
+        for id in [AVAILABILITY_PNG, LATENCY_PNG] {
+            assert_eq!(
+                html.matches(&format!("src=\"cid:{id}\"")).count(),
+                1,
+                "{id}"
+            );
+        }
+        assert!(
+            html.contains("green at or over the 99.90% target"),
+            "{html}"
+        );
+        if let Ok(dir) = std::env::var("LIVESITE_DUMP_CHARTS") {
+            std::fs::write(
+                format!("{dir}/{AVAILABILITY_PNG}"),
+                raster::availability(&r).unwrap(),
+            )
+            .unwrap();
+            std::fs::write(format!("{dir}/{LATENCY_PNG}"), raster::latency(&r).unwrap()).unwrap();
+        }
     }
 }

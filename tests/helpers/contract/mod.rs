@@ -47,6 +47,7 @@ pub fn incident(op: &str, minutes: i64) -> Incident {
 pub fn notification(key: &str, minutes: i64) -> Notification {
     Notification {
         html: None,
+        images: vec![],
         key: key.into(),
         channel: Channel::Email,
         operator: OperatorId::new("contoso").expect("id"),

@@ -27,7 +27,7 @@ pub(super) fn sandboxed(state: &Mutex<State>, target: Option<&str>, body: &[u8])
         return None;
     }
     form.into_iter()
-        .filter(|(k, _)| k.starts_with("Destination."))
+        .filter(|(k, _)| k.starts_with("Destination.") || k.starts_with("Destinations."))
         .map(|(_, v)| v)
         .find(|address| !verified.iter().any(|ok| ok.eq_ignore_ascii_case(address)))
 }
