@@ -298,6 +298,21 @@ async fn no_message_to_one_operator_carries_anything_of_another() {
         .collect();
     assert!(missing.is_empty(), "kinds never produced: {missing:?}");
     for n in &all {
+        // A message about an operator names it in its subject (the team's
+        // outage notices are about the team's own services).
+        let teams_own = matches!(n.topic, Topic::OutageNotice | Topic::OutageNoticeResolved);
+        if n.channel == livesite_core::Channel::Email
+            && !teams_own
+            && n.operator.as_str() != "fleet"
+        {
+            assert!(
+                n.subject.to_lowercase().contains(n.operator.as_str())
+                    || n.operator.as_str() == "dynamo",
+                "{}: {}",
+                n.key,
+                n.subject
+            );
+        }
         for reader in readers(n) {
             for other in OPERATORS.iter().filter(|o| **o != reader) {
                 let seen = format!(

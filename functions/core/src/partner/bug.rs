@@ -294,7 +294,7 @@ impl Bug {
                 severity: Some(Severity::Low),
                 to,
                 cc,
-                subject: format!("[BUG {outcome}] {}", self.title),
+                subject: format!("[BUG {outcome}] {}: {}", self.operator, self.title),
                 text: format!(
                     "Bug {}: {}\n\n{detail}\n\n{}\n\nFollow it: GET {}\n",
                     self.id,
