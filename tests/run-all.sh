@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 tests/setup-venv.sh
+tests/setup-browser.sh
 export SAM_CLI_TELEMETRY=0
 
 cargo fmt --all --check

@@ -9,6 +9,7 @@ mod agent;
 mod api;
 mod check;
 mod config_file;
+mod console;
 mod demo;
 mod monitor;
 mod replay;
@@ -51,6 +52,9 @@ enum Command {
     },
     /// The monthly SLA report from the embedded store (text, JSON or HTML with charts).
     Report(report::Args),
+    /// The partner console over the embedded store, on 127.0.0.1: each
+    /// operator's 90 days, incidents with their clocks and timelines.
+    Console(console::Args),
     /// The partner API over the embedded store: one call, or served on 127.0.0.1.
     #[command(subcommand)]
     Api(api::Command),
@@ -141,6 +145,7 @@ fn main() -> ExitCode {
             Command::Demo { pace_ms, scenario } => demo::run(pace_ms, scenario).await,
             Command::Api(cmd) => api::run(cmd).await,
             Command::Report(args) => report::run(args).await,
+            Command::Console(args) => console::run(args).await,
             Command::Agent { config, rounds } => agent::run(&config, rounds).await,
         }
     });

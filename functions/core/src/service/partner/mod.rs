@@ -11,11 +11,13 @@ mod incidents;
 mod maintenance;
 mod notices;
 mod registry;
+mod views;
 
 pub use bugs::BugMove;
 pub use incidents::{AnswerOutcome, IncidentFilter};
 pub use notices::NoticeMove;
 pub use registry::Registered;
+pub use views::{OperatorView, DAYS_SHOWN};
 
 use crate::config::{Operator, Policy, Team};
 use crate::ids::OperatorId;

@@ -1,0 +1,310 @@
+//! The console in a real browser: Chromium, headless, driven over WebDriver
+//! (chromedriver), against `livesite console` over an embedded store the
+//! monitor itself filled: an outage decided on the 24th of November, an
+//! information request with its clock.
+
+use livesite_core::service::evaluate_batch;
+use livesite_tests::contract::context;
+use livesite_tests::fixtures::{failures, probe};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+mod common;
+use common::livesite;
+
+/// A child process killed (and waited for) when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn wait_for(port: u16) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nothing listens on {port}");
+}
+
+fn console(config: &str, db: &std::path::Path, who: &str) -> (Running, u16) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_livesite"))
+        .args([
+            "console",
+            "--config",
+            config,
+            "--port",
+            &port.to_string(),
+            "--as",
+            who,
+        ])
+        .arg("--db")
+        .arg(db)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("console");
+    let running = Running(child);
+    wait_for(port);
+    (running, port)
+}
+
+/// A WebDriver session on a headless Chromium with a fresh profile.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    _driver: Running,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (tests/setup-browser.sh installs it)");
+        let driver = Running(driver);
+        wait_for(port);
+        let profile = tempfile::tempdir().expect("profile");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     format!("--user-data-dir={}", profile.path().display())]}}}});
+        let session: Value = http
+            .post(format!("http://127.0.0.1:{port}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("session");
+        let id = session["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{session}"));
+        Browser {
+            http,
+            base: format!("http://127.0.0.1:{port}/session/{id}"),
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if method == reqwest::Method::POST {
+            request = request.json(&body);
+        }
+        let r: Value = request
+            .send()
+            .await
+            .expect("webdriver")
+            .json()
+            .await
+            .expect("json");
+        r["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await;
+    }
+
+    async fn title(&self) -> String {
+        let v = self.call(reqwest::Method::GET, "/title", Value::Null).await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// The elements matching `css`, as their WebDriver ids.
+    async fn all(&self, css: &str) -> Vec<String> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_object()?.values().next()?.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let Some(id) = self.all(css).await.into_iter().next() else {
+            return String::new();
+        };
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{id}/text"),
+                Value::Null,
+            )
+            .await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    async fn attribute(&self, element: &str, name: &str) -> String {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{element}/attribute/{name}"),
+                Value::Null,
+            )
+            .await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self
+            .all(css)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no {css}"));
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
+    }
+}
+
+/// The monitor decides a morning of November 24th with half an hour down,
+/// and the next day's first round closes the day; the team asks contoso a
+/// question (a clock contoso's calendar runs).
+async fn filled(db: &std::path::Path, config: &str) {
+    let store = livesite_local::SqliteStore::open(db).expect("db");
+    let mut probes: Vec<_> = (0..120)
+        .map(|i| probe("contoso", -3600 + i * 30, true))
+        .collect();
+    probes.extend(failures("contoso", 0, 1830));
+    probes.extend((62..200).map(|i| probe("contoso", i * 30, true)));
+    probes.push(probe("contoso", 86_400, true));
+    let out = evaluate_batch(&store, &context(&["contoso"]), &probes).await;
+    assert!(out.failed.is_empty(), "{:?}", out.failed);
+    let raised = livesite(&[
+        "api",
+        "raise",
+        "--operator",
+        "contoso",
+        "--kind",
+        "information-request",
+        "--subject",
+        "ICCID range",
+        "--text",
+        "Which range is configured?",
+        "--config",
+        config,
+        "--db",
+        db.to_str().expect("path"),
+    ]);
+    assert_eq!(
+        raised.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&raised.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_shows_each_operator_its_days_and_incidents_in_a_browser() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("console.db");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/api-fuzz.toml");
+    filled(&db, config).await;
+    let (_team, team_port) = console(config, &db, "admin");
+    let (_contoso, contoso_port) = console(config, &db, "client:client-contoso");
+    let browser = Browser::start().await;
+
+    browser
+        .open(&format!("http://127.0.0.1:{team_port}/console/"))
+        .await;
+    assert_eq!(browser.title().await, "Overview · livesite");
+    let overview = browser.text("#operators").await;
+    assert!(
+        overview.contains("Contoso Mobile") && overview.contains("Fabrikam Telecom"),
+        "{overview}"
+    );
+    browser
+        .click("#operators a[href='/console/operators/contoso']")
+        .await;
+    assert_eq!(browser.title().await, "Contoso Mobile (contoso) · livesite");
+    let days = browser.all("#days li").await;
+    assert_eq!(days.len(), 90, "90 daily bars");
+    let mut said = Vec::new();
+    for d in &days {
+        said.push((
+            browser.attribute(d, "title").await,
+            browser.attribute(d, "class").await,
+        ));
+    }
+    let outage = said
+        .iter()
+        .find(|(t, _)| t.starts_with("2026-11-24"))
+        .expect("the 24th");
+    assert_eq!(outage.1, "missed", "{outage:?}");
+    assert!(outage.0.contains("31.0 min down"), "{outage:?}");
+    assert!(
+        said.iter().filter(|(_, c)| c == "nodata").count() > 80,
+        "days nobody watched"
+    );
+
+    browser.click("nav a[href='/console/incidents']").await;
+    browser
+        .click("#incidents a[href*='information_request']")
+        .await;
+    let clock = browser.text("#clock").await;
+    assert!(
+        clock.starts_with("Next answer owed by the operator:"),
+        "{clock}"
+    );
+    assert!(browser
+        .text("#timeline")
+        .await
+        .contains("Opened: Information request"));
+
+    // The operator sees its own pages; another's is missing, as in the API.
+    browser
+        .open(&format!(
+            "http://127.0.0.1:{contoso_port}/console/operators/fabrikam"
+        ))
+        .await;
+    assert_eq!(browser.title().await, "Not found · livesite");
+    browser
+        .open(&format!("http://127.0.0.1:{contoso_port}/console/"))
+        .await;
+    let own = browser.text("#operators").await;
+    assert!(
+        own.contains("Contoso Mobile") && !own.contains("Fabrikam"),
+        "{own}"
+    );
+    browser.call(reqwest::Method::DELETE, "", Value::Null).await;
+}
