@@ -6,9 +6,10 @@
 use crate::{config_file, Failure};
 use anyhow::anyhow;
 use http_body_util::Full;
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use livesite_console::{Console, Request};
+use livesite_console::{Console, Page, Request, Submission};
 use livesite_core::partner::Actor;
 use livesite_core::ports::OperatorRegistry;
 use livesite_core::Config;
@@ -72,36 +73,81 @@ impl Served {
             .and_then(|v| v.to_str().ok())
             .unwrap_or(&self.default)
             .to_string();
-        let (status, html) = match self.actor(&principal).await {
-            Err(e) => (
-                403,
-                format!(
+        let page = match self.actor(&principal).await {
+            Err(e) => Page {
+                status: 403,
+                html: format!(
                     "<!doctype html><title>Forbidden</title><p>{}</p>",
                     e.replace('<', "&lt;")
                 ),
-            ),
-            Ok(who) => {
-                let console = Console {
-                    store: &self.store,
-                    policy: &self.config.policy,
-                    team: &self.config.team,
-                };
-                let page = console
-                    .page(&Request {
-                        path: req.uri().path(),
-                        who: &who,
-                        now: chrono::Utc::now(),
-                    })
-                    .await;
-                (page.status, page.html)
-            }
+                location: None,
+            },
+            Ok(who) => self.page(req, &who).await,
         };
-        hyper::Response::builder()
-            .status(status)
-            .header("content-type", "text/html; charset=utf-8")
-            .body(Full::new(Bytes::from(html)))
+        let mut out = hyper::Response::builder()
+            .status(page.status)
+            .header("content-type", "text/html; charset=utf-8");
+        if let Some(to) = &page.location {
+            out = out.header("location", to);
+        }
+        out.body(Full::new(Bytes::from(page.html)))
             .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
     }
+
+    async fn page(&self, req: hyper::Request<hyper::body::Incoming>, who: &Actor) -> Page {
+        let console = Console {
+            store: &self.store,
+            policy: &self.config.policy,
+            team: &self.config.team,
+        };
+        let now = chrono::Utc::now();
+        let path = req.uri().path().to_string();
+        if req.method() != hyper::Method::POST {
+            return console
+                .page(&Request {
+                    path: &path,
+                    who,
+                    now,
+                })
+                .await;
+        }
+        let same_origin = same_origin(req.headers());
+        // A form is a few KB at most; more is not a form of ours.
+        let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return Page {
+                    status: 413,
+                    html: "<!doctype html><title>Too large</title>".into(),
+                    location: None,
+                }
+            }
+        };
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+        console
+            .submit(&Submission {
+                path: &path,
+                who,
+                now,
+                form: &form,
+                same_origin,
+            })
+            .await
+    }
+}
+
+/// Whether a form came from the console's own pages: the browser's
+/// `Sec-Fetch-Site` says same-origin (or is absent, as from curl), and an
+/// `Origin`, if sent, is this server's.
+fn same_origin(h: &hyper::HeaderMap) -> bool {
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+    let site_ok = get("sec-fetch-site").is_none_or(|s| s == "same-origin" || s == "none");
+    let origin_ok = match (get("origin"), get("host")) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin == format!("http://{host}"),
+        (Some(_), None) => false,
+    };
+    site_ok && origin_ok
 }
 
 pub async fn run(args: Args) -> Result<u8, Failure> {

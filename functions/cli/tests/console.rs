@@ -181,6 +181,74 @@ impl Browser {
         v.as_str().unwrap_or_default().to_string()
     }
 
+    async fn current_path(&self) -> String {
+        let v = self.call(reqwest::Method::GET, "/url", Value::Null).await;
+        let url = v.as_str().unwrap_or_default();
+        url.find("/console")
+            .map_or(String::new(), |i| url[i..].to_string())
+    }
+
+    async fn property(&self, css: &str, name: &str) -> Value {
+        let id = self
+            .all(css)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no {css}"));
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{id}/property/{name}"),
+            Value::Null,
+        )
+        .await
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self
+            .all(css)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no {css}"));
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/clear"),
+            json!({}),
+        )
+        .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        )
+        .await;
+    }
+
+    /// Whether `css`'s text comes to contain `needle` (the page after a
+    /// form's submit arrives a moment after the click), within 5 s.
+    async fn wait_for(&self, css: &str, needle: &str) -> bool {
+        for _ in 0..50 {
+            if self.text(css).await.contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// The path once it is `want`, waiting at most 5 s; the last seen else.
+    async fn wait_path(&self, want: &str) -> String {
+        let mut seen = String::new();
+        for _ in 0..50 {
+            seen = self.current_path().await;
+            if seen == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        seen
+    }
+
     async fn click(&self, css: &str) {
         let id = self
             .all(css)
@@ -281,6 +349,7 @@ async fn the_console_shows_each_operator_its_days_and_incidents_in_a_browser() {
     browser
         .click("#incidents a[href*='information_request']")
         .await;
+    assert!(browser.wait_for("#clock", "Next answer owed by").await);
     let clock = browser.text("#clock").await;
     assert!(
         clock.starts_with("Next answer owed by the operator:"),
@@ -290,6 +359,9 @@ async fn the_console_shows_each_operator_its_days_and_incidents_in_a_browser() {
         .text("#timeline")
         .await
         .contains("Opened: Information request"));
+
+    let incident_path = browser.current_path().await;
+    answers_from_the_page(&browser, contoso_port, &incident_path).await;
 
     // The operator sees its own pages; another's is missing, as in the API.
     browser
@@ -307,4 +379,77 @@ async fn the_console_shows_each_operator_its_days_and_incidents_in_a_browser() {
         "{own}"
     );
     browser.call(reqwest::Method::DELETE, "", Value::Null).await;
+}
+
+/// The operator answers from the incident's page: a refused update shows
+/// why beside the field and keeps what was typed; the corrected one is in
+/// the timeline once, even when its form is sent twice; a form from
+/// another site acts for nobody.
+async fn answers_from_the_page(browser: &Browser, port: u16, path: &str) {
+    let page = format!("http://127.0.0.1:{port}{path}");
+    browser.open(&page).await;
+    browser.click("#acknowledge button").await;
+    assert!(browser.wait_for("#timeline", "Acknowledged").await);
+    let long = "x".repeat(4001);
+    browser.type_into("#message", &long).await;
+    browser.click("#update button").await;
+    assert!(
+        browser
+            .wait_for("#message-error", "message: at most 4000 characters")
+            .await,
+        "the refusal beside the field"
+    );
+    assert_eq!(
+        browser
+            .property("#message", "value")
+            .await
+            .as_str()
+            .map(str::len),
+        Some(4001),
+        "kept as typed"
+    );
+    browser
+        .type_into("#message", "Range 8934 0712 0000 0000 000 to 999")
+        .await;
+    let submission = browser
+        .property("#update input[name=submission]", "value")
+        .await;
+    browser.click("#update button").await;
+    assert_eq!(
+        browser.wait_path(path).await,
+        path,
+        "back on the incident's page"
+    );
+    // The same form again (a double click): nothing more is posted.
+    let http = reqwest::Client::new();
+    let again = http
+        .post(format!("{page}/updates"))
+        .form(&[
+            ("submission", submission.as_str().unwrap_or_default()),
+            ("message", "Range 8934 0712 0000 0000 000 to 999"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(again.status(), 200, "redirected to the page, nothing done");
+    browser.open(&page).await;
+    assert_eq!(
+        browser
+            .text("#timeline")
+            .await
+            .matches("Range 8934")
+            .count(),
+        1
+    );
+    let forged = http
+        .post(format!("{page}/updates"))
+        .header("origin", "https://elsewhere.example")
+        .form(&[
+            ("submission", "0123456789abcdef0123456789abcdef"),
+            ("message", "forged"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), 403);
 }

@@ -16,7 +16,7 @@ const STYLE: &str = "body{font-family:sans-serif;max-width:960px;margin:1em auto
 nav a{margin-right:1em}table{border-collapse:collapse}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}\
 .bars{display:flex;align-items:flex-end;gap:1px;height:80px;list-style:none;padding:0;margin:0}\
 .bars li{flex:1;min-width:3px;background:#1b7f3b}.bars li.missed{background:#b00020}.bars li.nodata{background:#bbb}\
-.hidden{position:absolute;left:-10000px}.overdue{color:#b00020;font-weight:bold}";
+.hidden{position:absolute;left:-10000px}.overdue,.error{color:#b00020;font-weight:bold}";
 
 fn layout(title: &str, who: &Actor, body: Markup) -> String {
     let signed = match who {
@@ -176,7 +176,46 @@ where
     Ok(layout("Incidents", req.who, incident_table(&all, req.now)))
 }
 
-pub async fn incident<S>(p: &Partner<'_, S>, req: &Request<'_>, id: &str) -> Shown
+/// What the caller typed into an incident's forms, and why it was
+/// refused: shown again beside the field.
+#[derive(Debug, Default)]
+pub struct Typed {
+    pub message: String,
+    pub error: Option<String>,
+}
+
+/// The answers the caller may send, each a form that acts once.
+fn answer_forms(i: &Incident, typed: &Typed) -> Markup {
+    let action = |what: &str| format!("/console/incidents/{}/{what}", i.id);
+    html! {
+        @if i.status == IncidentStatus::Open {
+            h2 { "Answer" }
+            @if i.acknowledged_at.is_none() {
+                form method="post" action=(action("acknowledgement")) id="acknowledge" {
+                    input type="hidden" name="submission" value=(crate::forms::submission_id());
+                    button type="submit" { "Acknowledge" }
+                }
+            }
+            form method="post" action=(action("updates")) id="update" {
+                input type="hidden" name="submission" value=(crate::forms::submission_id());
+                label for="message" { "Update" }
+                br;
+                textarea id="message" name="message" rows="4" cols="80" { (typed.message) }
+                @if let Some(e) = &typed.error { p.error id="message-error" role="alert" { (e) } }
+                br;
+                button type="submit" { "Post the update" }
+            }
+            @if !i.kind.is_monitored() {
+                form method="post" action=(action("resolution")) id="resolve" {
+                    input type="hidden" name="submission" value=(crate::forms::submission_id());
+                    button type="submit" { "Resolve" }
+                }
+            }
+        }
+    }
+}
+
+pub async fn incident<S>(p: &Partner<'_, S>, req: &Request<'_>, id: &str, typed: &Typed) -> Shown
 where
     S: Store + RecordStore + OperatorRegistry,
 {
@@ -199,6 +238,7 @@ where
         p id="clock" { "Next answer owed by " (party(i.owed_by)) ": " (due_cell(&i, req.now)) }
         h2 { "Timeline" }
         ol id="timeline" { @for (at, what) in &timeline { li { time datetime=(at.to_rfc3339()) { (when(*at)) } " " (what) } } }
+        (answer_forms(&i, typed))
     };
     Ok(layout(&i.id, req.who, body))
 }
