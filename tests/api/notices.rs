@@ -231,3 +231,51 @@ async fn each_team_email_goes_to_the_channel_of_its_purpose() {
         }
     }
 }
+
+/// A notice is told to the operators registered when it was sent: one
+/// registered later neither reads it nor hears of its updates.
+#[tokio::test]
+async fn a_notice_reaches_only_the_operators_it_was_told_to() {
+    let api = channelled().await;
+    let notice = json!({"service": "DYNAMO", "started_at": "2026-11-27T09:40:00Z", "aware_at": "2026-11-27T09:45:00Z", "description": "down"});
+    let n = call(
+        &api,
+        Call::new("POST", "/v1/outage-notices")
+            .claims(admin())
+            .json(notice),
+        now(),
+    )
+    .await;
+    let id = n.body["notice"]["id"].as_str().expect("id").to_string();
+    let mut woodgrove = operator("woodgrove");
+    woodgrove.api_clients = vec!["client-woodgrove".into()];
+    api.store.put_operator(&woodgrove).await.expect("register");
+    drain(&api);
+    let later = client("client-woodgrove");
+    let one = call(
+        &api,
+        Call::new("GET", &format!("/v1/outage-notices/{id}")).claims(later.clone()),
+        now(),
+    )
+    .await;
+    assert_eq!(one.status, 404, "{}", one.body);
+    let all = call(
+        &api,
+        Call::new("GET", "/v1/outage-notices").claims(later),
+        now(),
+    )
+    .await;
+    assert_eq!(all.body.as_array().map(Vec::len), Some(0), "{}", all.body);
+    let path = format!("/v1/outage-notices/{id}/updates");
+    call(
+        &api,
+        Call::new("POST", &path)
+            .claims(admin())
+            .json(json!({"message": "m"})),
+        now(),
+    )
+    .await;
+    assert!(drain(&api)
+        .iter()
+        .all(|(to, ..)| !to.iter().any(|a| a.ends_with("@woodgrove.example"))));
+}

@@ -28,15 +28,14 @@ where
     let date = |t: DateTime<Utc>| t.with_timezone(&operator.timezone).date_naive();
     let (first, next) = (date(bounds[0]), date(bounds[bounds.len() - 1]));
     let mut days = store.days(&operator.id, first, next).await?;
-    if let Some(open) = store
-        .load_state(&operator.id)
-        .await?
-        .and_then(|s| s.value.day)
-    {
-        if open.date >= first && open.date < next && !days.iter().any(|d| d.date == open.date) {
-            days.push(open);
-        }
-    }
+    // The open day, after the stored ones: `monthly` keeps only the month's
+    // dates, and a date's first summary (a stored day wins over the state's).
+    days.extend(
+        store
+            .load_state(&operator.id)
+            .await?
+            .and_then(|s| s.value.day),
+    );
     let incidents = store.list_incidents(Some(&operator.id), false).await?;
     let notices = store.list::<Maintenance>(Some(&operator.id)).await?;
     Ok(monthly(ReportInput {
