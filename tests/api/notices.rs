@@ -42,12 +42,10 @@ fn drain(api: &Api<SqliteStore, Recorder>) -> Vec<(Vec<String>, String, String)>
         .collect()
 }
 
-#[tokio::test]
-async fn an_outage_notice_is_listed_updated_and_resolved_with_a_notice_each_time() {
-    let api = channelled().await;
-    let notice = json!({"service": "DYNAMO eSIM service", "started_at": "2026-11-27T09:40:00Z", "aware_at": "2026-11-27T09:45:00Z", "description": "profile downloads failing"});
+/// The team sends `notice`; its id.
+async fn send(api: &Api<SqliteStore, Recorder>, notice: Value) -> String {
     let n = call(
-        &api,
+        api,
         Call::new("POST", "/v1/outage-notices")
             .claims(admin())
             .json(notice),
@@ -55,7 +53,14 @@ async fn an_outage_notice_is_listed_updated_and_resolved_with_a_notice_each_time
     )
     .await;
     assert_eq!(n.status, 201, "{}", n.body);
-    let id = n.body["notice"]["id"].as_str().expect("id").to_string();
+    n.body["notice"]["id"].as_str().expect("id").to_string()
+}
+
+#[tokio::test]
+async fn an_outage_notice_is_listed_updated_and_resolved_with_a_notice_each_time() {
+    let api = channelled().await;
+    let notice = json!({"service": "DYNAMO eSIM service", "started_at": "2026-11-27T09:40:00Z", "aware_at": "2026-11-27T09:45:00Z", "description": "profile downloads failing"});
+    let id = send(&api, notice).await;
     let sent = drain(&api);
     let to_operators: Vec<&Vec<String>> = sent
         .iter()
@@ -238,15 +243,7 @@ async fn each_team_email_goes_to_the_channel_of_its_purpose() {
 async fn a_notice_reaches_only_the_operators_it_was_told_to() {
     let api = channelled().await;
     let notice = json!({"service": "DYNAMO", "started_at": "2026-11-27T09:40:00Z", "aware_at": "2026-11-27T09:45:00Z", "description": "down"});
-    let n = call(
-        &api,
-        Call::new("POST", "/v1/outage-notices")
-            .claims(admin())
-            .json(notice),
-        now(),
-    )
-    .await;
-    let id = n.body["notice"]["id"].as_str().expect("id").to_string();
+    let id = send(&api, notice).await;
     let mut woodgrove = operator("woodgrove");
     woodgrove.api_clients = vec!["client-woodgrove".into()];
     api.store.put_operator(&woodgrove).await.expect("register");

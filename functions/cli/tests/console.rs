@@ -189,12 +189,7 @@ impl Browser {
     }
 
     async fn property(&self, css: &str, name: &str) -> Value {
-        let id = self
-            .all(css)
-            .await
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| panic!("no {css}"));
+        let id = self.first(css).await;
         self.call(
             reqwest::Method::GET,
             &format!("/element/{id}/property/{name}"),
@@ -204,24 +199,8 @@ impl Browser {
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let id = self
-            .all(css)
-            .await
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| panic!("no {css}"));
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/clear"),
-            json!({}),
-        )
-        .await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/value"),
-            json!({"text": text}),
-        )
-        .await;
+        self.on(css, "clear", json!({})).await;
+        self.on(css, "value", json!({"text": text})).await;
     }
 
     /// Whether `css`'s text comes to contain `needle` (the page after a
@@ -250,18 +229,27 @@ impl Browser {
     }
 
     async fn click(&self, css: &str) {
-        let id = self
-            .all(css)
+        self.on(css, "click", json!({})).await;
+    }
+
+    /// The first element matching `css`, by its WebDriver id.
+    async fn first(&self, css: &str) -> String {
+        self.all(css)
             .await
             .into_iter()
             .next()
-            .unwrap_or_else(|| panic!("no {css}"));
+            .unwrap_or_else(|| panic!("no {css}"))
+    }
+
+    /// A POST to the first element matching `css` (`click`, `clear`, `value`).
+    async fn on(&self, css: &str, what: &str, body: Value) -> Value {
+        let id = self.first(css).await;
         self.call(
             reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            json!({}),
+            &format!("/element/{id}/{what}"),
+            body,
         )
-        .await;
+        .await
     }
 }
 
