@@ -305,3 +305,55 @@ async fn the_sweeps_delivery_keeps_to_its_time_budget() {
     let next = sweep(&store, &notifier, &team, &policy, at, &|| true).await;
     assert_eq!((next.delivery.sent.len(), notifier.keys().len()), (1, 1));
 }
+
+/// A sweep whose incidents cannot be read runs every other duty and names
+/// the one that failed as the logs and the metric name it.
+#[tokio::test]
+async fn a_sweep_names_the_duty_an_unreadable_incident_failed() {
+    use livesite_core::ports::OperatorRegistry;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("livesite.db");
+    {
+        let store = SqliteStore::open(&path).expect("open");
+        store
+            .put_operator(&livesite_tests::fixtures::operator("contoso"))
+            .await
+            .expect("register");
+        evaluate_batch(
+            &store,
+            &context(&["contoso"]),
+            &failures("contoso", 0, 1830),
+        )
+        .await;
+    }
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let n = conn
+        .execute("UPDATE incidents SET doc = '{not json'", [])
+        .expect("update");
+    assert_eq!(n, 1, "the outage's incident");
+    let store = SqliteStore::open(&path).expect("reopen");
+    let recorder = livesite_tests::wrappers::Recorder::default();
+    let report = livesite_core::service::sweep(
+        &store,
+        &recorder,
+        &livesite_tests::fixtures::team(),
+        &livesite_core::Policy::default(),
+        t0() + Duration::hours(3),
+        &|| true,
+    )
+    .await;
+    let failed: Vec<String> = report.failed.iter().map(|(d, _)| d.to_string()).collect();
+    assert!(failed.contains(&"reminders".to_string()), "{failed:?}");
+    assert!(
+        report
+            .failed
+            .iter()
+            .all(|(d, _)| d.as_str() == d.to_string()),
+        "{failed:?}"
+    );
+    assert!(
+        report.failed.iter().any(|(_, e)| e.contains("unreadable")),
+        "{:?}",
+        report.failed
+    );
+}
