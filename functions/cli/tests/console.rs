@@ -282,6 +282,44 @@ async fn filled(db: &std::path::Path, config: &str) {
         "--db",
         db.to_str().expect("path"),
     ]);
+    let post = |path: &str, body: &str| {
+        let out = livesite(&[
+            "api",
+            "call",
+            "POST",
+            path,
+            "--as",
+            "client:client-contoso",
+            "--body",
+            body,
+            "--config",
+            config,
+            "--db",
+            db.to_str().expect("path"),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    };
+    let start = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%dT08:00:00Z")
+        .to_string();
+    let end = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%dT09:00:00Z")
+        .to_string();
+    post(
+        "/v1/maintenance",
+        &format!(
+            r#"{{"start":"{start}","end":"{end}","description":"PGW upgrade","services":["core_network_services"]}}"#
+        ),
+    );
+    post(
+        "/v1/bugs",
+        r#"{"title":"Profile download stalls","description":"At 90%."}"#,
+    );
     assert_eq!(
         raised.status.code(),
         Some(0),
@@ -332,6 +370,26 @@ async fn the_console_shows_each_operator_its_days_and_incidents_in_a_browser() {
         said.iter().filter(|(_, c)| c == "nodata").count() > 80,
         "days nobody watched"
     );
+    assert_eq!(
+        browser.all("#latency polyline").await.len(),
+        2,
+        "p50 and p95"
+    );
+    let latency = browser.text("#latency-said").await;
+    assert!(
+        latency.starts_with("p95 over the 400 ms SLA on 0 of the 2 days"),
+        "{latency}"
+    );
+
+    // The calendar and the queue: contoso's late window waits for approval.
+    browser.click("nav a[href='/console/maintenance']").await;
+    assert!(
+        browser
+            .wait_for("#upcoming", "needs the team's approval")
+            .await
+    );
+    browser.click("nav a[href='/console/bugs']").await;
+    assert!(browser.wait_for("#bugs", "Profile download stalls").await);
 
     browser.click("nav a[href='/console/incidents']").await;
     browser

@@ -13,6 +13,7 @@ use livesite_core::{OperatorId, Policy, Team};
 
 mod forms;
 mod pages;
+mod records;
 
 /// One request to the console: its path (from `/console`) and who calls.
 pub struct Request<'a> {
@@ -82,6 +83,8 @@ where
                 Err(_) => Err(PartnerError::NotFound),
             },
             ["incidents"] => pages::incidents(&partner, req).await,
+            ["maintenance"] => records::maintenance(&partner, req).await,
+            ["bugs"] => records::bugs(&partner, req).await,
             ["incidents", id] => pages::incident(&partner, req, id, &pages::Typed::default()).await,
             _ => Err(PartnerError::NotFound),
         };

@@ -10,7 +10,7 @@ use livesite_core::service::partner::{IncidentFilter, Partner, PartnerError};
 use livesite_core::OperatorId;
 use maud::{html, Markup, DOCTYPE};
 
-type Shown = Result<String, PartnerError>;
+pub(crate) type Shown = Result<String, PartnerError>;
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:960px;margin:1em auto;padding:0 1em;color:#222}\
 nav a{margin-right:1em}table{border-collapse:collapse}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}\
@@ -18,7 +18,7 @@ nav a{margin-right:1em}table{border-collapse:collapse}td,th{padding:4px 8px;bord
 .bars li{flex:1;min-width:3px;background:#1b7f3b}.bars li.missed{background:#b00020}.bars li.nodata{background:#bbb}\
 .hidden{position:absolute;left:-10000px}.overdue,.error{color:#b00020;font-weight:bold}";
 
-fn layout(title: &str, who: &Actor, body: Markup) -> String {
+pub(crate) fn layout(title: &str, who: &Actor, body: Markup) -> String {
     let signed = match who {
         Actor::Team => "the DYNAMO team".to_string(),
         Actor::Operator(op) => op.to_string(),
@@ -33,7 +33,7 @@ fn layout(title: &str, who: &Actor, body: Markup) -> String {
                 style { (STYLE) }
             }
             body {
-                nav { a href="/console/" { "Overview" } a href="/console/incidents" { "Incidents" } span { "Signed in as " (signed) } }
+                nav { a href="/console/" { "Overview" } a href="/console/incidents" { "Incidents" } a href="/console/maintenance" { "Maintenance" } a href="/console/bugs" { "Bugs" } span { "Signed in as " (signed) } }
                 h1 { (title) }
                 (body)
             }
@@ -42,7 +42,7 @@ fn layout(title: &str, who: &Actor, body: Markup) -> String {
     .into_string()
 }
 
-fn when(t: DateTime<Utc>) -> String {
+pub(crate) fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
@@ -132,6 +132,39 @@ fn bar(d: &Day, target: f64) -> Markup {
     html! { li class=(class) style={ "height:" (format!("{height:.0}")) "%" } title=(said) { span.hidden { (said) } } }
 }
 
+/// The days' p50 (green) and p95 (blue) as lines against the SLA (dashed
+/// red), as inline SVG a browser draws; the same said in a sentence.
+fn latency_chart(days: &[Day], sla_ms: u64) -> Markup {
+    let (w, h) = (900.0, 160.0);
+    let sla = sla_ms as f64;
+    let top = days
+        .iter()
+        .filter_map(|d| d.latency.p95_ms)
+        .fold(sla * 1.25, f64::max);
+    let x = |i: usize| 4.0 + (w - 8.0) * i as f64 / days.len().max(2).saturating_sub(1) as f64;
+    let y = |v: f64| h - 4.0 - (h - 8.0) * (v / top).clamp(0.0, 1.0);
+    let line = |pick: fn(&Day) -> Option<f64>| -> String {
+        days.iter()
+            .enumerate()
+            .filter_map(|(i, d)| pick(d).map(|v| format!("{:.1},{:.1}", x(i), y(v))))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let over = days
+        .iter()
+        .filter(|d| d.latency.p95_ms.is_some_and(|v| v > sla))
+        .count();
+    let measured = days.iter().filter(|d| d.latency.p95_ms.is_some()).count();
+    html! {
+        svg id="latency" width=(w) height=(h) viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="Daily p50 and p95 latency against the SLA" {
+            line x1="0" x2=(w) y1=(format!("{:.1}", y(sla))) y2=(format!("{:.1}", y(sla))) stroke="#b00020" stroke-dasharray="6 4" {}
+            polyline points=(line(|d| d.latency.p50_ms)) fill="none" stroke="#1b7f3b" stroke-width="2" {}
+            polyline points=(line(|d| d.latency.p95_ms)) fill="none" stroke="#195ac8" stroke-width="2" {}
+        }
+        p id="latency-said" { "p95 over the " (sla_ms) " ms SLA on " (over) " of the " (measured) " days with timings (p50 green, p95 blue, the SLA dashed red, the top " (format!("{top:.0}")) " ms)." }
+    }
+}
+
 pub async fn operator<S>(p: &Partner<'_, S>, req: &Request<'_>, id: &OperatorId) -> Shown
 where
     S: Store + RecordStore + OperatorRegistry,
@@ -143,6 +176,8 @@ where
         h2 { "The last " (view.days.len()) " days" }
         p { "Each bar a day: green at or over " (format!("{target:.2}")) "%, red under it, grey when nothing was observed." }
         ol.bars id="days" { @for d in &view.days { (bar(d, target)) } }
+        h2 { "Latency, day by day" }
+        (latency_chart(&view.days, view.month.latency_sla_ms))
         h2 { "Open incidents" }
         (incident_table(&view.open, req.now))
     };
