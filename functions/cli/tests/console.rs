@@ -350,36 +350,7 @@ async fn the_console_shows_each_operator_its_days_and_incidents_in_a_browser() {
     browser
         .click("#operators a[href='/console/operators/contoso']")
         .await;
-    assert_eq!(browser.title().await, "Contoso Mobile (contoso) · livesite");
-    let days = browser.all("#days li").await;
-    assert_eq!(days.len(), 90, "90 daily bars");
-    let mut said = Vec::new();
-    for d in &days {
-        said.push((
-            browser.attribute(d, "title").await,
-            browser.attribute(d, "class").await,
-        ));
-    }
-    let outage = said
-        .iter()
-        .find(|(t, _)| t.starts_with("2026-11-24"))
-        .expect("the 24th");
-    assert_eq!(outage.1, "missed", "{outage:?}");
-    assert!(outage.0.contains("31.0 min down"), "{outage:?}");
-    assert!(
-        said.iter().filter(|(_, c)| c == "nodata").count() > 80,
-        "days nobody watched"
-    );
-    assert_eq!(
-        browser.all("#latency polyline").await.len(),
-        2,
-        "p50 and p95"
-    );
-    let latency = browser.text("#latency-said").await;
-    assert!(
-        latency.starts_with("p95 over the 400 ms SLA on 0 of the 2 days"),
-        "{latency}"
-    );
+    contosos_page(&browser).await;
 
     // The calendar and the queue: contoso's late window waits for approval.
     browser.click("nav a[href='/console/maintenance']").await;
@@ -498,4 +469,39 @@ async fn answers_from_the_page(browser: &Browser, port: u16, path: &str) {
         .await
         .expect("post");
     assert_eq!(forged.status(), 403);
+}
+
+/// contoso's page: 90 daily bars, the 24th red with its downtime said, the
+/// days nobody watched grey, the latency lines and their sentence.
+async fn contosos_page(browser: &Browser) {
+    assert_eq!(browser.title().await, "Contoso Mobile (contoso) · livesite");
+    let days = browser.all("#days li").await;
+    assert_eq!(days.len(), 90, "90 daily bars");
+    let mut said = Vec::new();
+    for d in &days {
+        said.push((
+            browser.attribute(d, "title").await,
+            browser.attribute(d, "class").await,
+        ));
+    }
+    let outage = said
+        .iter()
+        .find(|(t, _)| t.starts_with("2026-11-24"))
+        .expect("the 24th");
+    assert_eq!(outage.1, "missed", "{outage:?}");
+    assert!(outage.0.contains("31.0 min down"), "{outage:?}");
+    assert!(
+        said.iter().filter(|(_, c)| c == "nodata").count() > 80,
+        "days nobody watched"
+    );
+    assert_eq!(
+        browser.all("#latency polyline").await.len(),
+        2,
+        "p50 and p95"
+    );
+    let latency = browser.text("#latency-said").await;
+    assert!(
+        latency.starts_with("p95 over the 400 ms SLA on 0 of the 2 days"),
+        "{latency}"
+    );
 }
