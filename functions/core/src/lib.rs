@@ -12,6 +12,7 @@ pub mod config;
 pub mod evaluate;
 pub mod ids;
 pub mod incident;
+pub mod launch;
 pub mod metrics;
 pub mod net;
 pub mod notify;
