@@ -154,13 +154,41 @@ async fn portals(
     Ok((servers, text, port))
 }
 
-pub async fn run(pace_ms: u64, scenario: Scenario) -> Result<u8, Failure> {
+/// The demo's store: in memory, or a new file kept afterwards with the
+/// configuration beside it (`PATH.toml`) for `livesite console`.
+fn store(db: Option<&std::path::Path>, config: &str) -> Result<SqliteStore, Failure> {
+    let Some(path) = db else {
+        return SqliteStore::in_memory().map_err(Failure::runtime);
+    };
+    if path.exists() {
+        return Err(Failure::input(anyhow!(
+            "{}: exists; the demo records into a new file",
+            path.display()
+        )));
+    }
+    let beside = kept_config(path);
+    std::fs::write(&beside, config)
+        .map_err(|e| Failure::runtime(anyhow!("{}: {e}", beside.display())))?;
+    SqliteStore::open(path).map_err(|e| Failure::runtime(anyhow!("{}: {e}", path.display())))
+}
+
+fn kept_config(db: &std::path::Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".toml");
+    name.into()
+}
+
+pub async fn run(
+    pace_ms: u64,
+    scenario: Scenario,
+    db: Option<&std::path::Path>,
+) -> Result<u8, Failure> {
     let start =
         DateTime::from_timestamp(Utc::now().timestamp() / 60 * 60, 0).unwrap_or_else(Utc::now);
     let clock = Arc::new(AtomicI64::new(start.timestamp_millis()));
     let (servers, text, port) = portals(scenario, start, &clock).await?;
     let config = config_file::parse(&text, "demo config")?;
-    let store = SqliteStore::in_memory().map_err(Failure::runtime)?;
+    let store = store(db, &text)?;
     let probers = crate::monitor::probers(&config, vec![])?;
     let mut monitor = LocalMonitor::new(
         config,
@@ -214,6 +242,13 @@ pub async fn run(pace_ms: u64, scenario: Scenario) -> Result<u8, Failure> {
         "\nlivesite demo: {opened} High incident opened, {pages} page(s), {resolved} resolved; {} notification(s) delivered, {undelivered} pending.",
         sent.len() - undelivered
     );
+    if let Some(path) = db {
+        println!(
+            "livesite demo: recorded in {db}; browse it: livesite console --config {config} --db {db}",
+            db = path.display(),
+            config = kept_config(path).display()
+        );
+    }
     let expected = match scenario {
         Scenario::Outage => opened == 1 && resolved == 1,
         Scenario::Path => opened == 0 && paths == 1 && resolved == 1,

@@ -83,6 +83,11 @@ enum Command {
         /// `outage`: the portal fails; `path`: one of three locations' path fails.
         #[arg(long, value_enum, default_value = "outage")]
         scenario: demo::Scenario,
+        /// Keep what the demo recorded in this new SQLite file (and its
+        /// configuration beside it, `PATH.toml`), to browse with `livesite
+        /// console` or report on afterwards.
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
 }
 
@@ -142,7 +147,11 @@ fn main() -> ExitCode {
                     .await
                     .map(|_| 0)
             }
-            Command::Demo { pace_ms, scenario } => demo::run(pace_ms, scenario).await,
+            Command::Demo {
+                pace_ms,
+                scenario,
+                db,
+            } => demo::run(pace_ms, scenario, db.as_deref()).await,
             Command::Api(cmd) => api::run(cmd).await,
             Command::Report(args) => report::run(args).await,
             Command::Console(args) => console::run(args).await,

@@ -505,3 +505,62 @@ async fn contosos_page(browser: &Browser) {
         "{latency}"
     );
 }
+
+/// `livesite demo --db` keeps what it recorded and prints how to browse it;
+/// the printed command serves the demo's operator and its resolved outage.
+#[test]
+fn the_demo_can_be_browsed_as_it_says() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("demo.db");
+    let out = livesite(&["demo", "--pace-ms", "0", "--db", db.to_str().expect("path")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let printed = text
+        .lines()
+        .find_map(|l| l.split("browse it: livesite ").nth(1))
+        .unwrap_or_else(|| panic!("no hint in {text}"));
+    let port = free_port();
+    let mut args: Vec<String> = printed.split_whitespace().map(String::from).collect();
+    args.extend(["--port".to_string(), port.to_string()]);
+    let child = Command::new(env!("CARGO_BIN_EXE_livesite"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("console as printed");
+    let _served = Running(child);
+    wait_for(port);
+    let page = |path: &str| {
+        use std::io::{Read, Write};
+        let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        write!(
+            sock,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut answer = String::new();
+        sock.read_to_string(&mut answer).expect("read");
+        answer
+    };
+    let overview = page("/console/");
+    assert!(overview.starts_with("HTTP/1.1 200"), "{overview}");
+    assert!(
+        overview.contains("/console/operators/demo-mobile"),
+        "{overview}"
+    );
+    let incidents = page("/console/incidents");
+    assert!(
+        incidents.contains("portal_down") && incidents.contains("resolved"),
+        "{incidents}"
+    );
+    let again = livesite(&["demo", "--pace-ms", "0", "--db", db.to_str().expect("path")]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an existing file is never mixed into"
+    );
+}
