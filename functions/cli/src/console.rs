@@ -102,10 +102,12 @@ impl Served {
         };
         let now = chrono::Utc::now();
         let path = req.uri().path().to_string();
+        let query = req.uri().query().unwrap_or_default().to_string();
         if req.method() != hyper::Method::POST {
             return console
                 .page(&Request {
                     path: &path,
+                    query: &query,
                     who,
                     now,
                 })

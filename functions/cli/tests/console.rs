@@ -181,6 +181,17 @@ impl Browser {
         v.as_str().unwrap_or_default().to_string()
     }
 
+    async fn current_url_has(&self, needle: &str) -> bool {
+        for _ in 0..50 {
+            let v = self.call(reqwest::Method::GET, "/url", Value::Null).await;
+            if v.as_str().is_some_and(|u| u.contains(needle)) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     async fn current_path(&self) -> String {
         let v = self.call(reqwest::Method::GET, "/url", Value::Null).await;
         let url = v.as_str().unwrap_or_default();
@@ -379,6 +390,7 @@ async fn the_console_shows_each_operator_its_days_and_incidents_in_a_browser() {
 
     let incident_path = browser.current_path().await;
     answers_from_the_page(&browser, contoso_port, &incident_path).await;
+    filters(&browser, team_port, contoso_port).await;
 
     // The operator sees its own pages; another's is missing, as in the API.
     browser
@@ -552,7 +564,7 @@ fn the_demo_can_be_browsed_as_it_says() {
         overview.contains("/console/operators/demo-mobile"),
         "{overview}"
     );
-    let incidents = page("/console/incidents");
+    let incidents = page("/console/incidents?show=all");
     assert!(
         incidents.contains("portal_down") && incidents.contains("resolved"),
         "{incidents}"
@@ -563,4 +575,31 @@ fn the_demo_can_be_browsed_as_it_says() {
         Some(2),
         "an existing file is never mixed into"
     );
+}
+
+/// The incident list's filters, as its form sends them: the question is
+/// the operator's to answer, so the team's "owed by me" lacks it and
+/// contoso's has it; it is Low, so "High" lacks it.
+async fn filters(browser: &Browser, team: u16, contoso: u16) {
+    let listed = |port: u16, query: &'static str| async move {
+        browser
+            .open(&format!(
+                "http://127.0.0.1:{port}/console/incidents?{query}"
+            ))
+            .await;
+        browser
+            .text("#incidents")
+            .await
+            .contains("information_request")
+    };
+    assert!(listed(team, "show=open&severity=any").await);
+    assert!(!listed(team, "show=owed&severity=any").await);
+    assert!(listed(contoso, "show=owed&severity=any").await);
+    assert!(!listed(contoso, "show=all&severity=high").await);
+    assert!(listed(contoso, "show=all&severity=low").await);
+    // The form itself: choosing "High" and sending it filters the same way.
+    browser.click("#severity option[value=high]").await;
+    browser.click("#filters button").await;
+    assert!(browser.wait_for("#filters", "").await);
+    assert!(browser.current_url_has("severity=high").await);
 }

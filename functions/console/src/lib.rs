@@ -18,6 +18,8 @@ mod records;
 /// One request to the console: its path (from `/console`) and who calls.
 pub struct Request<'a> {
     pub path: &'a str,
+    /// The query string (without `?`): a listing's filters.
+    pub query: &'a str,
     pub who: &'a Actor,
     pub now: DateTime<Utc>,
 }
@@ -143,6 +145,7 @@ where
                 };
                 let req = Request {
                     path: s.path,
+                    query: "",
                     who: s.who,
                     now: s.now,
                 };

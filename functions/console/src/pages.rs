@@ -207,8 +207,53 @@ pub async fn incidents<S>(p: &Partner<'_, S>, req: &Request<'_>) -> Shown
 where
     S: Store + RecordStore + OperatorRegistry,
 {
-    let all = p.incidents(req.who, IncidentFilter::default()).await?;
-    Ok(layout("Incidents", req.who, incident_table(&all, req.now)))
+    let wanted = |name: &str| {
+        req.query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    };
+    let show = wanted("show").unwrap_or_else(|| "open".into());
+    let severity = wanted("severity").unwrap_or_else(|| "any".into());
+    let mine = match req.who {
+        Actor::Team => Party::Team,
+        Actor::Operator(_) => Party::Operator,
+    };
+    let filter = IncidentFilter {
+        status: (show != "all").then_some(IncidentStatus::Open),
+        owed_by: (show == "owed").then_some(mine),
+        operator: None,
+    };
+    let all: Vec<Incident> = p
+        .incidents(req.who, filter)
+        .await?
+        .into_iter()
+        .filter(|i| severity == "any" || i.severity.to_string() == severity)
+        .collect();
+    let body = html! {
+        form method="get" action="/console/incidents" id="filters" {
+            label for="show" { "Show " }
+            select id="show" name="show" {
+                (choice("open", &show, "open"))
+                (choice("owed", &show, "owed by me"))
+                (choice("all", &show, "all"))
+            }
+            label for="severity" { " severity " }
+            select id="severity" name="severity" {
+                (choice("any", &severity, "any"))
+                (choice("high", &severity, "High"))
+                (choice("low", &severity, "Low"))
+            }
+            " " button type="submit" { "Filter" }
+        }
+        (incident_table(&all, req.now))
+    };
+    Ok(layout("Incidents", req.who, body))
+}
+
+fn choice(value: &str, current: &str, label: &str) -> Markup {
+    html! { option value=(value) selected[value == current] { (label) } }
 }
 
 /// What the caller typed into an incident's forms, and why it was
