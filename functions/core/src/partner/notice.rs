@@ -7,6 +7,11 @@ use super::*;
 
 /// The most updates one notice keeps: its record stays one bounded item.
 pub const MAX_NOTICE_UPDATES: usize = 50;
+/// The most bytes the updates' messages take together: 50 messages of
+/// 4,000 characters may be 800 KB in UTF-8, and DynamoDB refuses an item
+/// over 400 KB. With the description and the operators told, the record
+/// stays well under it.
+pub const MAX_NOTICE_UPDATE_BYTES: usize = 200 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,7 +93,7 @@ pub enum NoticeRefusal {
     Invalid(#[from] FieldError),
     #[error("the outage notice was resolved at {0}")]
     Resolved(DateTime<Utc>),
-    #[error("the outage notice already has {MAX_NOTICE_UPDATES} updates: resolve it, or send a new notice")]
+    #[error("the outage notice is full ({MAX_NOTICE_UPDATES} updates or {MAX_NOTICE_UPDATE_BYTES} bytes of them): resolve it, or send a new notice")]
     Full,
 }
 
@@ -97,9 +102,7 @@ impl OutageNotice {
     pub fn update(&mut self, message: &str, now: DateTime<Utc>) -> Result<(), NoticeRefusal> {
         self.still_open()?;
         update_message(message)?;
-        if self.updates.len() >= MAX_NOTICE_UPDATES {
-            return Err(NoticeRefusal::Full);
-        }
+        self.room_for(message)?;
         self.updates.push(NoticeUpdate {
             at: now,
             message: message.to_string(),
@@ -116,12 +119,24 @@ impl OutageNotice {
         self.still_open()?;
         if let Some(m) = message {
             update_message(m)?;
+            self.room_for(m)?;
             self.updates.push(NoticeUpdate {
                 at: now,
                 message: m.to_string(),
             });
         }
         self.resolved_at = Some(now);
+        Ok(())
+    }
+
+    /// Whether one more message fits the record's bounds.
+    fn room_for(&self, message: &str) -> Result<(), NoticeRefusal> {
+        let used: usize = self.updates.iter().map(|u| u.message.len()).sum();
+        if self.updates.len() >= MAX_NOTICE_UPDATES
+            || used + message.len() > MAX_NOTICE_UPDATE_BYTES
+        {
+            return Err(NoticeRefusal::Full);
+        }
         Ok(())
     }
 
@@ -320,6 +335,17 @@ mod tests {
         }
         assert_eq!(n.update("one more", at), Err(NoticeRefusal::Full));
         assert_eq!(n.updates.len(), MAX_NOTICE_UPDATES);
+        // 4,000 four-byte characters are 16,000 bytes: twelve fit the
+        // budget, the thirteenth (and closing words that long) do not.
+        let wide = "😀".repeat(4000);
+        let mut n = notice();
+        for _ in 0..12 {
+            n.update(&wide, at).unwrap();
+        }
+        assert_eq!(n.update(&wide, at), Err(NoticeRefusal::Full));
+        assert_eq!(n.resolve(Some(&wide), at), Err(NoticeRefusal::Full));
+        let json = serde_json::to_string(&n).unwrap();
+        assert!(json.len() < 300 * 1024, "{} bytes", json.len());
         let mut n = notice();
         assert!(matches!(n.update(" ", at), Err(NoticeRefusal::Invalid(_))));
         n.resolve(None, at).unwrap();
